@@ -1,0 +1,1931 @@
+/*
+ * seqmodels.h -- sequence models in plain C, one header.
+ *
+ * Every architecture is a set of explicit *_forward / *_backward functions over ONE parameter
+ * buffer. This file is the CPU reference (train_cpu.c, test_gradcheck.c include it) and the
+ * teaching text: read it top to bottom.
+ *
+ *   0. utilities: errors, checked I/O, random numbers, precision switch
+ *   1. config, architectures and position variants
+ *   2. the parameter table (one buffer; grads, AdamW m and v share its layout) and activations
+ *   3. shared ops, each forward followed by its backward:
+ *        embedding, linear (matmul), LayerNorm, RMSNorm, GELU, SiLU/SwiGLU, RoPE,
+ *        causal attention (learned/RoPE/NoPE/ALiBi/Hard-ALiBi), dropout, residual,
+ *        softmax cross-entropy with a loss mask
+ *   4. architectures: Transformer family (gpt, llama)
+ *   5. the model: allocation, init, forward+loss, backward, sampling
+ *   6. optimizer: AdamW, warmup+cosine schedule, global grad-norm clipping
+ *   7. JSON (tiny parser) and safetensors checkpoints (atomic write, validating read)
+ *   8. data: shard format, Shakespeare prep, batch loader
+ *   9. command line shared by train_cpu and train_gpu
+ *
+ * Spec: ../shared/spec (README.md for layout and formats, attention.md for the Transformers).
+ * Compile with -DSM_DOUBLE to make `real` a double (the gradient checks do).
+ */
+#ifndef SEQMODELS_H
+#define SEQMODELS_H
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ============================================================================================
+ * 0. Utilities
+ * ============================================================================================ */
+
+#ifdef SM_DOUBLE
+typedef double real;
+#define SM_REAL_DTYPE "F64" /* checkpoints of a double build keep full precision */
+#else
+typedef float real;
+#define SM_REAL_DTYPE "F32"
+#endif
+
+/* Library functions that can fail on bad input (files, flags, sizes) return -1 and leave one
+ * human-readable line in sm_err; the programs print it and exit(1), the tests inspect it. */
+static char sm_err[512];
+static int sm_fail(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sm_err, sizeof(sm_err), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+/* print "error: ..." and exit: for the programs, never inside library code that tests call */
+static void sm_die(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static void* malloc_check_(size_t size, const char* file, int line) {
+    void* p = calloc(1, size ? size : 1);
+    if (!p) sm_die("out of memory allocating %zu bytes (%s:%d)", size, file, line);
+    return p;
+}
+#define mallocCheck(size) malloc_check_(size, __FILE__, __LINE__)
+
+static double wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Random numbers: splitmix64. A 64-bit state, fully reproducible on every machine; the state
+ * is saved in checkpoints so a resumed run draws exactly the same batches. */
+static uint64_t hash64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+static uint64_t rng_u64(uint64_t* state) { *state += 0x9E3779B97F4A7C15ull; return hash64(*state - 0x9E3779B97F4A7C15ull); }
+static double rng_uniform(uint64_t* state) { return (rng_u64(state) >> 11) * (1.0 / 9007199254740992.0); } /* [0,1) */
+static uint64_t rng_below(uint64_t* state, uint64_t n) { return rng_u64(state) % n; } /* n << 2^64: bias negligible */
+static double rng_normal(uint64_t* state) { /* Box-Muller */
+    double u1 = rng_uniform(state), u2 = rng_uniform(state);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* ============================================================================================
+ * 1. Config
+ * ============================================================================================ */
+
+enum { POS_LEARNED, POS_ROPE, POS_NOPE, POS_ALIBI, POS_HARD_ALIBI, POS_COUNT };
+static const char* POS_NAMES[POS_COUNT] = {"learned", "rope", "nope", "alibi", "hard_alibi"};
+
+#define SM_MAX_LAYERS 128
+
+typedef struct {
+    char model[16];       /* architecture name: "gpt", "llama", ... */
+    int vocab_size;       /* V: from the data (256 for bytes) */
+    int block_size;       /* longest sequence the model is built for (size of wpe) */
+    int n_layer;          /* L */
+    int n_head;           /* H */
+    int n_embd;           /* C */
+    int mlp_hidden;       /* hidden width of the MLP; 0 = the architecture's default */
+    int pos;              /* POS_* */
+    int num_masked_heads; /* hard_alibi: how many heads are windowed; -1 = round(2H/3) */
+    int bias;             /* 1 = Linear and LayerNorm biases (GPT-2), 0 = none (nanoGPT bias=False) */
+    float dropout;        /* on the embedding and on every residual branch, training only */
+    int d_state, expand, d_conv, dt_rank; /* state-space models (ssm.md); unused by Transformers */
+} Config;
+
+/* ============================================================================================
+ * 2. The parameter table and the activation arena
+ *
+ * An architecture describes its parameters as an ordered table of named tensors. All of them
+ * live in ONE contiguous buffer of `real`; a tensor is an offset into it. Gradients and AdamW's
+ * m and v are three more buffers with the same layout, so the optimizer, the grad-norm, the
+ * checkpoint and the gradient check are each one loop over one array, for every architecture.
+ * Names and shapes are those of the reference PyTorch state_dict (Linear weights are (out,in)).
+ * ============================================================================================ */
+
+#define SM_MAX_TENSORS 1024
+#define SM_MAX_NAME 96
+
+typedef struct {
+    char name[SM_MAX_NAME];
+    int ndim, shape[4];
+    size_t numel, offset; /* offset into the parameter buffer, in elements */
+    int decay;            /* AdamW weight decay on this tensor (matrices and embeddings only) */
+} TensorInfo;
+
+typedef struct {
+    int n;
+    size_t total; /* elements in the whole buffer */
+    TensorInfo t[SM_MAX_TENSORS];
+} ParamTable;
+
+/* Append a tensor; the shape is given as up to 4 ints terminated by 0. Weight decay follows
+ * the rule of nanoGPT and the Longhorn repository: tensors with >= 2 dims decay, others don't. */
+static int table_add(ParamTable* pt, const char* name, int d0, int d1, int d2, int d3) {
+    if (pt->n >= SM_MAX_TENSORS) sm_die("parameter table full (%d tensors)", SM_MAX_TENSORS);
+    TensorInfo* ti = &pt->t[pt->n];
+    memset(ti, 0, sizeof(*ti));
+    snprintf(ti->name, SM_MAX_NAME, "%s", name);
+    int dims[4] = {d0, d1, d2, d3};
+    ti->numel = 1;
+    for (int i = 0; i < 4 && dims[i] > 0; i++) { ti->shape[ti->ndim++] = dims[i]; ti->numel *= (size_t)dims[i]; }
+    ti->offset = pt->total;
+    ti->decay = ti->ndim >= 2;
+    pt->total += ti->numel;
+    return pt->n++;
+}
+/* the same, for a name built with printf syntax around a layer index */
+static int table_addl(ParamTable* pt, const char* fmt, int l, int d0, int d1, int d2, int d3) {
+    char name[SM_MAX_NAME];
+    snprintf(name, sizeof(name), fmt, l);
+    return table_add(pt, name, d0, d1, d2, d3);
+}
+static int table_find(const ParamTable* pt, const char* name) {
+    for (int i = 0; i < pt->n; i++)
+        if (strcmp(pt->t[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* Activations are carved from one buffer too, sized once from (config, B, T). An architecture
+ * writes ONE layout function that takes pieces from an Arena; called with base == NULL it only
+ * counts, so the same function sizes the buffer, lays out the activations, and lays out their
+ * gradients (a second buffer of the same layout). Nothing is allocated inside a training step. */
+typedef struct { real* base; size_t used; } Arena;
+static real* carve(Arena* a, size_t n) {
+    real* p = a->base ? a->base + a->used : NULL;
+    a->used += (n + 15) & ~(size_t)15; /* keep every piece 64-byte aligned */
+    return p;
+}
+
+
+/* ============================================================================================
+ * 3. Shared ops. Each forward is followed by its backward. Backwards ACCUMULATE (+=) into the
+ * gradients they produce, so a tensor read by two ops simply receives both contributions.
+ * Parallel loops give each output to one thread and sum in a fixed order: results do not depend
+ * on the thread count's timing, which is what makes a resumed run bit-exact.
+ * ============================================================================================ */
+
+/* ---- embedding: out[b,t,:] = wte[idx[b,t],:] (+ wpe[t,:] for learned positions) ------------ */
+static void encoder_forward(real* out, const int* idx, const real* wte, const real* wpe, int B, int T, int C) {
+    // out is (B,T,C), idx (B,T), wte (V,C), wpe (T_max,C) or NULL
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            real* out_bt = out + ((size_t)b * T + t) * C;
+            const real* wte_ix = wte + (size_t)idx[b * T + t] * C;
+            for (int c = 0; c < C; c++) out_bt[c] = wte_ix[c] + (wpe ? wpe[(size_t)t * C + c] : 0);
+        }
+}
+static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int* idx, int B, int T, int C) {
+    // a scatter-add: rows of dwte receive the gradients of every position that looked them up
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const real* dout_bt = dout + ((size_t)b * T + t) * C;
+            real* dwte_ix = dwte + (size_t)idx[b * T + t] * C;
+            for (int c = 0; c < C; c++) dwte_ix[c] += dout_bt[c];
+            if (dwpe)
+                for (int c = 0; c < C; c++) dwpe[(size_t)t * C + c] += dout_bt[c];
+        }
+}
+
+/* ---- matmul: the one place where CPU speed lives -------------------------------------------
+ * Cm[M,N] += A[M,K] @ Bm[K,N]. A's element (i,k) is A[i*a_row + k*a_col], so A may be a
+ * transposed view; Bm and Cm are row-major with row strides ldb, ldc. The output is cut into
+ * MM_MR x MM_NR tiles held in registers; for each k the tile receives a rank-1 update from MM_MR
+ * scalars of A and one contiguous row piece of Bm (which the compiler vectorises). Tiles are
+ * independent, so threads split them and every sum runs over k in order (deterministic). */
+#define MM_MR 4
+#define MM_NR 32
+static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, int ldb, int M,
+                       int N, int K) {
+    int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int jt = 0; jt < ntiles; jt++)
+        for (int it = 0; it < mtiles; it++) {
+            int i0 = it * MM_MR, j0 = jt * MM_NR;
+            real acc[MM_MR][MM_NR];
+            if (i0 + MM_MR <= M && j0 + MM_NR <= N) { // full tile: fixed trip counts, vectorised
+                for (int r = 0; r < MM_MR; r++)
+                    for (int j = 0; j < MM_NR; j++) acc[r][j] = Cm[(size_t)(i0 + r) * ldc + j0 + j];
+                for (int k = 0; k < K; k++) {
+                    const real* b = Bm + (size_t)k * ldb + j0;
+                    for (int r = 0; r < MM_MR; r++) {
+                        real a = A[(i0 + r) * a_row + k * a_col];
+                        for (int j = 0; j < MM_NR; j++) acc[r][j] += a * b[j];
+                    }
+                }
+                for (int r = 0; r < MM_MR; r++)
+                    for (int j = 0; j < MM_NR; j++) Cm[(size_t)(i0 + r) * ldc + j0 + j] = acc[r][j];
+            } else { // edge tile
+                int mr = M - i0 < MM_MR ? M - i0 : MM_MR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+                for (int r = 0; r < mr; r++)
+                    for (int j = 0; j < nr; j++) acc[r][j] = Cm[(size_t)(i0 + r) * ldc + j0 + j];
+                for (int k = 0; k < K; k++)
+                    for (int r = 0; r < mr; r++) {
+                        real a = A[(i0 + r) * a_row + k * a_col];
+                        for (int j = 0; j < nr; j++) acc[r][j] += a * Bm[(size_t)k * ldb + j0 + j];
+                    }
+                for (int r = 0; r < mr; r++)
+                    for (int j = 0; j < nr; j++) Cm[(size_t)(i0 + r) * ldc + j0 + j] = acc[r][j];
+            }
+        }
+}
+
+/* A scratch buffer for transposed weights. It grows on the first steps only (the largest
+ * weight sets its size), never afterwards. */
+static real* scratch_get(size_t n) {
+    static real* buf = NULL;
+    static size_t cap = 0;
+    if (n > cap) {
+        free(buf);
+        buf = (real*)mallocCheck(n * sizeof(real));
+        cap = n;
+    }
+    return buf;
+}
+
+/* ---- linear: out (N,OC) = inp (N,C) @ W^T + bias, W (OC,C) like torch.nn.Linear -------------
+ * backward: dinp += dout @ W,  dW += dout^T @ inp,  dbias += sum_n dout. */
+static void linear_forward(real* out, const real* inp, const real* W, const real* bias, int N, int C, int OC) {
+    real* WT = scratch_get((size_t)C * OC); // (C,OC): rows of the B operand must be contiguous
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int o = 0; o < OC; o++) WT[(size_t)c * OC + o] = W[(size_t)o * C + c];
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] = bias ? bias[o] : 0;
+    matmul_acc(out, OC, inp, C, 1, WT, OC, N, OC, C);
+}
+static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout, const real* inp, const real* W,
+                            int N, int C, int OC) {
+    if (dinp) matmul_acc(dinp, C, dout, OC, 1, W, C, N, C, OC);  // (N,C) += (N,OC) @ (OC,C)
+    matmul_acc(dW, C, dout, 1, OC, inp, C, OC, C, N);            // (OC,C) += (N,OC)^T @ (N,C)
+    if (dbias) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < OC; o++) {
+            real s = 0;
+            for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
+            dbias[o] += s;
+        }
+    }
+}
+
+/* ---- LayerNorm (eps 1e-5): xhat = (x - mean) * rstd, y = w * xhat + b ------------------------
+ * backward: dw += sum dy*xhat, db += sum dy, dxhat = dy*w,
+ *           dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)).
+ * w == NULL means no affine weight (w = 1), b == NULL no bias. */
+static void layernorm_forward(real* out, real* mean, real* rstd, const real* inp, const real* w, const real* b,
+                              int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real* x = inp + (size_t)n * C;
+        double m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        v /= C;
+        real s = (real)(1.0 / sqrt(v + 1e-5));
+        real* y = out + (size_t)n * C;
+        for (int c = 0; c < C; c++) y[c] = (real)((x[c] - m) * s) * (w ? w[c] : 1) + (b ? b[c] : 0);
+        mean[n] = (real)m;
+        rstd[n] = s;
+    }
+}
+static void layernorm_backward(real* dinp, real* dw, real* db, const real* dout, const real* inp, const real* w,
+                               const real* mean, const real* rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real* x = inp + (size_t)n * C;
+        const real* dy = dout + (size_t)n * C;
+        double sum_dxhat = 0, sum_dxhat_xhat = 0;
+        for (int c = 0; c < C; c++) {
+            real xhat = (x[c] - mean[n]) * rstd[n], dxhat = dy[c] * (w ? w[c] : 1);
+            sum_dxhat += dxhat;
+            sum_dxhat_xhat += dxhat * xhat;
+        }
+        real mean_dxhat = (real)(sum_dxhat / C), mean_dxhat_xhat = (real)(sum_dxhat_xhat / C);
+        real* dx = dinp + (size_t)n * C;
+        for (int c = 0; c < C; c++) {
+            real xhat = (x[c] - mean[n]) * rstd[n], dxhat = dy[c] * (w ? w[c] : 1);
+            dx[c] += rstd[n] * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+        }
+    }
+    // parameter gradients: a sum over rows, split by channel so each sum has one owner
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        real sw = 0, sb = 0;
+        for (int n = 0; n < N; n++) {
+            real dy = dout[(size_t)n * C + c];
+            sw += dy * (inp[(size_t)n * C + c] - mean[n]) * rstd[n];
+            sb += dy;
+        }
+        if (dw) dw[c] += sw;
+        if (db) db[c] += sb;
+    }
+}
+
+/* ---- RMSNorm: r = 1/sqrt(mean(x^2) + eps), xhat = x*r, y = w * xhat ---------------------------
+ * backward: dw += sum dy*xhat, dx = r * (dy*w - xhat * mean(dy*w*xhat)). w == NULL: w = 1. */
+static void rmsnorm_forward(real* out, real* rstd, const real* inp, const real* w, int N, int C, double eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real* x = inp + (size_t)n * C;
+        double ss = 0;
+        for (int c = 0; c < C; c++) ss += (double)x[c] * x[c];
+        real r = (real)(1.0 / sqrt(ss / C + eps));
+        real* y = out + (size_t)n * C;
+        for (int c = 0; c < C; c++) y[c] = x[c] * r * (w ? w[c] : 1);
+        rstd[n] = r;
+    }
+}
+static void rmsnorm_backward(real* dinp, real* dw, const real* dout, const real* inp, const real* w,
+                             const real* rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real* x = inp + (size_t)n * C;
+        const real* dy = dout + (size_t)n * C;
+        double s = 0;
+        for (int c = 0; c < C; c++) s += dy[c] * (w ? w[c] : 1) * x[c] * rstd[n];
+        real mean_term = (real)(s / C);
+        real* dx = dinp + (size_t)n * C;
+        for (int c = 0; c < C; c++) dx[c] += rstd[n] * (dy[c] * (w ? w[c] : 1) - x[c] * rstd[n] * mean_term);
+    }
+    if (dw) {
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < C; c++) {
+            real sw = 0;
+            for (int n = 0; n < N; n++) sw += dout[(size_t)n * C + c] * inp[(size_t)n * C + c] * rstd[n];
+            dw[c] += sw;
+        }
+    }
+}
+
+/* ---- GELU, tanh form (GPT-2): g(u) = 0.5 u (1 + tanh(sqrt(2/pi) (u + 0.044715 u^3))) ---------
+ * g'(u) = 0.5 (1 + th) + 0.5 u (1 - th^2) sqrt(2/pi) (1 + 3*0.044715 u^2). */
+#define GELU_SCALE 0.7978845608028654 /* sqrt(2/pi) */
+static void gelu_forward(real* out, const real* inp, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        real u = inp[i];
+        out[i] = 0.5 * u * (1 + tanh(GELU_SCALE * (u + 0.044715 * u * u * u)));
+    }
+}
+static void gelu_backward(real* dinp, const real* inp, const real* dout, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        real u = inp[i], th = tanh(GELU_SCALE * (u + 0.044715 * u * u * u));
+        real grad = 0.5 * (1 + th) + 0.5 * u * (1 - th * th) * GELU_SCALE * (1 + 3 * 0.044715 * u * u);
+        dinp[i] += grad * dout[i];
+    }
+}
+
+/* ---- SiLU and SwiGLU: silu(u) = u * sigmoid(u), silu'(u) = s + u s (1 - s) --------------------
+ * swiglu: out = silu(gate) * up  (LLaMA MLP; the Longhorn repo gates fc_2 and multiplies fc_1). */
+static inline real sigmoidr(real u) { return 1 / (1 + exp(-u)); }
+static void swiglu_forward(real* out, const real* gate, const real* up, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = gate[i] * sigmoidr(gate[i]) * up[i];
+}
+static void swiglu_backward(real* dgate, real* dup, const real* dout, const real* gate, const real* up, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        real s = sigmoidr(gate[i]), silu = gate[i] * s;
+        dgate[i] += dout[i] * up[i] * (s + gate[i] * s * (1 - s));
+        dup[i] += dout[i] * silu;
+    }
+}
+
+/* ---- RoPE, rotate-half layout (LLaMA / Longhorn repo), in place on q and k of qkv (B,T,3C) ----
+ * For each head vector x (size hs): x1 = x[0:hs/2], x2 = x[hs/2:hs], freq_i = 10000^(-2i/hs),
+ * angle = t*freq_i: out1 = x1 cos - x2 sin, out2 = x2 cos + x1 sin.
+ * The backward is the same rotation by -angle (a rotation's inverse is its transpose). */
+static void rope_rotate(real* qkv, int B, int T, int C, int H, int sign) {
+    int hs = C / H, half = hs / 2;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < half; i++) {
+                double angle = t * pow(10000.0, -2.0 * i / hs);
+                real cs = (real)cos(angle), sn = (real)(sign * sin(angle));
+                real* row = qkv + ((size_t)b * T + t) * 3 * C;
+                for (int part = 0; part < 2; part++) // q then k
+                    for (int h = 0; h < H; h++) {
+                        real* x = row + part * C + h * hs;
+                        real x1 = x[i], x2 = x[i + half];
+                        x[i] = x1 * cs - x2 * sn;
+                        x[i + half] = x2 * cs + x1 * sn;
+                    }
+            }
+}
+static void rope_forward(real* qkv, int B, int T, int C, int H) { rope_rotate(qkv, B, T, C, H, +1); }
+static void rope_backward(real* dqkv, int B, int T, int C, int H) { rope_rotate(dqkv, B, T, C, H, -1); }
+
+/* ---- causal self-attention with an additive position bias ---------------------------------
+ * S = q k^T / sqrt(hs) + bias(i,j) with j <= i, P = softmax(S), y = P v.   (attention.md §1, §3)
+ *   ALiBi:      bias = m_h (j - i), slopes m_h = 2^(-8(h+1)/H) for H a power of two.
+ *   Hard-ALiBi: the first n_masked heads see only keys i-h <= j <= i; the others are NoPE.
+ * backward: dV = P^T dY, dP = dY V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K / sqrt(hs),
+ *           dK = dS^T Q / sqrt(hs). */
+static double alibi_slope(int h, int H) {
+    int P = 1;
+    while (P * 2 <= H) P *= 2; // nearest power of two <= H
+    if (h < P) return pow(2.0, -8.0 * (h + 1) / P);
+    return pow(2.0, -8.0 * (2 * (h - P) + 1) / (2.0 * P)); // every other slope of 2P (Press et al.)
+}
+static int hard_alibi_heads(const Config* c) {
+    return c->num_masked_heads >= 0 ? c->num_masked_heads : (2 * c->n_head + 1) / 3;
+}
+/* the additive bias of query i, key j (j <= i) in head h; -INFINITY = masked */
+static inline real attn_bias(int pos, int n_masked, double slope, int h, int i, int j) {
+    if (pos == POS_ALIBI) return (real)(slope * (j - i));
+    if (pos == POS_HARD_ALIBI && h < n_masked && j < i - h) return -INFINITY;
+    return 0;
+}
+
+static void attention_forward(real* out, real* att, const real* qkv, int B, int T, int C, int H, int pos,
+                              int n_masked) {
+    // qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) keeps P (row i uses entries 0..i)
+    int hs = C / H;
+    real scale = 1 / sqrt((real)hs);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            double slope = pos == POS_ALIBI ? alibi_slope(h, H) : 0;
+            for (int i = 0; i < T; i++) {
+                const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
+                real* p = att + (((size_t)b * H + h) * T + i) * T;
+                real maxval = -INFINITY;
+                for (int j = 0; j <= i; j++) {
+                    const real* k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
+                    real s = 0;
+                    for (int d = 0; d < hs; d++) s += q[d] * k[d];
+                    s = s * scale + attn_bias(pos, n_masked, slope, h, i, j);
+                    p[j] = s;
+                    if (s > maxval) maxval = s;
+                }
+                real sum = 0;
+                for (int j = 0; j <= i; j++) {
+                    p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - maxval);
+                    sum += p[j];
+                }
+                real* y = out + ((size_t)b * T + i) * C + h * hs;
+                for (int d = 0; d < hs; d++) y[d] = 0;
+                for (int j = 0; j <= i; j++) {
+                    p[j] /= sum;
+                    const real* v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
+                    for (int d = 0; d < hs; d++) y[d] += p[j] * v[d];
+                }
+            }
+        }
+}
+static void attention_backward(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
+                               int H) {
+    // the bias is a constant of the scores, so it does not appear here: P already includes it
+    int hs = C / H;
+    real scale = 1 / sqrt((real)hs);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            real dp[T]; // one row of dP (a stack array: nothing is allocated in a step)
+            for (int i = 0; i < T; i++) {
+                const real* p = att + (((size_t)b * H + h) * T + i) * T;
+                const real* dy = dout + ((size_t)b * T + i) * C + h * hs;
+                const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
+                real* dq = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
+                real rowsum = 0;
+                for (int j = 0; j <= i; j++) { // dP = dY V^T, dV += P^T dY
+                    const real* v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
+                    real* dv = dqkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
+                    real s = 0;
+                    for (int d = 0; d < hs; d++) { s += dy[d] * v[d]; dv[d] += p[j] * dy[d]; }
+                    dp[j] = s;
+                    rowsum += s * p[j];
+                }
+                for (int j = 0; j <= i; j++) { // dS = P (dP - rowsum); dQ, dK
+                    real ds = p[j] * (dp[j] - rowsum) * scale;
+                    const real* k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
+                    real* dk = dqkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
+                    for (int d = 0; d < hs; d++) { dq[d] += ds * k[d]; dk[d] += ds * q[d]; }
+                }
+            }
+        }
+}
+
+/* ---- dropout (inverted), in place: keep with probability 1-p and scale by 1/(1-p) -------------
+ * The mask is a hash of (seed, element index), so it is never stored: the backward recomputes it,
+ * and a resumed run (same seed, same step) draws the same masks. */
+static inline int dropout_keep(uint64_t seed, size_t i, float p) {
+    return (hash64(seed ^ (i * 0xD1B54A32D192ED03ull)) >> 40) * (1.0 / 16777216.0) >= p;
+}
+static void dropout_forward(real* x, size_t n, float p, uint64_t seed) {
+    if (p <= 0) return;
+    real scale = 1 / (1 - (real)p);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] = dropout_keep(seed, i, p) ? x[i] * scale : 0;
+}
+static void dropout_backward(real* dx, size_t n, float p, uint64_t seed) { dropout_forward(dx, n, p, seed); }
+
+/* ---- residual: out = a + b; backward da += dout, db += dout --------------------------------- */
+static void residual_forward(real* out, const real* a, const real* b, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+static void residual_backward(real* da, real* db, const real* dout, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) { da[i] += dout[i]; db[i] += dout[i]; }
+}
+
+/* ---- softmax cross-entropy with a loss mask ---------------------------------------------------
+ * probs = softmax(logits), loss_i = -log probs_i[target_i] for each of the N positions.
+ * backward: dlogits_i = (probs_i - onehot(target_i)) * scale_i, with scale_i = mask_i / N_scored. */
+static void crossentropy_forward(real* losses, real* probs, const real* logits, const int* targets, int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const real* z = logits + (size_t)n * V;
+        real* p = probs + (size_t)n * V;
+        real maxval = -INFINITY;
+        for (int i = 0; i < V; i++) if (z[i] > maxval) maxval = z[i];
+        double sum = 0;
+        for (int i = 0; i < V; i++) { p[i] = exp(z[i] - maxval); sum += p[i]; }
+        for (int i = 0; i < V; i++) p[i] = (real)(p[i] / sum);
+        losses[n] = (real)(-(z[targets[n]] - maxval - log(sum))); // log-sum-exp form: no log(0)
+    }
+}
+static void crossentropy_backward(real* dlogits, const real* probs, const int* targets, const uint8_t* mask,
+                                  double scale, int N, int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        real s = (real)((mask && !mask[n]) ? 0 : scale);
+        const real* p = probs + (size_t)n * V;
+        real* dz = dlogits + (size_t)n * V;
+        for (int i = 0; i < V; i++) dz[i] += (p[i] - (i == targets[n])) * s;
+    }
+}
+
+/* ============================================================================================
+ * 4. The model: one parameter buffer, one activation buffer, and an architecture that knows
+ * how to fill the parameter table, lay out its activations, and run forward and backward.
+ * ============================================================================================ */
+
+typedef struct Model Model;
+
+typedef struct {
+    const char* name;
+    const char* about;
+    void (*defaults)(Config* c);                         /* fill the architecture's defaults */
+    int (*check)(const Config* c);                        /* -1 + sm_err when sizes are impossible */
+    void (*build)(ParamTable* pt, const Config* c);       /* the parameter table */
+    void (*init)(Model* m, uint64_t* rng);                /* initial values, as the reference inits */
+    size_t (*acts_size)(const Config* c, int B, int T);   /* elements of the activation buffer */
+    void (*forward)(Model* m, const int* idx, int B, int T);  /* idx (B,T) -> m->logits (B,T,V) */
+    void (*backward)(Model* m, const int* idx, int B, int T); /* m->dlogits -> m->grads (+=) */
+} Arch;
+
+struct Model {
+    Config cfg;
+    const Arch* arch;
+    ParamTable pt;
+    real *params, *grads, *adam_m, *adam_v; /* four buffers of pt.total elements, one layout */
+    int maxB, maxT;                         /* the activation buffers are sized for these */
+    real *acts, *dacts;                     /* activations and their gradients, one layout */
+    size_t n_acts;
+    real *logits, *dlogits, *probs;         /* (B,T,V) */
+    real* losses;                           /* (B,T) per-position loss */
+    int training;                           /* dropout on/off */
+    uint64_t dropout_seed;                  /* set per step: masks are a hash of it */
+};
+
+/* views of named tensors: buf is m->params or m->grads; NULL when the tensor is absent */
+static real* tensor_ptr(const Model* m, real* buf, const char* name) {
+    int i = table_find(&m->pt, name);
+    return i < 0 ? NULL : buf + m->pt.t[i].offset;
+}
+static real* layer_ptr(const Model* m, real* buf, const char* fmt, int l) {
+    char name[SM_MAX_NAME];
+    snprintf(name, sizeof(name), fmt, l);
+    return tensor_ptr(m, buf, name);
+}
+/* the dropout seed of one site (0 = embedding, 1 + 2l / 2 + 2l = layer l's two branches) */
+static uint64_t dropout_site(const Model* m, int site) { return hash64(m->dropout_seed * 1000003ull + site); }
+static float active_dropout(const Model* m) { return m->training ? m->cfg.dropout : 0.0f; }
+
+/* ============================================================================================
+ * 5. Architectures
+ * ============================================================================================ */
+
+/* --------------------------------------------------------------------------------------------
+ * 5.1 Transformer family: `gpt` (GPT-2 block, nanoGPT) and `llama` (Longhorn repo's LLaMA)
+ *
+ *   x = wte[idx] (+ wpe[t] if pos == learned);  x = dropout(x)                      (B,T,C)
+ *   for each layer l:
+ *     a   = Norm(x; ln_1)                     gpt: LayerNorm(w,b)  llama: RMSNorm(w), eps 1e-5
+ *     qkv = a @ c_attn.W^T (+ b)              (B,T,3C), RoPE on q,k if pos == rope
+ *     y   = causal softmax(q k^T / sqrt(hs) + position bias) v                     (B,T,C)
+ *     x   = x + dropout(y @ attn.c_proj.W^T (+ b))
+ *     m   = Norm(x; ln_2)
+ *     gpt:   x = x + dropout(c_proj(GELU_tanh(c_fc(m))))                 hidden 4C
+ *     llama: x = x + dropout(c_proj(SiLU(fc_2(m)) * fc_1(m)))            hidden 256*ceil(8C/3/256)
+ *   logits = Norm(x; ln_f) @ wte^T                                       (tied head)
+ *
+ * Parameters (nanoGPT / Longhorn state_dict names; "b" = only with bias=1, gpt only):
+ *   transformer.wte.weight (V,C)            transformer.wpe.weight (block_size,C)  [learned]
+ *   transformer.h.{l}.ln_1.weight (C)  b    transformer.h.{l}.attn.c_attn.weight (3C,C)  b
+ *   transformer.h.{l}.attn.c_proj.weight (C,C)  b                transformer.h.{l}.ln_2.weight  b
+ *   gpt:   transformer.h.{l}.mlp.c_fc.weight (4C,C)  b   transformer.h.{l}.mlp.c_proj.weight (C,4C) b
+ *   llama: transformer.h.{l}.mlp.fc_1.weight (Hd,C)  transformer.h.{l}.mlp.fc_2.weight (Hd,C)
+ *          transformer.h.{l}.mlp.c_proj.weight (C,Hd)
+ *   transformer.ln_f.weight (C)  b          (lm_head.weight is wte: stored once)
+ * Attention-probability dropout of the references is not implemented (residual and embedding
+ * dropout are).
+ * -------------------------------------------------------------------------------------------- */
+
+static int is_llama(const Config* c) { return strcmp(c->model, "llama") == 0; }
+
+static void transformer_defaults(Config* c) {
+    if (c->pos < 0) c->pos = is_llama(c) ? POS_ROPE : POS_LEARNED;
+    if (c->mlp_hidden <= 0)
+        c->mlp_hidden = is_llama(c) ? 256 * (((8 * c->n_embd / 3) + 255) / 256) : 4 * c->n_embd;
+    if (is_llama(c)) c->bias = 0; // the Longhorn LLaMA has no biases anywhere
+}
+static int transformer_check(const Config* c) {
+    if (c->n_embd % c->n_head) return sm_fail("n_embd (%d) must be a multiple of n_head (%d)", c->n_embd, c->n_head);
+    if (c->pos == POS_ROPE && (c->n_embd / c->n_head) % 2)
+        return sm_fail("rope needs an even head size, got %d", c->n_embd / c->n_head);
+    if (c->pos == POS_HARD_ALIBI && hard_alibi_heads(c) > c->n_head)
+        return sm_fail("num_masked_heads (%d) exceeds n_head (%d)", hard_alibi_heads(c), c->n_head);
+    return 0;
+}
+
+static void transformer_build(ParamTable* pt, const Config* c) {
+    int V = c->vocab_size, C = c->n_embd, Hd = c->mlp_hidden, bias = c->bias;
+    table_add(pt, "transformer.wte.weight", V, C, 0, 0);
+    if (c->pos == POS_LEARNED) table_add(pt, "transformer.wpe.weight", c->block_size, C, 0, 0);
+    for (int l = 0; l < c->n_layer; l++) {
+        table_addl(pt, "transformer.h.%d.ln_1.weight", l, C, 0, 0, 0);
+        if (bias) table_addl(pt, "transformer.h.%d.ln_1.bias", l, C, 0, 0, 0);
+        table_addl(pt, "transformer.h.%d.attn.c_attn.weight", l, 3 * C, C, 0, 0);
+        if (bias) table_addl(pt, "transformer.h.%d.attn.c_attn.bias", l, 3 * C, 0, 0, 0);
+        table_addl(pt, "transformer.h.%d.attn.c_proj.weight", l, C, C, 0, 0);
+        if (bias) table_addl(pt, "transformer.h.%d.attn.c_proj.bias", l, C, 0, 0, 0);
+        table_addl(pt, "transformer.h.%d.ln_2.weight", l, C, 0, 0, 0);
+        if (bias) table_addl(pt, "transformer.h.%d.ln_2.bias", l, C, 0, 0, 0);
+        if (is_llama(c)) {
+            table_addl(pt, "transformer.h.%d.mlp.fc_1.weight", l, Hd, C, 0, 0);
+            table_addl(pt, "transformer.h.%d.mlp.fc_2.weight", l, Hd, C, 0, 0);
+        } else {
+            table_addl(pt, "transformer.h.%d.mlp.c_fc.weight", l, Hd, C, 0, 0);
+            if (bias) table_addl(pt, "transformer.h.%d.mlp.c_fc.bias", l, Hd, 0, 0, 0);
+        }
+        table_addl(pt, "transformer.h.%d.mlp.c_proj.weight", l, C, Hd, 0, 0);
+        if (bias) table_addl(pt, "transformer.h.%d.mlp.c_proj.bias", l, C, 0, 0, 0);
+    }
+    table_add(pt, "transformer.ln_f.weight", C, 0, 0, 0);
+    if (bias) table_add(pt, "transformer.ln_f.bias", C, 0, 0, 0);
+}
+
+/* nanoGPT init: Linear/Embedding N(0,0.02), c_proj weights N(0,0.02/sqrt(2L)), norms 1, biases 0 */
+static int ends_with(const char* s, const char* suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+static void transformer_init(Model* m, uint64_t* rng) {
+    for (int i = 0; i < m->pt.n; i++) {
+        TensorInfo* ti = &m->pt.t[i];
+        real* p = m->params + ti->offset;
+        double std = ends_with(ti->name, "c_proj.weight") ? 0.02 / sqrt(2.0 * m->cfg.n_layer) : 0.02;
+        for (size_t j = 0; j < ti->numel; j++)
+            p[j] = ti->ndim >= 2 ? (real)(std * rng_normal(rng)) : ends_with(ti->name, ".bias") ? 0 : 1;
+    }
+}
+
+/* the layer's parameters (or, with buf = m->grads, their gradients) */
+typedef struct {
+    real *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b;
+    real *fcw, *fcb, *fc2w, *mlpprojw, *mlpprojb; /* fcw = c_fc (gpt) or fc_1 (llama); fc2w = fc_2 */
+} TransformerLayerParams;
+static TransformerLayerParams transformer_layer(const Model* m, real* buf, int l) {
+    TransformerLayerParams p;
+    p.ln1w = layer_ptr(m, buf, "transformer.h.%d.ln_1.weight", l);
+    p.ln1b = layer_ptr(m, buf, "transformer.h.%d.ln_1.bias", l);
+    p.qkvw = layer_ptr(m, buf, "transformer.h.%d.attn.c_attn.weight", l);
+    p.qkvb = layer_ptr(m, buf, "transformer.h.%d.attn.c_attn.bias", l);
+    p.attprojw = layer_ptr(m, buf, "transformer.h.%d.attn.c_proj.weight", l);
+    p.attprojb = layer_ptr(m, buf, "transformer.h.%d.attn.c_proj.bias", l);
+    p.ln2w = layer_ptr(m, buf, "transformer.h.%d.ln_2.weight", l);
+    p.ln2b = layer_ptr(m, buf, "transformer.h.%d.ln_2.bias", l);
+    p.fcw = is_llama(&m->cfg) ? layer_ptr(m, buf, "transformer.h.%d.mlp.fc_1.weight", l)
+                              : layer_ptr(m, buf, "transformer.h.%d.mlp.c_fc.weight", l);
+    p.fcb = layer_ptr(m, buf, "transformer.h.%d.mlp.c_fc.bias", l);
+    p.fc2w = layer_ptr(m, buf, "transformer.h.%d.mlp.fc_2.weight", l);
+    p.mlpprojw = layer_ptr(m, buf, "transformer.h.%d.mlp.c_proj.weight", l);
+    p.mlpprojb = layer_ptr(m, buf, "transformer.h.%d.mlp.c_proj.bias", l);
+    return p;
+}
+
+/* activations: every per-layer tensor is (L, ...) and layer l is the l-th slice */
+typedef struct {
+    real* encoded;                   // (B,T,C) embedding (+ positions), after dropout
+    real *ln1, *ln1_mean, *ln1_rstd; // (L,B,T,C), (L,B,T), (L,B,T)
+    real* qkv;                       // (L,B,T,3C) q and k after RoPE
+    real* att;                       // (L,B,H,T,T) attention probabilities
+    real* atty;                      // (L,B,T,C) attention output, before c_proj
+    real* attproj;                   // (L,B,T,C) c_proj output after dropout
+    real* res1;                      // (L,B,T,C) x + attention branch
+    real *ln2, *ln2_mean, *ln2_rstd; // (L,B,T,C), (L,B,T), (L,B,T)
+    real* fch;                       // (L,B,T,Hd) c_fc (gpt) or fc_1 (llama) output
+    real* fch2;                      // (L,B,T,Hd) fc_2 output (llama only)
+    real* fch_act;                   // (L,B,T,Hd) GELU(fch) or SiLU(fch2) * fch
+    real* mlpproj;                   // (L,B,T,C) MLP output after dropout
+    real* res2;                      // (L,B,T,C) block output
+    real *lnf, *lnf_mean, *lnf_rstd; // (B,T,C), (B,T), (B,T)
+} TransformerActs;
+static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T) {
+    size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden;
+    a->encoded = carve(ar, BT * C);
+    a->ln1 = carve(ar, L * BT * C);
+    a->ln1_mean = carve(ar, L * BT);
+    a->ln1_rstd = carve(ar, L * BT);
+    a->qkv = carve(ar, L * BT * 3 * C);
+    a->att = carve(ar, L * B * c->n_head * (size_t)T * T);
+    a->atty = carve(ar, L * BT * C);
+    a->attproj = carve(ar, L * BT * C);
+    a->res1 = carve(ar, L * BT * C);
+    a->ln2 = carve(ar, L * BT * C);
+    a->ln2_mean = carve(ar, L * BT);
+    a->ln2_rstd = carve(ar, L * BT);
+    a->fch = carve(ar, L * BT * Hd);
+    a->fch2 = carve(ar, is_llama(c) ? L * BT * Hd : 0);
+    a->fch_act = carve(ar, L * BT * Hd);
+    a->mlpproj = carve(ar, L * BT * C);
+    a->res2 = carve(ar, L * BT * C);
+    a->lnf = carve(ar, BT * C);
+    a->lnf_mean = carve(ar, BT);
+    a->lnf_rstd = carve(ar, BT);
+}
+static size_t transformer_acts_size(const Config* c, int B, int T) {
+    TransformerActs a;
+    Arena ar = {NULL, 0};
+    transformer_layout(&a, &ar, c, B, T);
+    return ar.used;
+}
+
+/* the one norm of the block: LayerNorm for gpt, RMSNorm for llama */
+static void tnorm_forward(const Config* c, real* out, real* mean, real* rstd, const real* x, const real* w,
+                          const real* b, int N) {
+    if (is_llama(c)) rmsnorm_forward(out, rstd, x, w, N, c->n_embd, 1e-5);
+    else layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd);
+}
+static void tnorm_backward(const Config* c, real* dx, real* dw, real* db, const real* dout, const real* x,
+                           const real* w, const real* mean, const real* rstd, int N) {
+    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd);
+    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd);
+}
+
+static void transformer_forward(Model* m, const int* idx, int B, int T) {
+    const Config* c = &m->cfg;
+    int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
+    float p = active_dropout(m);
+    TransformerActs a;
+    Arena ar = {m->acts, 0};
+    transformer_layout(&a, &ar, c, B, T);
+
+    real* wte = tensor_ptr(m, m->params, "transformer.wte.weight");
+    encoder_forward(a.encoded, idx, wte, tensor_ptr(m, m->params, "transformer.wpe.weight"), B, T, C);
+    dropout_forward(a.encoded, (size_t)BT * C, p, dropout_site(m, 0));
+    for (int l = 0; l < L; l++) {
+        TransformerLayerParams w = transformer_layer(m, m->params, l);
+        real* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C; // (B,T,C) layer input
+        real *ln1 = a.ln1 + (size_t)l * BT * C, *qkv = a.qkv + (size_t)l * BT * 3 * C;
+        real *att = a.att + (size_t)l * B * H * T * T, *atty = a.atty + (size_t)l * BT * C;
+        real *attproj = a.attproj + (size_t)l * BT * C, *res1 = a.res1 + (size_t)l * BT * C;
+        real *ln2 = a.ln2 + (size_t)l * BT * C, *fch = a.fch + (size_t)l * BT * Hd;
+        real *fch_act = a.fch_act + (size_t)l * BT * Hd, *mlpproj = a.mlpproj + (size_t)l * BT * C;
+        real* res2 = a.res2 + (size_t)l * BT * C;
+        // attention branch
+        tnorm_forward(c, ln1, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
+        linear_forward(qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
+        if (c->pos == POS_ROPE) rope_forward(qkv, B, T, C, H);
+        attention_forward(atty, att, qkv, B, T, C, H, c->pos, hard_alibi_heads(c));
+        linear_forward(attproj, atty, w.attprojw, w.attprojb, BT, C, C);
+        dropout_forward(attproj, (size_t)BT * C, p, dropout_site(m, 1 + 2 * l));
+        residual_forward(res1, x, attproj, (size_t)BT * C);
+        // MLP branch
+        tnorm_forward(c, ln2, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, res1, w.ln2w, w.ln2b, BT);
+        linear_forward(fch, ln2, w.fcw, w.fcb, BT, C, Hd);
+        if (is_llama(c)) {
+            real* fch2 = a.fch2 + (size_t)l * BT * Hd;
+            linear_forward(fch2, ln2, w.fc2w, NULL, BT, C, Hd);
+            swiglu_forward(fch_act, fch2, fch, (size_t)BT * Hd); // SiLU on fc_2, times fc_1
+        } else {
+            gelu_forward(fch_act, fch, (size_t)BT * Hd);
+        }
+        linear_forward(mlpproj, fch_act, w.mlpprojw, w.mlpprojb, BT, Hd, C);
+        dropout_forward(mlpproj, (size_t)BT * C, p, dropout_site(m, 2 + 2 * l));
+        residual_forward(res2, res1, mlpproj, (size_t)BT * C);
+    }
+    real* xL = L > 0 ? a.res2 + (size_t)(L - 1) * BT * C : a.encoded;
+    tnorm_forward(c, a.lnf, a.lnf_mean, a.lnf_rstd, xL, tensor_ptr(m, m->params, "transformer.ln_f.weight"),
+                  tensor_ptr(m, m->params, "transformer.ln_f.bias"), BT);
+    linear_forward(m->logits, a.lnf, wte, NULL, BT, C, V); // tied head: logits = lnf @ wte^T
+}
+
+static void transformer_backward(Model* m, const int* idx, int B, int T) {
+    const Config* c = &m->cfg;
+    int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
+    float p = active_dropout(m);
+    TransformerActs a, d; // activations and their gradients: same layout in two buffers
+    Arena ar = {m->acts, 0}, dr = {m->dacts, 0};
+    transformer_layout(&a, &ar, c, B, T);
+    transformer_layout(&d, &dr, c, B, T);
+
+    real *wte = tensor_ptr(m, m->params, "transformer.wte.weight"), *dwte = tensor_ptr(m, m->grads, "transformer.wte.weight");
+    real* xL = L > 0 ? a.res2 + (size_t)(L - 1) * BT * C : a.encoded;
+    real* dxL = L > 0 ? d.res2 + (size_t)(L - 1) * BT * C : d.encoded;
+    linear_backward(d.lnf, dwte, NULL, m->dlogits, a.lnf, wte, BT, C, V);
+    tnorm_backward(c, dxL, tensor_ptr(m, m->grads, "transformer.ln_f.weight"), tensor_ptr(m, m->grads, "transformer.ln_f.bias"),
+                   d.lnf, xL, tensor_ptr(m, m->params, "transformer.ln_f.weight"), a.lnf_mean, a.lnf_rstd, BT);
+    for (int l = L - 1; l >= 0; l--) {
+        TransformerLayerParams w = transformer_layer(m, m->params, l), g = transformer_layer(m, m->grads, l);
+        size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
+        real* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
+        real* dx = l == 0 ? d.encoded : d.res2 + (size_t)(l - 1) * BT * C;
+        // MLP branch, in reverse
+        residual_backward(d.res1 + oC, d.mlpproj + oC, d.res2 + oC, (size_t)BT * C);
+        dropout_backward(d.mlpproj + oC, (size_t)BT * C, p, dropout_site(m, 2 + 2 * l));
+        linear_backward(d.fch_act + oH, g.mlpprojw, g.mlpprojb, d.mlpproj + oC, a.fch_act + oH, w.mlpprojw, BT, Hd, C);
+        if (is_llama(c)) {
+            swiglu_backward(d.fch2 + oH, d.fch + oH, d.fch_act + oH, a.fch2 + oH, a.fch + oH, (size_t)BT * Hd);
+            linear_backward(d.ln2 + oC, g.fc2w, NULL, d.fch2 + oH, a.ln2 + oC, w.fc2w, BT, C, Hd);
+        } else {
+            gelu_backward(d.fch + oH, a.fch + oH, d.fch_act + oH, (size_t)BT * Hd);
+        }
+        linear_backward(d.ln2 + oC, g.fcw, g.fcb, d.fch + oH, a.ln2 + oC, w.fcw, BT, C, Hd);
+        tnorm_backward(c, d.res1 + oC, g.ln2w, g.ln2b, d.ln2 + oC, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT,
+                       a.ln2_rstd + l * BT, BT);
+        // attention branch, in reverse
+        residual_backward(dx, d.attproj + oC, d.res1 + oC, (size_t)BT * C);
+        dropout_backward(d.attproj + oC, (size_t)BT * C, p, dropout_site(m, 1 + 2 * l));
+        linear_backward(d.atty + oC, g.attprojw, g.attprojb, d.attproj + oC, a.atty + oC, w.attprojw, BT, C, C);
+        attention_backward(d.qkv + o3, d.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T * T, B, T, C, H);
+        if (c->pos == POS_ROPE) rope_backward(d.qkv + o3, B, T, C, H);
+        linear_backward(d.ln1 + oC, g.qkvw, g.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
+        tnorm_backward(c, dx, g.ln1w, g.ln1b, d.ln1 + oC, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
+    }
+    dropout_backward(d.encoded, (size_t)BT * C, p, dropout_site(m, 0));
+    encoder_backward(dwte, tensor_ptr(m, m->grads, "transformer.wpe.weight"), d.encoded, idx, B, T, C);
+}
+
+static const Arch ARCH_GPT = {"gpt", "GPT-2 block (LayerNorm, GELU MLP, learned positions, tied head)",
+                              transformer_defaults, transformer_check, transformer_build, transformer_init,
+                              transformer_acts_size, transformer_forward, transformer_backward};
+static const Arch ARCH_LLAMA = {"llama", "LLaMA block of the Longhorn repo (RMSNorm, RoPE, SwiGLU, no biases)",
+                                transformer_defaults, transformer_check, transformer_build, transformer_init,
+                                transformer_acts_size, transformer_forward, transformer_backward};
+
+/* every architecture the project has, in the order `-h` lists them */
+static const Arch* ARCHS[] = {&ARCH_GPT, &ARCH_LLAMA};
+#define N_ARCHS ((int)(sizeof(ARCHS) / sizeof(ARCHS[0])))
+static const Arch* arch_find(const char* name) {
+    for (int i = 0; i < N_ARCHS; i++)
+        if (strcmp(ARCHS[i]->name, name) == 0) return ARCHS[i];
+    return NULL;
+}
+
+/* ============================================================================================
+ * 6. Model API: build, forward + loss, backward, sampling
+ * ============================================================================================ */
+
+/* Fill defaults, validate the sizes and build the parameter table. -1 + sm_err on a bad config. */
+static int config_finalize(Config* c) {
+    const Arch* a = arch_find(c->model);
+    if (!a) return sm_fail("unknown model '%s' (try -h for the list)", c->model);
+    a->defaults(c);
+    if (c->vocab_size < 2 || c->vocab_size > 65536) return sm_fail("vocab_size must be in [2, 65536], got %d", c->vocab_size);
+    if (c->block_size < 1) return sm_fail("block_size (sequence length) must be >= 1, got %d", c->block_size);
+    if (c->n_layer < 1 || c->n_layer > SM_MAX_LAYERS) return sm_fail("n_layer must be in [1, %d], got %d", SM_MAX_LAYERS, c->n_layer);
+    if (c->n_embd < 1) return sm_fail("n_embd must be >= 1, got %d", c->n_embd);
+    if (c->n_head < 1) return sm_fail("n_head must be >= 1, got %d", c->n_head);
+    if (c->mlp_hidden < 1) return sm_fail("mlp_hidden must be >= 1, got %d", c->mlp_hidden);
+    if (c->pos < 0 || c->pos >= POS_COUNT) return sm_fail("bad position variant %d", c->pos);
+    if (!(c->dropout >= 0 && c->dropout < 1)) return sm_fail("dropout must be in [0, 1), got %g", c->dropout);
+    return a->check(c);
+}
+
+/* Allocate a model for batches up to (maxB, maxT); parameters initialised from `seed`. */
+static int model_build(Model* m, const Config* cfg, int maxB, int maxT, uint64_t seed) {
+    memset(m, 0, sizeof(*m));
+    m->cfg = *cfg;
+    if (config_finalize(&m->cfg)) return -1;
+    if (maxB < 1 || maxT < 1) return sm_fail("batch size and sequence length must be >= 1 (got %d, %d)", maxB, maxT);
+    if (maxT > m->cfg.block_size) return sm_fail("sequence length %d exceeds block_size %d", maxT, m->cfg.block_size);
+    m->arch = arch_find(m->cfg.model);
+    m->arch->build(&m->pt, &m->cfg);
+    size_t P = m->pt.total;
+    m->params = (real*)mallocCheck(P * sizeof(real));
+    m->grads = (real*)mallocCheck(P * sizeof(real));
+    m->adam_m = (real*)mallocCheck(P * sizeof(real));
+    m->adam_v = (real*)mallocCheck(P * sizeof(real));
+    m->maxB = maxB;
+    m->maxT = maxT;
+    m->n_acts = m->arch->acts_size(&m->cfg, maxB, maxT);
+    m->acts = (real*)mallocCheck(m->n_acts * sizeof(real));
+    m->dacts = (real*)mallocCheck(m->n_acts * sizeof(real));
+    size_t BTV = (size_t)maxB * maxT * m->cfg.vocab_size;
+    m->logits = (real*)mallocCheck(BTV * sizeof(real));
+    m->dlogits = (real*)mallocCheck(BTV * sizeof(real));
+    m->probs = (real*)mallocCheck(BTV * sizeof(real));
+    m->losses = (real*)mallocCheck((size_t)maxB * maxT * sizeof(real));
+    uint64_t rng = seed;
+    m->arch->init(m, &rng);
+    return 0;
+}
+static void model_free(Model* m) {
+    free(m->params); free(m->grads); free(m->adam_m); free(m->adam_v);
+    free(m->acts); free(m->dacts); free(m->logits); free(m->dlogits); free(m->probs); free(m->losses);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Forward pass. With targets, returns the mean loss over scored positions (mask NULL = all);
+ * without, only m->logits is filled. inputs/targets (B,T), mask (B,T) of 0/1. */
+static double model_forward(Model* m, const int* inputs, const int* targets, const uint8_t* mask, int B, int T) {
+    if (B > m->maxB || T > m->maxT) sm_die("batch (%d,%d) larger than the model was built for (%d,%d)", B, T, m->maxB, m->maxT);
+    m->arch->forward(m, inputs, B, T);
+    if (!targets) return 0;
+    int N = B * T, V = m->cfg.vocab_size;
+    crossentropy_forward(m->losses, m->probs, m->logits, targets, N, V);
+    double sum = 0;
+    long scored = 0;
+    for (int i = 0; i < N; i++)
+        if (!mask || mask[i]) { sum += m->losses[i]; scored++; }
+    return scored ? sum / scored : 0;
+}
+/* Backward pass of the last model_forward (with targets): ACCUMULATES into m->grads. */
+static void model_backward(Model* m, const int* inputs, const int* targets, const uint8_t* mask, int B, int T) {
+    int N = B * T, V = m->cfg.vocab_size;
+    long scored = 0;
+    for (int i = 0; i < N; i++) scored += !mask || mask[i];
+    memset(m->dacts, 0, m->n_acts * sizeof(real));
+    memset(m->dlogits, 0, (size_t)N * V * sizeof(real));
+    crossentropy_backward(m->dlogits, m->probs, targets, mask, scored ? 1.0 / scored : 0, N, V);
+    m->arch->backward(m, inputs, B, T);
+}
+static void model_zero_grad(Model* m) { memset(m->grads, 0, m->pt.total * sizeof(real)); }
+
+/* Sample one token from logits (V): temperature 0 = argmax; top_k > 0 keeps the k largest. */
+static int sample_logits(const real* logits, int V, double temperature, int top_k, uint64_t* rng) {
+    int best = 0;
+    for (int i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+    if (temperature <= 0) return best;
+    double kth = -INFINITY; // the k-th largest logit: smaller ones are dropped
+    if (top_k > 0 && top_k < V) {
+        real* sorted = (real*)mallocCheck(V * sizeof(real));
+        memcpy(sorted, logits, V * sizeof(real));
+        for (int i = 0; i < top_k; i++) { // partial selection sort: k is small
+            int mx = i;
+            for (int j = i + 1; j < V; j++) if (sorted[j] > sorted[mx]) mx = j;
+            real t = sorted[i]; sorted[i] = sorted[mx]; sorted[mx] = t;
+        }
+        kth = sorted[top_k - 1];
+        free(sorted);
+    }
+    double sum = 0;
+    for (int i = 0; i < V; i++) if (logits[i] >= kth) sum += exp((logits[i] - logits[best]) / temperature);
+    double r = rng_uniform(rng) * sum, acc = 0;
+    for (int i = 0; i < V; i++) {
+        if (logits[i] < kth) continue;
+        acc += exp((logits[i] - logits[best]) / temperature);
+        if (acc > r) return i;
+    }
+    return best;
+}
+/* Generate n_new tokens after the n_prompt tokens in buf (which must hold n_prompt + n_new).
+ * Attention models re-run the (cropped) context for every token. */
+static void model_generate(Model* m, int* buf, int n_prompt, int n_new, double temperature, int top_k, uint64_t* rng) {
+    int was_training = m->training;
+    m->training = 0;
+    for (int i = n_prompt; i < n_prompt + n_new; i++) {
+        int T = i < m->maxT ? i : m->maxT;
+        model_forward(m, buf + i - T, NULL, NULL, 1, T);
+        buf[i] = sample_logits(m->logits + (size_t)(T - 1) * m->cfg.vocab_size, m->cfg.vocab_size, temperature, top_k, rng);
+    }
+    m->training = was_training;
+}
+
+/* ============================================================================================
+ * 7. Optimizer: AdamW (decoupled weight decay, torch.optim.AdamW semantics), schedule, clipping
+ * ============================================================================================ */
+
+typedef struct {
+    double lr, min_lr;         /* peak and final learning rate */
+    int warmup, decay_steps;   /* linear warmup steps; cosine decay ends at decay_steps */
+    double beta1, beta2, eps, weight_decay, grad_clip;
+} OptimConfig;
+
+/* nanoGPT's get_lr: linear warmup, cosine decay to min_lr at decay_steps, then flat */
+static double lr_at(const OptimConfig* o, int step) {
+    if (step < o->warmup) return o->lr * (step + 1) / (o->warmup + 1);
+    if (step >= o->decay_steps) return o->min_lr;
+    double ratio = (double)(step - o->warmup) / (o->decay_steps - o->warmup);
+    return o->min_lr + 0.5 * (1.0 + cos(M_PI * ratio)) * (o->lr - o->min_lr);
+}
+
+/* global L2 norm of the gradient buffer (double accumulation, fixed order) */
+static double grad_norm(const real* g, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    return sqrt(s);
+}
+/* clip_grad_norm_: scale all gradients by clip / (norm + 1e-6) when the norm exceeds clip */
+static void grad_clip(real* g, size_t n, double norm, double clip) {
+    if (clip <= 0 || norm <= clip) return;
+    real s = (real)(clip / (norm + 1e-6));
+    for (size_t i = 0; i < n; i++) g[i] *= s;
+}
+
+/* one AdamW step, t = 1, 2, ...:  p *= 1 - lr*wd (decaying tensors only);
+ * m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr/(1-b1^t) * m / (sqrt(v/(1-b2^t)) + eps) */
+static void adamw_step(Model* m, const OptimConfig* o, double lr, int t) {
+    double bc1 = 1 - pow(o->beta1, t), bc2 = 1 - pow(o->beta2, t);
+    for (int ti = 0; ti < m->pt.n; ti++) {
+        const TensorInfo* info = &m->pt.t[ti];
+        real decay = info->decay ? (real)(1 - lr * o->weight_decay) : 1;
+        real *p = m->params + info->offset, *g = m->grads + info->offset;
+        real *mm = m->adam_m + info->offset, *vv = m->adam_v + info->offset;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < info->numel; i++) {
+            mm[i] = (real)o->beta1 * mm[i] + (real)(1 - o->beta1) * g[i];
+            vv[i] = (real)o->beta2 * vv[i] + (real)(1 - o->beta2) * g[i] * g[i];
+            real denom = (real)(sqrt(vv[i] / bc2) + o->eps);
+            p[i] = p[i] * decay - (real)(lr / bc1) * mm[i] / denom;
+        }
+    }
+}
+
+/* ============================================================================================
+ * 8. JSON and safetensors
+ *
+ * safetensors: u64 little-endian N, then N bytes of JSON header, then raw little-endian data.
+ *   {"__metadata__": {"format": "seqmodels", "config": "<config JSON as a string>", ...},
+ *    "<tensor name>": {"dtype": "F32", "shape": [d0, d1], "data_offsets": [begin, end]}, ...}
+ * Offsets are relative to the end of the header. Writers go through a temp file, fsync and
+ * rename, so a crash leaves either the old file or the new one. Readers check everything.
+ * ============================================================================================ */
+
+/* ---- a small strict JSON parser: a flat array of tokens in document order ---- */
+enum { JSON_OBJ, JSON_ARR, JSON_STR, JSON_NUM, JSON_LIT };
+typedef struct {
+    int type, start, end; /* text span; for strings, inside the quotes */
+    int n;                /* objects: number of key/value pairs; arrays: number of elements */
+    int next;             /* index of the first token after this value's subtree */
+} JsonTok;
+typedef struct {
+    const char* s;
+    int len, pos, ntok, cap, depth;
+    JsonTok* tok;
+} Json;
+
+static void json_ws(Json* j) { while (j->pos < j->len && strchr(" \t\r\n", j->s[j->pos]) && j->s[j->pos]) j->pos++; }
+static int json_newtok(Json* j, int type) {
+    if (j->ntok == j->cap) {
+        j->cap = j->cap ? 2 * j->cap : 64;
+        JsonTok* t = (JsonTok*)realloc(j->tok, j->cap * sizeof(JsonTok));
+        if (!t) return sm_fail("out of memory parsing JSON");
+        j->tok = t;
+    }
+    memset(&j->tok[j->ntok], 0, sizeof(JsonTok));
+    j->tok[j->ntok].type = type;
+    j->tok[j->ntok].start = j->pos;
+    return j->ntok++;
+}
+static int json_string(Json* j) { /* at the opening quote */
+    int t = json_newtok(j, JSON_STR);
+    if (t < 0) return -1;
+    j->pos++;
+    j->tok[t].start = j->pos;
+    while (j->pos < j->len && j->s[j->pos] != '"') {
+        unsigned char ch = (unsigned char)j->s[j->pos];
+        if (ch < 0x20) return sm_fail("JSON: control character in string at byte %d", j->pos);
+        if (ch == '\\') {
+            j->pos++;
+            if (j->pos >= j->len || !strchr("\"\\/bfnrtu", j->s[j->pos]) || !j->s[j->pos])
+                return sm_fail("JSON: bad escape at byte %d", j->pos);
+            if (j->s[j->pos] == 'u')
+                for (int k = 0; k < 4; k++)
+                    if (++j->pos >= j->len || !isxdigit((unsigned char)j->s[j->pos]))
+                        return sm_fail("JSON: bad \\u escape at byte %d", j->pos);
+        }
+        j->pos++;
+    }
+    if (j->pos >= j->len) return sm_fail("JSON: unterminated string");
+    j->tok[t].end = j->pos++;
+    j->tok[t].next = j->ntok;
+    return t;
+}
+static int json_value(Json* j) {
+    json_ws(j);
+    if (j->pos >= j->len) return sm_fail("JSON: unexpected end of text");
+    if (++j->depth > 32) return sm_fail("JSON: nesting too deep");
+    char ch = j->s[j->pos];
+    int t;
+    if (ch == '{' || ch == '[') {
+        t = json_newtok(j, ch == '{' ? JSON_OBJ : JSON_ARR);
+        if (t < 0) return -1;
+        char close = ch == '{' ? '}' : ']';
+        j->pos++;
+        json_ws(j);
+        if (j->pos < j->len && j->s[j->pos] == close) j->pos++;
+        else
+            for (;;) {
+                if (ch == '{') {
+                    json_ws(j);
+                    if (j->pos >= j->len || j->s[j->pos] != '"') return sm_fail("JSON: expected a key at byte %d", j->pos);
+                    if (json_string(j) < 0) return -1;
+                    json_ws(j);
+                    if (j->pos >= j->len || j->s[j->pos] != ':') return sm_fail("JSON: expected ':' at byte %d", j->pos);
+                    j->pos++;
+                }
+                if (json_value(j) < 0) return -1;
+                j->tok[t].n++;
+                json_ws(j);
+                if (j->pos < j->len && j->s[j->pos] == ',') { j->pos++; continue; }
+                if (j->pos < j->len && j->s[j->pos] == close) { j->pos++; break; }
+                return sm_fail("JSON: expected ',' or '%c' at byte %d", close, j->pos);
+            }
+    } else if (ch == '"') {
+        t = json_string(j);
+        if (t < 0) return -1;
+    } else if (ch == '-' || isdigit((unsigned char)ch)) {
+        t = json_newtok(j, JSON_NUM);
+        if (t < 0) return -1;
+        if (j->s[j->pos] == '-') j->pos++;
+        int digits = 0;
+        while (j->pos < j->len && (isdigit((unsigned char)j->s[j->pos]) || strchr(".eE+-", j->s[j->pos])) && j->s[j->pos]) {
+            digits += isdigit((unsigned char)j->s[j->pos]) != 0;
+            j->pos++;
+        }
+        char buf[64];
+        int n = j->pos - j->tok[t].start;
+        if (!digits || n >= 64) return sm_fail("JSON: bad number at byte %d", j->tok[t].start);
+        memcpy(buf, j->s + j->tok[t].start, n);
+        buf[n] = 0;
+        char* endp;
+        strtod(buf, &endp);
+        if (*endp) return sm_fail("JSON: bad number '%s'", buf);
+    } else {
+        t = json_newtok(j, JSON_LIT);
+        if (t < 0) return -1;
+        const char* lits[3] = {"true", "false", "null"};
+        int ok = 0;
+        for (int k = 0; k < 3 && !ok; k++) {
+            int n = (int)strlen(lits[k]);
+            if (j->len - j->pos >= n && memcmp(j->s + j->pos, lits[k], n) == 0) { j->pos += n; ok = 1; }
+        }
+        if (!ok) return sm_fail("JSON: unexpected character '%c' at byte %d", ch, j->pos);
+    }
+    j->tok[t].end = j->tok[t].type == JSON_STR ? j->tok[t].end : j->pos;
+    j->tok[t].next = j->ntok;
+    j->depth--;
+    return t;
+}
+static int json_parse(Json* j, const char* s, int len) {
+    memset(j, 0, sizeof(*j));
+    j->s = s;
+    j->len = len;
+    if (json_value(j) < 0) return -1;
+    json_ws(j);
+    if (j->pos != len) return sm_fail("JSON: trailing characters at byte %d", j->pos);
+    return 0;
+}
+static void json_free(Json* j) { free(j->tok); j->tok = NULL; }
+/* value token of `key` in object token obj, or -1 (keys compared as raw text) */
+static int json_get(const Json* j, int obj, const char* key) {
+    if (obj < 0 || j->tok[obj].type != JSON_OBJ) return -1;
+    int k = obj + 1, n = (int)strlen(key);
+    for (int i = 0; i < j->tok[obj].n; i++) {
+        const JsonTok* kt = &j->tok[k];
+        if (kt->end - kt->start == n && memcmp(j->s + kt->start, key, n) == 0) return k + 1;
+        k = j->tok[k + 1].next;
+    }
+    return -1;
+}
+/* unescaped string value (ASCII \u escapes only); -1 if not a string or too long */
+static int json_str(const Json* j, int t, char* out, size_t cap) {
+    if (t < 0 || j->tok[t].type != JSON_STR) return -1;
+    size_t o = 0;
+    for (int i = j->tok[t].start; i < j->tok[t].end; i++) {
+        char ch = j->s[i];
+        if (ch == '\\') {
+            ch = j->s[++i];
+            const char* from = "\"\\/bfnrt";
+            const char* to = "\"\\/\b\f\n\r\t";
+            if (ch == 'u') {
+                char hex[5] = {j->s[i + 1], j->s[i + 2], j->s[i + 3], j->s[i + 4], 0};
+                long u = strtol(hex, NULL, 16);
+                if (u > 127) return -1;
+                ch = (char)u;
+                i += 4;
+            } else ch = to[strchr(from, ch) - from];
+        }
+        if (o + 1 >= cap) return -1;
+        out[o++] = ch;
+    }
+    out[o] = 0;
+    return 0;
+}
+static int json_num(const Json* j, int t, double* out) {
+    if (t < 0 || j->tok[t].type != JSON_NUM) return -1;
+    char buf[64];
+    int n = j->tok[t].end - j->tok[t].start;
+    memcpy(buf, j->s + j->tok[t].start, n);
+    buf[n] = 0;
+    *out = strtod(buf, NULL);
+    return 0;
+}
+/* append s to buf as a JSON string literal (quotes and escapes) */
+static void json_put_str(char* buf, size_t cap, const char* s) {
+    size_t o = strlen(buf);
+    if (o + 1 < cap) buf[o++] = '"';
+    for (; *s && o + 7 < cap; s++) {
+        if (*s == '"' || *s == '\\') { buf[o++] = '\\'; buf[o++] = *s; }
+        else if ((unsigned char)*s < 0x20) o += snprintf(buf + o, cap - o, "\\u%04x", *s);
+        else buf[o++] = *s;
+    }
+    if (o + 1 < cap) buf[o++] = '"';
+    buf[o] = 0;
+}
+
+/* ---- atomic file writes: write path.tmp.PID, fsync, rename over path, fsync the folder ---- */
+static FILE* atomic_begin(const char* path, char* tmp, size_t cap) {
+    snprintf(tmp, cap, "%s.tmp.%d", path, (int)getpid());
+    FILE* f = fopen(tmp, "wb");
+    if (!f) sm_fail("cannot write %s: %s", tmp, strerror(errno));
+    return f;
+}
+static int atomic_end(FILE* f, int ok, const char* tmp, const char* path) {
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return sm_fail("failed writing %s: %s", path, strerror(err));
+    }
+    char dir[4200]; // make the rename itself durable
+    snprintf(dir, sizeof(dir), "%s", path);
+    char* slash = strrchr(dir, '/');
+    if (slash) *slash = 0; else strcpy(dir, ".");
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    return 0;
+}
+
+/* ---- safetensors writer ---- */
+typedef struct {
+    char name[SM_MAX_NAME + 16];
+    const char* dtype; /* "F32", "F64", "I32", "U8" */
+    int ndim;
+    long shape[4];
+    const void* data;
+} StEntry;
+
+static size_t dtype_size(const char* dt) {
+    if (!strcmp(dt, "F64") || !strcmp(dt, "I64") || !strcmp(dt, "U64")) return 8;
+    if (!strcmp(dt, "F32") || !strcmp(dt, "I32") || !strcmp(dt, "U32")) return 4;
+    if (!strcmp(dt, "F16") || !strcmp(dt, "BF16") || !strcmp(dt, "I16") || !strcmp(dt, "U16")) return 2;
+    if (!strcmp(dt, "I8") || !strcmp(dt, "U8") || !strcmp(dt, "BOOL")) return 1;
+    return 0;
+}
+static size_t st_entry_bytes(const StEntry* e) {
+    size_t n = dtype_size(e->dtype);
+    for (int i = 0; i < e->ndim; i++) n *= (size_t)e->shape[i];
+    return n;
+}
+
+/* Write `n` tensors and a metadata object (a JSON object's text, e.g. {"format":"seqmodels"})
+ * atomically: path.tmp, fsync, rename, fsync the directory. */
+static int safetensors_write(const char* path, const StEntry* e, int n, const char* metadata) {
+    size_t cap = 4096 + strlen(metadata) + (size_t)n * (SM_MAX_NAME + 160);
+    char* hdr = (char*)mallocCheck(cap);
+    size_t off = 0, len = (size_t)snprintf(hdr, cap, "{\"__metadata__\":%s", metadata);
+    for (int i = 0; i < n; i++) {
+        size_t nb = st_entry_bytes(&e[i]);
+        len += snprintf(hdr + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", e[i].name, e[i].dtype);
+        for (int d = 0; d < e[i].ndim; d++) len += snprintf(hdr + len, cap - len, "%s%ld", d ? "," : "", e[i].shape[d]);
+        len += snprintf(hdr + len, cap - len, "],\"data_offsets\":[%zu,%zu]}", off, off + nb);
+        off += nb;
+    }
+    len += snprintf(hdr + len, cap - len, "}");
+    while (len % 8) hdr[len++] = ' '; // pad so the data starts 8-byte aligned
+    char tmp[4200];
+    FILE* f = atomic_begin(path, tmp, sizeof(tmp));
+    if (!f) { free(hdr); return -1; }
+    uint64_t hlen = len; // little-endian hosts only (x86, ARM)
+    int ok = fwrite(&hlen, 8, 1, f) == 1 && fwrite(hdr, 1, len, f) == len;
+    for (int i = 0; i < n && ok; i++) {
+        size_t nb = st_entry_bytes(&e[i]);
+        ok = nb == 0 || fwrite(e[i].data, 1, nb, f) == nb;
+    }
+    free(hdr);
+    return atomic_end(f, ok, tmp, path);
+}
+
+/* ---- safetensors reader: the whole file in memory, every header field checked ---- */
+typedef struct {
+    char name[SM_MAX_NAME + 16], dtype[8];
+    int ndim;
+    long shape[8];
+    size_t begin, end; /* absolute byte range in the file */
+} StTensor;
+typedef struct {
+    uint8_t* buf;
+    size_t size;
+    Json json;
+    int meta; /* token of __metadata__, or -1 */
+    int n;
+    StTensor* t;
+} SafeTensors;
+
+static void safetensors_close(SafeTensors* st) {
+    free(st->buf); free(st->t); json_free(&st->json);
+    memset(st, 0, sizeof(*st));
+}
+static int st_cmp_begin(const void* a, const void* b) {
+    size_t x = ((const StTensor*)a)->begin, y = ((const StTensor*)b)->begin;
+    return x < y ? -1 : x > y;
+}
+static int safetensors_open(SafeTensors* st, const char* path) {
+    memset(st, 0, sizeof(*st));
+    FILE* f = fopen(path, "rb");
+    if (!f) return sm_fail("cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (size < 8) { fclose(f); return sm_fail("%s: not a safetensors file (only %ld bytes)", path, size); }
+    st->size = (size_t)size;
+    st->buf = (uint8_t*)mallocCheck(st->size + 1);
+    size_t got = fread(st->buf, 1, st->size, f);
+    fclose(f);
+    if (got != st->size) { safetensors_close(st); return sm_fail("%s: read error", path); }
+    uint64_t hlen;
+    memcpy(&hlen, st->buf, 8);
+    if (hlen < 2 || hlen > 100000000 || hlen > st->size - 8) {
+        safetensors_close(st);
+        return sm_fail("%s: bad safetensors header length %llu (file has %zu bytes)", path, (unsigned long long)hlen, st->size);
+    }
+    if (json_parse(&st->json, (const char*)st->buf + 8, (int)hlen) < 0 || st->json.tok[0].type != JSON_OBJ) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", sm_err);
+        safetensors_close(st);
+        return sm_fail("%s: corrupt safetensors header (%s)", path, msg);
+    }
+    const Json* j = &st->json;
+    size_t data0 = 8 + hlen, data_bytes = st->size - data0;
+    st->t = (StTensor*)mallocCheck((j->tok[0].n + 1) * sizeof(StTensor));
+    st->meta = -1;
+    int k = 1;
+    for (int i = 0; i < j->tok[0].n; i++, k = j->tok[k + 1].next) {
+        char name[SM_MAX_NAME + 16];
+        if (json_str(j, k, name, sizeof(name)) < 0) { safetensors_close(st); return sm_fail("%s: tensor name too long", path); }
+        int v = k + 1;
+        if (!strcmp(name, "__metadata__")) {
+            st->meta = v;
+            if (j->tok[v].type != JSON_OBJ) { safetensors_close(st); return sm_fail("%s: __metadata__ is not an object", path); }
+            continue;
+        }
+        StTensor* t = &st->t[st->n];
+        memset(t, 0, sizeof(*t));
+        strcpy(t->name, name);
+        int dt = json_get(j, v, "dtype"), sh = json_get(j, v, "shape"), of = json_get(j, v, "data_offsets");
+        if (json_str(j, dt, t->dtype, sizeof(t->dtype)) < 0 || !dtype_size(t->dtype)) {
+            safetensors_close(st);
+            return sm_fail("%s: tensor '%s' has a missing or unknown dtype", path, name);
+        }
+        if (sh < 0 || j->tok[sh].type != JSON_ARR || j->tok[sh].n > 8 || of < 0 || j->tok[of].type != JSON_ARR || j->tok[of].n != 2) {
+            safetensors_close(st);
+            return sm_fail("%s: tensor '%s' needs a shape (<= 8 dims) and two data_offsets", path, name);
+        }
+        size_t numel = 1;
+        t->ndim = j->tok[sh].n;
+        for (int d = 0; d < t->ndim; d++) {
+            double x;
+            if (json_num(j, sh + 1 + d, &x) < 0 || x < 0 || x > 1e12 || x != floor(x)) {
+                safetensors_close(st);
+                return sm_fail("%s: tensor '%s' has a bad shape", path, name);
+            }
+            t->shape[d] = (long)x;
+            numel *= (size_t)x;
+        }
+        double b, e;
+        if (json_num(j, of + 1, &b) < 0 || json_num(j, of + 2, &e) < 0 || b < 0 || e < b || e > (double)data_bytes ||
+            b != floor(b) || e != floor(e)) {
+            safetensors_close(st);
+            return sm_fail("%s: tensor '%s' data_offsets outside the file", path, name);
+        }
+        if ((size_t)(e - b) != numel * dtype_size(t->dtype)) {
+            safetensors_close(st);
+            return sm_fail("%s: tensor '%s': shape x dtype size != byte range", path, name);
+        }
+        t->begin = data0 + (size_t)b;
+        t->end = data0 + (size_t)e;
+        st->n++;
+    }
+    StTensor* sorted = (StTensor*)mallocCheck((st->n + 1) * sizeof(StTensor));
+    memcpy(sorted, st->t, st->n * sizeof(StTensor));
+    qsort(sorted, st->n, sizeof(StTensor), st_cmp_begin);
+    for (int i = 1; i < st->n; i++)
+        if (sorted[i].begin < sorted[i - 1].end) {
+            char a[SM_MAX_NAME + 16], b2[SM_MAX_NAME + 16];
+            strcpy(a, sorted[i - 1].name);
+            strcpy(b2, sorted[i].name);
+            free(sorted);
+            safetensors_close(st);
+            return sm_fail("%s: tensors '%s' and '%s' overlap", path, a, b2);
+        }
+    free(sorted);
+    return 0;
+}
+static const StTensor* st_find(const SafeTensors* st, const char* name) {
+    for (int i = 0; i < st->n; i++) if (!strcmp(st->t[i].name, name)) return &st->t[i];
+    return NULL;
+}
+/* metadata string value; -1 if absent */
+static int st_meta(const SafeTensors* st, const char* key, char* out, size_t cap) {
+    return json_str(&st->json, json_get(&st->json, st->meta, key), out, cap);
+}
+/* copy tensor `name` into out (converting F32/F64 to real), checking it has exactly `shape` */
+static int st_read_real(const SafeTensors* st, const char* name, real* out, const int* shape, int ndim, const char* path) {
+    const StTensor* t = st_find(st, name);
+    if (!t) return sm_fail("%s: tensor '%s' missing", path, name);
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        char want[64] = "", got[64] = "";
+        for (int d = 0; d < ndim; d++) snprintf(want + strlen(want), 64 - strlen(want), "%s%d", d ? "," : "", shape[d]);
+        for (int d = 0; d < t->ndim; d++) snprintf(got + strlen(got), 64 - strlen(got), "%s%ld", d ? "," : "", t->shape[d]);
+        return sm_fail("%s: tensor '%s' has shape (%s), expected (%s)", path, name, got, want);
+    }
+    size_t n = (t->end - t->begin) / dtype_size(t->dtype);
+    const uint8_t* src = st->buf + t->begin;
+    if (!strcmp(t->dtype, "F32")) for (size_t i = 0; i < n; i++) { float x; memcpy(&x, src + 4 * i, 4); out[i] = x; }
+    else if (!strcmp(t->dtype, "F64")) for (size_t i = 0; i < n; i++) { double x; memcpy(&x, src + 8 * i, 8); out[i] = (real)x; }
+    else return sm_fail("%s: tensor '%s' has dtype %s, expected F32", path, name, t->dtype);
+    return 0;
+}
+
+/* ---- model checkpoints ----
+ * Model tensors under their table names (F32; F64 in a -DSM_DOUBLE build). With training state,
+ * also optim.m.<name> / optim.v.<name> and metadata "step" (completed steps) and "data_rng". */
+typedef struct {
+    int step;          /* optimizer steps completed */
+    uint64_t data_rng; /* the batch sampler's random state */
+} TrainState;
+
+static void config_to_json(const Config* c, char* buf, size_t cap) {
+    snprintf(buf, cap,
+             "{\"model\":\"%s\",\"vocab_size\":%d,\"block_size\":%d,\"n_layer\":%d,\"n_head\":%d,\"n_embd\":%d,"
+             "\"mlp_hidden\":%d,\"pos\":\"%s\",\"num_masked_heads\":%d,\"bias\":%d,\"dropout\":%.9g,\"d_state\":%d,"
+             "\"expand\":%d,\"d_conv\":%d,\"dt_rank\":%d}",
+             c->model, c->vocab_size, c->block_size, c->n_layer, c->n_head, c->n_embd, c->mlp_hidden,
+             POS_NAMES[c->pos], c->num_masked_heads, c->bias, c->dropout, c->d_state, c->expand, c->d_conv, c->dt_rank);
+}
+static int pos_from_name(const char* s) {
+    for (int i = 0; i < POS_COUNT; i++) if (!strcmp(s, POS_NAMES[i])) return i;
+    return -1;
+}
+static int config_from_json(Config* c, const char* text) {
+    Json j;
+    memset(c, 0, sizeof(*c));
+    if (json_parse(&j, text, (int)strlen(text)) < 0) return -1;
+    char pos[32];
+    int bad = json_str(&j, json_get(&j, 0, "model"), c->model, sizeof(c->model)) < 0 ||
+              json_str(&j, json_get(&j, 0, "pos"), pos, sizeof(pos)) < 0 || (c->pos = pos_from_name(pos)) < 0;
+    const char* keys[] = {"vocab_size", "block_size", "n_layer", "n_head", "n_embd", "mlp_hidden", "num_masked_heads",
+                          "bias", "d_state", "expand", "d_conv", "dt_rank", "dropout"};
+    int* fields[] = {&c->vocab_size, &c->block_size, &c->n_layer, &c->n_head, &c->n_embd, &c->mlp_hidden,
+                     &c->num_masked_heads, &c->bias, &c->d_state, &c->expand, &c->d_conv, &c->dt_rank, NULL};
+    for (int i = 0; i < 13 && !bad; i++) {
+        double x;
+        if (json_num(&j, json_get(&j, 0, keys[i]), &x) < 0) { bad = 1; break; }
+        if (fields[i]) *fields[i] = (int)x; else c->dropout = (float)x;
+    }
+    json_free(&j);
+    return bad ? sm_fail("config is missing a field or has a bad value") : 0;
+}
+
+static int checkpoint_save(const char* path, const Model* m, const TrainState* ts) {
+    int nt = m->pt.n, n = 0;
+    StEntry* e = (StEntry*)mallocCheck((size_t)3 * nt * sizeof(StEntry));
+    for (int k = 0; k < (ts ? 3 : 1); k++) {
+        const char* prefix = k == 0 ? "" : k == 1 ? "optim.m." : "optim.v.";
+        real* buf = k == 0 ? m->params : k == 1 ? m->adam_m : m->adam_v;
+        for (int i = 0; i < nt; i++, n++) {
+            const TensorInfo* ti = &m->pt.t[i];
+            snprintf(e[n].name, sizeof(e[n].name), "%s%s", prefix, ti->name);
+            e[n].dtype = SM_REAL_DTYPE;
+            e[n].ndim = ti->ndim;
+            for (int d = 0; d < ti->ndim; d++) e[n].shape[d] = ti->shape[d];
+            e[n].data = buf + ti->offset;
+        }
+    }
+    char cfg[1024], meta[2048] = "{\"format\":\"seqmodels\",\"config\":";
+    config_to_json(&m->cfg, cfg, sizeof(cfg));
+    json_put_str(meta, sizeof(meta), cfg);
+    if (ts)
+        snprintf(meta + strlen(meta), sizeof(meta) - strlen(meta), ",\"step\":\"%d\",\"data_rng\":\"%llu\"", ts->step,
+                 (unsigned long long)ts->data_rng);
+    strcat(meta, "}");
+    int rc = safetensors_write(path, e, n, meta);
+    free(e);
+    return rc;
+}
+
+/* open a checkpoint and read its config (then build a model from it and call checkpoint_load) */
+static int checkpoint_open(SafeTensors* st, const char* path, Config* c) {
+    if (safetensors_open(st, path)) return -1;
+    char fmt[32], cfg[2048];
+    if (st_meta(st, "format", fmt, sizeof(fmt)) < 0 || strcmp(fmt, "seqmodels")) {
+        safetensors_close(st);
+        return sm_fail("%s: not a seqmodels checkpoint (no \"format\": \"seqmodels\" in __metadata__)", path);
+    }
+    if (st_meta(st, "config", cfg, sizeof(cfg)) < 0 || config_from_json(c, cfg) < 0) {
+        safetensors_close(st);
+        return sm_fail("%s: missing or bad \"config\" in __metadata__", path);
+    }
+    return 0;
+}
+/* copy weights (and, with ts, AdamW state and the training position) into a built model */
+static int checkpoint_load(const SafeTensors* st, const char* path, Model* m, TrainState* ts) {
+    for (int k = 0; k < (ts ? 3 : 1); k++) {
+        const char* prefix = k == 0 ? "" : k == 1 ? "optim.m." : "optim.v.";
+        real* buf = k == 0 ? m->params : k == 1 ? m->adam_m : m->adam_v;
+        for (int i = 0; i < m->pt.n; i++) {
+            const TensorInfo* ti = &m->pt.t[i];
+            char name[SM_MAX_NAME + 16];
+            snprintf(name, sizeof(name), "%s%s", prefix, ti->name);
+            if (k > 0 && !st_find(st, name)) return sm_fail("%s: no optimizer state (%s): cannot resume from it", path, name);
+            if (st_read_real(st, name, buf + ti->offset, ti->shape, ti->ndim, path)) return -1;
+        }
+    }
+    if (ts) {
+        char s[64];
+        char* end;
+        if (st_meta(st, "step", s, sizeof(s)) < 0) return sm_fail("%s: no training step in metadata", path);
+        long step = strtol(s, &end, 10);
+        if (*end || step < 0) return sm_fail("%s: bad step '%s'", path, s);
+        if (st_meta(st, "data_rng", s, sizeof(s)) < 0) return sm_fail("%s: no data_rng in metadata", path);
+        ts->step = (int)step;
+        ts->data_rng = strtoull(s, &end, 10);
+        if (*end) return sm_fail("%s: bad data_rng '%s'", path, s);
+    }
+    for (size_t i = 0; i < m->pt.total; i++)
+        if (!isfinite(m->params[i])) return sm_fail("%s: parameters contain NaN or Inf", path);
+    return 0;
+}
+
+/* ============================================================================================
+ * 9. Data: shards, Shakespeare prep, batches
+ *
+ * Shard file (little-endian), 64-byte header then tokens then (optionally) a loss mask:
+ *   0  char[8] magic "SEQSHARD"      8  u32 version (1)       12 u32 header bytes (64)
+ *   16 u64 n_tokens                  24 u32 bytes per token (1 or 2)
+ *   28 u32 vocab_size                32 u32 flags (bit 0: a loss mask follows)   36..63 zero
+ *   64: n_tokens tokens (u8 or u16), then n_tokens mask bytes (0/1) if flags & 1.
+ * mask[i] = 1 means the prediction made AT position i (of token i+1) is scored.
+ * ============================================================================================ */
+
+#define SHARD_MAGIC "SEQSHARD"
+#define SHARD_HEADER 64
+typedef struct {
+    uint8_t* buf; /* the whole file */
+    size_t n;     /* tokens */
+    int bpt, vocab_size;
+    const uint8_t* tokens; /* n * bpt bytes */
+    const uint8_t* mask;   /* n bytes or NULL */
+} Shard;
+
+static inline int shard_token(const Shard* s, size_t i) {
+    return s->bpt == 1 ? s->tokens[i] : (int)(s->tokens[2 * i] | (s->tokens[2 * i + 1] << 8));
+}
+static void shard_close(Shard* s) { free(s->buf); memset(s, 0, sizeof(*s)); }
+
+static int shard_write(const char* path, const int* tokens, size_t n, int vocab_size, const uint8_t* mask) {
+    int bpt = vocab_size <= 256 ? 1 : 2;
+    uint8_t hdr[SHARD_HEADER] = {0};
+    uint32_t u32[6] = {1, SHARD_HEADER, 0, 0, 0, 0};
+    uint64_t n64 = n;
+    memcpy(hdr, SHARD_MAGIC, 8);
+    memcpy(hdr + 8, u32, 8);
+    memcpy(hdr + 16, &n64, 8);
+    u32[0] = bpt; u32[1] = vocab_size; u32[2] = mask ? 1 : 0;
+    memcpy(hdr + 24, u32, 12);
+    char tmp[4200];
+    FILE* f = atomic_begin(path, tmp, sizeof(tmp));
+    if (!f) return -1;
+    int ok = fwrite(hdr, 1, SHARD_HEADER, f) == SHARD_HEADER;
+    for (size_t i = 0; i < n && ok; i++) {
+        uint8_t b[2] = {(uint8_t)(tokens[i] & 255), (uint8_t)(tokens[i] >> 8)};
+        ok = fwrite(b, 1, bpt, f) == (size_t)bpt;
+    }
+    if (mask && ok) ok = fwrite(mask, 1, n, f) == n;
+    return atomic_end(f, ok, tmp, path);
+}
+
+static int shard_open(Shard* s, const char* path) {
+    memset(s, 0, sizeof(*s));
+    FILE* f = fopen(path, "rb");
+    if (!f) return sm_fail("cannot open data shard %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (size < SHARD_HEADER) { fclose(f); return sm_fail("%s: truncated shard (%ld bytes, header needs %d)", path, size, SHARD_HEADER); }
+    s->buf = (uint8_t*)mallocCheck((size_t)size);
+    size_t got = fread(s->buf, 1, (size_t)size, f);
+    fclose(f);
+    if (got != (size_t)size) { shard_close(s); return sm_fail("%s: read error", path); }
+    uint32_t version, hbytes, bpt, vocab, flags;
+    uint64_t n;
+    memcpy(&version, s->buf + 8, 4); memcpy(&hbytes, s->buf + 12, 4); memcpy(&n, s->buf + 16, 8);
+    memcpy(&bpt, s->buf + 24, 4); memcpy(&vocab, s->buf + 28, 4); memcpy(&flags, s->buf + 32, 4);
+    const char* why = NULL;
+    if (memcmp(s->buf, SHARD_MAGIC, 8)) why = "bad magic (not a seqmodels shard)";
+    else if (version != 1) why = "unsupported version";
+    else if (hbytes != SHARD_HEADER) why = "bad header size";
+    else if (bpt != 1 && bpt != 2) why = "bytes per token must be 1 or 2";
+    else if (vocab < 2 || vocab > (bpt == 1 ? 256u : 65536u)) why = "vocab size does not fit the token width";
+    else if (flags & ~1u) why = "unknown flags";
+    else if (n < 2 || n > ((uint64_t)1 << 40)) why = "token count out of range";
+    else if ((uint64_t)size != SHARD_HEADER + n * (bpt + (flags & 1)))
+        return shard_close(s), sm_fail("%s: size %ld does not match its header (%llu tokens x %u bytes%s): truncated or corrupt",
+                                        path, size, (unsigned long long)n, bpt, (flags & 1) ? " + mask" : "");
+    if (why) { shard_close(s); return sm_fail("%s: %s", path, why); }
+    s->n = n; s->bpt = bpt; s->vocab_size = vocab;
+    s->tokens = s->buf + SHARD_HEADER;
+    s->mask = (flags & 1) ? s->tokens + n * bpt : NULL;
+    for (size_t i = 0; i < n; i++)
+        if (shard_token(s, i) >= (int)vocab) { shard_close(s); return sm_fail("%s: token %zu out of vocab", path, i); }
+    for (size_t i = 0; s->mask && i < n; i++)
+        if (s->mask[i] > 1) { shard_close(s); return sm_fail("%s: mask byte %zu is not 0/1", path, i); }
+    return 0;
+}
+
+/* byte-level text prep: the first 90% of the bytes -> train shard, the rest -> val (nanoGPT) */
+static int prep_text(const char* txt_path, const char* train_path, const char* val_path) {
+    FILE* f = fopen(txt_path, "rb");
+    if (!f) return sm_fail("cannot open text %s: %s", txt_path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 20) { fclose(f); return sm_fail("%s: too little text (%ld bytes)", txt_path, n); }
+    uint8_t* bytes = (uint8_t*)mallocCheck(n);
+    int* tok = (int*)mallocCheck(n * sizeof(int));
+    size_t got = fread(bytes, 1, n, f);
+    fclose(f);
+    if (got != (size_t)n) { free(bytes); free(tok); return sm_fail("%s: read error", txt_path); }
+    for (long i = 0; i < n; i++) tok[i] = bytes[i];
+    size_t n_train = (size_t)(n * 0.9);
+    int rc = shard_write(train_path, tok, n_train, 256, NULL);
+    if (!rc) rc = shard_write(val_path, tok + n_train, n - n_train, 256, NULL);
+    free(bytes);
+    free(tok);
+    return rc;
+}
+
+/* Resolve -d: "shakespeare" (prepared from data/tinyshakespeare.txt on first use), a .txt file
+ * (prepared into <name>_train.bin / <name>_val.bin beside it), or a prefix of existing shards. */
+static int data_resolve(const char* data, char* train, char* val, size_t cap, int verbose) {
+    char prefix[4096], txt[4096] = "";
+    if (!strcmp(data, "shakespeare")) {
+        snprintf(prefix, sizeof(prefix), "data/shakespeare");
+        snprintf(txt, sizeof(txt), "data/tinyshakespeare.txt");
+    } else if (ends_with(data, ".txt")) {
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)(strlen(data) - 4), data);
+        snprintf(txt, sizeof(txt), "%s", data);
+    } else {
+        snprintf(prefix, sizeof(prefix), "%s", data);
+    }
+    snprintf(train, cap, "%s_train.bin", prefix);
+    snprintf(val, cap, "%s_val.bin", prefix);
+    if (txt[0] && (access(train, R_OK) || access(val, R_OK))) {
+        if (access(txt, R_OK))
+            return sm_fail("data '%s': cannot read %s (run from the repository root, or pass -d PATH)", data, txt);
+        if (verbose) printf("preparing %s -> %s, %s (bytes, 90/10 split)\n", txt, train, val);
+        return prep_text(txt, train, val);
+    }
+    if (access(train, R_OK)) return sm_fail("data '%s': no shard %s (and not a known data name or .txt file)", data, train);
+    return 0;
+}
+
+/* (inputs, targets, mask) of the window of T+1 tokens starting at `start` */
+static void shard_window(const Shard* s, size_t start, int T, int* inputs, int* targets, uint8_t* mask) {
+    for (int t = 0; t < T; t++) {
+        inputs[t] = shard_token(s, start + t);
+        targets[t] = shard_token(s, start + t + 1);
+        if (mask) mask[t] = s->mask ? s->mask[start + t] : 1;
+    }
+}
+/* a training batch: B windows at random starts (nanoGPT's sampler) */
+static void shard_random_batch(const Shard* s, uint64_t* rng, int B, int T, int* inputs, int* targets, uint8_t* mask) {
+    for (int b = 0; b < B; b++)
+        shard_window(s, rng_below(rng, s->n - T), T, inputs + b * T, targets + b * T, mask ? mask + b * T : NULL);
+}
+/* the windows of a deterministic evaluation: n_windows starts spread evenly over the shard, or
+ * (n_windows == 0) every non-overlapping window. Returns how many there are. */
+static size_t eval_window_count(const Shard* s, int T, size_t n_windows) {
+    size_t all = (s->n - 1) / T;
+    return n_windows == 0 || n_windows > all ? all : n_windows;
+}
+static size_t eval_window_start(const Shard* s, int T, size_t n_windows, size_t i) {
+    size_t all = (s->n - 1) / T;
+    if (n_windows == 0 || n_windows >= all) return i * T;
+    return n_windows == 1 ? 0 : i * ((s->n - T - 1) / (n_windows - 1));
+}
+
+/* ============================================================================================
+ * 10. Command line shared by train_cpu and train_gpu
+ * ============================================================================================ */
+
+typedef struct {
+    Config model;         /* architecture and sizes (vocab and block size come from data / -t) */
+    char data[4096];      /* -d */
+    int batch, seq_len, steps, stop_at;
+    OptimConfig optim;
+    long long seed;
+    int eval_every, eval_batches;
+    char out[4096], resume[4096], log[4096];
+    int save_every;
+    int sample_len, top_k;
+    double temperature;
+    char prompt[1024];
+    char eval_ckpt[4096], debug_out[4096];
+    int threads;
+} Args;
+
+enum { ARG_INT, ARG_LL, ARG_FLOAT, ARG_DOUBLE, ARG_STR, ARG_POS };
+typedef struct {
+    const char *name, *alias;
+    int type;
+    size_t offset; /* into Args */
+    const char* help;
+} ArgSpec;
+#define ARG(name, alias, type, field, help) {name, alias, type, offsetof(Args, field), help}
+static const ArgSpec ARG_SPECS[] = {
+    ARG("model", "m", ARG_STR, model.model, "architecture (see the list below)"),
+    ARG("data", "d", ARG_STR, data, "shakespeare | FILE.txt (prepared on first use) | PREFIX of PREFIX_{train,val}.bin"),
+    ARG("pos", "", ARG_POS, model.pos, "positions: learned | rope | nope | alibi | hard_alibi (default: gpt learned, llama rope)"),
+    ARG("n_layer", "L", ARG_INT, model.n_layer, "layers"),
+    ARG("n_head", "H", ARG_INT, model.n_head, "attention heads"),
+    ARG("n_embd", "C", ARG_INT, model.n_embd, "model width"),
+    ARG("mlp_hidden", "", ARG_INT, model.mlp_hidden, "MLP hidden width (0 = gpt 4C, llama 256*ceil(8C/3/256))"),
+    ARG("num_masked_heads", "", ARG_INT, model.num_masked_heads, "hard_alibi: windowed heads (-1 = round(2H/3))"),
+    ARG("bias", "", ARG_INT, model.bias, "1 = Linear/LayerNorm biases (GPT-2), 0 = none (nanoGPT bias=False)"),
+    ARG("dropout", "", ARG_FLOAT, model.dropout, "dropout on embeddings and residual branches"),
+    ARG("batch", "b", ARG_INT, batch, "batch size"),
+    ARG("seq_len", "t", ARG_INT, seq_len, "sequence length (= block size of a new model)"),
+    ARG("steps", "n", ARG_INT, steps, "optimizer steps"),
+    ARG("lr", "", ARG_DOUBLE, optim.lr, "peak learning rate"),
+    ARG("min_lr", "", ARG_DOUBLE, optim.min_lr, "final learning rate of the cosine decay"),
+    ARG("warmup", "", ARG_INT, optim.warmup, "linear warmup steps"),
+    ARG("decay_steps", "", ARG_INT, optim.decay_steps, "cosine decay ends here (-1 = steps)"),
+    ARG("beta1", "", ARG_DOUBLE, optim.beta1, "AdamW beta1"),
+    ARG("beta2", "", ARG_DOUBLE, optim.beta2, "AdamW beta2"),
+    ARG("wd", "", ARG_DOUBLE, optim.weight_decay, "AdamW weight decay (matrices and embeddings only)"),
+    ARG("clip", "", ARG_DOUBLE, optim.grad_clip, "global grad-norm clip (0 = off)"),
+    ARG("seed", "", ARG_LL, seed, "random seed (init, batches, dropout, sampling)"),
+    ARG("eval_every", "", ARG_INT, eval_every, "val loss every N steps (0 = only at the end)"),
+    ARG("eval_batches", "", ARG_INT, eval_batches, "val batches per eval (evenly spaced windows; 0 = whole val split)"),
+    ARG("out", "o", ARG_STR, out, "checkpoint path (safetensors) written at the end and every --save_every"),
+    ARG("save_every", "", ARG_INT, save_every, "checkpoint every N steps (0 = only at the end)"),
+    ARG("resume", "", ARG_STR, resume, "resume training bit-exactly from this checkpoint"),
+    ARG("stop_at", "", ARG_INT, stop_at, "stop after this step as if interrupted (-1 = run to --steps)"),
+    ARG("log", "", ARG_STR, log, "CSV log of every step and eval (step,split,loss,lr,grad_norm,ms)"),
+    ARG("sample_len", "", ARG_INT, sample_len, "bytes to sample after training (0 = none)"),
+    ARG("temperature", "", ARG_DOUBLE, temperature, "sampling temperature (0 = greedy)"),
+    ARG("top_k", "", ARG_INT, top_k, "sample from the top k tokens (0 = all)"),
+    ARG("prompt", "", ARG_STR, prompt, "sampling prompt"),
+    ARG("eval", "", ARG_STR, eval_ckpt, "evaluation mode: load this checkpoint, print the loss of one fixed val batch"),
+    ARG("debug_out", "", ARG_STR, debug_out, "with --eval: write inputs, targets, logits[0,0], loss, grads (safetensors)"),
+    ARG("threads", "", ARG_INT, threads, "OpenMP threads (0 = all cores)"),
+};
+#define N_ARG_SPECS ((int)(sizeof(ARG_SPECS) / sizeof(ARG_SPECS[0])))
+
+static void args_print_value(const Args* a, const ArgSpec* s, char* buf, size_t cap) {
+    const char* p = (const char*)a + s->offset;
+    switch (s->type) {
+    case ARG_INT: snprintf(buf, cap, "%d", *(const int*)p); break;
+    case ARG_LL: snprintf(buf, cap, "%lld", *(const long long*)p); break;
+    case ARG_FLOAT: snprintf(buf, cap, "%g", *(const float*)p); break;
+    case ARG_DOUBLE: snprintf(buf, cap, "%g", *(const double*)p); break;
+    case ARG_POS: snprintf(buf, cap, "%s", *(const int*)p < 0 ? "(model default)" : POS_NAMES[*(const int*)p]); break;
+    default: snprintf(buf, cap, "\"%s\"", p);
+    }
+}
+static void args_usage(const char* prog, const Args* defaults) {
+    printf("usage: %s [flags]\n\nflags (-x VALUE or --name VALUE; default in brackets):\n", prog);
+    for (int i = 0; i < N_ARG_SPECS; i++) {
+        const ArgSpec* s = &ARG_SPECS[i];
+        char flag[64], val[256];
+        snprintf(flag, sizeof(flag), "%s%s%s--%s", s->alias[0] ? "-" : "", s->alias, s->alias[0] ? ", " : "    ", s->name);
+        args_print_value(defaults, s, val, sizeof(val));
+        printf("  %-24s %s [%s]\n", flag, s->help, val);
+    }
+    printf("  %-24s %s\n\narchitectures:\n", "-h, --help", "this help");
+    for (int i = 0; i < N_ARCHS; i++) printf("  %-10s %s\n", ARCHS[i]->name, ARCHS[i]->about);
+}
+/* parse argv over defaults; on a bad flag or value: sm_err and -1. Returns 1 for -h. */
+static int args_parse(Args* a, int argc, char** argv) {
+    for (int i = 1; i < argc; i++) {
+        const char* arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return 1;
+        const char* key = arg[0] == '-' ? (arg[1] == '-' ? arg + 2 : arg + 1) : NULL;
+        const ArgSpec* s = NULL;
+        for (int k = 0; key && k < N_ARG_SPECS && !s; k++)
+            if (!strcmp(key, ARG_SPECS[k].name) || (ARG_SPECS[k].alias[0] && !strcmp(key, ARG_SPECS[k].alias))) s = &ARG_SPECS[k];
+        if (!s) return sm_fail("unknown flag '%s' (try -h)", arg);
+        if (i + 1 >= argc) return sm_fail("flag '%s' needs a value", arg);
+        const char* v = argv[++i];
+        char* p = (char*)a + s->offset;
+        char* end = NULL;
+        errno = 0;
+        switch (s->type) {
+        case ARG_INT: {
+            long x = strtol(v, &end, 10);
+            if (!*v || *end || errno || x < -2147483647L || x > 2147483647L) return sm_fail("flag '%s': '%s' is not an integer", arg, v);
+            *(int*)p = (int)x;
+            break;
+        }
+        case ARG_LL: {
+            long long x = strtoll(v, &end, 10);
+            if (!*v || *end || errno) return sm_fail("flag '%s': '%s' is not an integer", arg, v);
+            *(long long*)p = x;
+            break;
+        }
+        case ARG_FLOAT:
+        case ARG_DOUBLE: {
+            double x = strtod(v, &end);
+            if (!*v || *end || errno || !isfinite(x)) return sm_fail("flag '%s': '%s' is not a number", arg, v);
+            if (s->type == ARG_FLOAT) *(float*)p = (float)x; else *(double*)p = x;
+            break;
+        }
+        case ARG_POS:
+            if ((*(int*)p = pos_from_name(v)) < 0) return sm_fail("flag '%s': unknown position variant '%s' (learned, rope, nope, alibi, hard_alibi)", arg, v);
+            break;
+        default: {
+            size_t cap = s->offset == offsetof(Args, model.model) ? sizeof(a->model.model)
+                         : s->offset == offsetof(Args, prompt) ? sizeof(a->prompt) : sizeof(a->data);
+            if (strlen(v) >= cap) return sm_fail("flag '%s': value too long", arg);
+            strcpy(p, v);
+        }
+        }
+    }
+    // values that can be checked before any data or checkpoint is read
+    if (!arch_find(a->model.model)) return sm_fail("unknown model '%s' (try -h for the list)", a->model.model);
+    if (a->batch < 1) return sm_fail("batch size must be >= 1, got %d", a->batch);
+    if (a->seq_len < 1) return sm_fail("sequence length must be >= 1, got %d", a->seq_len);
+    if (a->steps < 0) return sm_fail("steps must be >= 0, got %d", a->steps);
+    if (a->model.n_layer < 1 || a->model.n_head < 1 || a->model.n_embd < 1)
+        return sm_fail("n_layer, n_head and n_embd must be >= 1 (got %d, %d, %d)", a->model.n_layer, a->model.n_head, a->model.n_embd);
+    if (a->optim.lr < 0 || a->optim.min_lr < 0) return sm_fail("learning rates must be >= 0");
+    if (a->optim.warmup < 0) return sm_fail("warmup must be >= 0");
+    if (a->optim.beta1 < 0 || a->optim.beta1 >= 1 || a->optim.beta2 < 0 || a->optim.beta2 >= 1) return sm_fail("betas must be in [0, 1)");
+    if (a->eval_every < 0 || a->eval_batches < 0 || a->save_every < 0 || a->sample_len < 0 || a->top_k < 0 || a->threads < 0)
+        return sm_fail("eval_every, eval_batches, save_every, sample_len, top_k and threads must be >= 0");
+    if (a->debug_out[0] && !a->eval_ckpt[0]) return sm_fail("--debug_out needs --eval CHECKPOINT");
+    if (a->optim.decay_steps < 0) a->optim.decay_steps = a->steps;
+    if (a->optim.decay_steps <= a->optim.warmup) a->optim.decay_steps = a->optim.warmup + 1;
+    return 0;
+}
+#endif /* SEQMODELS_H */
