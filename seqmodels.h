@@ -194,6 +194,9 @@ static real* carve(Arena* a, size_t n) {
 }
 
 
+/* loops smaller than this run on one thread: waking threads costs more than tiny loops save */
+#define SM_OMP_MIN 32768
+
 /* ============================================================================================
  * 3. Shared ops. Each forward is followed by its backward. Backwards ACCUMULATE (+=) into the
  * gradients they produce, so a tensor read by two ops simply receives both contributions.
@@ -234,7 +237,7 @@ static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int
 static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, int ldb, int M,
                        int N, int K) {
     int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if((double)M * N * K > SM_OMP_MIN)
     for (int jt = 0; jt < ntiles; jt++)
         for (int it = 0; it < mtiles; it++) {
             int i0 = it * MM_MR, j0 = jt * MM_NR;
@@ -283,10 +286,10 @@ static real* scratch_get(size_t n) {
  * backward: dinp += dout @ W,  dW += dout^T @ inp,  dbias += sum_n dout. */
 static void linear_forward(real* out, const real* inp, const real* W, const real* bias, int N, int C, int OC) {
     real* WT = scratch_get((size_t)C * OC); // (C,OC): rows of the B operand must be contiguous
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)C * OC > SM_OMP_MIN)
     for (int c = 0; c < C; c++)
         for (int o = 0; o < OC; o++) WT[(size_t)c * OC + o] = W[(size_t)o * C + c];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * OC > SM_OMP_MIN)
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] = bias ? bias[o] : 0;
     matmul_acc(out, OC, inp, C, 1, WT, OC, N, OC, C);
@@ -296,7 +299,7 @@ static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout,
     if (dinp) matmul_acc(dinp, C, dout, OC, 1, W, C, N, C, OC);  // (N,C) += (N,OC) @ (OC,C)
     matmul_acc(dW, C, dout, 1, OC, inp, C, OC, C, N);            // (OC,C) += (N,OC)^T @ (N,C)
     if (dbias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * OC > SM_OMP_MIN)
         for (int o = 0; o < OC; o++) {
             real s = 0;
             for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
@@ -311,7 +314,7 @@ static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout,
  * w == NULL means no affine weight (w = 1), b == NULL no bias. */
 static void layernorm_forward(real* out, real* mean, real* rstd, const real* inp, const real* w, const real* b,
                               int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
     for (int n = 0; n < N; n++) {
         const real* x = inp + (size_t)n * C;
         double m = 0, v = 0;
@@ -328,7 +331,7 @@ static void layernorm_forward(real* out, real* mean, real* rstd, const real* inp
 }
 static void layernorm_backward(real* dinp, real* dw, real* db, const real* dout, const real* inp, const real* w,
                                const real* mean, const real* rstd, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
     for (int n = 0; n < N; n++) {
         const real* x = inp + (size_t)n * C;
         const real* dy = dout + (size_t)n * C;
@@ -346,7 +349,7 @@ static void layernorm_backward(real* dinp, real* dw, real* db, const real* dout,
         }
     }
     // parameter gradients: a sum over rows, split by channel so each sum has one owner
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
     for (int c = 0; c < C; c++) {
         real sw = 0, sb = 0;
         for (int n = 0; n < N; n++) {
@@ -362,7 +365,7 @@ static void layernorm_backward(real* dinp, real* dw, real* db, const real* dout,
 /* ---- RMSNorm: r = 1/sqrt(mean(x^2) + eps), xhat = x*r, y = w * xhat ---------------------------
  * backward: dw += sum dy*xhat, dx = r * (dy*w - xhat * mean(dy*w*xhat)). w == NULL: w = 1. */
 static void rmsnorm_forward(real* out, real* rstd, const real* inp, const real* w, int N, int C, double eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
     for (int n = 0; n < N; n++) {
         const real* x = inp + (size_t)n * C;
         double ss = 0;
@@ -375,7 +378,7 @@ static void rmsnorm_forward(real* out, real* rstd, const real* inp, const real* 
 }
 static void rmsnorm_backward(real* dinp, real* dw, const real* dout, const real* inp, const real* w,
                              const real* rstd, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
     for (int n = 0; n < N; n++) {
         const real* x = inp + (size_t)n * C;
         const real* dy = dout + (size_t)n * C;
@@ -386,7 +389,7 @@ static void rmsnorm_backward(real* dinp, real* dw, const real* dout, const real*
         for (int c = 0; c < C; c++) dx[c] += rstd[n] * (dy[c] * (w ? w[c] : 1) - x[c] * rstd[n] * mean_term);
     }
     if (dw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
         for (int c = 0; c < C; c++) {
             real sw = 0;
             for (int n = 0; n < N; n++) sw += dout[(size_t)n * C + c] * inp[(size_t)n * C + c] * rstd[n];
@@ -399,14 +402,14 @@ static void rmsnorm_backward(real* dinp, real* dw, const real* dout, const real*
  * g'(u) = 0.5 (1 + th) + 0.5 u (1 - th^2) sqrt(2/pi) (1 + 3*0.044715 u^2). */
 #define GELU_SCALE 0.7978845608028654 /* sqrt(2/pi) */
 static void gelu_forward(real* out, const real* inp, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) {
         real u = inp[i];
         out[i] = 0.5 * u * (1 + tanh(GELU_SCALE * (u + 0.044715 * u * u * u)));
     }
 }
 static void gelu_backward(real* dinp, const real* inp, const real* dout, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) {
         real u = inp[i], th = tanh(GELU_SCALE * (u + 0.044715 * u * u * u));
         real grad = 0.5 * (1 + th) + 0.5 * u * (1 - th * th) * GELU_SCALE * (1 + 3 * 0.044715 * u * u);
@@ -418,11 +421,11 @@ static void gelu_backward(real* dinp, const real* inp, const real* dout, size_t 
  * swiglu: out = silu(gate) * up  (LLaMA MLP; the Longhorn repo gates fc_2 and multiplies fc_1). */
 static inline real sigmoidr(real u) { return 1 / (1 + exp(-u)); }
 static void swiglu_forward(real* out, const real* gate, const real* up, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) out[i] = gate[i] * sigmoidr(gate[i]) * up[i];
 }
 static void swiglu_backward(real* dgate, real* dup, const real* dout, const real* gate, const real* up, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) {
         real s = sigmoidr(gate[i]), silu = gate[i] * s;
         dgate[i] += dout[i] * up[i] * (s + gate[i] * s * (1 - s));
@@ -436,7 +439,7 @@ static void swiglu_backward(real* dgate, real* dup, const real* dout, const real
  * The backward is the same rotation by -angle (a rotation's inverse is its transpose). */
 static void rope_rotate(real* qkv, int B, int T, int C, int H, int sign) {
     int hs = C / H, half = hs / 2;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             for (int i = 0; i < half; i++) {
@@ -482,7 +485,7 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
     // qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) keeps P (row i uses entries 0..i)
     int hs = C / H;
     real scale = 1 / sqrt((real)hs);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             double slope = pos == POS_ALIBI ? alibi_slope(h, H) : 0;
@@ -518,7 +521,7 @@ static void attention_backward(real* dqkv, const real* dout, const real* qkv, co
     // the bias is a constant of the scores, so it does not appear here: P already includes it
     int hs = C / H;
     real scale = 1 / sqrt((real)hs);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             real dp[T]; // one row of dP (a stack array: nothing is allocated in a step)
@@ -555,18 +558,18 @@ static inline int dropout_keep(uint64_t seed, size_t i, float p) {
 static void dropout_forward(real* x, size_t n, float p, uint64_t seed) {
     if (p <= 0) return;
     real scale = 1 / (1 - (real)p);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) x[i] = dropout_keep(seed, i, p) ? x[i] * scale : 0;
 }
 static void dropout_backward(real* dx, size_t n, float p, uint64_t seed) { dropout_forward(dx, n, p, seed); }
 
 /* ---- residual: out = a + b; backward da += dout, db += dout --------------------------------- */
 static void residual_forward(real* out, const real* a, const real* b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 static void residual_backward(real* da, real* db, const real* dout, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) { da[i] += dout[i]; db[i] += dout[i]; }
 }
 
@@ -574,7 +577,7 @@ static void residual_backward(real* da, real* db, const real* dout, size_t n) {
  * probs = softmax(logits), loss_i = -log probs_i[target_i] for each of the N positions.
  * backward: dlogits_i = (probs_i - onehot(target_i)) * scale_i, with scale_i = mask_i / N_scored. */
 static void crossentropy_forward(real* losses, real* probs, const real* logits, const int* targets, int N, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * V > SM_OMP_MIN)
     for (int n = 0; n < N; n++) {
         const real* z = logits + (size_t)n * V;
         real* p = probs + (size_t)n * V;
@@ -588,7 +591,7 @@ static void crossentropy_forward(real* losses, real* probs, const real* logits, 
 }
 static void crossentropy_backward(real* dlogits, const real* probs, const int* targets, const uint8_t* mask,
                                   double scale, int N, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if((size_t)N * V > SM_OMP_MIN)
     for (int n = 0; n < N; n++) {
         real s = (real)((mask && !mask[n]) ? 0 : scale);
         const real* p = probs + (size_t)n * V;
@@ -1086,7 +1089,7 @@ static void adamw_step(Model* m, const OptimConfig* o, double lr, int t) {
         real decay = info->decay ? (real)(1 - lr * o->weight_decay) : 1;
         real *p = m->params + info->offset, *g = m->grads + info->offset;
         real *mm = m->adam_m + info->offset, *vv = m->adam_v + info->offset;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(info->numel > SM_OMP_MIN)
         for (size_t i = 0; i < info->numel; i++) {
             mm[i] = (real)o->beta1 * mm[i] + (real)(1 - o->beta1) * g[i];
             vv[i] = (real)o->beta2 * vv[i] + (real)(1 - o->beta2) * g[i] * g[i];
