@@ -6,7 +6,7 @@ LDLIBS = -lm
 
 # OpenMP unless NO_OMP=1 (the code is the same; pragmas are then ignored)
 ifeq ($(NO_OMP),1)
-  CFLAGS += -Wno-unknown-pragmas
+  CFLAGS += -fopenmp-simd -Wno-unknown-pragmas
   $(info OpenMP: off (NO_OMP=1))
 else
   CFLAGS += -fopenmp

@@ -28,7 +28,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
+#include <tgmath.h> /* exp, tanh, sqrt... pick the float or double version from the argument */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -232,8 +232,12 @@ static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int
  * MM_MR x MM_NR tiles held in registers; for each k the tile receives a rank-1 update from MM_MR
  * scalars of A and one contiguous row piece of Bm (which the compiler vectorises). Tiles are
  * independent, so threads split them and every sum runs over k in order (deterministic). */
-#define MM_MR 4
+#ifndef MM_MR
+#define MM_MR 8
+#endif
+#ifndef MM_NR
 #define MM_NR 32
+#endif
 static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, int ldb, int M,
                        int N, int K) {
     int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
@@ -398,21 +402,23 @@ static void rmsnorm_backward(real* dinp, real* dw, const real* dout, const real*
     }
 }
 
-/* ---- GELU, tanh form (GPT-2): g(u) = 0.5 u (1 + tanh(sqrt(2/pi) (u + 0.044715 u^3))) ---------
+/* ---- GELU, tanh form (GPT-2): g(u) = 0.5 u (1 + tanh(z)), z = sqrt(2/pi) (u + 0.044715 u^3) -----
+ * Computed as g(u) = u * sigmoid(2z), the same function (0.5 (1 + tanh z) = sigmoid(2z)) with one
+ * exp instead of a tanh. With s = sigmoid(2z), th = tanh(z) = 2s - 1:
  * g'(u) = 0.5 (1 + th) + 0.5 u (1 - th^2) sqrt(2/pi) (1 + 3*0.044715 u^2). */
 #define GELU_SCALE 0.7978845608028654 /* sqrt(2/pi) */
+static inline real gelu_sig(real u) { /* sigmoid(2z) */
+    return 1 / (1 + exp(-2 * (real)GELU_SCALE * (u + (real)0.044715 * u * u * u)));
+}
 static void gelu_forward(real* out, const real* inp, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
-    for (size_t i = 0; i < n; i++) {
-        real u = inp[i];
-        out[i] = 0.5 * u * (1 + tanh(GELU_SCALE * (u + 0.044715 * u * u * u)));
-    }
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * gelu_sig(inp[i]);
 }
 static void gelu_backward(real* dinp, const real* inp, const real* dout, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) {
-        real u = inp[i], th = tanh(GELU_SCALE * (u + 0.044715 * u * u * u));
-        real grad = 0.5 * (1 + th) + 0.5 * u * (1 - th * th) * GELU_SCALE * (1 + 3 * 0.044715 * u * u);
+        real u = inp[i], s = gelu_sig(u), th = 2 * s - 1;
+        real grad = s + (real)0.5 * u * (1 - th * th) * (real)GELU_SCALE * (1 + (real)(3 * 0.044715) * u * u);
         dinp[i] += grad * dout[i];
     }
 }
@@ -496,6 +502,7 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
                 for (int j = 0; j <= i; j++) {
                     const real* k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
                     real s = 0;
+#pragma omp simd reduction(+ : s)
                     for (int d = 0; d < hs; d++) s += q[d] * k[d];
                     s = s * scale + attn_bias(pos, n_masked, slope, h, i, j);
                     p[j] = s;
