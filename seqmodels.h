@@ -495,18 +495,21 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             double slope = pos == POS_ALIBI ? alibi_slope(h, H) : 0;
+            real kT[hs * T]; // this head's keys transposed, (hs,T): scores become vector loops over j
+            for (int j = 0; j < T; j++)
+                for (int d = 0; d < hs; d++) kT[d * T + j] = qkv[((size_t)b * T + j) * 3 * C + C + h * hs + d];
             for (int i = 0; i < T; i++) {
                 const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 real* p = att + (((size_t)b * H + h) * T + i) * T;
+                for (int j = 0; j <= i; j++) p[j] = 0;
+                for (int d = 0; d < hs; d++) { // p[0..i] += q[d] * k[0..i][d]
+                    real qd = q[d] * scale;
+                    for (int j = 0; j <= i; j++) p[j] += qd * kT[d * T + j];
+                }
                 real maxval = -INFINITY;
                 for (int j = 0; j <= i; j++) {
-                    const real* k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
-                    real s = 0;
-#pragma omp simd reduction(+ : s)
-                    for (int d = 0; d < hs; d++) s += q[d] * k[d];
-                    s = s * scale + attn_bias(pos, n_masked, slope, h, i, j);
-                    p[j] = s;
-                    if (s > maxval) maxval = s;
+                    p[j] += attn_bias(pos, n_masked, slope, h, i, j);
+                    if (p[j] > maxval) maxval = p[j];
                 }
                 real sum = 0;
                 for (int j = 0; j <= i; j++) {
