@@ -1416,8 +1416,10 @@ static int safetensors_open(SafeTensors* st, const char* path) {
     uint64_t hlen;
     memcpy(&hlen, st->buf, 8);
     if (hlen < 2 || hlen > 100000000 || hlen > st->size - 8) {
+        size_t file_size = st->size;
         safetensors_close(st);
-        return sm_fail("%s: bad safetensors header length %llu (file has %zu bytes)", path, (unsigned long long)hlen, st->size);
+        return sm_fail("%s: safetensors header length %llu does not fit the file (%zu bytes): truncated or corrupt", path,
+                       (unsigned long long)hlen, file_size);
     }
     if (json_parse(&st->json, (const char*)st->buf + 8, (int)hlen) < 0 || st->json.tok[0].type != JSON_OBJ) {
         char msg[512];

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The trainer's command line, end to end: bad input gives ONE clear error line and a non-zero exit;
+# an interrupted run resumes bit-exactly; --eval is deterministic; checkpoints load in Python.
+# Run from anywhere: `bash tests/test_cli.sh` (make test runs it). Ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+T=tests/tmp/cli
+rm -rf "$T" && mkdir -p "$T"
+pass=0 fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+# expect_error DESCRIPTION NEEDLE COMMAND...: non-zero exit, exactly one stderr line "error: ...NEEDLE..."
+expect_error() {
+    local desc=$1 needle=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    local rc=$? lines
+    lines=$(wc -l <"$T/err")
+    if [ $rc -ne 0 ] && [ "$lines" -eq 1 ] && grep -q "^error: .*$needle" "$T/err"; then
+        ok "$desc -> $(cat "$T/err")"
+    else
+        bad "$desc (exit $rc, stderr: $(head -c 400 "$T/err"))"
+    fi
+}
+
+TC=./train_cpu
+SMALL="-L 2 -C 32 -H 2 -t 32 -b 4 --eval_every 0 --eval_batches 2 --sample_len 0 --threads 2"
+
+# ---- help ----
+if $TC -h >"$T/help" 2>&1 && grep -q -- "--resume" "$T/help" && grep -q "llama" "$T/help"; then ok "-h lists flags and architectures"; else bad "-h"; fi
+
+# ---- bad flags and values ----
+expect_error "unknown model" "unknown model 'mamba2000'" $TC -m mamba2000
+expect_error "unknown flag" "unknown flag '--frobnicate'" $TC --frobnicate 1
+expect_error "flag without a value" "needs a value" $TC -n
+expect_error "unknown position variant" "unknown position variant 'sideways'" $TC --pos sideways
+expect_error "non-numeric value" "'abc' is not a number" $TC --lr abc
+expect_error "non-integer value" "'1.5' is not an integer" $TC -b 1.5
+expect_error "zero batch" "batch size must be >= 1" $TC -b 0
+expect_error "negative steps" "steps must be >= 0" $TC -n -5
+expect_error "zero sequence length" "sequence length must be >= 1" $TC -t 0
+expect_error "zero width" "must be >= 1" $TC -C 0
+expect_error "negative layers" "must be >= 1" $TC -L -2
+expect_error "width not a multiple of heads" "must be a multiple of n_head" $TC $SMALL -H 3
+expect_error "dropout out of range" "dropout must be in" $TC $SMALL --dropout 1.5
+expect_error "sequence longer than the data" "longer than the data" $TC $SMALL -t 200000
+
+# ---- bad data ----
+expect_error "missing data prefix" "no shard /nonexistent/x_train.bin" $TC -d /nonexistent/x
+expect_error "missing text file" "cannot read /nonexistent/x.txt" $TC -d /nonexistent/x.txt
+$TC $SMALL -n 0 >/dev/null 2>&1 # prepares data/shakespeare_{train,val}.bin if needed
+head -c 5000 data/shakespeare_train.bin >"$T/trunc_train.bin"
+cp data/shakespeare_val.bin "$T/trunc_val.bin"
+expect_error "truncated train shard" "truncated or corrupt" $TC $SMALL -d "$T/trunc"
+printf 'not a shard at all, but long enough to have a header of sixty-four bytes....' >"$T/junk_train.bin"
+cp data/shakespeare_val.bin "$T/junk_val.bin"
+expect_error "shard with a bad magic" "bad magic" $TC $SMALL -d "$T/junk"
+
+# ---- training, checkpoints, bit-exact resume (dropout on, so its masks must resume too) ----
+RUN="$SMALL --dropout 0.1 -n 16 --warmup 4 --seed 7"
+$TC $RUN -o "$T/full.safetensors" >"$T/full.log" 2>&1
+$TC $RUN --stop_at 8 -o "$T/half.safetensors" >"$T/half.log" 2>&1
+$TC $RUN --resume "$T/half.safetensors" -o "$T/resumed.safetensors" >"$T/resumed.log" 2>&1
+grep '^step [0-9]*/' "$T/full.log" | sed -n '9,16p' | cut -d'|' -f1-4 >"$T/a"
+grep '^step [0-9]*/' "$T/resumed.log" | cut -d'|' -f1-4 >"$T/b"
+if [ -s "$T/a" ] && cmp -s "$T/a" "$T/b" && grep -q "resumed .* at step 8" "$T/resumed.log"; then
+    ok "resume: steps 9-16 after --stop_at 8 + --resume print the same loss, lr and grad norm"
+else
+    bad "resume: step lines differ"; diff "$T/a" "$T/b" | head -5
+fi
+if cmp -s "$T/full.safetensors" "$T/resumed.safetensors"; then ok "resume: final checkpoints are byte-identical (weights, AdamW m/v, step, data position)"; else bad "resume: checkpoints differ"; fi
+if ls "$T"/*.tmp.* >/dev/null 2>&1; then bad "temp files left behind"; else ok "no temp files left after atomic checkpoint writes"; fi
+if grep -q "^final val loss" "$T/full.log"; then ok "training prints a final val loss: $(grep '^final val loss' "$T/full.log")"; else bad "no final val loss"; fi
+
+# ---- evaluation mode ----
+$TC --eval "$T/full.safetensors" -b 4 -t 32 >"$T/e1" 2>&1
+$TC --eval "$T/full.safetensors" -b 4 -t 32 --threads 1 --debug_out "$T/debug.safetensors" >"$T/e2" 2>&1
+if grep -Eq '^loss [0-9]\.[0-9]{6}$' "$T/e1" && [ "$(head -1 "$T/e1")" = "$(head -1 "$T/e2")" ] && [ -s "$T/debug.safetensors" ]; then
+    ok "--eval prints '$(head -1 "$T/e1")' (7 significant digits), same with 1 thread; --debug_out written"
+else
+    bad "--eval: $(cat "$T/e1" "$T/e2" | head -c 300)"
+fi
+
+# ---- bad checkpoints ----
+printf '\037\000\000\000\000\000\000\000{"this is": not json at all!!!}' >"$T/garbage.safetensors"
+expect_error "checkpoint with a garbage header (--eval)" "corrupt safetensors header" $TC --eval "$T/garbage.safetensors"
+expect_error "checkpoint with a garbage header (--resume)" "corrupt safetensors header" $TC $SMALL --resume "$T/garbage.safetensors"
+expect_error "missing checkpoint" "cannot open" $TC --eval "$T/nope.safetensors"
+head -c 3000 "$T/full.safetensors" >"$T/cut.safetensors"
+expect_error "truncated checkpoint" "truncated or corrupt" $TC --eval "$T/cut.safetensors"
+# same-length edit of the config inside the header: it now promises an MLP of 256, the tensors hold 128
+perl -pe 's/mlp_hidden\\":128/mlp_hidden\\":256/' "$T/full.safetensors" >"$T/shape.safetensors"
+expect_error "checkpoint tensor with the wrong shape" "has shape (128,32), expected (256,32)" $TC --eval "$T/shape.safetensors" -b 4 -t 32
+
+# ---- divergence ----
+expect_error "NaN loss stops the run" "diverged" $TC $SMALL -n 50 --lr 1e30 --clip 0 --warmup 0
+
+# ---- the checkpoint in Python (safetensors + numpy; skipped if they are not installed) ----
+if python3 -c "import safetensors, numpy" 2>/dev/null; then
+    if python3 - "$T/full.safetensors" >"$T/py" 2>&1 <<'EOF'; then ok "checkpoint loads with safetensors.numpy: $(tail -1 "$T/py")"; else bad "python load: $(tail -3 "$T/py")"; fi
+import json, sys
+from safetensors import safe_open
+from safetensors.numpy import load_file
+path = sys.argv[1]
+t = load_file(path)
+with safe_open(path, "np") as f:
+    meta = f.metadata()
+cfg = json.loads(meta["config"])
+assert meta["format"] == "seqmodels" and cfg["model"] == "gpt", meta
+C, V, L = cfg["n_embd"], cfg["vocab_size"], cfg["n_layer"]
+want = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (cfg["block_size"], C),
+        "transformer.ln_f.weight": (C,)}
+for l in range(L):
+    p = f"transformer.h.{l}."
+    want.update({p + "ln_1.weight": (C,), p + "attn.c_attn.weight": (3 * C, C), p + "attn.c_proj.weight": (C, C),
+                 p + "ln_2.weight": (C,), p + "mlp.c_fc.weight": (4 * C, C), p + "mlp.c_proj.weight": (C, 4 * C)})
+model = {k: v for k, v in t.items() if not k.startswith("optim.")}
+assert set(model) == set(want), set(model) ^ set(want)
+for k, shape in want.items():
+    assert model[k].shape == shape and str(model[k].dtype) == "float32", (k, model[k].shape, shape)
+    assert t["optim.m." + k].shape == shape and t["optim.v." + k].shape == shape
+print(f"{len(model)} model tensors + optim.m/v, names and shapes as documented, step {meta['step']}")
+EOF
+else
+    echo "skip checkpoint-in-python (pip install safetensors numpy to run it)"
+fi
+# the full PyTorch cross-check (loss, logits and every gradient) needs torch: dev only
+if python3 -c "import torch, safetensors" 2>/dev/null; then
+    if python3 dev/ref/compare_debug.py "$T/full.safetensors" "$T/debug.safetensors" >"$T/cmp" 2>&1; then
+        ok "PyTorch reference agrees with --debug_out: $(tail -1 "$T/cmp")"
+    else
+        bad "PyTorch cross-check: $(tail -3 "$T/cmp")"
+    fi
+else
+    echo "skip PyTorch cross-check (torch not installed)"
+fi
+
+echo "test_cli: $pass passed, $fail failed"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
