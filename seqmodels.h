@@ -1865,7 +1865,16 @@ static void args_print_value(const Args* a, const ArgSpec* s, char* buf, size_t 
     case ARG_FLOAT: snprintf(buf, cap, "%g", *(const float*)p); break;
     case ARG_DOUBLE: snprintf(buf, cap, "%g", *(const double*)p); break;
     case ARG_POS: snprintf(buf, cap, "%s", *(const int*)p < 0 ? "(model default)" : POS_NAMES[*(const int*)p]); break;
-    default: snprintf(buf, cap, "\"%s\"", p);
+    default: { // quoted, with newlines and tabs shown as escapes
+        size_t o = 0;
+        buf[o++] = '"';
+        for (; *p && o + 4 < cap; p++) {
+            if (*p == '\n' || *p == '\t') { buf[o++] = '\\'; buf[o++] = *p == '\n' ? 'n' : 't'; }
+            else buf[o++] = *p;
+        }
+        buf[o++] = '"';
+        buf[o] = 0;
+    }
     }
 }
 static void args_usage(const char* prog, const Args* defaults) {

@@ -8,6 +8,15 @@
  * the loop: batch -> forward -> backward -> clip -> AdamW, with evals, checkpoints and samples.
  */
 #include "seqmodels.h"
+#include <signal.h>
+
+/* Ctrl-C / SIGTERM: finish the current step, write the checkpoint (-o), exit. A second Ctrl-C
+ * kills at once. */
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) {
+    stop_requested = sig;
+    signal(sig, SIG_DFL);
+}
 
 /* CPU defaults: nanoGPT's "baby" Shakespeare config (README of nanoGPT, CPU section) */
 static Args cpu_defaults(void) {
@@ -173,8 +182,10 @@ int main(int argc, char** argv) {
     uint8_t* mask = (uint8_t*)mallocCheck((size_t)B * T);
     double t_start = wall_ms();
     int interrupted = 0;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     for (int step = ts.step; step < a.steps; step++) {
-        if (a.stop_at >= 0 && step >= a.stop_at) { interrupted = 1; break; }
+        if ((a.stop_at >= 0 && step >= a.stop_at) || stop_requested) { interrupted = 1; break; }
         double t0 = wall_ms(), lr = lr_at(&a.optim, step);
         shard_random_batch(&train, &ts.data_rng, B, T, inputs, targets, mask);
         m.training = 1;
@@ -209,12 +220,13 @@ int main(int argc, char** argv) {
         uint64_t sample_rng = hash64((uint64_t)a.seed ^ 0x5A3B1E);
         print_sample(&m, &a, &sample_rng);
     } else {
-        printf("stopped at step %d (--stop_at); resume with --resume %s\n", ts.step, a.out[0] ? a.out : "CHECKPOINT");
+        if (a.out[0]) printf("stopped at step %d; resume with the same command plus --resume %s\n", ts.step, a.out);
+        else printf("stopped at step %d; nothing saved (pass -o PATH to keep a checkpoint)\n", ts.step);
     }
     if (logf) fclose(logf);
     free(inputs); free(targets); free(mask);
     model_free(&m);
     shard_close(&train);
     shard_close(&val);
-    return 0;
+    return stop_requested ? 130 : 0;
 }

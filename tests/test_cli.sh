@@ -73,6 +73,20 @@ if cmp -s "$T/full.safetensors" "$T/resumed.safetensors"; then ok "resume: final
 if ls "$T"/*.tmp.* >/dev/null 2>&1; then bad "temp files left behind"; else ok "no temp files left after atomic checkpoint writes"; fi
 if grep -q "^final val loss" "$T/full.log"; then ok "training prints a final val loss: $(grep '^final val loss' "$T/full.log")"; else bad "no final val loss"; fi
 
+# Ctrl-C: finish the step, save, exit 130; the checkpoint resumes
+$TC $SMALL -n 1000000 -o "$T/sig.safetensors" >"$T/sig.log" 2>&1 &
+pid=$!
+sleep 1.5
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ] && grep -q "^saved .*sig.safetensors" "$T/sig.log" && $TC $SMALL -n 1000000 --stop_at 0 --resume "$T/sig.safetensors" >"$T/sig2.log" 2>&1 &&
+    grep -q "^resumed" "$T/sig2.log"; then
+    ok "Ctrl-C saves the checkpoint and exits 130; it resumes ($(grep '^saved' "$T/sig.log"))"
+else
+    bad "Ctrl-C handling (exit $rc): $(tail -2 "$T/sig.log")"
+fi
+
 # ---- evaluation mode ----
 $TC --eval "$T/full.safetensors" -b 4 -t 32 >"$T/e1" 2>&1
 $TC --eval "$T/full.safetensors" -b 4 -t 32 --threads 1 --debug_out "$T/debug.safetensors" >"$T/e2" 2>&1
