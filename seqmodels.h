@@ -9,7 +9,7 @@
  *   1. config, architectures and position variants
  *   2. the parameter table (one buffer; grads, AdamW m and v share its layout) and activations
  *   3. shared ops, each forward followed by its backward:
- *        embedding, linear (matmul), LayerNorm, RMSNorm, GELU, SiLU/SwiGLU, RoPE,
+ *        embedding, linear (matmul), LayerNorm, RMSNorm, GELU, SiLU, SwiGLU, RoPE,
  *        causal attention (learned/RoPE/NoPE/ALiBi/Hard-ALiBi), dropout, residual,
  *        softmax cross-entropy with a loss mask
  *   4. architectures: Transformer family (gpt, llama)
@@ -426,6 +426,17 @@ static void gelu_backward(real* dinp, const real* inp, const real* dout, size_t 
 /* ---- SiLU and SwiGLU: silu(u) = u * sigmoid(u), silu'(u) = s + u s (1 - s) --------------------
  * swiglu: out = silu(gate) * up  (LLaMA MLP; the Longhorn repo gates fc_2 and multiplies fc_1). */
 static inline real sigmoidr(real u) { return 1 / (1 + exp(-u)); }
+static void silu_forward(real* out, const real* inp, size_t n) {
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * sigmoidr(inp[i]);
+}
+static void silu_backward(real* dinp, const real* inp, const real* dout, size_t n) {
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
+    for (size_t i = 0; i < n; i++) {
+        real s = sigmoidr(inp[i]);
+        dinp[i] += dout[i] * (s + inp[i] * s * (1 - s));
+    }
+}
 static void swiglu_forward(real* out, const real* gate, const real* up, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) out[i] = gate[i] * sigmoidr(gate[i]) * up[i];

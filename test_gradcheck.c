@@ -118,6 +118,8 @@ static void rmsnorm_bwd(OpCase* o) {
 }
 static double gelu_loss(OpCase* o) { gelu_forward(o->out, o->in[0], o->in_n[0]); return sum_out_R(o->out, o->R, o->in_n[0]); }
 static void gelu_bwd(OpCase* o) { gelu_backward(o->gin[0], o->in[0], o->R, o->in_n[0]); }
+static double silu_loss(OpCase* o) { silu_forward(o->out, o->in[0], o->in_n[0]); return sum_out_R(o->out, o->R, o->in_n[0]); }
+static void silu_bwd(OpCase* o) { silu_backward(o->gin[0], o->in[0], o->R, o->in_n[0]); }
 static double swiglu_loss(OpCase* o) { swiglu_forward(o->out, o->in[0], o->in[1], o->in_n[0]); return sum_out_R(o->out, o->R, o->in_n[0]); }
 static void swiglu_bwd(OpCase* o) { swiglu_backward(o->gin[0], o->gin[1], o->R, o->in[0], o->in[1], o->in_n[0]); }
 /* RoPE works in place: copy the input first */
@@ -207,6 +209,14 @@ static void test_ops(void) {
         for (int i = 0; i < 64; i++) o.in[0][i] *= 4; // cover the tails of GELU
         o.loss = gelu_loss; o.backward = gelu_bwd; o.out = rand_array(64, 1); o.R = rand_array(64, 1);
         gradcheck_op("gelu (tanh)", &o, 1e-7);
+        opcase_free(&o);
+    }
+    { OpCase o = {0};
+        size_t s[1] = {64};
+        opcase_inputs(&o, 1, s);
+        for (int i = 0; i < 64; i++) o.in[0][i] *= 4;
+        o.loss = silu_loss; o.backward = silu_bwd; o.out = rand_array(64, 1); o.R = rand_array(64, 1);
+        gradcheck_op("silu", &o, 1e-7);
         opcase_free(&o);
     }
     { OpCase o = {0};
