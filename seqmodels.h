@@ -12,12 +12,13 @@
  *        embedding, linear (matmul), LayerNorm, RMSNorm, GELU, SiLU, SwiGLU, RoPE,
  *        causal attention (learned/RoPE/NoPE/ALiBi/Hard-ALiBi), dropout, residual,
  *        softmax cross-entropy with a loss mask
- *   4. architectures: Transformer family (gpt, llama)
- *   5. the model: allocation, init, forward+loss, backward, sampling
- *   6. optimizer: AdamW, warmup+cosine schedule, global grad-norm clipping
- *   7. JSON (tiny parser) and safetensors checkpoints (atomic write, validating read)
- *   8. data: shard format, Shakespeare prep, batch loader
- *   9. command line shared by train_cpu and train_gpu
+ *   4. the model struct and the architecture interface (Arch: build, init, forward, backward)
+ *   5. architectures: 5.1 Transformer family (gpt, llama)
+ *   6. model API: build, forward + loss, backward, sampling
+ *   7. optimizer: AdamW, warmup+cosine schedule, global grad-norm clipping
+ *   8. JSON (tiny parser) and safetensors checkpoints (atomic write, validating read)
+ *   9. data: shard format, text prep, batches
+ *  10. command line shared by train_cpu and train_gpu
  *
  * Spec: ../shared/spec (README.md for layout and formats, attention.md for the Transformers).
  * Compile with -DSM_DOUBLE to make `real` a double (the gradient checks do).
