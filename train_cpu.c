@@ -141,7 +141,11 @@ int main(int argc, char** argv) {
     char train_path[4200], val_path[4200];
     Shard train, val;
     if (data_resolve(a.data, train_path, val_path, sizeof(train_path), 1) || shard_open(&val, val_path)) sm_die("%s", sm_err);
-    if (a.eval_ckpt[0]) return eval_mode(&a, &val);
+    if (a.eval_ckpt[0]) {
+        int rc_eval = eval_mode(&a, &val);
+        shard_close(&val);
+        return rc_eval;
+    }
     if (shard_open(&train, train_path)) sm_die("%s", sm_err);
     if (train.vocab_size != val.vocab_size) sm_die("train and val shards disagree on vocab (%d vs %d)", train.vocab_size, val.vocab_size);
     int B = a.batch, T = a.seq_len;
