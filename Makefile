@@ -15,7 +15,12 @@ endif
 
 HEADERS = seqmodels.h
 
-.PHONY: all test clean help
+# CUDA (built with nvcc; runs only where there is a GPU: `make test_gpu` on the device machine)
+NVCC ?= nvcc
+NVCC_FLAGS ?= -O3 -arch=sm_90a
+NVCC_FLAGS += -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550
+
+.PHONY: all test clean help cuda test_gpu
 all: train_cpu test_gradcheck
 
 train_cpu: train_cpu.c $(HEADERS)
@@ -31,8 +36,18 @@ test: train_cpu test_gradcheck
 	OMP_NUM_THREADS=2 ./test_gradcheck
 	bash tests/test_cli.sh
 
+# compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
+cuda: test_gpu.out
+
+test_gpu.out: test_gpu.cu kernels.cuh $(HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lm
+
+# on a GPU machine: build and run every kernel against its CPU op
+test_gpu: test_gpu.out
+	./test_gpu.out
+
 clean:
-	rm -f train_cpu test_gradcheck
+	rm -f train_cpu test_gradcheck test_gpu.out
 	rm -rf tests/tmp
 
 help:
@@ -40,5 +55,7 @@ help:
 	@echo "  train_cpu       CPU trainer / evaluator / sampler (./train_cpu -h)"
 	@echo "  test_gradcheck  finite-difference checks of every op and architecture (double precision)"
 	@echo "  test            build and run every CPU test"
+	@echo "  cuda            compile the CUDA programs (no GPU needed)"
+	@echo "  test_gpu        build and run every CUDA kernel against its CPU op (needs a GPU)"
 	@echo "  clean           remove build outputs"
 	@echo "options: NO_OMP=1 (no OpenMP), CC=..., CFLAGS=..."

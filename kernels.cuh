@@ -1,0 +1,240 @@
+/*
+ * kernels.cuh -- the CUDA side of seqmodels.h: one section per op family, in the same order and
+ * with the same names (inside namespace gpu), so the CPU reference and its kernel read side by
+ * side. Every launch is followed by cudaCheck(cudaGetLastError()).
+ *
+ * Status (issue 4, first part): fp32 kernels for the encoder, LayerNorm, GELU, residual, fused
+ * softmax cross-entropy, AdamW and the global grad norm, each checked against its CPU op by
+ * test_gpu.cu. Still to come: matmuls through cuBLAS(Lt), RMSNorm, SwiGLU, RoPE, flash attention,
+ * bf16 activations, train_gpu.cu.
+ */
+#pragma once
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- error checks: file and line of the failing call, then exit ---- */
+static void cuda_check_(cudaError_t err, const char* file, int line) {
+    if (err != cudaSuccess) {
+        fprintf(stderr, "error: CUDA: %s (%s:%d)\n", cudaGetErrorString(err), file, line);
+        exit(1);
+    }
+}
+#define cudaCheck(call) cuda_check_((call), __FILE__, __LINE__)
+
+namespace gpu {
+
+static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
+
+/* sum over a warp, every lane gets the result */
+__device__ inline float warp_sum(float x) {
+    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffff, x, o);
+    return x;
+}
+__device__ inline float warp_max(float x) {
+    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, o));
+    return x;
+}
+
+/* ============================================================================================
+ * embedding: out[b,t,:] = wte[idx[b,t],:] (+ wpe[t,:])
+ * ============================================================================================ */
+__global__ void encoder_forward_kernel(float* out, const int* idx, const float* wte, const float* wpe, int BT, int T, int C) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long)BT * C) return;
+    int bt = (int)(i / C), c = (int)(i % C);
+    out[i] = wte[(long)idx[bt] * C + c] + (wpe ? wpe[(long)(bt % T) * C + c] : 0.0f);
+}
+static void encoder_forward(float* out, const int* idx, const float* wte, const float* wpe, int B, int T, int C) {
+    encoder_forward_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(out, idx, wte, wpe, B * T, T, C);
+    cudaCheck(cudaGetLastError());
+}
+/* scatter-add with atomics (the order of the adds varies: fp32 results differ in the last bits) */
+__global__ void encoder_backward_kernel(float* dwte, float* dwpe, const float* dout, const int* idx, int BT, int T, int C) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long)BT * C) return;
+    int bt = (int)(i / C), c = (int)(i % C);
+    atomicAdd(&dwte[(long)idx[bt] * C + c], dout[i]);
+    if (dwpe) atomicAdd(&dwpe[(long)(bt % T) * C + c], dout[i]);
+}
+static void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* idx, int B, int T, int C) {
+    encoder_backward_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(dwte, dwpe, dout, idx, B * T, T, C);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * LayerNorm (eps 1e-5): one warp per row
+ * ============================================================================================ */
+__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp, const float* w,
+                                         const float* b, int N, int C) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const float* x = inp + (long)row * C;
+    float s = 0;
+    for (int c = lane; c < C; c += 32) s += x[c];
+    float m = warp_sum(s) / C;
+    float v = 0;
+    for (int c = lane; c < C; c += 32) v += (x[c] - m) * (x[c] - m);
+    float r = rsqrtf(warp_sum(v) / C + 1e-5f);
+    float* y = out + (long)row * C;
+    for (int c = lane; c < C; c += 32) y[c] = (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+    if (lane == 0) { mean[row] = m; rstd[row] = r; }
+}
+static void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b,
+                              int N, int C) {
+    layernorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, mean, rstd, inp, w, b, N, C);
+    cudaCheck(cudaGetLastError());
+}
+/* dx per row in one warp; dw, db accumulated with atomics */
+__global__ void layernorm_backward_kernel(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+                                          const float* w, const float* mean, const float* rstd, int N, int C) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
+    float m = mean[row], r = rstd[row], s1 = 0, s2 = 0;
+    for (int c = lane; c < C; c += 32) {
+        float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+        s1 += dxhat;
+        s2 += dxhat * xhat;
+    }
+    s1 = warp_sum(s1) / C;
+    s2 = warp_sum(s2) / C;
+    float* dx = dinp + (long)row * C;
+    for (int c = lane; c < C; c += 32) {
+        float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+        dx[c] += r * (dxhat - s1 - xhat * s2);
+        if (dw) atomicAdd(&dw[c], dy[c] * xhat);
+        if (db) atomicAdd(&db[c], dy[c]);
+    }
+}
+static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                               const float* mean, const float* rstd, int N, int C) {
+    layernorm_backward_kernel<<<ceil_div(N, 8), 256>>>(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * GELU (tanh form), computed as u * sigmoid(2z) like the CPU op
+ * ============================================================================================ */
+#define GELU_SCALE_F 0.7978845608028654f
+__device__ inline float gelu_sig(float u) { return 1.0f / (1.0f + expf(-2.0f * GELU_SCALE_F * (u + 0.044715f * u * u * u))); }
+__global__ void gelu_forward_kernel(float* out, const float* inp, long n) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = inp[i] * gelu_sig(inp[i]);
+}
+static void gelu_forward(float* out, const float* inp, long n) {
+    gelu_forward_kernel<<<ceil_div(n, 256), 256>>>(out, inp, n);
+    cudaCheck(cudaGetLastError());
+}
+__global__ void gelu_backward_kernel(float* dinp, const float* inp, const float* dout, long n) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float u = inp[i], s = gelu_sig(u), th = 2.0f * s - 1.0f;
+    dinp[i] += dout[i] * (s + 0.5f * u * (1.0f - th * th) * GELU_SCALE_F * (1.0f + 3.0f * 0.044715f * u * u));
+}
+static void gelu_backward(float* dinp, const float* inp, const float* dout, long n) {
+    gelu_backward_kernel<<<ceil_div(n, 256), 256>>>(dinp, inp, dout, n);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * residual: out = a + b
+ * ============================================================================================ */
+__global__ void residual_forward_kernel(float* out, const float* a, const float* b, long n) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = a[i] + b[i];
+}
+static void residual_forward(float* out, const float* a, const float* b, long n) {
+    residual_forward_kernel<<<ceil_div(n, 256), 256>>>(out, a, b, n);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * fused softmax cross-entropy: one block per position computes the loss and, in the same pass,
+ * dlogits = (softmax - onehot) * scale_i (scale_i = mask_i / N_scored); the probabilities are
+ * never written to memory.
+ * ============================================================================================ */
+__global__ void crossentropy_fused_kernel(float* losses, float* dlogits, const float* logits, const int* targets,
+                                          const unsigned char* mask, float scale, int V) {
+    int n = blockIdx.x;
+    const float* z = logits + (long)n * V;
+    __shared__ float red[32];
+    float mx = -INFINITY;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, z[i]);
+    mx = warp_max(mx);
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float v = threadIdx.x < blockDim.x / 32 ? red[threadIdx.x] : -INFINITY;
+        v = warp_max(v);
+        if (threadIdx.x == 0) red[0] = v;
+    }
+    __syncthreads();
+    mx = red[0];
+    __syncthreads();
+    float s = 0;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) s += expf(z[i] - mx);
+    s = warp_sum(s);
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = s;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float v = threadIdx.x < blockDim.x / 32 ? red[threadIdx.x] : 0.0f;
+        v = warp_sum(v);
+        if (threadIdx.x == 0) red[0] = v;
+    }
+    __syncthreads();
+    float sum = red[0];
+    int tgt = targets[n];
+    if (threadIdx.x == 0) losses[n] = -(z[tgt] - mx - logf(sum));
+    if (dlogits) {
+        float sc = (mask && !mask[n]) ? 0.0f : scale;
+        for (int i = threadIdx.x; i < V; i += blockDim.x)
+            dlogits[(long)n * V + i] = (expf(z[i] - mx) / sum - (i == tgt ? 1.0f : 0.0f)) * sc;
+    }
+}
+static void crossentropy_fused(float* losses, float* dlogits, const float* logits, const int* targets,
+                               const unsigned char* mask, float scale, int N, int V) {
+    crossentropy_fused_kernel<<<N, 256>>>(losses, dlogits, logits, targets, mask, scale, V);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * AdamW over one tensor of the parameter buffer (torch.optim.AdamW semantics, as adamw_step)
+ * ============================================================================================ */
+__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2,
+                             float bc1, float bc2, float eps, float decay) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float mi = beta1 * m[i] + (1.0f - beta1) * g[i];
+    float vi = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - (lr / bc1) * mi / (sqrtf(vi / bc2) + eps);
+}
+static void adamw_update(float* p, const float* g, float* m, float* v, long n, double lr, double beta1, double beta2,
+                         double eps, double weight_decay, int decay_this, int t) {
+    float bc1 = (float)(1 - pow(beta1, t)), bc2 = (float)(1 - pow(beta2, t));
+    float decay = decay_this ? (float)(1 - lr * weight_decay) : 1.0f;
+    adamw_kernel<<<ceil_div(n, 256), 256>>>(p, g, m, v, n, (float)lr, (float)beta1, (float)beta2, bc1, bc2, (float)eps, decay);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * global grad norm: per-block sums of squares into one double
+ * ============================================================================================ */
+__global__ void sumsq_kernel(double* out, const float* g, long n) {
+    float s = 0;
+    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) s += g[i] * g[i];
+    s = warp_sum(s);
+    if (threadIdx.x % 32 == 0) atomicAdd(out, (double)s);
+}
+static double grad_norm(const float* g, long n, double* scratch) {
+    cudaCheck(cudaMemset(scratch, 0, sizeof(double)));
+    sumsq_kernel<<<264, 256>>>(scratch, g, n);
+    cudaCheck(cudaGetLastError());
+    double s;
+    cudaCheck(cudaMemcpy(&s, scratch, sizeof(double), cudaMemcpyDeviceToHost));
+    return sqrt(s);
+}
+
+} // namespace gpu

@@ -1,0 +1,153 @@
+/*
+ * test_gpu.cu -- every CUDA kernel of kernels.cuh against its CPU op in seqmodels.h, on random
+ * inputs, relative error printed (max |gpu - cpu| / max |cpu|). Needs a GPU: `make test_gpu`.
+ * Ends with "N passed, N failed".
+ */
+#include "seqmodels.h"
+#include "kernels.cuh"
+
+static int n_pass = 0, n_fail = 0;
+static uint64_t rng = 2024;
+
+static float* rand_host(size_t n, double scale) {
+    float* a = (float*)mallocCheck(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) a[i] = (float)(scale * (2 * rng_uniform(&rng) - 1));
+    return a;
+}
+static float* to_gpu(const void* h, size_t bytes) {
+    float* d;
+    cudaCheck(cudaMalloc(&d, bytes));
+    cudaCheck(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice));
+    return d;
+}
+static void check(const char* what, const float* d_got, const float* want, size_t n, double tol) {
+    float* got = (float*)mallocCheck(n * sizeof(float));
+    cudaCheck(cudaMemcpy(got, d_got, n * sizeof(float), cudaMemcpyDeviceToHost));
+    double num = 0, den = 1e-12;
+    for (size_t i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)got[i] - want[i]));
+        den = fmax(den, fabs((double)want[i]));
+    }
+    double err = num / den;
+    int ok = err <= tol && isfinite(err);
+    printf("%-4s %-52s rel err %.2e (tol %.0e)\n", ok ? "ok" : "FAIL", what, err, tol);
+    ok ? n_pass++ : n_fail++;
+    free(got);
+}
+
+int main(void) {
+    int dev;
+    cudaDeviceProp prop;
+    cudaCheck(cudaGetDevice(&dev));
+    cudaCheck(cudaGetDeviceProperties(&prop, dev));
+    printf("device: %s\n", prop.name);
+    int B = 4, T = 64, C = 96, V = 259, N = B * T;
+    size_t BTC = (size_t)N * C;
+
+    { // encoder forward / backward
+        int* idx = (int*)mallocCheck(N * sizeof(int));
+        for (int i = 0; i < N; i++) idx[i] = (int)rng_below(&rng, V);
+        float *wte = rand_host((size_t)V * C, 1), *wpe = rand_host((size_t)T * C, 1), *out = rand_host(BTC, 1), *dout = rand_host(BTC, 1);
+        float *dwte = (float*)mallocCheck((size_t)V * C * 4), *dwpe = (float*)mallocCheck((size_t)T * C * 4);
+        encoder_forward(out, idx, wte, wpe, B, T, C);
+        encoder_backward(dwte, dwpe, dout, idx, B, T, C);
+        int* d_idx = (int*)to_gpu(idx, N * sizeof(int));
+        float *d_wte = to_gpu(wte, (size_t)V * C * 4), *d_wpe = to_gpu(wpe, (size_t)T * C * 4), *d_out = to_gpu(out, BTC * 4);
+        float *d_dout = to_gpu(dout, BTC * 4), *d_dwte, *d_dwpe;
+        cudaCheck(cudaMalloc(&d_dwte, (size_t)V * C * 4));
+        cudaCheck(cudaMalloc(&d_dwpe, (size_t)T * C * 4));
+        cudaCheck(cudaMemset(d_dwte, 0, (size_t)V * C * 4));
+        cudaCheck(cudaMemset(d_dwpe, 0, (size_t)T * C * 4));
+        gpu::encoder_forward(d_out, d_idx, d_wte, d_wpe, B, T, C);
+        gpu::encoder_backward(d_dwte, d_dwpe, d_dout, d_idx, B, T, C);
+        check("encoder_forward (wte + wpe)", d_out, out, BTC, 1e-6);
+        check("encoder_backward dwte", d_dwte, dwte, (size_t)V * C, 1e-5);
+        check("encoder_backward dwpe", d_dwpe, dwpe, (size_t)T * C, 1e-5);
+    }
+    { // layernorm forward / backward
+        float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(BTC, 1);
+        float *out = (float*)mallocCheck(BTC * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
+        float *dx = (float*)mallocCheck(BTC * 4), *dw = (float*)mallocCheck(C * 4), *db = (float*)mallocCheck(C * 4);
+        layernorm_forward(out, mean, rstd, x, w, b, N, C);
+        layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
+        float *d_x = to_gpu(x, BTC * 4), *d_w = to_gpu(w, C * 4), *d_b = to_gpu(b, C * 4), *d_dout = to_gpu(dout, BTC * 4);
+        float *d_out, *d_mean, *d_rstd, *d_dx, *d_dw, *d_db;
+        cudaCheck(cudaMalloc(&d_out, BTC * 4)); cudaCheck(cudaMalloc(&d_mean, N * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4));
+        cudaCheck(cudaMalloc(&d_dx, BTC * 4)); cudaCheck(cudaMalloc(&d_dw, C * 4)); cudaCheck(cudaMalloc(&d_db, C * 4));
+        cudaCheck(cudaMemset(d_dx, 0, BTC * 4)); cudaCheck(cudaMemset(d_dw, 0, C * 4)); cudaCheck(cudaMemset(d_db, 0, C * 4));
+        gpu::layernorm_forward(d_out, d_mean, d_rstd, d_x, d_w, d_b, N, C);
+        gpu::layernorm_backward(d_dx, d_dw, d_db, d_dout, d_x, d_w, d_mean, d_rstd, N, C);
+        check("layernorm_forward out", d_out, out, BTC, 1e-5);
+        check("layernorm_forward rstd", d_rstd, rstd, N, 1e-5);
+        check("layernorm_backward dx", d_dx, dx, BTC, 1e-4);
+        check("layernorm_backward dw", d_dw, dw, C, 1e-4);
+        check("layernorm_backward db", d_db, db, C, 1e-4);
+    }
+    { // gelu, residual
+        size_t n = BTC * 4;
+        float *u = rand_host(n, 4), *dout = rand_host(n, 1), *o2 = rand_host(n, 1);
+        float *out = (float*)mallocCheck(n * 4), *du = (float*)mallocCheck(n * 4), *res = (float*)mallocCheck(n * 4);
+        gelu_forward(out, u, n);
+        gelu_backward(du, u, dout, n);
+        residual_forward(res, u, o2, n);
+        float *d_u = to_gpu(u, n * 4), *d_dout = to_gpu(dout, n * 4), *d_o2 = to_gpu(o2, n * 4), *d_out, *d_du, *d_res;
+        cudaCheck(cudaMalloc(&d_out, n * 4)); cudaCheck(cudaMalloc(&d_du, n * 4)); cudaCheck(cudaMalloc(&d_res, n * 4));
+        cudaCheck(cudaMemset(d_du, 0, n * 4));
+        gpu::gelu_forward(d_out, d_u, n);
+        gpu::gelu_backward(d_du, d_u, d_dout, n);
+        gpu::residual_forward(d_res, d_u, d_o2, n);
+        check("gelu_forward", d_out, out, n, 1e-5);
+        check("gelu_backward", d_du, du, n, 1e-5);
+        check("residual_forward", d_res, res, n, 1e-7);
+    }
+    { // fused cross-entropy (with a loss mask) vs crossentropy_forward + backward
+        float* logits = rand_host((size_t)N * V, 5);
+        int* tg = (int*)mallocCheck(N * sizeof(int));
+        unsigned char* mask = (unsigned char*)mallocCheck(N);
+        int scored = 0;
+        for (int i = 0; i < N; i++) { tg[i] = (int)rng_below(&rng, V); mask[i] = i % 4 != 0; scored += mask[i]; }
+        float *losses = (float*)mallocCheck(N * 4), *probs = (float*)mallocCheck((size_t)N * V * 4), *dl = (float*)mallocCheck((size_t)N * V * 4);
+        crossentropy_forward(losses, probs, logits, tg, N, V);
+        crossentropy_backward(dl, probs, tg, mask, 1.0 / scored, N, V);
+        float *d_logits = to_gpu(logits, (size_t)N * V * 4), *d_losses, *d_dl;
+        int* d_tg = (int*)to_gpu(tg, N * sizeof(int));
+        unsigned char* d_mask = (unsigned char*)to_gpu(mask, N);
+        cudaCheck(cudaMalloc(&d_losses, N * 4)); cudaCheck(cudaMalloc(&d_dl, (size_t)N * V * 4));
+        gpu::crossentropy_fused(d_losses, d_dl, d_logits, d_tg, d_mask, 1.0f / scored, N, V);
+        check("crossentropy_fused losses", d_losses, losses, N, 1e-5);
+        check("crossentropy_fused dlogits (masked)", d_dl, dl, (size_t)N * V, 1e-5);
+    }
+    { // AdamW on a whole model's buffer, grad norm
+        Config c = {0};
+        strcpy(c.model, "gpt");
+        c.vocab_size = 256; c.block_size = 32; c.n_layer = 2; c.n_head = 2; c.n_embd = 64; c.pos = POS_LEARNED; c.num_masked_heads = -1;
+        Model m;
+        if (model_build(&m, &c, 1, 32, 1)) sm_die("%s", sm_err);
+        size_t P = m.pt.total;
+        for (size_t i = 0; i < P; i++) { m.grads[i] = (float)(rng_uniform(&rng) - 0.5); m.adam_m[i] = (float)(0.01 * (rng_uniform(&rng) - 0.5)); m.adam_v[i] = (float)(1e-4 * rng_uniform(&rng)); }
+        float *d_p = to_gpu(m.params, P * 4), *d_g = to_gpu(m.grads, P * 4), *d_m = to_gpu(m.adam_m, P * 4), *d_v = to_gpu(m.adam_v, P * 4);
+        OptimConfig o = {.lr = 1e-3, .min_lr = 0, .warmup = 0, .decay_steps = 1, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 1};
+        double norm_cpu = grad_norm(m.grads, P);
+        double* d_scratch;
+        cudaCheck(cudaMalloc(&d_scratch, sizeof(double)));
+        double norm_gpu = gpu::grad_norm(d_g, (long)P, d_scratch);
+        float nc = (float)norm_cpu;
+        float* d_nc = to_gpu(&nc, 4);
+        float ng = (float)norm_gpu;
+        cudaCheck(cudaMemcpy(d_nc, &ng, 4, cudaMemcpyHostToDevice));
+        check("grad_norm (whole buffer)", d_nc, &nc, 1, 1e-6);
+        adamw_step(&m, &o, o.lr, 3);
+        for (int t = 0; t < m.pt.n; t++) {
+            const TensorInfo* ti = &m.pt.t[t];
+            gpu::adamw_update(d_p + ti->offset, d_g + ti->offset, d_m + ti->offset, d_v + ti->offset, (long)ti->numel, o.lr,
+                              o.beta1, o.beta2, o.eps, o.weight_decay, ti->decay, 3);
+        }
+        check("adamw params (step 3, decay on matrices only)", d_p, m.params, P, 1e-6);
+        check("adamw m", d_m, m.adam_m, P, 1e-6);
+        check("adamw v", d_v, m.adam_v, P, 1e-6);
+        model_free(&m);
+    }
+    cudaCheck(cudaDeviceSynchronize());
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail != 0;
+}
