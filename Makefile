@@ -40,7 +40,7 @@ test: train_cpu test_gradcheck
 cuda: test_gpu.out
 
 test_gpu.out: test_gpu.cu kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lm
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
 
 # on a GPU machine: build and run every kernel against its CPU op
 test_gpu: test_gpu.out

@@ -3,12 +3,13 @@
  * with the same names (inside namespace gpu), so the CPU reference and its kernel read side by
  * side. Every launch is followed by cudaCheck(cudaGetLastError()).
  *
- * Status (issue 4, first part): fp32 kernels for the encoder, LayerNorm, GELU, residual, fused
- * softmax cross-entropy, AdamW and the global grad norm, each checked against its CPU op by
- * test_gpu.cu. Still to come: matmuls through cuBLAS(Lt), RMSNorm, SwiGLU, RoPE, flash attention,
- * bf16 activations, train_gpu.cu.
+ * Status (issue 4, first part): fp32 kernels for the encoder, linear (cuBLAS), LayerNorm, RMSNorm,
+ * GELU, SwiGLU, RoPE, residual, fused softmax cross-entropy, AdamW and the global grad norm, each
+ * checked against its CPU op by test_gpu.cu. Still to come: flash attention, bf16 activations and
+ * matmuls (cuBLASLt epilogues), dropout, train_gpu.cu.
  */
 #pragma once
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,13 @@ static void cuda_check_(cudaError_t err, const char* file, int line) {
     }
 }
 #define cudaCheck(call) cuda_check_((call), __FILE__, __LINE__)
+static void cublas_check_(cublasStatus_t st, const char* file, int line) {
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        fprintf(stderr, "error: cuBLAS status %d (%s:%d)\n", (int)st, file, line);
+        exit(1);
+    }
+}
+#define cublasCheck(call) cublas_check_((call), __FILE__, __LINE__)
 
 namespace gpu {
 
@@ -60,6 +68,48 @@ __global__ void encoder_backward_kernel(float* dwte, float* dwpe, const float* d
 static void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* idx, int B, int T, int C) {
     encoder_backward_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(dwte, dwpe, dout, idx, B * T, T, C);
     cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * linear: out (N,OC) = inp (N,C) @ W^T + bias through cuBLAS (fp32 here; TF32/bf16 later).
+ * cuBLAS is column-major: a row-major (N,OC) matrix is a column-major (OC,N) one, so
+ * out^T = W inp^T is one GEMM with W transposed. Backward: dinp += dout @ W, dW += dout^T @ inp.
+ * ============================================================================================ */
+static cublasHandle_t cublas_handle() {
+    static cublasHandle_t h = NULL;
+    if (!h) cublasCheck(cublasCreate(&h));
+    return h;
+}
+__global__ void add_bias_kernel(float* out, const float* bias, long N, int OC) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < N * OC) out[i] += bias[i % OC];
+}
+__global__ void bias_grad_kernel(float* dbias, const float* dout, int N, int OC) { // one thread per column
+    int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= OC) return;
+    float s = 0;
+    for (int n = 0; n < N; n++) s += dout[(long)n * OC + o];
+    dbias[o] += s;
+}
+static void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int C, int OC) {
+    const float one = 1.0f, zero = 0.0f;
+    cublasCheck(cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one, W, C, inp, C, &zero, out, OC));
+    if (bias) {
+        add_bias_kernel<<<ceil_div((long)N * OC, 256), 256>>>(out, bias, N, OC);
+        cudaCheck(cudaGetLastError());
+    }
+}
+static void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, const float* inp, const float* W,
+                            int N, int C, int OC) {
+    const float one = 1.0f;
+    if (dinp) // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
+        cublasCheck(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, &one, W, C, dout, OC, &one, dinp, C));
+    // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
+    cublasCheck(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, &one, inp, C, dout, OC, &one, dW, C));
+    if (dbias) {
+        bias_grad_kernel<<<ceil_div(OC, 128), 128>>>(dbias, dout, N, OC);
+        cudaCheck(cudaGetLastError());
+    }
 }
 
 /* ============================================================================================
@@ -114,6 +164,42 @@ static void layernorm_backward(float* dinp, float* dw, float* db, const float* d
 }
 
 /* ============================================================================================
+ * RMSNorm: one warp per row
+ * ============================================================================================ */
+__global__ void rmsnorm_forward_kernel(float* out, float* rstd, const float* inp, const float* w, int N, int C, float eps) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const float* x = inp + (long)row * C;
+    float ss = 0;
+    for (int c = lane; c < C; c += 32) ss += x[c] * x[c];
+    float r = rsqrtf(warp_sum(ss) / C + eps);
+    for (int c = lane; c < C; c += 32) out[(long)row * C + c] = x[c] * r * (w ? w[c] : 1.0f);
+    if (lane == 0) rstd[row] = r;
+}
+static void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int N, int C, double eps) {
+    rmsnorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, rstd, inp, w, N, C, (float)eps);
+    cudaCheck(cudaGetLastError());
+}
+__global__ void rmsnorm_backward_kernel(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                                        const float* rstd, int N, int C) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
+    float r = rstd[row], s = 0;
+    for (int c = lane; c < C; c += 32) s += dy[c] * (w ? w[c] : 1.0f) * x[c] * r;
+    s = warp_sum(s) / C;
+    for (int c = lane; c < C; c += 32) {
+        dinp[(long)row * C + c] += r * (dy[c] * (w ? w[c] : 1.0f) - x[c] * r * s);
+        if (dw) atomicAdd(&dw[c], dy[c] * x[c] * r);
+    }
+}
+static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                             const float* rstd, int N, int C) {
+    rmsnorm_backward_kernel<<<ceil_div(N, 8), 256>>>(dinp, dw, dout, inp, w, rstd, N, C);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
  * GELU (tanh form), computed as u * sigmoid(2z) like the CPU op
  * ============================================================================================ */
 #define GELU_SCALE_F 0.7978845608028654f
@@ -134,6 +220,53 @@ __global__ void gelu_backward_kernel(float* dinp, const float* inp, const float*
 }
 static void gelu_backward(float* dinp, const float* inp, const float* dout, long n) {
     gelu_backward_kernel<<<ceil_div(n, 256), 256>>>(dinp, inp, dout, n);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * SwiGLU: out = silu(gate) * up
+ * ============================================================================================ */
+__global__ void swiglu_forward_kernel(float* out, const float* gate, const float* up, long n) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+static void swiglu_forward(float* out, const float* gate, const float* up, long n) {
+    swiglu_forward_kernel<<<ceil_div(n, 256), 256>>>(out, gate, up, n);
+    cudaCheck(cudaGetLastError());
+}
+__global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float s = 1.0f / (1.0f + expf(-gate[i]));
+    dgate[i] += dout[i] * up[i] * (s + gate[i] * s * (1.0f - s));
+    dup[i] += dout[i] * gate[i] * s;
+}
+static void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n) {
+    swiglu_backward_kernel<<<ceil_div(n, 256), 256>>>(dgate, dup, dout, gate, up, n);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * RoPE, rotate-half layout, in place on q and k of qkv (B,T,3C); sign -1 = backward
+ * ============================================================================================ */
+__global__ void rope_rotate_kernel(float* qkv, int BT, int T, int C, int H, int sign) {
+    int hs = C / H, half = hs / 2;
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x; // over (bt, part, h, i)
+    if (i >= (long)BT * 2 * H * half) return;
+    int k = (int)(i % half), h = (int)((i / half) % H), part = (int)((i / half / H) % 2), bt = (int)(i / half / H / 2);
+    double angle = (bt % T) * pow(10000.0, -2.0 * k / hs); // double like the CPU op: long contexts stay exact
+    float cs = (float)cos(angle), sn = (float)(sign * sin(angle));
+    float* x = qkv + (long)bt * 3 * C + part * C + h * hs;
+    float x1 = x[k], x2 = x[k + half];
+    x[k] = x1 * cs - x2 * sn;
+    x[k + half] = x2 * cs + x1 * sn;
+}
+static void rope_forward(float* qkv, int B, int T, int C, int H) {
+    rope_rotate_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(qkv, B * T, T, C, H, +1);
+    cudaCheck(cudaGetLastError());
+}
+static void rope_backward(float* dqkv, int B, int T, int C, int H) {
+    rope_rotate_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(dqkv, B * T, T, C, H, -1);
     cudaCheck(cudaGetLastError());
 }
 

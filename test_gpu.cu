@@ -64,6 +64,63 @@ int main(void) {
         check("encoder_backward dwte", d_dwte, dwte, (size_t)V * C, 1e-5);
         check("encoder_backward dwpe", d_dwpe, dwpe, (size_t)T * C, 1e-5);
     }
+    { // linear forward / backward through cuBLAS, odd output width, with bias
+        int Cin = 96, OC = 259;
+        float *x = rand_host((size_t)N * Cin, 1), *W = rand_host((size_t)OC * Cin, 0.1), *bias = rand_host(OC, 1), *dout = rand_host((size_t)N * OC, 1);
+        float *out = (float*)mallocCheck((size_t)N * OC * 4), *dx = (float*)mallocCheck((size_t)N * Cin * 4);
+        float *dW = (float*)mallocCheck((size_t)OC * Cin * 4), *db = (float*)mallocCheck(OC * 4);
+        linear_forward(out, x, W, bias, N, Cin, OC);
+        linear_backward(dx, dW, db, dout, x, W, N, Cin, OC);
+        float *d_x = to_gpu(x, (size_t)N * Cin * 4), *d_W = to_gpu(W, (size_t)OC * Cin * 4), *d_b = to_gpu(bias, OC * 4);
+        float *d_dout = to_gpu(dout, (size_t)N * OC * 4), *d_out, *d_dx, *d_dW, *d_db;
+        cudaCheck(cudaMalloc(&d_out, (size_t)N * OC * 4)); cudaCheck(cudaMalloc(&d_dx, (size_t)N * Cin * 4));
+        cudaCheck(cudaMalloc(&d_dW, (size_t)OC * Cin * 4)); cudaCheck(cudaMalloc(&d_db, OC * 4));
+        cudaCheck(cudaMemset(d_dx, 0, (size_t)N * Cin * 4)); cudaCheck(cudaMemset(d_dW, 0, (size_t)OC * Cin * 4)); cudaCheck(cudaMemset(d_db, 0, OC * 4));
+        gpu::linear_forward(d_out, d_x, d_W, d_b, N, Cin, OC);
+        gpu::linear_backward(d_dx, d_dW, d_db, d_dout, d_x, d_W, N, Cin, OC);
+        check("linear_forward (cuBLAS fp32) + bias", d_out, out, (size_t)N * OC, 1e-5);
+        check("linear_backward dinp", d_dx, dx, (size_t)N * Cin, 1e-5);
+        check("linear_backward dW", d_dW, dW, (size_t)OC * Cin, 1e-5);
+        check("linear_backward dbias", d_db, db, OC, 1e-5);
+    }
+    { // rmsnorm forward / backward
+        float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *dout = rand_host(BTC, 1);
+        float *out = (float*)mallocCheck(BTC * 4), *rstd = (float*)mallocCheck(N * 4), *dx = (float*)mallocCheck(BTC * 4), *dw = (float*)mallocCheck(C * 4);
+        rmsnorm_forward(out, rstd, x, w, N, C, 1e-5);
+        rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
+        float *d_x = to_gpu(x, BTC * 4), *d_w = to_gpu(w, C * 4), *d_dout = to_gpu(dout, BTC * 4), *d_out, *d_rstd, *d_dx, *d_dw;
+        cudaCheck(cudaMalloc(&d_out, BTC * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4)); cudaCheck(cudaMalloc(&d_dx, BTC * 4)); cudaCheck(cudaMalloc(&d_dw, C * 4));
+        cudaCheck(cudaMemset(d_dx, 0, BTC * 4)); cudaCheck(cudaMemset(d_dw, 0, C * 4));
+        gpu::rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5);
+        gpu::rmsnorm_backward(d_dx, d_dw, d_dout, d_x, d_w, d_rstd, N, C);
+        check("rmsnorm_forward", d_out, out, BTC, 1e-5);
+        check("rmsnorm_backward dx", d_dx, dx, BTC, 1e-4);
+        check("rmsnorm_backward dw", d_dw, dw, C, 1e-4);
+    }
+    { // swiglu, rope
+        size_t n = BTC * 3;
+        float *g = rand_host(n, 4), *u = rand_host(n, 1), *dout = rand_host(n, 1);
+        float *out = (float*)mallocCheck(n * 4), *dg = (float*)mallocCheck(n * 4), *du = (float*)mallocCheck(n * 4);
+        swiglu_forward(out, g, u, n);
+        swiglu_backward(dg, du, dout, g, u, n);
+        float *d_g = to_gpu(g, n * 4), *d_u = to_gpu(u, n * 4), *d_dout = to_gpu(dout, n * 4), *d_out, *d_dg, *d_du;
+        cudaCheck(cudaMalloc(&d_out, n * 4)); cudaCheck(cudaMalloc(&d_dg, n * 4)); cudaCheck(cudaMalloc(&d_du, n * 4));
+        cudaCheck(cudaMemset(d_dg, 0, n * 4)); cudaCheck(cudaMemset(d_du, 0, n * 4));
+        gpu::swiglu_forward(d_out, d_g, d_u, n);
+        gpu::swiglu_backward(d_dg, d_du, d_dout, d_g, d_u, n);
+        check("swiglu_forward", d_out, out, n, 1e-5);
+        check("swiglu_backward dgate", d_dg, dg, n, 1e-5);
+        check("swiglu_backward dup", d_du, du, n, 1e-5);
+        // rope on a (B,T,3C) buffer with H = 3 heads of 32, forward then backward (the inverse)
+        float* qkv = rand_host(n, 1);
+        float* d_qkv = to_gpu(qkv, n * 4);
+        rope_forward(qkv, B, T, C, 3);
+        gpu::rope_forward(d_qkv, B, T, C, 3);
+        check("rope_forward (q, k rotated, v untouched)", d_qkv, qkv, n, 1e-5);
+        rope_backward(qkv, B, T, C, 3);
+        gpu::rope_backward(d_qkv, B, T, C, 3);
+        check("rope_backward", d_qkv, qkv, n, 1e-5);
+    }
     { // layernorm forward / backward
         float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(BTC, 1);
         float *out = (float*)mallocCheck(BTC * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
