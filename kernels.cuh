@@ -4,8 +4,10 @@
  * side. Every launch is followed by cudaCheck(cudaGetLastError()).
  *
  * Status (issue 4, first part): fp32 kernels for the encoder, linear (cuBLAS), LayerNorm, RMSNorm,
- * GELU, SwiGLU, RoPE, residual, fused softmax cross-entropy, AdamW and the global grad norm, each
- * checked against its CPU op by test_gpu.cu. Still to come: flash attention, bf16 activations and
+ * GELU, SwiGLU, RoPE, causal attention (online softmax, all position biases; one warp per row: a
+ * correct first version, not yet tiled), residual, fused softmax cross-entropy, AdamW and the
+ * global grad norm, each checked against its CPU op by test_gpu.cu. Still to come: a tiled
+ * flash-attention kernel, bf16 activations and
  * matmuls (cuBLASLt epilogues), dropout, train_gpu.cu.
  */
 #pragma once
@@ -267,6 +269,114 @@ static void rope_forward(float* qkv, int B, int T, int C, int H) {
 }
 static void rope_backward(float* dqkv, int B, int T, int C, int H) {
     rope_rotate_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(dqkv, B * T, T, C, H, -1);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * causal attention, flash-style (attention.md §4), first version: one warp per query row, the
+ * head dimension spread over the lanes (hs <= 128). The forward streams the keys with an online
+ * softmax (running max m, sum l, output o) and saves LSE = m + log l per row; no (T,T) matrix is
+ * ever stored. The backward recomputes p = exp(s - LSE) and accumulates dK, dV with atomics.
+ * Position biases as in seqmodels.h: ALiBi m_h (j - i); Hard-ALiBi skips keys j < i - h.
+ * ============================================================================================ */
+#define ATT_MAX_PER_LANE 4 /* hs <= 4 * 32 */
+__device__ inline double alibi_slope_dev(int h, int H) { /* same as alibi_slope() */
+    int P = 1;
+    while (P * 2 <= H) P *= 2;
+    if (h < P) return pow(2.0, -8.0 * (h + 1) / P);
+    return pow(2.0, -8.0 * (2 * (h - P) + 1) / (2.0 * P));
+}
+__device__ inline int attn_first_key(int pos, int n_masked, int h, int i) {
+    return (pos == POS_HARD_ALIBI && h < n_masked && i - h > 0) ? i - h : 0;
+}
+__global__ void attention_forward_kernel(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos,
+                                         int n_masked) {
+    long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
+    int lane = threadIdx.x % 32;
+    if (row >= (long)B * H * T) return;
+    int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H)), hs = C / H;
+    float scale = rsqrtf((float)hs), slope = pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f;
+    const float* q = qkv + ((long)b * T + i) * 3 * C + h * hs;
+    float qr[ATT_MAX_PER_LANE], o[ATT_MAX_PER_LANE];
+    for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+        int d = lane + 32 * r;
+        qr[r] = d < hs ? q[d] * scale : 0.0f;
+        o[r] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int j = attn_first_key(pos, n_masked, h, i); j <= i; j++) {
+        const float* k = qkv + ((long)b * T + j) * 3 * C + C + h * hs;
+        const float* v = k + C;
+        float s = 0.0f;
+        for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+            int d = lane + 32 * r;
+            if (d < hs) s += qr[r] * k[d];
+        }
+        s = warp_sum(s) + slope * (j - i);
+        float m_new = fmaxf(m, s), corr = expf(m - m_new), p = expf(s - m_new);
+        l = l * corr + p;
+        for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+            int d = lane + 32 * r;
+            if (d < hs) o[r] = o[r] * corr + p * v[d];
+        }
+        m = m_new;
+    }
+    float* y = out + ((long)b * T + i) * C + h * hs;
+    for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+        int d = lane + 32 * r;
+        if (d < hs) y[d] = o[r] / l;
+    }
+    if (lane == 0) lse[row] = m + logf(l);
+}
+static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
+    if (C / H > 32 * ATT_MAX_PER_LANE) { fprintf(stderr, "error: attention kernel supports head size <= %d\n", 32 * ATT_MAX_PER_LANE); exit(1); }
+    attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked);
+    cudaCheck(cudaGetLastError());
+}
+__global__ void attention_backward_kernel(float* dqkv, const float* dout, const float* out, const float* qkv,
+                                          const float* lse, int B, int T, int C, int H, int pos, int n_masked) {
+    long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (row >= (long)B * H * T) return;
+    int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H)), hs = C / H;
+    float scale = rsqrtf((float)hs), slope = pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f;
+    long qoff = ((long)b * T + i) * 3 * C + h * hs, ooff = ((long)b * T + i) * C + h * hs;
+    float qr[ATT_MAX_PER_LANE], dor[ATT_MAX_PER_LANE], dq[ATT_MAX_PER_LANE], D = 0.0f;
+    for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+        int d = lane + 32 * r;
+        qr[r] = d < hs ? qkv[qoff + d] * scale : 0.0f;
+        dor[r] = d < hs ? dout[ooff + d] : 0.0f;
+        D += d < hs ? dor[r] * out[ooff + d] : 0.0f;
+        dq[r] = 0.0f;
+    }
+    D = warp_sum(D); // rowsum(dO * O)
+    float L = lse[row];
+    for (int j = attn_first_key(pos, n_masked, h, i); j <= i; j++) {
+        long koff = ((long)b * T + j) * 3 * C + C + h * hs, voff = koff + C;
+        float s = 0.0f, dp = 0.0f;
+        for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+            int d = lane + 32 * r;
+            if (d < hs) { s += qr[r] * qkv[koff + d]; dp += dor[r] * qkv[voff + d]; }
+        }
+        s = warp_sum(s) + slope * (j - i);
+        dp = warp_sum(dp);
+        float p = expf(s - L), ds = p * (dp - D);
+        for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+            int d = lane + 32 * r;
+            if (d >= hs) continue;
+            atomicAdd(&dqkv[voff + d], p * dor[r]);      // dV += P^T dO
+            atomicAdd(&dqkv[koff + d], ds * qr[r]);      // dK += dS^T Q * scale (qr holds q * scale)
+            dq[r] += ds * qkv[koff + d] * scale;         // dQ += dS K * scale
+        }
+    }
+    for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+        int d = lane + 32 * r;
+        if (d < hs) dqkv[qoff + d] += dq[r];
+    }
+}
+static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse, int B,
+                               int T, int C, int H, int pos, int n_masked) {
+    attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked);
     cudaCheck(cudaGetLastError());
 }
 

@@ -121,6 +121,24 @@ int main(void) {
         gpu::rope_backward(d_qkv, B, T, C, 3);
         check("rope_backward", d_qkv, qkv, n, 1e-5);
     }
+    for (int pos = 0; pos < POS_COUNT; pos++) { // attention, every position variant's bias (4 heads of 24)
+        int Ha = 4, Ca = 96, n_masked = 3;
+        size_t n3 = (size_t)N * 3 * Ca, n1 = (size_t)N * Ca;
+        float *qkv = rand_host(n3, 1), *dout = rand_host(n1, 1), *out = (float*)mallocCheck(n1 * 4);
+        float *att = (float*)mallocCheck((size_t)B * Ha * T * T * 4), *dqkv = (float*)mallocCheck(n3 * 4);
+        attention_forward(out, att, qkv, B, T, Ca, Ha, pos, n_masked);
+        attention_backward(dqkv, dout, qkv, att, B, T, Ca, Ha);
+        float *d_qkv = to_gpu(qkv, n3 * 4), *d_dout = to_gpu(dout, n1 * 4), *d_out, *d_lse, *d_dqkv;
+        cudaCheck(cudaMalloc(&d_out, n1 * 4)); cudaCheck(cudaMalloc(&d_lse, (size_t)B * Ha * T * 4)); cudaCheck(cudaMalloc(&d_dqkv, n3 * 4));
+        cudaCheck(cudaMemset(d_dqkv, 0, n3 * 4));
+        gpu::attention_forward(d_out, d_lse, d_qkv, B, T, Ca, Ha, pos, n_masked);
+        gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, B, T, Ca, Ha, pos, n_masked);
+        char what[96];
+        snprintf(what, sizeof(what), "attention_forward (%s bias)", POS_NAMES[pos]);
+        check(what, d_out, out, n1, 1e-5);
+        snprintf(what, sizeof(what), "attention_backward dqkv (%s bias)", POS_NAMES[pos]);
+        check(what, d_dqkv, dqkv, n3, 1e-4);
+    }
     { // layernorm forward / backward
         float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(BTC, 1);
         float *out = (float*)mallocCheck(BTC * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
