@@ -392,6 +392,37 @@ static void residual_forward(float* out, const float* a, const float* b, long n)
     cudaCheck(cudaGetLastError());
 }
 
+__global__ void residual_backward_kernel(float* da, float* db, const float* dout, long n) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) { da[i] += dout[i]; db[i] += dout[i]; }
+}
+static void residual_backward(float* da, float* db, const float* dout, long n) {
+    residual_backward_kernel<<<ceil_div(n, 256), 256>>>(da, db, dout, n);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * dropout, in place, the same hash of (seed, index) as the CPU op: identical masks on both
+ * ============================================================================================ */
+__device__ inline uint64_t hash64_dev(uint64_t x) { /* = hash64() of seqmodels.h */
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+__global__ void dropout_kernel(float* x, long n, float p, uint64_t seed) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int keep = (hash64_dev(seed ^ ((uint64_t)i * 0xD1B54A32D192ED03ull)) >> 40) * (1.0 / 16777216.0) >= p;
+    x[i] = keep ? x[i] / (1.0f - p) : 0.0f;
+}
+static void dropout_forward(float* x, long n, float p, uint64_t seed) {
+    if (p <= 0) return;
+    dropout_kernel<<<ceil_div(n, 256), 256>>>(x, n, p, seed);
+    cudaCheck(cudaGetLastError());
+}
+static void dropout_backward(float* dx, long n, float p, uint64_t seed) { dropout_forward(dx, n, p, seed); }
+
 /* ============================================================================================
  * fused softmax cross-entropy: one block per position computes the loss and, in the same pass,
  * dlogits = (softmax - onehot) * scale_i (scale_i = mask_i / N_scored); the probabilities are
@@ -478,6 +509,172 @@ static double grad_norm(const float* g, long n, double* scratch) {
     double s;
     cudaCheck(cudaMemcpy(&s, scratch, sizeof(double), cudaMemcpyDeviceToHost));
     return sqrt(s);
+}
+
+/* ============================================================================================
+ * 5.1 Transformer family (gpt, llama) on the GPU: the same walk as transformer_forward /
+ * transformer_backward in seqmodels.h, op for op, over device copies of the same parameter
+ * buffer and the same activation layout (attention keeps one LSE per row instead of P).
+ * ============================================================================================ */
+struct GpuModel {
+    Model* host;                          /* config, parameter table, offsets */
+    float *params, *grads, *adam_m, *adam_v; /* device buffers, the host layout */
+    float *acts, *dacts, *logits, *dlogits, *losses;
+    int *inputs, *targets;
+    unsigned char* mask;
+    double* scratch;
+    size_t n_acts;
+};
+static size_t gpu_acts_size(const Config* c, int B, int T) {
+    TransformerActs a;
+    Arena ar = {NULL, 0};
+    transformer_layout(&a, &ar, c, B, T, 1);
+    return ar.used;
+}
+static void gpu_model_init(GpuModel* g, Model* host) {
+    g->host = host;
+    size_t P = host->pt.total, BT = (size_t)host->maxB * host->maxT, V = host->cfg.vocab_size;
+    float** bufs[4] = {&g->params, &g->grads, &g->adam_m, &g->adam_v};
+    real* src[4] = {host->params, host->grads, host->adam_m, host->adam_v};
+    for (int k = 0; k < 4; k++) {
+        cudaCheck(cudaMalloc(bufs[k], P * sizeof(float)));
+        cudaCheck(cudaMemcpy(*bufs[k], src[k], P * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    g->n_acts = gpu_acts_size(&host->cfg, host->maxB, host->maxT);
+    cudaCheck(cudaMalloc(&g->acts, g->n_acts * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->dacts, g->n_acts * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->logits, BT * V * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->dlogits, BT * V * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->losses, BT * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->inputs, BT * sizeof(int)));
+    cudaCheck(cudaMalloc(&g->targets, BT * sizeof(int)));
+    cudaCheck(cudaMalloc(&g->mask, BT));
+    cudaCheck(cudaMalloc(&g->scratch, sizeof(double)));
+}
+static float* gpu_tensor(const GpuModel* g, float* buf, const char* fmt, int l) {
+    char name[SM_MAX_NAME];
+    snprintf(name, sizeof(name), fmt, l);
+    int i = table_find(&g->host->pt, name);
+    return i < 0 ? NULL : buf + g->host->pt.t[i].offset;
+}
+static TransformerLayerParams gpu_layer(const GpuModel* g, float* buf, int l) {
+    TransformerLayerParams p; /* transformer_layer() over a device buffer: the offsets are the host's */
+    const char* names[13] = {"transformer.h.%d.ln_1.weight", "transformer.h.%d.ln_1.bias", "transformer.h.%d.attn.c_attn.weight",
+                             "transformer.h.%d.attn.c_attn.bias", "transformer.h.%d.attn.c_proj.weight", "transformer.h.%d.attn.c_proj.bias",
+                             "transformer.h.%d.ln_2.weight", "transformer.h.%d.ln_2.bias",
+                             is_llama(&g->host->cfg) ? "transformer.h.%d.mlp.fc_1.weight" : "transformer.h.%d.mlp.c_fc.weight",
+                             "transformer.h.%d.mlp.c_fc.bias", "transformer.h.%d.mlp.fc_2.weight", "transformer.h.%d.mlp.c_proj.weight",
+                             "transformer.h.%d.mlp.c_proj.bias"};
+    float** fields[13] = {&p.ln1w, &p.ln1b, &p.qkvw, &p.qkvb, &p.attprojw, &p.attprojb, &p.ln2w, &p.ln2b, &p.fcw, &p.fcb, &p.fc2w, &p.mlpprojw, &p.mlpprojb};
+    for (int k = 0; k < 13; k++) *fields[k] = gpu_tensor(g, buf, names[k], l);
+    return p;
+}
+static void gpu_norm_forward(const Config* c, float* out, float* mean, float* rstd, const float* x, const float* w, const float* b, int N) {
+    if (is_llama(c)) rmsnorm_forward(out, rstd, x, w, N, c->n_embd, 1e-5);
+    else layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd);
+}
+static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const float* dout, const float* x, const float* w,
+                              const float* mean, const float* rstd, int N) {
+    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd);
+    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd);
+}
+
+/* forward + fused loss; with targets also fills dlogits (scale 1/N_scored). Returns the mean loss. */
+static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
+    Model* m = g->host;
+    const Config* c = &m->cfg;
+    int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
+    float p = active_dropout(m);
+    cudaCheck(cudaMemcpy(g->inputs, h_inputs, BT * sizeof(int), cudaMemcpyHostToDevice));
+    TransformerActs a;
+    Arena ar = {(real*)g->acts, 0};
+    transformer_layout(&a, &ar, c, B, T, 1);
+    float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
+    encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
+    dropout_forward(a.encoded, (long)BT * C, p, dropout_site(m, 0));
+    for (int l = 0; l < L; l++) {
+        TransformerLayerParams w = gpu_layer(g, g->params, l);
+        size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
+        float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
+        gpu_norm_forward(c, a.ln1 + oC, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
+        linear_forward(a.qkv + o3, a.ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
+        if (c->pos == POS_ROPE) rope_forward(a.qkv + o3, B, T, C, H);
+        attention_forward(a.atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c));
+        linear_forward(a.attproj + oC, a.atty + oC, w.attprojw, w.attprojb, BT, C, C);
+        dropout_forward(a.attproj + oC, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
+        residual_forward(a.res1 + oC, x, a.attproj + oC, (long)BT * C);
+        gpu_norm_forward(c, a.ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
+        linear_forward(a.fch + oH, a.ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
+        if (is_llama(c)) {
+            linear_forward(a.fch2 + oH, a.ln2 + oC, w.fc2w, NULL, BT, C, Hd);
+            swiglu_forward(a.fch_act + oH, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
+        } else {
+            gelu_forward(a.fch_act + oH, a.fch + oH, (long)BT * Hd);
+        }
+        linear_forward(a.mlpproj + oC, a.fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
+        dropout_forward(a.mlpproj + oC, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
+        residual_forward(a.res2 + oC, a.res1 + oC, a.mlpproj + oC, (long)BT * C);
+    }
+    float* xL = a.res2 + (size_t)(L - 1) * BT * C;
+    gpu_norm_forward(c, a.lnf, a.lnf_mean, a.lnf_rstd, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
+                     gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
+    linear_forward(g->logits, a.lnf, wte, NULL, BT, C, V);
+    if (!h_targets) return 0;
+    long scored = 0;
+    for (int i = 0; i < BT; i++) scored += !h_mask || h_mask[i];
+    cudaCheck(cudaMemcpy(g->targets, h_targets, BT * sizeof(int), cudaMemcpyHostToDevice));
+    if (h_mask) cudaCheck(cudaMemcpy(g->mask, h_mask, BT, cudaMemcpyHostToDevice));
+    crossentropy_fused(g->losses, g->dlogits, g->logits, g->targets, h_mask ? g->mask : NULL, scored ? 1.0f / scored : 0.0f, BT, V);
+    float* losses = (float*)mallocCheck(BT * sizeof(float));
+    cudaCheck(cudaMemcpy(losses, g->losses, BT * sizeof(float), cudaMemcpyDeviceToHost));
+    double sum = 0;
+    for (int i = 0; i < BT; i++) if (!h_mask || h_mask[i]) sum += losses[i];
+    free(losses);
+    return scored ? sum / scored : 0;
+}
+/* backward of the last forward (dlogits are already there): accumulates into g->grads */
+static void transformer_backward(GpuModel* g, int B, int T) {
+    Model* m = g->host;
+    const Config* c = &m->cfg;
+    int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
+    float p = active_dropout(m);
+    TransformerActs a, d;
+    Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
+    transformer_layout(&a, &ar, c, B, T, 1);
+    transformer_layout(&d, &dr, c, B, T, 1);
+    cudaCheck(cudaMemset(g->dacts, 0, g->n_acts * sizeof(float)));
+    float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
+    float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dxL = d.res2 + (size_t)(L - 1) * BT * C;
+    linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V);
+    gpu_norm_backward(c, dxL, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
+                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT);
+    for (int l = L - 1; l >= 0; l--) {
+        TransformerLayerParams w = gpu_layer(g, g->params, l), gr = gpu_layer(g, g->grads, l);
+        size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
+        float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
+        float* dx = l == 0 ? d.encoded : d.res2 + (size_t)(l - 1) * BT * C;
+        residual_backward(d.res1 + oC, d.mlpproj + oC, d.res2 + oC, (long)BT * C);
+        dropout_backward(d.mlpproj + oC, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
+        linear_backward(d.fch_act + oH, gr.mlpprojw, gr.mlpprojb, d.mlpproj + oC, a.fch_act + oH, w.mlpprojw, BT, Hd, C);
+        if (is_llama(c)) {
+            swiglu_backward(d.fch2 + oH, d.fch + oH, d.fch_act + oH, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
+            linear_backward(d.ln2 + oC, gr.fc2w, NULL, d.fch2 + oH, a.ln2 + oC, w.fc2w, BT, C, Hd);
+        } else {
+            gelu_backward(d.fch + oH, a.fch + oH, d.fch_act + oH, (long)BT * Hd);
+        }
+        linear_backward(d.ln2 + oC, gr.fcw, gr.fcb, d.fch + oH, a.ln2 + oC, w.fcw, BT, C, Hd);
+        gpu_norm_backward(c, d.res1 + oC, gr.ln2w, gr.ln2b, d.ln2 + oC, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
+        residual_backward(dx, d.attproj + oC, d.res1 + oC, (long)BT * C);
+        dropout_backward(d.attproj + oC, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
+        linear_backward(d.atty + oC, gr.attprojw, gr.attprojb, d.attproj + oC, a.atty + oC, w.attprojw, BT, C, C);
+        attention_backward(d.qkv + o3, d.atty + oC, a.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, B, T, C, H, c->pos,
+                           hard_alibi_heads(c));
+        if (c->pos == POS_ROPE) rope_backward(d.qkv + o3, B, T, C, H);
+        linear_backward(d.ln1 + oC, gr.qkvw, gr.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
+        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1 + oC, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
+    }
+    dropout_backward(d.encoded, (long)BT * C, p, dropout_site(m, 0));
+    encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), d.encoded, g->inputs, B, T, C);
 }
 
 } // namespace gpu

@@ -787,7 +787,7 @@ typedef struct {
     real* encoded;                   // (B,T,C) embedding (+ positions), after dropout
     real *ln1, *ln1_mean, *ln1_rstd; // (L,B,T,C), (L,B,T), (L,B,T)
     real* qkv;                       // (L,B,T,3C) q and k after RoPE
-    real* att;                       // (L,B,H,T,T) attention probabilities
+    real* att;                       // (L,B,H,T,T) attention probabilities (GPU: (L,B,H,T) log-sum-exp)
     real* atty;                      // (L,B,T,C) attention output, before c_proj
     real* attproj;                   // (L,B,T,C) c_proj output after dropout
     real* res1;                      // (L,B,T,C) x + attention branch
@@ -799,14 +799,16 @@ typedef struct {
     real* res2;                      // (L,B,T,C) block output
     real *lnf, *lnf_mean, *lnf_rstd; // (B,T,C), (B,T), (B,T)
 } TransformerActs;
-static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T) {
+/* att_row: what attention keeps per query row for its backward: T probabilities on the CPU, one
+ * log-sum-exp on the GPU (its flash-style kernel recomputes the probabilities) */
+static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden;
     a->encoded = carve(ar, BT * C);
     a->ln1 = carve(ar, L * BT * C);
     a->ln1_mean = carve(ar, L * BT);
     a->ln1_rstd = carve(ar, L * BT);
     a->qkv = carve(ar, L * BT * 3 * C);
-    a->att = carve(ar, L * B * c->n_head * (size_t)T * T);
+    a->att = carve(ar, L * B * c->n_head * (size_t)T * att_row);
     a->atty = carve(ar, L * BT * C);
     a->attproj = carve(ar, L * BT * C);
     a->res1 = carve(ar, L * BT * C);
@@ -825,7 +827,7 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
 static size_t transformer_acts_size(const Config* c, int B, int T) {
     TransformerActs a;
     Arena ar = {NULL, 0};
-    transformer_layout(&a, &ar, c, B, T);
+    transformer_layout(&a, &ar, c, B, T, T);
     return ar.used;
 }
 
@@ -847,7 +849,7 @@ static void transformer_forward(Model* m, const int* idx, int B, int T) {
     float p = active_dropout(m);
     TransformerActs a;
     Arena ar = {m->acts, 0};
-    transformer_layout(&a, &ar, c, B, T);
+    transformer_layout(&a, &ar, c, B, T, T);
 
     real* wte = tensor_ptr(m, m->params, "transformer.wte.weight");
     encoder_forward(a.encoded, idx, wte, tensor_ptr(m, m->params, "transformer.wpe.weight"), B, T, C);
@@ -895,8 +897,8 @@ static void transformer_backward(Model* m, const int* idx, int B, int T) {
     float p = active_dropout(m);
     TransformerActs a, d; // activations and their gradients: same layout in two buffers
     Arena ar = {m->acts, 0}, dr = {m->dacts, 0};
-    transformer_layout(&a, &ar, c, B, T);
-    transformer_layout(&d, &dr, c, B, T);
+    transformer_layout(&a, &ar, c, B, T, T);
+    transformer_layout(&d, &dr, c, B, T, T);
 
     real *wte = tensor_ptr(m, m->params, "transformer.wte.weight"), *dwte = tensor_ptr(m, m->grads, "transformer.wte.weight");
     real* xL = L > 0 ? a.res2 + (size_t)(L - 1) * BT * C : a.encoded;

@@ -35,6 +35,43 @@ static void check(const char* what, const float* d_got, const float* want, size_
     free(got);
 }
 
+/* a whole model: loss, logits and every gradient, GPU (fp32) against the CPU reference on the same
+ * weights, batch and dropout masks */
+static void compare_model(const char* model, int pos, int bias, float dropout) {
+    Config c = {0};
+    snprintf(c.model, sizeof(c.model), "%s", model);
+    c.vocab_size = 256; c.block_size = 64; c.n_layer = 2; c.n_head = 4; c.n_embd = 128;
+    c.pos = pos; c.bias = bias; c.dropout = dropout; c.num_masked_heads = -1;
+    int B = 4, T = 64, BT = B * T;
+    Model m;
+    if (model_build(&m, &c, B, T, 5)) sm_die("%s", sm_err);
+    for (size_t i = 0; i < m.pt.total; i++) m.params[i] += (float)(0.05 * (2 * rng_uniform(&rng) - 1)); // norms, biases off their init
+    int *in = (int*)mallocCheck(BT * sizeof(int)), *tg = (int*)mallocCheck(BT * sizeof(int));
+    unsigned char* mask = (unsigned char*)mallocCheck(BT);
+    for (int i = 0; i < BT; i++) { in[i] = (int)rng_below(&rng, 256); tg[i] = (int)rng_below(&rng, 256); mask[i] = i % 7 != 3; }
+    m.training = 1;
+    m.dropout_seed = 4242;
+    gpu::GpuModel g;
+    gpu::gpu_model_init(&g, &m); // copies the parameters
+    model_zero_grad(&m);
+    double loss_cpu = model_forward(&m, in, tg, mask, B, T);
+    model_backward(&m, in, tg, mask, B, T);
+    cudaCheck(cudaMemset(g.grads, 0, m.pt.total * sizeof(float)));
+    double loss_gpu = gpu::transformer_forward(&g, in, tg, mask, B, T);
+    gpu::transformer_backward(&g, B, T);
+    char what[128], label[64];
+    snprintf(label, sizeof(label), "%s --pos %s --bias %d --dropout %g", model, POS_NAMES[pos], bias, dropout);
+    float lc = (float)loss_cpu, lg = (float)loss_gpu;
+    float* d_l = to_gpu(&lg, 4);
+    snprintf(what, sizeof(what), "model %s: loss (cpu %.6f)", label, loss_cpu);
+    check(what, d_l, &lc, 1, 1e-5);
+    snprintf(what, sizeof(what), "model %s: logits", label);
+    check(what, g.logits, m.logits, (size_t)BT * 256, 1e-4);
+    snprintf(what, sizeof(what), "model %s: all %d gradients", label, m.pt.n);
+    check(what, g.grads, m.grads, m.pt.total, 1e-4);
+    model_free(&m);
+}
+
 int main(void) {
     int dev;
     cudaDeviceProp prop;
@@ -222,6 +259,11 @@ int main(void) {
         check("adamw v", d_v, m.adam_v, P, 1e-5);
         model_free(&m);
     }
+    compare_model("gpt", POS_LEARNED, 1, 0.1f);
+    compare_model("gpt", POS_ALIBI, 0, 0.0f);
+    compare_model("gpt", POS_HARD_ALIBI, 0, 0.0f);
+    compare_model("llama", POS_ROPE, 0, 0.1f);
+    compare_model("llama", POS_NOPE, 0, 0.0f);
     cudaCheck(cudaDeviceSynchronize());
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail != 0;
