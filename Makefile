@@ -37,7 +37,10 @@ test: train_cpu test_gradcheck
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
-cuda: test_gpu.out
+cuda: train_gpu test_gpu.out
+
+train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
 
 test_gpu.out: test_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
@@ -47,7 +50,7 @@ test_gpu: test_gpu.out
 	./test_gpu.out
 
 clean:
-	rm -f train_cpu test_gradcheck test_gpu.out
+	rm -f train_cpu test_gradcheck test_gpu.out train_gpu
 	rm -rf tests/tmp
 
 help:
@@ -55,6 +58,7 @@ help:
 	@echo "  train_cpu       CPU trainer / evaluator / sampler (./train_cpu -h)"
 	@echo "  test_gradcheck  finite-difference checks of every op and architecture (double precision)"
 	@echo "  test            build and run every CPU test"
+	@echo "  train_gpu       CUDA trainer, same flags as train_cpu (./train_gpu -h)"
 	@echo "  cuda            compile the CUDA programs (no GPU needed)"
 	@echo "  test_gpu        build and run every CUDA kernel against its CPU op (needs a GPU)"
 	@echo "  clean           remove build outputs"

@@ -493,6 +493,16 @@ static void adamw_update(float* p, const float* g, float* m, float* v, long n, d
     cudaCheck(cudaGetLastError());
 }
 
+/* x *= s (gradient clipping) */
+__global__ void scale_kernel(float* x, long n, float s) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] *= s;
+}
+static void scale_inplace(float* x, long n, float s) {
+    scale_kernel<<<ceil_div(n, 256), 256>>>(x, n, s);
+    cudaCheck(cudaGetLastError());
+}
+
 /* ============================================================================================
  * global grad norm: per-block sums of squares into one double
  * ============================================================================================ */
@@ -531,16 +541,17 @@ static size_t gpu_acts_size(const Config* c, int B, int T) {
     transformer_layout(&a, &ar, c, B, T, 1);
     return ar.used;
 }
-static void gpu_model_init(GpuModel* g, Model* host) {
+/* device buffers for batches up to (B,T); parameters, grads and AdamW state copied from host */
+static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
     g->host = host;
-    size_t P = host->pt.total, BT = (size_t)host->maxB * host->maxT, V = host->cfg.vocab_size;
+    size_t P = host->pt.total, BT = (size_t)B * T, V = host->cfg.vocab_size;
     float** bufs[4] = {&g->params, &g->grads, &g->adam_m, &g->adam_v};
     real* src[4] = {host->params, host->grads, host->adam_m, host->adam_v};
     for (int k = 0; k < 4; k++) {
         cudaCheck(cudaMalloc(bufs[k], P * sizeof(float)));
         cudaCheck(cudaMemcpy(*bufs[k], src[k], P * sizeof(float), cudaMemcpyHostToDevice));
     }
-    g->n_acts = gpu_acts_size(&host->cfg, host->maxB, host->maxT);
+    g->n_acts = gpu_acts_size(&host->cfg, B, T);
     cudaCheck(cudaMalloc(&g->acts, g->n_acts * sizeof(float)));
     cudaCheck(cudaMalloc(&g->dacts, g->n_acts * sizeof(float)));
     cudaCheck(cudaMalloc(&g->logits, BT * V * sizeof(float)));

@@ -52,7 +52,7 @@ static void compare_model(const char* model, int pos, int bias, float dropout) {
     m.training = 1;
     m.dropout_seed = 4242;
     gpu::GpuModel g;
-    gpu::gpu_model_init(&g, &m); // copies the parameters
+    gpu::gpu_model_init(&g, &m, B, T); // copies the parameters
     model_zero_grad(&m);
     double loss_cpu = model_forward(&m, in, tg, mask, B, T);
     model_backward(&m, in, tg, mask, B, T);

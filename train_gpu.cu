@@ -1,0 +1,91 @@
+/*
+ * train_gpu.cu -- the same trainer as train_cpu (same flags, data, checkpoints; seqmodels.h §11),
+ * with the model on the GPU (kernels.cuh). fp32 for now: bf16 activations come next.
+ *
+ *   make train_gpu && ./train_gpu -m gpt     # nanoGPT's Shakespeare-char model, 5000 steps
+ *
+ * A checkpoint written here loads in train_cpu and the other way round (same tensors, same names).
+ */
+#include "seqmodels.h"
+#include "kernels.cuh"
+
+/* GPU defaults: nanoGPT's Shakespeare-char config (attention.md §5) */
+static Args gpu_defaults(void) {
+    Args a;
+    memset(&a, 0, sizeof(a));
+    strcpy(a.model.model, "gpt");
+    strcpy(a.data, "shakespeare");
+    a.model.pos = -1;
+    a.model.n_layer = 6;
+    a.model.n_head = 6;
+    a.model.n_embd = 384;
+    a.model.num_masked_heads = -1;
+    a.model.dropout = 0.2f;
+    a.batch = 64;
+    a.seq_len = 256;
+    a.steps = 5000;
+    a.stop_at = -1;
+    a.optim.lr = 1e-3; a.optim.min_lr = 1e-4; a.optim.warmup = 100; a.optim.decay_steps = -1;
+    a.optim.beta1 = 0.9; a.optim.beta2 = 0.99; a.optim.eps = 1e-8; a.optim.weight_decay = 0.1; a.optim.grad_clip = 1.0;
+    a.seed = 1337;
+    a.eval_every = 250;
+    a.eval_batches = 20;
+    a.sample_len = 300;
+    a.temperature = 1.0;
+    strcpy(a.prompt, "\n");
+    return a;
+}
+
+/* ---- the GPU backend: a GpuModel mirrors the host Model's buffers on the device ---- */
+static gpu::GpuModel G;
+static void gpu_init(Backend* be, Model* m, int B, int T) {
+    (void)be;
+    if (strcmp(m->cfg.model, "gpt") && strcmp(m->cfg.model, "llama"))
+        sm_die("model '%s' has no GPU implementation yet (train_cpu runs it)", m->cfg.model);
+    if (m->cfg.n_embd / m->cfg.n_head > 32 * ATT_MAX_PER_LANE)
+        sm_die("head size %d not supported by the GPU attention kernel (max %d)", m->cfg.n_embd / m->cfg.n_head, 32 * ATT_MAX_PER_LANE);
+    gpu::gpu_model_init(&G, m, B, T);
+}
+static double gpu_forward(Backend* be, Model* m, const int* in, const int* tg, const uint8_t* mask, int B, int T) {
+    (void)be; (void)m;
+    return gpu::transformer_forward(&G, in, tg, mask, B, T);
+}
+static void gpu_backward(Backend* be, Model* m, const int* in, const int* tg, const uint8_t* mask, int B, int T) {
+    (void)be; (void)m; (void)in; (void)tg; (void)mask; // dlogits were made by the fused loss in forward
+    gpu::transformer_backward(&G, B, T);
+}
+static void gpu_zero_grad(Backend* be, Model* m) {
+    (void)be;
+    cudaCheck(cudaMemset(G.grads, 0, m->pt.total * sizeof(float)));
+}
+static double gpu_update(Backend* be, Model* m, const OptimConfig* o, double lr, int t) {
+    (void)be;
+    double norm = gpu::grad_norm(G.grads, (long)m->pt.total, G.scratch);
+    if (!isfinite(norm)) return norm;
+    if (o->grad_clip > 0 && norm > o->grad_clip) gpu::scale_inplace(G.grads, (long)m->pt.total, (float)(o->grad_clip / (norm + 1e-6)));
+    for (int i = 0; i < m->pt.n; i++) {
+        const TensorInfo* ti = &m->pt.t[i];
+        gpu::adamw_update(G.params + ti->offset, G.grads + ti->offset, G.adam_m + ti->offset, G.adam_v + ti->offset,
+                          (long)ti->numel, lr, o->beta1, o->beta2, o->eps, o->weight_decay, ti->decay, t);
+    }
+    return norm;
+}
+static void gpu_logits_row(Backend* be, Model* m, int row, real* out) {
+    (void)be;
+    int V = m->cfg.vocab_size;
+    cudaCheck(cudaMemcpy(out, G.logits + (size_t)row * V, V * sizeof(float), cudaMemcpyDeviceToHost));
+}
+static void gpu_to_host(Backend* be, Model* m) {
+    (void)be;
+    size_t bytes = m->pt.total * sizeof(float);
+    cudaCheck(cudaMemcpy(m->params, G.params, bytes, cudaMemcpyDeviceToHost));
+    cudaCheck(cudaMemcpy(m->grads, G.grads, bytes, cudaMemcpyDeviceToHost));
+    cudaCheck(cudaMemcpy(m->adam_m, G.adam_m, bytes, cudaMemcpyDeviceToHost));
+    cudaCheck(cudaMemcpy(m->adam_v, G.adam_v, bytes, cudaMemcpyDeviceToHost));
+}
+static Backend GPU_BACKEND = {"cuda fp32", 0, gpu_init, gpu_forward, gpu_backward, gpu_zero_grad, gpu_update, gpu_logits_row, gpu_to_host, NULL};
+
+int main(int argc, char** argv) {
+    Args defaults = gpu_defaults();
+    return train_main(argc, argv, &defaults, &GPU_BACKEND);
+}
