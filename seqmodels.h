@@ -1812,6 +1812,35 @@ typedef struct {
     int threads;
 } Args;
 
+/* Defaults both trainers share: nanoGPT's Shakespeare-char recipe (lr 1e-3 cosine to 1e-4 after
+ * 100 warmup steps, AdamW b2 0.99, wd 0.1, clip 1, eval every 250). Each trainer then sets the
+ * model and batch sizes that fit its machine. */
+static Args args_defaults(void) {
+    Args a;
+    memset(&a, 0, sizeof(a));
+    strcpy(a.model.model, "gpt");
+    strcpy(a.data, "shakespeare");
+    a.model.pos = -1;
+    a.model.num_masked_heads = -1;
+    a.stop_at = -1;
+    a.optim.lr = 1e-3;
+    a.optim.min_lr = 1e-4;
+    a.optim.warmup = 100;
+    a.optim.decay_steps = -1;
+    a.optim.beta1 = 0.9;
+    a.optim.beta2 = 0.99;
+    a.optim.eps = 1e-8;
+    a.optim.weight_decay = 0.1;
+    a.optim.grad_clip = 1.0;
+    a.seed = 1337;
+    a.eval_every = 250;
+    a.eval_batches = 20;
+    a.sample_len = 300;
+    a.temperature = 1.0;
+    strcpy(a.prompt, "\n");
+    return a;
+}
+
 enum { ARG_INT, ARG_LL, ARG_FLOAT, ARG_DOUBLE, ARG_STR, ARG_POS };
 typedef struct {
     const char *name, *alias;

@@ -11,28 +11,14 @@
 
 /* GPU defaults: nanoGPT's Shakespeare-char config (attention.md §5) */
 static Args gpu_defaults(void) {
-    Args a;
-    memset(&a, 0, sizeof(a));
-    strcpy(a.model.model, "gpt");
-    strcpy(a.data, "shakespeare");
-    a.model.pos = -1;
+    Args a = args_defaults();
     a.model.n_layer = 6;
     a.model.n_head = 6;
     a.model.n_embd = 384;
-    a.model.num_masked_heads = -1;
     a.model.dropout = 0.2f;
     a.batch = 64;
     a.seq_len = 256;
     a.steps = 5000;
-    a.stop_at = -1;
-    a.optim.lr = 1e-3; a.optim.min_lr = 1e-4; a.optim.warmup = 100; a.optim.decay_steps = -1;
-    a.optim.beta1 = 0.9; a.optim.beta2 = 0.99; a.optim.eps = 1e-8; a.optim.weight_decay = 0.1; a.optim.grad_clip = 1.0;
-    a.seed = 1337;
-    a.eval_every = 250;
-    a.eval_batches = 20;
-    a.sample_len = 300;
-    a.temperature = 1.0;
-    strcpy(a.prompt, "\n");
     return a;
 }
 
