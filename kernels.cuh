@@ -3,16 +3,19 @@
  * with the same names (inside namespace gpu), so the CPU reference and its kernel read side by
  * side. Every launch is followed by cudaCheck(cudaGetLastError()).
  *
- * Status (issue 4, first part): fp32 kernels for the encoder, linear (cuBLAS), LayerNorm, RMSNorm,
- * GELU, SwiGLU, RoPE, causal attention (online softmax, all position biases; one warp per row: a
- * correct first version, not yet tiled), residual, fused softmax cross-entropy, AdamW and the
- * global grad norm, each checked against its CPU op by test_gpu.cu. Still to come: a tiled
- * flash-attention kernel, bf16 activations and
- * matmuls (cuBLASLt epilogues), dropout, train_gpu.cu.
+ * Two precisions, chosen at run time by gpu::use_fp32 (train_gpu --fp32):
+ *   bf16 (default): matmuls on the tensor cores in bf16 with fp32 accumulation (cuBLAS
+ *                   COMPUTE_32F_FAST_16BF) and a tiled flash-attention kernel (bf16 wmma tiles,
+ *                   fp32 softmax statistics and accumulators), head size 64;
+ *   fp32:           cuBLAS SGEMM and the one-warp-per-row attention kernel: exact enough to be
+ *                   compared with the CPU reference at 1e-5 (test_gpu).
+ * Parameters, gradients, AdamW state and the activations between ops are fp32 in both modes.
  */
 #pragma once
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -35,6 +38,10 @@ static void cublas_check_(cublasStatus_t st, const char* file, int line) {
 namespace gpu {
 
 static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
+__device__ inline int ceil_div_dev(int a, int b) { return (a + b - 1) / b; }
+
+/* 1 = fp32 everywhere (SGEMM, fp32 attention); 0 = bf16 tensor cores (see the top of the file) */
+static int use_fp32 = 0;
 
 /* sum over a warp, every lane gets the result */
 __device__ inline float warp_sum(float x) {
@@ -73,7 +80,7 @@ static void encoder_backward(float* dwte, float* dwpe, const float* dout, const 
 }
 
 /* ============================================================================================
- * linear: out (N,OC) = inp (N,C) @ W^T + bias through cuBLAS (fp32 here; TF32/bf16 later).
+ * linear: out (N,OC) = inp (N,C) @ W^T + bias through cuBLAS (bf16 tensor cores, or fp32).
  * cuBLAS is column-major: a row-major (N,OC) matrix is a column-major (OC,N) one, so
  * out^T = W inp^T is one GEMM with W transposed. Backward: dinp += dout @ W, dW += dout^T @ inp.
  * ============================================================================================ */
@@ -93,9 +100,17 @@ __global__ void bias_grad_kernel(float* dbias, const float* dout, int N, int OC)
     for (int n = 0; n < N; n++) s += dout[(long)n * OC + o];
     dbias[o] += s;
 }
+/* C (m,n) = alpha op(A) op(B) + beta C, column-major, fp32 in and out; the products run in bf16
+ * on the tensor cores (fp32 accumulation) unless use_fp32 */
+static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const float* A, int lda, const float* B,
+                 int ldb, float beta, float* C, int ldc) {
+    const float one = 1.0f;
+    cublasComputeType_t compute = use_fp32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
+    cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
+                             CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
+}
 static void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int C, int OC) {
-    const float one = 1.0f, zero = 0.0f;
-    cublasCheck(cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one, W, C, inp, C, &zero, out, OC));
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, W, C, inp, C, 0.0f, out, OC);
     if (bias) {
         add_bias_kernel<<<ceil_div((long)N * OC, 256), 256>>>(out, bias, N, OC);
         cudaCheck(cudaGetLastError());
@@ -103,11 +118,8 @@ static void linear_forward(float* out, const float* inp, const float* W, const f
 }
 static void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, const float* inp, const float* W,
                             int N, int C, int OC) {
-    const float one = 1.0f;
-    if (dinp) // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
-        cublasCheck(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, &one, W, C, dout, OC, &one, dinp, C));
-    // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
-    cublasCheck(cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, &one, inp, C, dout, OC, &one, dW, C));
+    if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, 1.0f, dinp, C); // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
+    gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
     if (dbias) {
         bias_grad_kernel<<<ceil_div(OC, 128), 128>>>(dbias, dout, N, OC);
         cudaCheck(cudaGetLastError());
@@ -328,7 +340,7 @@ __global__ void attention_forward_kernel(float* out, float* lse, const float* qk
     }
     if (lane == 0) lse[row] = m + logf(l);
 }
-static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
+static void attention_forward_rows(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
     if (C / H > 32 * ATT_MAX_PER_LANE) { fprintf(stderr, "error: attention kernel supports head size <= %d\n", 32 * ATT_MAX_PER_LANE); exit(1); }
     attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked);
     cudaCheck(cudaGetLastError());
@@ -374,9 +386,323 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         if (d < hs) dqkv[qoff + d] += dq[r];
     }
 }
-static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse, int B,
-                               int T, int C, int H, int pos, int n_masked) {
+static void attention_backward_rows(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse, int B,
+                                    int T, int C, int H, int pos, int n_masked) {
     attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked);
+    cudaCheck(cudaGetLastError());
+}
+
+/* --------------------------------------------------------------------------------------------
+ * causal attention, tiled flash version for the tensor cores (head size 64; the bf16 mode).
+ * A block of 4 warps owns 64 query rows (16 per warp) and walks the key tiles of 64 to the
+ * diagonal. Q, K, V tiles are rounded to bf16 in shared memory; S = Q K^T and O += P V run on
+ * 16x16x16 bf16 wmma fragments with fp32 accumulators; the softmax statistics (row max m,
+ * row sum l) and O stay fp32. O lives in shared memory so that each new key tile can rescale
+ * it by exp(m_old - m_new) before P V is added. The forward saves LSE = m + log l per row.
+ * Backward without atomics, so the gradients are deterministic: D_i = rowsum(dO_i * O_i);
+ * one kernel per key tile accumulates dV = P^T dO and dK = dS^T Q over the query tiles, a second
+ * one per query tile accumulates dQ = dS K over the key tiles; both recompute P = exp(S - LSE)
+ * and dS = P (dP - D), dP = dO V^T. Position biases as in the row kernel.
+ * -------------------------------------------------------------------------------------------- */
+namespace wmma = nvcuda::wmma;
+typedef __nv_bfloat16 bf16;
+enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride */, FA_LDF = FA_TILE + 4 /* fp32 */ };
+typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> FragA;
+typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> FragB;   // B stored (k, n) row-major
+typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> FragBt;  // B^T stored: B (k, n) at n*ld + k
+typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> FragC;
+
+/* rows [t0, t0 + 64) of a (T, stride) fp32 matrix, 64 columns from src, into a bf16 tile; rows
+ * past T are zeros */
+__device__ inline void fa_load_tile(bf16* dst, const float* src, long stride, int t0, int T) {
+    for (int i = threadIdx.x; i < FA_TILE * FA_D / 4; i += FA_THREADS) {
+        int r = i / (FA_D / 4), c = (i % (FA_D / 4)) * 4;
+        float4 v = t0 + r < T ? *(const float4*)(src + (long)(t0 + r) * stride + c) : make_float4(0, 0, 0, 0);
+        __nv_bfloat162* d = (__nv_bfloat162*)(dst + r * FA_LDB + c);
+        d[0] = __floats2bfloat162_rn(v.x, v.y);
+        d[1] = __floats2bfloat162_rn(v.z, v.w);
+    }
+}
+/* out (16 x 64, fp32, ld FA_LDF) = a (16 x 64 as 4 fragments) times the 64x64 tile b^T (b row-major) */
+__device__ inline void fa_mm_abt(float* out, const FragA* a, const bf16* b) {
+    for (int n = 0; n < 4; n++) {
+        FragC acc;
+        wmma::fill_fragment(acc, 0.0f);
+        for (int k = 0; k < 4; k++) {
+            FragBt bt;
+            wmma::load_matrix_sync(bt, b + n * 16 * FA_LDB + k * 16, FA_LDB);
+            wmma::mma_sync(acc, a[k], bt, acc);
+        }
+        wmma::store_matrix_sync(out + n * 16, acc, FA_LDF, wmma::mem_row_major);
+    }
+}
+/* may query i see key j? (causal, Hard-ALiBi window, inside the sequence) */
+__device__ inline bool fa_visible(int i, int j, int T, int pos, int n_masked, int h) {
+    return i < T && j <= i && j >= attn_first_key(pos, n_masked, h, i);
+}
+__device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f; }
+
+/* smem bytes: forward Q, K, V, P tiles (bf16) + S, O (fp32); backward (dK dV) Q, dO, K, V, P^T,
+ * dS^T (bf16) + S^T (fp32) + LSE, D; backward (dQ) Q, dO, K, V, dS (bf16) + S (fp32) */
+#define FA_FWD_SMEM (4 * FA_TILE * FA_LDB * 2 + 2 * FA_TILE * FA_LDF * 4)
+#define FA_BWD_SMEM (6 * FA_TILE * FA_LDB * 2 + FA_TILE * FA_LDF * 4 + 2 * FA_TILE * 4)
+
+__global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(float* out, float* lse, const float* qkv, int T, int C,
+                                                                             int H, int pos, int n_masked) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB, *Ps = Vs + FA_TILE * FA_LDB;
+    float *Ss = (float*)(Ps + FA_TILE * FA_LDB), *Os = Ss + FA_TILE * FA_LDF;
+    int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE;
+    long stride = 3L * C;
+    const float* base = qkv + (long)b * T * stride + h * FA_D;
+    fa_load_tile(Qs, base, stride, q0, T);
+    for (int i = threadIdx.x; i < FA_TILE * FA_LDF; i += FA_THREADS) Os[i] = 0.0f;
+    __syncthreads();
+    FragA qf[4]; // this warp's 16 query rows, for every key tile
+    for (int k = 0; k < 4; k++) wmma::load_matrix_sync(qf[k], Qs + warp * 16 * FA_LDB + k * 16, FA_LDB);
+    // softmax bookkeeping: lane owns row r of the warp's 16 and the columns half, half + 2, ...
+    int r = lane / 2, half = lane % 2, i = q0 + warp * 16 + r;
+    float *Sw = Ss + warp * 16 * FA_LDF, *Ow = Os + warp * 16 * FA_LDF;
+    bf16* Pw = Ps + warp * 16 * FA_LDB;
+    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H), m = -INFINITY, l = 0.0f;
+    int kt_first = attn_first_key(pos, n_masked, h, q0) / FA_TILE;
+    for (int kt = kt_first; kt <= qt; kt++) {
+        __syncthreads(); // every warp is done with the previous K, V
+        fa_load_tile(Ks, base + C, stride, kt * FA_TILE, T);
+        fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
+        __syncthreads();
+        fa_mm_abt(Sw, qf, Ks); // S (16, 64) = Q K^T
+        __syncwarp();
+        float s[FA_TILE / 2], mx = -INFINITY;
+        for (int jj = 0; jj < FA_TILE / 2; jj++) {
+            int c = half + 2 * jj, j = kt * FA_TILE + c;
+            s[jj] = fa_visible(i, j, T, pos, n_masked, h) ? Sw[r * FA_LDF + c] * scale + slope * (j - i) : -INFINITY;
+            mx = fmaxf(mx, s[jj]);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
+        float m_new = fmaxf(m, mx), m_use = m_new == -INFINITY ? 0.0f : m_new; // a row may see no key of this tile
+        float corr = expf(m - m_use), sum = 0.0f;
+        for (int jj = 0; jj < FA_TILE / 2; jj++) {
+            int c = half + 2 * jj;
+            float p = expf(s[jj] - m_use);
+            sum += p;
+            Pw[r * FA_LDB + c] = __float2bfloat16(p);
+            Ow[r * FA_LDF + c] *= corr;
+        }
+        l = l * corr + sum + __shfl_xor_sync(0xffffffff, sum, 1);
+        m = m_new;
+        __syncwarp();
+        FragA pf[4];
+        for (int k = 0; k < 4; k++) wmma::load_matrix_sync(pf[k], Pw + k * 16, FA_LDB);
+        for (int n = 0; n < 4; n++) { // O (16, 64) += P V
+            FragC acc;
+            wmma::load_matrix_sync(acc, Ow + n * 16, FA_LDF, wmma::mem_row_major);
+            for (int k = 0; k < 4; k++) {
+                FragB vf;
+                wmma::load_matrix_sync(vf, Vs + k * 16 * FA_LDB + n * 16, FA_LDB);
+                wmma::mma_sync(acc, pf[k], vf, acc);
+            }
+            wmma::store_matrix_sync(Ow + n * 16, acc, FA_LDF, wmma::mem_row_major);
+        }
+        __syncwarp();
+    }
+    if (i < T) {
+        float* y = out + ((long)b * T + i) * C + h * FA_D;
+        for (int jj = 0; jj < FA_D / 2; jj++) y[half + 2 * jj] = Ow[r * FA_LDF + half + 2 * jj] / l;
+        if (half == 0) lse[((long)b * H + h) * T + i] = m + logf(l);
+    }
+}
+
+/* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d]: one warp per row */
+__global__ void attention_rowdot_kernel(float* D, const float* dout, const float* out, int B, int T, int C, int H) {
+    long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
+    int lane = threadIdx.x % 32, hs = C / H;
+    if (row >= (long)B * H * T) return;
+    int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H));
+    long off = ((long)b * T + i) * C + h * hs;
+    float s = 0.0f;
+    for (int d = lane; d < hs; d += 32) s += dout[off + d] * out[off + d];
+    s = warp_sum(s);
+    if (lane == 0) D[row] = s;
+}
+
+/* dK, dV of one key tile: warp w owns keys k0 + 16w .. + 15 and works on S^T (keys x queries) */
+__global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kernel(float* dqkv, const float* dout, const float* qkv,
+                                                                                   const float* lse, const float* D, int T, int C,
+                                                                                   int H, int pos, int n_masked) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
+    bf16 *Pt = Vs + FA_TILE * FA_LDB, *dSt = Pt + FA_TILE * FA_LDB;
+    float *St = (float*)(dSt + FA_TILE * FA_LDB), *Ls = St + FA_TILE * FA_LDF, *Ds = Ls + FA_TILE;
+    int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, n_qt = ceil_div_dev(T, FA_TILE); // the first key tiles have the most work
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, k0 = kt * FA_TILE;
+    long stride = 3L * C;
+    const float* base = qkv + (long)b * T * stride + h * FA_D;
+    const float* dbase = dout + (long)b * T * C + h * FA_D;
+    fa_load_tile(Ks, base + C, stride, k0, T);
+    fa_load_tile(Vs, base + 2 * C, stride, k0, T);
+    __syncthreads();
+    FragA kf[4], vf[4];
+    for (int k = 0; k < 4; k++) {
+        wmma::load_matrix_sync(kf[k], Ks + warp * 16 * FA_LDB + k * 16, FA_LDB);
+        wmma::load_matrix_sync(vf[k], Vs + warp * 16 * FA_LDB + k * 16, FA_LDB);
+    }
+    FragC dK[4], dV[4];
+    for (int n = 0; n < 4; n++) { wmma::fill_fragment(dK[n], 0.0f); wmma::fill_fragment(dV[n], 0.0f); }
+    int r = lane / 2, half = lane % 2, j = k0 + warp * 16 + r; // lane: key row r, query columns half, half + 2, ...
+    float *Sw = St + warp * 16 * FA_LDF, scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
+    bf16 *Pw = Pt + warp * 16 * FA_LDB, *dSw = dSt + warp * 16 * FA_LDB;
+    int qt_last = n_qt - 1; // a windowed head's key is seen only by queries up to k0 + 63 + h
+    if (pos == POS_HARD_ALIBI && h < n_masked) qt_last = min(qt_last, (k0 + FA_TILE - 1 + h) / FA_TILE);
+    for (int qt = kt; qt <= qt_last; qt++) {
+        int q0 = qt * FA_TILE;
+        __syncthreads();
+        fa_load_tile(Qs, base, stride, q0, T);
+        fa_load_tile(dOs, dbase, C, q0, T);
+        for (int x = threadIdx.x; x < FA_TILE; x += FA_THREADS) {
+            long row = ((long)b * H + h) * T + q0 + x;
+            Ls[x] = q0 + x < T ? lse[row] : 0.0f;
+            Ds[x] = q0 + x < T ? D[row] : 0.0f;
+        }
+        __syncthreads();
+        fa_mm_abt(Sw, kf, Qs); // S^T (16 keys, 64 queries) = K Q^T
+        __syncwarp();
+        float p[FA_TILE / 2];
+        for (int jj = 0; jj < FA_TILE / 2; jj++) {
+            int c = half + 2 * jj, i = q0 + c;
+            p[jj] = fa_visible(i, j, T, pos, n_masked, h) ? expf(Sw[r * FA_LDF + c] * scale + slope * (j - i) - Ls[c]) : 0.0f;
+            Pw[r * FA_LDB + c] = __float2bfloat16(p[jj]);
+        }
+        __syncwarp();
+        fa_mm_abt(Sw, vf, dOs); // dP^T (16, 64) = V dO^T
+        __syncwarp();
+        for (int jj = 0; jj < FA_TILE / 2; jj++) {
+            int c = half + 2 * jj;
+            dSw[r * FA_LDB + c] = __float2bfloat16(p[jj] * (Sw[r * FA_LDF + c] - Ds[c]));
+        }
+        __syncwarp();
+        for (int k = 0; k < 4; k++) { // over the 64 queries of the tile, 16 at a time
+            FragA pa, sa;
+            wmma::load_matrix_sync(pa, Pw + k * 16, FA_LDB);
+            wmma::load_matrix_sync(sa, dSw + k * 16, FA_LDB);
+            for (int n = 0; n < 4; n++) {
+                FragB ob, qb;
+                wmma::load_matrix_sync(ob, dOs + k * 16 * FA_LDB + n * 16, FA_LDB);
+                wmma::load_matrix_sync(qb, Qs + k * 16 * FA_LDB + n * 16, FA_LDB);
+                wmma::mma_sync(dV[n], pa, ob, dV[n]); // dV += P^T dO
+                wmma::mma_sync(dK[n], sa, qb, dK[n]); // dK += dS^T Q
+            }
+        }
+    }
+    // dqkv[k part] += scale * dK, dqkv[v part] += dV (this block owns these rows: no atomics)
+    for (int part = 1; part <= 2; part++) {
+        __syncwarp();
+        for (int n = 0; n < 4; n++) wmma::store_matrix_sync(Sw + n * 16, part == 1 ? dK[n] : dV[n], FA_LDF, wmma::mem_row_major);
+        __syncwarp();
+        if (j < T) {
+            float* dst = dqkv + ((long)b * T + j) * stride + part * C + h * FA_D;
+            float f = part == 1 ? scale : 1.0f;
+            for (int jj = 0; jj < FA_D / 2; jj++) dst[half + 2 * jj] += f * Sw[r * FA_LDF + half + 2 * jj];
+        }
+    }
+}
+
+/* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
+__global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel(float* dqkv, const float* dout, const float* qkv,
+                                                                                 const float* lse, const float* D, int T, int C,
+                                                                                 int H, int pos, int n_masked) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
+    bf16* dSs = Vs + FA_TILE * FA_LDB;
+    float* Ss = (float*)(dSs + 2 * FA_TILE * FA_LDB);
+    int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE;
+    long stride = 3L * C;
+    const float* base = qkv + (long)b * T * stride + h * FA_D;
+    fa_load_tile(Qs, base, stride, q0, T);
+    fa_load_tile(dOs, dout + (long)b * T * C + h * FA_D, C, q0, T);
+    __syncthreads();
+    FragA qf[4], of[4];
+    for (int k = 0; k < 4; k++) {
+        wmma::load_matrix_sync(qf[k], Qs + warp * 16 * FA_LDB + k * 16, FA_LDB);
+        wmma::load_matrix_sync(of[k], dOs + warp * 16 * FA_LDB + k * 16, FA_LDB);
+    }
+    FragC dQ[4];
+    for (int n = 0; n < 4; n++) wmma::fill_fragment(dQ[n], 0.0f);
+    int r = lane / 2, half = lane % 2, i = q0 + warp * 16 + r;
+    long row = ((long)b * H + h) * T + i;
+    float Li = i < T ? lse[row] : 0.0f, Di = i < T ? D[row] : 0.0f;
+    float *Sw = Ss + warp * 16 * FA_LDF, scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
+    bf16* dSw = dSs + warp * 16 * FA_LDB;
+    for (int kt = attn_first_key(pos, n_masked, h, q0) / FA_TILE; kt <= qt; kt++) {
+        __syncthreads();
+        fa_load_tile(Ks, base + C, stride, kt * FA_TILE, T);
+        fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
+        __syncthreads();
+        fa_mm_abt(Sw, qf, Ks); // S = Q K^T
+        __syncwarp();
+        float p[FA_TILE / 2];
+        for (int jj = 0; jj < FA_TILE / 2; jj++) {
+            int c = half + 2 * jj, j = kt * FA_TILE + c;
+            p[jj] = fa_visible(i, j, T, pos, n_masked, h) ? expf(Sw[r * FA_LDF + c] * scale + slope * (j - i) - Li) : 0.0f;
+        }
+        __syncwarp();
+        fa_mm_abt(Sw, of, Vs); // dP = dO V^T
+        __syncwarp();
+        for (int jj = 0; jj < FA_TILE / 2; jj++) {
+            int c = half + 2 * jj;
+            dSw[r * FA_LDB + c] = __float2bfloat16(p[jj] * (Sw[r * FA_LDF + c] - Di));
+        }
+        __syncwarp();
+        for (int k = 0; k < 4; k++) { // dQ += dS K, over the 64 keys 16 at a time
+            FragA sa;
+            wmma::load_matrix_sync(sa, dSw + k * 16, FA_LDB);
+            for (int n = 0; n < 4; n++) {
+                FragB kb;
+                wmma::load_matrix_sync(kb, Ks + k * 16 * FA_LDB + n * 16, FA_LDB);
+                wmma::mma_sync(dQ[n], sa, kb, dQ[n]);
+            }
+        }
+    }
+    __syncwarp();
+    for (int n = 0; n < 4; n++) wmma::store_matrix_sync(Sw + n * 16, dQ[n], FA_LDF, wmma::mem_row_major);
+    __syncwarp();
+    if (i < T) {
+        float* dst = dqkv + ((long)b * T + i) * stride + h * FA_D;
+        for (int jj = 0; jj < FA_D / 2; jj++) dst[half + 2 * jj] += scale * Sw[r * FA_LDF + half + 2 * jj];
+    }
+}
+
+/* the tiled kernels run in bf16 mode for head size 64; everything else takes the row kernels */
+static bool attention_uses_flash(int C, int H) { return !use_fp32 && C / H == FA_D && C % H == 0; }
+static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
+    if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked); return; }
+    static bool configured = false;
+    if (!configured) {
+        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
+        configured = true;
+    }
+    dim3 grid(ceil_div(T, FA_TILE), H, B);
+    flash_attention_forward_kernel<<<grid, FA_THREADS, FA_FWD_SMEM>>>(out, lse, qkv, T, C, H, pos, n_masked);
+    cudaCheck(cudaGetLastError());
+}
+/* scratch: B*H*T floats (the row dots D) */
+static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse,
+                               float* scratch, int B, int T, int C, int H, int pos, int n_masked) {
+    if (!attention_uses_flash(C, H)) { attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked); return; }
+    static bool configured = false;
+    if (!configured) {
+        cudaCheck(cudaFuncSetAttribute(flash_attention_backward_dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
+        cudaCheck(cudaFuncSetAttribute(flash_attention_backward_dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
+        configured = true;
+    }
+    attention_rowdot_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(scratch, dout, out, B, T, C, H);
+    cudaCheck(cudaGetLastError());
+    dim3 grid(ceil_div(T, FA_TILE), H, B);
+    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked);
+    cudaCheck(cudaGetLastError());
+    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked);
     cudaCheck(cudaGetLastError());
 }
 
@@ -533,6 +859,7 @@ struct GpuModel {
     int *inputs, *targets;
     unsigned char* mask;
     double* scratch;
+    float* att_scratch; /* B*H*T: attention backward's row dots */
     size_t n_acts;
 };
 static size_t gpu_acts_size(const Config* c, int B, int T) {
@@ -561,6 +888,7 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
     cudaCheck(cudaMalloc(&g->targets, BT * sizeof(int)));
     cudaCheck(cudaMalloc(&g->mask, BT));
     cudaCheck(cudaMalloc(&g->scratch, sizeof(double)));
+    cudaCheck(cudaMalloc(&g->att_scratch, BT * host->cfg.n_head * sizeof(float)));
 }
 static float* gpu_tensor(const GpuModel* g, float* buf, const char* fmt, int l) {
     char name[SM_MAX_NAME];
@@ -678,7 +1006,7 @@ static void transformer_backward(GpuModel* g, int B, int T) {
         residual_backward(dx, d.attproj + oC, d.res1 + oC, (long)BT * C);
         dropout_backward(d.attproj + oC, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
         linear_backward(d.atty + oC, gr.attprojw, gr.attprojb, d.attproj + oC, a.atty + oC, w.attprojw, BT, C, C);
-        attention_backward(d.qkv + o3, d.atty + oC, a.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, B, T, C, H, c->pos,
+        attention_backward(d.qkv + o3, d.atty + oC, a.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c));
         if (c->pos == POS_ROPE) rope_backward(d.qkv + o3, B, T, C, H);
         linear_backward(d.ln1 + oC, gr.qkvw, gr.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);

@@ -1035,6 +1035,17 @@ static void model_backward(Model* m, const int* inputs, const int* targets, cons
 }
 static void model_zero_grad(Model* m) { memset(m->grads, 0, m->pt.total * sizeof(real)); }
 
+/* Training FLOPs per token (forward + backward), the estimate nanoGPT and PaLM use for MFU:
+ * 6 N for the matmuls (N = parameters without the position table, which is a lookup) plus, for
+ * attention, 12 L C T for the scores Q K^T and the sum P V. */
+static double model_flops_per_token(const Model* m, int T) {
+    const Config* c = &m->cfg;
+    int wpe = table_find(&m->pt, "transformer.wpe.weight");
+    double N = (double)m->pt.total - (wpe >= 0 ? (double)m->pt.t[wpe].numel : 0);
+    int attention = !strcmp(c->model, "gpt") || is_llama(c);
+    return 6 * N + (attention ? 12.0 * c->n_layer * c->n_embd * T : 0);
+}
+
 /* Sample one token from logits (V): temperature 0 = argmax; top_k > 0 keeps the k largest. */
 static int sample_logits(const real* logits, int V, double temperature, int top_k, uint64_t* rng) {
     int best = 0;
@@ -1810,6 +1821,7 @@ typedef struct {
     char prompt[1024];
     char eval_ckpt[4096], debug_out[4096];
     int threads;
+    int fp32; /* train_gpu: fp32 matmuls and attention instead of bf16 tensor cores */
 } Args;
 
 /* Defaults both trainers share: nanoGPT's Shakespeare-char recipe (lr 1e-3 cosine to 1e-4 after
@@ -1841,7 +1853,7 @@ static Args args_defaults(void) {
     return a;
 }
 
-enum { ARG_INT, ARG_LL, ARG_FLOAT, ARG_DOUBLE, ARG_STR, ARG_POS };
+enum { ARG_INT, ARG_LL, ARG_FLOAT, ARG_DOUBLE, ARG_STR, ARG_POS, ARG_FLAG /* no value: sets 1 */ };
 typedef struct {
     const char *name, *alias;
     int type;
@@ -1886,6 +1898,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("eval", "", ARG_STR, eval_ckpt, "evaluation mode: load this checkpoint, print the loss of one fixed val batch"),
     ARG("debug_out", "", ARG_STR, debug_out, "with --eval: write inputs, targets, logits[0,0], loss, grads (safetensors)"),
     ARG("threads", "", ARG_INT, threads, "OpenMP threads (0 = all cores)"),
+    ARG("fp32", "", ARG_FLAG, fp32, "train_gpu: fp32 matmuls and attention (for GPU vs CPU checks) instead of bf16 tensor cores"),
 };
 #define N_ARG_SPECS ((int)(sizeof(ARG_SPECS) / sizeof(ARG_SPECS[0])))
 
@@ -1893,6 +1906,7 @@ static void args_print_value(const Args* a, const ArgSpec* s, char* buf, size_t 
     const char* p = (const char*)a + s->offset;
     switch (s->type) {
     case ARG_INT: snprintf(buf, cap, "%d", *(const int*)p); break;
+    case ARG_FLAG: snprintf(buf, cap, "%s", *(const int*)p ? "on" : "off"); break;
     case ARG_LL: snprintf(buf, cap, "%lld", *(const long long*)p); break;
     case ARG_FLOAT: snprintf(buf, cap, "%g", *(const float*)p); break;
     case ARG_DOUBLE: snprintf(buf, cap, "%g", *(const double*)p); break;
@@ -1910,7 +1924,7 @@ static void args_print_value(const Args* a, const ArgSpec* s, char* buf, size_t 
     }
 }
 static void args_usage(const char* prog, const Args* defaults) {
-    printf("usage: %s [flags]\n\nflags (-x VALUE or --name VALUE; default in brackets):\n", prog);
+    printf("usage: %s [flags]\n\nflags (-x VALUE or --name VALUE, or just --name for on/off; default in brackets):\n", prog);
     for (int i = 0; i < N_ARG_SPECS; i++) {
         const ArgSpec* s = &ARG_SPECS[i];
         char flag[64], val[256];
@@ -1931,6 +1945,10 @@ static int args_parse(Args* a, int argc, char** argv) {
         for (int k = 0; key && k < N_ARG_SPECS && !s; k++)
             if (!strcmp(key, ARG_SPECS[k].name) || (ARG_SPECS[k].alias[0] && !strcmp(key, ARG_SPECS[k].alias))) s = &ARG_SPECS[k];
         if (!s) return sm_fail("unknown flag '%s' (try -h)", arg);
+        if (s->type == ARG_FLAG) {
+            *(int*)((char*)a + s->offset) = 1;
+            continue;
+        }
         if (i + 1 >= argc) return sm_fail("flag '%s' needs a value", arg);
         const char* v = argv[++i];
         char* p = (char*)a + s->offset;
@@ -2002,6 +2020,9 @@ struct Backend {
     void (*logits_row)(Backend* be, Model* m, int row, real* out); /* logits (V) at position `row` of the last forward */
     void (*to_host)(Backend* be, Model* m); /* params, grads, AdamW m, v -> the host Model's buffers */
     void* ctx;
+    const Args* args;                 /* set by train_main before init */
+    double peak_flops;                /* > 0: the progress line shows MFU against it (set by init) */
+    double (*mem_mib)(Backend* be);   /* optional: device memory in use, for the progress line */
 };
 
 /* the CPU backend: the host Model itself */
@@ -2097,6 +2118,7 @@ static int eval_mode(Backend* be, const Args* a, const Shard* val) {
     if (model_build(&m, &c, be->host_acts ? B : 1, be->host_acts ? T : 1, 0) || checkpoint_load(&st, a->eval_ckpt, &m, NULL))
         sm_die("%s", sm_err);
     safetensors_close(&st);
+    be->args = a;
     be->init(be, &m, B, T);
     int* inputs = (int*)mallocCheck((size_t)B * T * sizeof(int));
     int* targets = (int*)mallocCheck((size_t)B * T * sizeof(int));
@@ -2187,7 +2209,9 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         c.block_size = T;
         if (model_build(&m, &c, be->host_acts ? B : 1, be->host_acts ? T : 1, (uint64_t)a.seed)) sm_die("%s", sm_err);
     }
+    be->args = &a;
     be->init(be, &m, B, T);
+    double flops_per_token = model_flops_per_token(&m, T);
     char cfg_json[1024];
     config_to_json(&m.cfg, cfg_json, sizeof(cfg_json));
     printf("model %s: %.3fM parameters | %s\n", m.cfg.model, m.pt.total / 1e6, cfg_json);
@@ -2220,7 +2244,12 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         if (!isfinite(loss) || !isfinite(norm)) sm_die("loss is %g (grad norm %g) at step %d: diverged; try a lower --lr", loss, norm, step + 1);
         ts.step = step + 1;
         double ms = wall_ms() - t0;
-        printf("step %d/%d | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s\n", step + 1, a.steps, loss, lr, norm, ms, B * T / ms * 1e3);
+        char extra[96] = "";
+        if (be->peak_flops > 0)
+            snprintf(extra, sizeof(extra), " | MFU %.1f%%", 100 * flops_per_token * B * T / (ms * 1e-3) / be->peak_flops);
+        if (be->mem_mib) snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " | mem %.0f MiB", be->mem_mib(be));
+        printf("step %d/%d | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s%s\n", step + 1, a.steps, loss, lr, norm, ms,
+               B * T / ms * 1e3, extra);
         if (logf) fprintf(logf, "%d,train,%.6f,%.6e,%.6f,%.3f\n", step + 1, loss, lr, norm, ms);
         if (a.eval_every > 0 && ts.step % a.eval_every == 0 && ts.step < a.steps) {
             double vl = evaluate(be, &m, &val, B, T, a.eval_batches, inputs, targets, mask);

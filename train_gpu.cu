@@ -1,6 +1,7 @@
 /*
  * train_gpu.cu -- the same trainer as train_cpu (same flags, data, checkpoints; seqmodels.h §11),
- * with the model on the GPU (kernels.cuh). fp32 for now: bf16 activations come next.
+ * with the model on the GPU (kernels.cuh): bf16 tensor-core matmuls and attention over fp32 weights
+ * and activations by default, --fp32 for fp32 everywhere.
  *
  *   make train_gpu && ./train_gpu -m gpt     # nanoGPT's Shakespeare-char model, 5000 steps
  *
@@ -24,8 +25,33 @@ static Args gpu_defaults(void) {
 
 /* ---- the GPU backend: a GpuModel mirrors the host Model's buffers on the device ---- */
 static gpu::GpuModel G;
-static void gpu_init(Backend* be, Model* m, int B, int T) {
+static size_t free_at_start; /* device memory free before our first allocation */
+
+/* dense bf16 tensor-core peak of the GPUs we know (0 = unknown: no MFU in the progress line) */
+static double bf16_peak_flops(const cudaDeviceProp* p) {
+    if (strstr(p->name, "H100") || strstr(p->name, "H200") || strstr(p->name, "GH200"))
+        return strstr(p->name, "PCIe") ? 756e12 : 989.4e12;
+    if (strstr(p->name, "A100")) return 312e12;
+    return 0;
+}
+static double gpu_mem_mib(Backend* be) {
     (void)be;
+    size_t free_now, total;
+    cudaCheck(cudaMemGetInfo(&free_now, &total));
+    return (double)(free_at_start - free_now) / (1 << 20);
+}
+static void gpu_init(Backend* be, Model* m, int B, int T) {
+    gpu::use_fp32 = be->args && be->args->fp32;
+    be->name = gpu::use_fp32 ? "cuda fp32" : "cuda bf16 (fp32 master weights)";
+    cudaDeviceProp prop;
+    int dev;
+    cudaCheck(cudaGetDevice(&dev));
+    cudaCheck(cudaGetDeviceProperties(&prop, dev));
+    size_t total;
+    cudaCheck(cudaMemGetInfo(&free_at_start, &total));
+    be->peak_flops = bf16_peak_flops(&prop);
+    be->mem_mib = gpu_mem_mib;
+    printf("device: %s, %.0f GiB%s\n", prop.name, total / 1073741824.0, be->peak_flops > 0 ? "" : " (peak FLOPs unknown: no MFU)");
     if (strcmp(m->cfg.model, "gpt") && strcmp(m->cfg.model, "llama"))
         sm_die("model '%s' has no GPU implementation yet (train_cpu runs it)", m->cfg.model);
     if (m->cfg.n_embd / m->cfg.n_head > 32 * ATT_MAX_PER_LANE)
@@ -69,7 +95,7 @@ static void gpu_to_host(Backend* be, Model* m) {
     cudaCheck(cudaMemcpy(m->adam_m, G.adam_m, bytes, cudaMemcpyDeviceToHost));
     cudaCheck(cudaMemcpy(m->adam_v, G.adam_v, bytes, cudaMemcpyDeviceToHost));
 }
-static Backend GPU_BACKEND = {"cuda fp32", 0, gpu_init, gpu_forward, gpu_backward, gpu_zero_grad, gpu_update, gpu_logits_row, gpu_to_host, NULL};
+static Backend GPU_BACKEND = {"cuda", 0, gpu_init, gpu_forward, gpu_backward, gpu_zero_grad, gpu_update, gpu_logits_row, gpu_to_host, NULL};
 
 int main(int argc, char** argv) {
     Args defaults = gpu_defaults();
