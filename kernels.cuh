@@ -855,13 +855,21 @@ static double grad_norm(const float* g, long n, double* scratch) {
 struct GpuModel {
     Model* host;                          /* config, parameter table, offsets */
     float *params, *grads, *adam_m, *adam_v; /* device buffers, the host layout */
-    float *acts, *dacts, *logits, *dlogits, *losses;
+    float *acts, *dacts, *logits, *dlogits, *losses; /* dacts: ONE layer's gradients, reused */
     int *inputs, *targets;
     unsigned char* mask;
     double* scratch;
     float* att_scratch; /* B*H*T: attention backward's row dots */
-    size_t n_acts;
+    size_t n_acts, n_dacts;
 };
+/* The backward needs the gradients of one layer at a time, so dacts holds the layout of a
+ * one-layer model: its `encoded` and `res2` are the two residual-stream gradients (into and out
+ * of the current layer), swapped from layer to layer. That halves the memory of a deep model. */
+static Config one_layer(const Config* c) {
+    Config c1 = *c;
+    c1.n_layer = 1;
+    return c1;
+}
 static size_t gpu_acts_size(const Config* c, int B, int T) {
     TransformerActs a;
     Arena ar = {NULL, 0};
@@ -880,7 +888,9 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
     }
     g->n_acts = gpu_acts_size(&host->cfg, B, T);
     cudaCheck(cudaMalloc(&g->acts, g->n_acts * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->dacts, g->n_acts * sizeof(float)));
+    Config c1 = one_layer(&host->cfg);
+    g->n_dacts = gpu_acts_size(&c1, B, T);
+    cudaCheck(cudaMalloc(&g->dacts, g->n_dacts * sizeof(float)));
     cudaCheck(cudaMalloc(&g->logits, BT * V * sizeof(float)));
     cudaCheck(cudaMalloc(&g->dlogits, BT * V * sizeof(float)));
     cudaCheck(cudaMalloc(&g->losses, BT * sizeof(float)));
@@ -971,49 +981,59 @@ static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h
     free(losses);
     return scored ? sum / scored : 0;
 }
-/* backward of the last forward (dlogits are already there): accumulates into g->grads */
+/* backward of the last forward (dlogits are already there): accumulates into g->grads. The
+ * per-layer gradients live in the one-layer buffer dacts (see one_layer), so they are indexed
+ * without the layer offsets that the activations have. */
 static void transformer_backward(GpuModel* g, int B, int T) {
     Model* m = g->host;
     const Config* c = &m->cfg;
+    Config c1 = one_layer(c);
     int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
     float p = active_dropout(m);
     TransformerActs a, d;
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
     transformer_layout(&a, &ar, c, B, T, 1);
-    transformer_layout(&d, &dr, c, B, T, 1);
-    cudaCheck(cudaMemset(g->dacts, 0, g->n_acts * sizeof(float)));
+    transformer_layout(&d, &dr, &c1, B, T, 1);
+    cudaCheck(cudaMemset(g->dacts, 0, g->n_dacts * sizeof(float)));
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
-    float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dxL = d.res2 + (size_t)(L - 1) * BT * C;
+    float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
     linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V);
-    gpu_norm_backward(c, dxL, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
+    gpu_norm_backward(c, dout, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
                       d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT);
     for (int l = L - 1; l >= 0; l--) {
         TransformerLayerParams w = gpu_layer(g, g->params, l), gr = gpu_layer(g, g->grads, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
-        float* dx = l == 0 ? d.encoded : d.res2 + (size_t)(l - 1) * BT * C;
-        residual_backward(d.res1 + oC, d.mlpproj + oC, d.res2 + oC, (long)BT * C);
-        dropout_backward(d.mlpproj + oC, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
-        linear_backward(d.fch_act + oH, gr.mlpprojw, gr.mlpprojb, d.mlpproj + oC, a.fch_act + oH, w.mlpprojw, BT, Hd, C);
-        if (is_llama(c)) {
-            swiglu_backward(d.fch2 + oH, d.fch + oH, d.fch_act + oH, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
-            linear_backward(d.ln2 + oC, gr.fc2w, NULL, d.fch2 + oH, a.ln2 + oC, w.fc2w, BT, C, Hd);
-        } else {
-            gelu_backward(d.fch + oH, a.fch + oH, d.fch_act + oH, (long)BT * Hd);
+        if (l < L - 1) { // the gradients accumulate (+=): clear this layer's and the input's
+            cudaCheck(cudaMemset(d.ln1, 0, (size_t)((char*)d.res2 - (char*)d.ln1)));
+            cudaCheck(cudaMemset(dx, 0, (size_t)BT * C * sizeof(float)));
         }
-        linear_backward(d.ln2 + oC, gr.fcw, gr.fcb, d.fch + oH, a.ln2 + oC, w.fcw, BT, C, Hd);
-        gpu_norm_backward(c, d.res1 + oC, gr.ln2w, gr.ln2b, d.ln2 + oC, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
-        residual_backward(dx, d.attproj + oC, d.res1 + oC, (long)BT * C);
-        dropout_backward(d.attproj + oC, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
-        linear_backward(d.atty + oC, gr.attprojw, gr.attprojb, d.attproj + oC, a.atty + oC, w.attprojw, BT, C, C);
-        attention_backward(d.qkv + o3, d.atty + oC, a.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
+        residual_backward(d.res1, d.mlpproj, dout, (long)BT * C);
+        dropout_backward(d.mlpproj, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
+        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, d.mlpproj, a.fch_act + oH, w.mlpprojw, BT, Hd, C);
+        if (is_llama(c)) {
+            swiglu_backward(d.fch2, d.fch, d.fch_act, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
+            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, a.ln2 + oC, w.fc2w, BT, C, Hd);
+        } else {
+            gelu_backward(d.fch, a.fch + oH, d.fch_act, (long)BT * Hd);
+        }
+        linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, a.ln2 + oC, w.fcw, BT, C, Hd);
+        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
+        residual_backward(dx, d.attproj, d.res1, (long)BT * C);
+        dropout_backward(d.attproj, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
+        linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, a.atty + oC, w.attprojw, BT, C, C);
+        attention_backward(d.qkv, d.atty, a.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c));
-        if (c->pos == POS_ROPE) rope_backward(d.qkv + o3, B, T, C, H);
-        linear_backward(d.ln1 + oC, gr.qkvw, gr.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
-        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1 + oC, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
+        if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
+        linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
+        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
+        float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
+        dout = dx;
+        dx = t;
     }
-    dropout_backward(d.encoded, (long)BT * C, p, dropout_site(m, 0));
-    encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), d.encoded, g->inputs, B, T, C);
+    // after the swap, dout holds the gradient of the embedding output
+    dropout_backward(dout, (long)BT * C, p, dropout_site(m, 0));
+    encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C);
 }
 
 } // namespace gpu

@@ -20,8 +20,8 @@ constant, betas (0.9, 0.99), eps 1e-8, weight decay 0.1 on 2-D tensors only). TF
 The first --warmup steps (torch.compile compiles in step 1) are left out of the median.
   tok/s = B*T*1000 / median_ms
   MFU   = flops_per_token * tok/s / peak, flops_per_token = 6N + 12*L*C*T (nanoGPT's estimate,
-          N = parameters without wpe), peak = 989.4e12 (H100/H200 SXM, bf16 dense),
-          756e12 (H100 PCIe), otherwise n/a
+          N = parameters without wpe), peak (bf16 dense, as train_gpu) = 989.4e12 (H100/H200
+          SXM), 756e12 (H100 PCIe), 312e12 (A100), otherwise n/a
   mem   = torch.cuda.max_memory_allocated() over the whole run (stats reset at the start)
 The last line is machine-readable (bench_gpu parses it):
   RESULT impl=torch-<mode> ms=<median> tok_s=<..> mfu=<percent or nan> mem_mib=<..> loss=<last loss>
@@ -129,12 +129,14 @@ class GPT(nn.Module):
 
 
 def peak_flops(name):
-    """bf16 dense peak of the GPU named `name`, or None when we do not know it."""
+    """bf16 dense peak of the GPU named `name` (the table of train_gpu.cu), or None when unknown."""
     n = name.lower()
     if "h100" in n and "pcie" in n:
         return 756e12
     if "h100" in n or "h200" in n:
         return 989.4e12
+    if "a100" in n:
+        return 312e12
     return None
 
 
