@@ -100,14 +100,46 @@ __global__ void bias_grad_kernel(float* dbias, const float* dout, int N, int OC)
     for (int n = 0; n < N; n++) s += dout[(long)n * OC + o];
     dbias[o] += s;
 }
-/* C (m,n) = alpha op(A) op(B) + beta C, column-major, fp32 in and out; the products run in bf16
- * on the tensor cores (fp32 accumulation) unless use_fp32 */
+/* fp32 -> bf16, for the matmul operands */
+__global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long n) {
+    long i = ((long)blockIdx.x * blockDim.x + threadIdx.x) * 4;
+    if (i + 3 < n) {
+        float4 v = *(const float4*)(in + i);
+        __nv_bfloat162* o = (__nv_bfloat162*)(out + i);
+        o[0] = __floats2bfloat162_rn(v.x, v.y);
+        o[1] = __floats2bfloat162_rn(v.z, v.w);
+    } else {
+        for (; i < n; i++) out[i] = __float2bfloat16(in[i]);
+    }
+}
+/* a grow-only device buffer for bf16 copies of matmul operands (allocated on the first steps) */
+struct Bf16Scratch { __nv_bfloat16* p; size_t cap; };
+static __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
+    if ((size_t)n > s->cap) {
+        if (s->p) cudaCheck(cudaFree(s->p));
+        cudaCheck(cudaMalloc(&s->p, n * sizeof(__nv_bfloat16)));
+        s->cap = n;
+    }
+    to_bf16_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(s->p, x, n);
+    cudaCheck(cudaGetLastError());
+    return s->p;
+}
+/* C (m,n) = op(A) op(B) + beta C, column-major, fp32 in and out. fp32 mode: SGEMM. bf16 mode:
+ * both operands are rounded to bf16 copies and multiplied on the tensor cores with fp32
+ * accumulation (cuBLAS would run fp32 operands as TF32, at half the bf16 rate). */
 static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const float* A, int lda, const float* B,
                  int ldb, float beta, float* C, int ldc) {
     const float one = 1.0f;
-    cublasComputeType_t compute = use_fp32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_16BF;
-    cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
-                             CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
+    if (use_fp32) {
+        cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
+                                 CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        return;
+    }
+    static Bf16Scratch sa = {NULL, 0}, sb = {NULL, 0};
+    long na = (long)lda * (opA == CUBLAS_OP_N ? k : m), nb = (long)ldb * (opB == CUBLAS_OP_N ? n : k);
+    const __nv_bfloat16 *A16 = bf16_copy(&sa, A, na), *B16 = bf16_copy(&sb, B, nb);
+    cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A16, CUDA_R_16BF, lda, B16, CUDA_R_16BF, ldb, &beta, C,
+                             CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 static void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int C, int OC) {
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, W, C, inp, C, 0.0f, out, OC);
@@ -149,31 +181,65 @@ static void layernorm_forward(float* out, float* mean, float* rstd, const float*
     layernorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, mean, rstd, inp, w, b, N, C);
     cudaCheck(cudaGetLastError());
 }
-/* dx per row in one warp; dw, db accumulated with atomics */
-__global__ void layernorm_backward_kernel(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+/* The weight gradients are column sums over all rows: each block sums its rows into shared
+ * memory, writes one partial row per block, and norm_reduce_kernel adds the partials (a global
+ * atomicAdd per row and column would serialise thousands of rows on the same C addresses). */
+#define NORM_BWD_BLOCKS 264
+static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats, grown once */
+    static float* p = NULL;
+    static int cap = 0;
+    if (C > cap) {
+        if (p) cudaCheck(cudaFree(p));
+        cudaCheck(cudaMalloc(&p, (size_t)NORM_BWD_BLOCKS * 2 * C * sizeof(float)));
+        cap = C;
+    }
+    return p;
+}
+__global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, int n_blocks, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float sw = 0, sb = 0;
+    for (int k = 0; k < n_blocks; k++) {
+        sw += partials[(long)k * 2 * C + c];
+        sb += partials[(long)k * 2 * C + C + c];
+    }
+    if (dw) dw[c] += sw;
+    if (db) db[c] += sb;
+}
+/* dx per row in one warp (rows strided over the grid); dw, db partial sums per block */
+__global__ void layernorm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
                                           const float* w, const float* mean, const float* rstd, int N, int C) {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= N) return;
-    const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
-    float m = mean[row], r = rstd[row], s1 = 0, s2 = 0;
-    for (int c = lane; c < C; c += 32) {
-        float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
-        s1 += dxhat;
-        s2 += dxhat * xhat;
+    extern __shared__ float acc[]; // dw (C), db (C)
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
+    __syncthreads();
+    int warps = blockDim.x / 32, lane = threadIdx.x % 32;
+    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
+        float m = mean[row], r = rstd[row], s1 = 0, s2 = 0;
+        for (int c = lane; c < C; c += 32) {
+            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+            s1 += dxhat;
+            s2 += dxhat * xhat;
+        }
+        s1 = warp_sum(s1) / C;
+        s2 = warp_sum(s2) / C;
+        float* dx = dinp + (long)row * C;
+        for (int c = lane; c < C; c += 32) {
+            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+            dx[c] += r * (dxhat - s1 - xhat * s2);
+            atomicAdd(&acc[c], dy[c] * xhat); // shared memory: cheap
+            atomicAdd(&acc[C + c], dy[c]);
+        }
     }
-    s1 = warp_sum(s1) / C;
-    s2 = warp_sum(s2) / C;
-    float* dx = dinp + (long)row * C;
-    for (int c = lane; c < C; c += 32) {
-        float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
-        dx[c] += r * (dxhat - s1 - xhat * s2);
-        if (dw) atomicAdd(&dw[c], dy[c] * xhat);
-        if (db) atomicAdd(&db[c], dy[c]);
-    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
 }
 static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                                const float* mean, const float* rstd, int N, int C) {
-    layernorm_backward_kernel<<<ceil_div(N, 8), 256>>>(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+    float* partials = norm_partials(C);
+    layernorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    cudaCheck(cudaGetLastError());
+    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, db, partials, NORM_BWD_BLOCKS, C);
     cudaCheck(cudaGetLastError());
 }
 
@@ -194,22 +260,31 @@ static void rmsnorm_forward(float* out, float* rstd, const float* inp, const flo
     rmsnorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, rstd, inp, w, N, C, (float)eps);
     cudaCheck(cudaGetLastError());
 }
-__global__ void rmsnorm_backward_kernel(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+__global__ void rmsnorm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp, const float* w,
                                         const float* rstd, int N, int C) {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= N) return;
-    const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
-    float r = rstd[row], s = 0;
-    for (int c = lane; c < C; c += 32) s += dy[c] * (w ? w[c] : 1.0f) * x[c] * r;
-    s = warp_sum(s) / C;
-    for (int c = lane; c < C; c += 32) {
-        dinp[(long)row * C + c] += r * (dy[c] * (w ? w[c] : 1.0f) - x[c] * r * s);
-        if (dw) atomicAdd(&dw[c], dy[c] * x[c] * r);
+    extern __shared__ float acc[]; // dw (C); the db half of the partial row stays 0
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
+    __syncthreads();
+    int warps = blockDim.x / 32, lane = threadIdx.x % 32;
+    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
+        float r = rstd[row], s = 0;
+        for (int c = lane; c < C; c += 32) s += dy[c] * (w ? w[c] : 1.0f) * x[c] * r;
+        s = warp_sum(s) / C;
+        for (int c = lane; c < C; c += 32) {
+            dinp[(long)row * C + c] += r * (dy[c] * (w ? w[c] : 1.0f) - x[c] * r * s);
+            atomicAdd(&acc[c], dy[c] * x[c] * r);
+        }
     }
+    __syncthreads();
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
 }
 static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                              const float* rstd, int N, int C) {
-    rmsnorm_backward_kernel<<<ceil_div(N, 8), 256>>>(dinp, dw, dout, inp, w, rstd, N, C);
+    float* partials = norm_partials(C);
+    rmsnorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, rstd, N, C);
+    cudaCheck(cudaGetLastError());
+    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, NULL, partials, NORM_BWD_BLOCKS, C);
     cudaCheck(cudaGetLastError());
 }
 
@@ -396,9 +471,10 @@ static void attention_backward_rows(float* dqkv, const float* dout, const float*
  * causal attention, tiled flash version for the tensor cores (head size 64; the bf16 mode).
  * A block of 4 warps owns 64 query rows (16 per warp) and walks the key tiles of 64 to the
  * diagonal. Q, K, V tiles are rounded to bf16 in shared memory; S = Q K^T and O += P V run on
- * 16x16x16 bf16 wmma fragments with fp32 accumulators; the softmax statistics (row max m,
- * row sum l) and O stay fp32. O lives in shared memory so that each new key tile can rescale
- * it by exp(m_old - m_new) before P V is added. The forward saves LSE = m + log l per row.
+ * 16x16x16 bf16 wmma fragments with fp32 accumulators. S, O and the softmax statistics (row max
+ * m, row sum l) stay fp32 in registers (frag_row / frag_col say which lane holds which element):
+ * each key tile rescales O by exp(m_old - m_new) before P V is added; only P goes through shared
+ * memory, as bf16, to become a matmul operand. The forward saves LSE = m + log l per row.
  * Backward without atomics, so the gradients are deterministic: D_i = rowsum(dO_i * O_i);
  * one kernel per key tile accumulates dV = P^T dO and dK = dS^T Q over the query tiles, a second
  * one per query tile accumulates dQ = dS K over the key tiles; both recompute P = exp(S - LSE)
@@ -406,7 +482,7 @@ static void attention_backward_rows(float* dqkv, const float* dout, const float*
  * -------------------------------------------------------------------------------------------- */
 namespace wmma = nvcuda::wmma;
 typedef __nv_bfloat16 bf16;
-enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride */, FA_LDF = FA_TILE + 4 /* fp32 */ };
+enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride: no bank conflicts */ };
 typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> FragA;
 typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> FragB;   // B stored (k, n) row-major
 typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> FragBt;  // B^T stored: B (k, n) at n*ld + k
@@ -423,18 +499,32 @@ __device__ inline void fa_load_tile(bf16* dst, const float* src, long stride, in
         d[1] = __floats2bfloat162_rn(v.z, v.w);
     }
 }
-/* out (16 x 64, fp32, ld FA_LDF) = a (16 x 64 as 4 fragments) times the 64x64 tile b^T (b row-major) */
-__device__ inline void fa_mm_abt(float* out, const FragA* a, const bf16* b) {
+/* acc[n] (16 x 16 each: 16 x 64 in all) = a (16 x 64 as 4 fragments) times the 64x64 tile b^T
+ * (b stored row-major) */
+__device__ inline void fa_mm_abt(FragC* acc, const FragA* a, const bf16* b) {
     for (int n = 0; n < 4; n++) {
-        FragC acc;
-        wmma::fill_fragment(acc, 0.0f);
+        wmma::fill_fragment(acc[n], 0.0f);
         for (int k = 0; k < 4; k++) {
             FragBt bt;
             wmma::load_matrix_sync(bt, b + n * 16 * FA_LDB + k * 16, FA_LDB);
-            wmma::mma_sync(acc, a[k], bt, acc);
+            wmma::mma_sync(acc[n], a[k], bt, acc[n]);
         }
-        wmma::store_matrix_sync(out + n * 16, acc, FA_LDF, wmma::mem_row_major);
     }
+}
+/* Where element e (0..7) of a 16x16 fp32 accumulator fragment lives on sm_80 and later (two
+ * m16n8 mma tiles side by side): lane (g = lane / 4, t = lane % 4) holds rows g and g + 8,
+ * columns 2t, 2t + 1, 2t + 8, 2t + 9. The softmax works on the fragments in registers with
+ * it; test_gpu's attention checks would fail on any other layout. */
+__device__ inline int frag_row(int lane, int e) { return (lane >> 2) + 8 * ((e >> 1) & 1); }
+__device__ inline int frag_col(int lane, int e) { return 2 * (lane & 3) + (e & 1) + 8 * (e >> 2); }
+/* max / sum over the 4 lanes that share a row */
+__device__ inline float quad_max(float x) {
+    x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
+    return fmaxf(x, __shfl_xor_sync(0xffffffff, x, 2));
+}
+__device__ inline float quad_sum(float x) {
+    x += __shfl_xor_sync(0xffffffff, x, 1);
+    return x + __shfl_xor_sync(0xffffffff, x, 2);
 }
 /* may query i see key j? (causal, Hard-ALiBi window, inside the sequence) */
 __device__ inline bool fa_visible(int i, int j, int T, int pos, int n_masked, int h) {
@@ -442,76 +532,79 @@ __device__ inline bool fa_visible(int i, int j, int T, int pos, int n_masked, in
 }
 __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f; }
 
-/* smem bytes: forward Q, K, V, P tiles (bf16) + S, O (fp32); backward (dK dV) Q, dO, K, V, P^T,
- * dS^T (bf16) + S^T (fp32) + LSE, D; backward (dQ) Q, dO, K, V, dS (bf16) + S (fp32) */
-#define FA_FWD_SMEM (4 * FA_TILE * FA_LDB * 2 + 2 * FA_TILE * FA_LDF * 4)
-#define FA_BWD_SMEM (6 * FA_TILE * FA_LDB * 2 + FA_TILE * FA_LDF * 4 + 2 * FA_TILE * 4)
+/* smem bytes: forward Q, K, V, P tiles; backward (dK dV) Q, dO, K, V, P^T, dS^T + LSE, D;
+ * backward (dQ) Q, dO, K, V, dS (all bf16) */
+#define FA_FWD_SMEM (4 * FA_TILE * FA_LDB * 2)
+#define FA_BWD_SMEM (6 * FA_TILE * FA_LDB * 2 + 2 * FA_TILE * 4)
 
 __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(float* out, float* lse, const float* qkv, int T, int C,
                                                                              int H, int pos, int n_masked) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB, *Ps = Vs + FA_TILE * FA_LDB;
-    float *Ss = (float*)(Ps + FA_TILE * FA_LDB), *Os = Ss + FA_TILE * FA_LDF;
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
     const float* base = qkv + (long)b * T * stride + h * FA_D;
     fa_load_tile(Qs, base, stride, q0, T);
-    for (int i = threadIdx.x; i < FA_TILE * FA_LDF; i += FA_THREADS) Os[i] = 0.0f;
     __syncthreads();
     FragA qf[4]; // this warp's 16 query rows, for every key tile
     for (int k = 0; k < 4; k++) wmma::load_matrix_sync(qf[k], Qs + warp * 16 * FA_LDB + k * 16, FA_LDB);
-    // softmax bookkeeping: lane owns row r of the warp's 16 and the columns half, half + 2, ...
-    int r = lane / 2, half = lane % 2, i = q0 + warp * 16 + r;
-    float *Sw = Ss + warp * 16 * FA_LDF, *Ow = Os + warp * 16 * FA_LDF;
+    FragC o[4], s[4];
+    for (int n = 0; n < 4; n++) wmma::fill_fragment(o[n], 0.0f);
     bf16* Pw = Ps + warp * 16 * FA_LDB;
-    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H), m = -INFINITY, l = 0.0f;
-    int kt_first = attn_first_key(pos, n_masked, h, q0) / FA_TILE;
-    for (int kt = kt_first; kt <= qt; kt++) {
+    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; // rows g and g + 8 of this lane
+    for (int kt = attn_first_key(pos, n_masked, h, q0) / FA_TILE; kt <= qt; kt++) {
         __syncthreads(); // every warp is done with the previous K, V
         fa_load_tile(Ks, base + C, stride, kt * FA_TILE, T);
         fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
         __syncthreads();
-        fa_mm_abt(Sw, qf, Ks); // S (16, 64) = Q K^T
-        __syncwarp();
-        float s[FA_TILE / 2], mx = -INFINITY;
-        for (int jj = 0; jj < FA_TILE / 2; jj++) {
-            int c = half + 2 * jj, j = kt * FA_TILE + c;
-            s[jj] = fa_visible(i, j, T, pos, n_masked, h) ? Sw[r * FA_LDF + c] * scale + slope * (j - i) : -INFINITY;
-            mx = fmaxf(mx, s[jj]);
+        fa_mm_abt(s, qf, Ks); // S (16, 64) = Q K^T, in registers
+        float mx[2] = {-INFINITY, -INFINITY};
+        for (int n = 0; n < 4; n++)
+            for (int e = 0; e < 8; e++) {
+                int i = r0 + frag_row(lane, e), j = kt * FA_TILE + n * 16 + frag_col(lane, e);
+                float v = fa_visible(i, j, T, pos, n_masked, h) ? s[n].x[e] * scale + slope * (j - i) : -INFINITY;
+                s[n].x[e] = v;
+                mx[(e >> 1) & 1] = fmaxf(mx[(e >> 1) & 1], v);
+            }
+        float m_use[2], corr[2], sum[2] = {0.0f, 0.0f};
+        for (int u = 0; u < 2; u++) {
+            float m_new = fmaxf(m[u], quad_max(mx[u]));
+            m_use[u] = m_new == -INFINITY ? 0.0f : m_new; // a row may see no key of this tile
+            corr[u] = expf(m[u] - m_use[u]);
+            m[u] = m_new;
         }
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
-        float m_new = fmaxf(m, mx), m_use = m_new == -INFINITY ? 0.0f : m_new; // a row may see no key of this tile
-        float corr = expf(m - m_use), sum = 0.0f;
-        for (int jj = 0; jj < FA_TILE / 2; jj++) {
-            int c = half + 2 * jj;
-            float p = expf(s[jj] - m_use);
-            sum += p;
-            Pw[r * FA_LDB + c] = __float2bfloat16(p);
-            Ow[r * FA_LDF + c] *= corr;
-        }
-        l = l * corr + sum + __shfl_xor_sync(0xffffffff, sum, 1);
-        m = m_new;
+        for (int n = 0; n < 4; n++)
+            for (int e = 0; e < 8; e++) {
+                int u = (e >> 1) & 1;
+                float p = expf(s[n].x[e] - m_use[u]);
+                sum[u] += p;
+                Pw[frag_row(lane, e) * FA_LDB + n * 16 + frag_col(lane, e)] = __float2bfloat16(p);
+                o[n].x[e] *= corr[u];
+            }
+        for (int u = 0; u < 2; u++) l[u] = l[u] * corr[u] + quad_sum(sum[u]);
         __syncwarp();
         FragA pf[4];
         for (int k = 0; k < 4; k++) wmma::load_matrix_sync(pf[k], Pw + k * 16, FA_LDB);
-        for (int n = 0; n < 4; n++) { // O (16, 64) += P V
-            FragC acc;
-            wmma::load_matrix_sync(acc, Ow + n * 16, FA_LDF, wmma::mem_row_major);
+        for (int n = 0; n < 4; n++) // O (16, 64) += P V
             for (int k = 0; k < 4; k++) {
                 FragB vf;
                 wmma::load_matrix_sync(vf, Vs + k * 16 * FA_LDB + n * 16, FA_LDB);
-                wmma::mma_sync(acc, pf[k], vf, acc);
+                wmma::mma_sync(o[n], pf[k], vf, o[n]);
             }
-            wmma::store_matrix_sync(Ow + n * 16, acc, FA_LDF, wmma::mem_row_major);
+        __syncwarp(); // P is read before the next tile overwrites it
+    }
+    for (int n = 0; n < 4; n++)
+        for (int e = 0; e < 8; e++) {
+            int i = r0 + frag_row(lane, e);
+            if (i < T) out[((long)b * T + i) * C + h * FA_D + n * 16 + frag_col(lane, e)] = o[n].x[e] / l[(e >> 1) & 1];
         }
-        __syncwarp();
-    }
-    if (i < T) {
-        float* y = out + ((long)b * T + i) * C + h * FA_D;
-        for (int jj = 0; jj < FA_D / 2; jj++) y[half + 2 * jj] = Ow[r * FA_LDF + half + 2 * jj] / l;
-        if (half == 0) lse[((long)b * H + h) * T + i] = m + logf(l);
-    }
+    if ((lane & 3) == 0)
+        for (int u = 0; u < 2; u++) {
+            int i = r0 + (lane >> 2) + 8 * u;
+            if (i < T) lse[((long)b * H + h) * T + i] = m[u] + logf(l[u]);
+        }
 }
 
 /* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d]: one warp per row */
@@ -534,9 +627,9 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kern
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
     bf16 *Pt = Vs + FA_TILE * FA_LDB, *dSt = Pt + FA_TILE * FA_LDB;
-    float *St = (float*)(dSt + FA_TILE * FA_LDB), *Ls = St + FA_TILE * FA_LDF, *Ds = Ls + FA_TILE;
+    float *Ls = (float*)(dSt + FA_TILE * FA_LDB), *Ds = Ls + FA_TILE;
     int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, n_qt = ceil_div_dev(T, FA_TILE); // the first key tiles have the most work
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, k0 = kt * FA_TILE;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, k0 = kt * FA_TILE, j0 = k0 + warp * 16;
     long stride = 3L * C;
     const float* base = qkv + (long)b * T * stride + h * FA_D;
     const float* dbase = dout + (long)b * T * C + h * FA_D;
@@ -548,10 +641,9 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kern
         wmma::load_matrix_sync(kf[k], Ks + warp * 16 * FA_LDB + k * 16, FA_LDB);
         wmma::load_matrix_sync(vf[k], Vs + warp * 16 * FA_LDB + k * 16, FA_LDB);
     }
-    FragC dK[4], dV[4];
+    FragC dK[4], dV[4], s[4], dp[4];
     for (int n = 0; n < 4; n++) { wmma::fill_fragment(dK[n], 0.0f); wmma::fill_fragment(dV[n], 0.0f); }
-    int r = lane / 2, half = lane % 2, j = k0 + warp * 16 + r; // lane: key row r, query columns half, half + 2, ...
-    float *Sw = St + warp * 16 * FA_LDF, scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
+    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
     bf16 *Pw = Pt + warp * 16 * FA_LDB, *dSw = dSt + warp * 16 * FA_LDB;
     int qt_last = n_qt - 1; // a windowed head's key is seen only by queries up to k0 + 63 + h
     if (pos == POS_HARD_ALIBI && h < n_masked) qt_last = min(qt_last, (k0 + FA_TILE - 1 + h) / FA_TILE);
@@ -566,21 +658,15 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kern
             Ds[x] = q0 + x < T ? D[row] : 0.0f;
         }
         __syncthreads();
-        fa_mm_abt(Sw, kf, Qs); // S^T (16 keys, 64 queries) = K Q^T
-        __syncwarp();
-        float p[FA_TILE / 2];
-        for (int jj = 0; jj < FA_TILE / 2; jj++) {
-            int c = half + 2 * jj, i = q0 + c;
-            p[jj] = fa_visible(i, j, T, pos, n_masked, h) ? expf(Sw[r * FA_LDF + c] * scale + slope * (j - i) - Ls[c]) : 0.0f;
-            Pw[r * FA_LDB + c] = __float2bfloat16(p[jj]);
-        }
-        __syncwarp();
-        fa_mm_abt(Sw, vf, dOs); // dP^T (16, 64) = V dO^T
-        __syncwarp();
-        for (int jj = 0; jj < FA_TILE / 2; jj++) {
-            int c = half + 2 * jj;
-            dSw[r * FA_LDB + c] = __float2bfloat16(p[jj] * (Sw[r * FA_LDF + c] - Ds[c]));
-        }
+        fa_mm_abt(s, kf, Qs);   // S^T (16 keys, 64 queries) = K Q^T
+        fa_mm_abt(dp, vf, dOs); // dP^T (16, 64) = V dO^T
+        for (int n = 0; n < 4; n++)
+            for (int e = 0; e < 8; e++) {
+                int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = q0 + c, j = j0 + row;
+                float p = fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Ls[c]) : 0.0f;
+                Pw[row * FA_LDB + c] = __float2bfloat16(p);
+                dSw[row * FA_LDB + c] = __float2bfloat16(p * (dp[n].x[e] - Ds[c]));
+            }
         __syncwarp();
         for (int k = 0; k < 4; k++) { // over the 64 queries of the tile, 16 at a time
             FragA pa, sa;
@@ -594,18 +680,17 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kern
                 wmma::mma_sync(dK[n], sa, qb, dK[n]); // dK += dS^T Q
             }
         }
+        __syncwarp();
     }
     // dqkv[k part] += scale * dK, dqkv[v part] += dV (this block owns these rows: no atomics)
-    for (int part = 1; part <= 2; part++) {
-        __syncwarp();
-        for (int n = 0; n < 4; n++) wmma::store_matrix_sync(Sw + n * 16, part == 1 ? dK[n] : dV[n], FA_LDF, wmma::mem_row_major);
-        __syncwarp();
-        if (j < T) {
-            float* dst = dqkv + ((long)b * T + j) * stride + part * C + h * FA_D;
-            float f = part == 1 ? scale : 1.0f;
-            for (int jj = 0; jj < FA_D / 2; jj++) dst[half + 2 * jj] += f * Sw[r * FA_LDF + half + 2 * jj];
+    for (int n = 0; n < 4; n++)
+        for (int e = 0; e < 8; e++) {
+            int j = j0 + frag_row(lane, e);
+            if (j >= T) continue;
+            float* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + n * 16 + frag_col(lane, e);
+            dst[C] += scale * dK[n].x[e];
+            dst[2 * C] += dV[n].x[e];
         }
-    }
 }
 
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
@@ -615,9 +700,8 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
     bf16* dSs = Vs + FA_TILE * FA_LDB;
-    float* Ss = (float*)(dSs + 2 * FA_TILE * FA_LDB);
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
     const float* base = qkv + (long)b * T * stride + h * FA_D;
     fa_load_tile(Qs, base, stride, q0, T);
@@ -628,32 +712,29 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel
         wmma::load_matrix_sync(qf[k], Qs + warp * 16 * FA_LDB + k * 16, FA_LDB);
         wmma::load_matrix_sync(of[k], dOs + warp * 16 * FA_LDB + k * 16, FA_LDB);
     }
-    FragC dQ[4];
+    FragC dQ[4], s[4], dp[4];
     for (int n = 0; n < 4; n++) wmma::fill_fragment(dQ[n], 0.0f);
-    int r = lane / 2, half = lane % 2, i = q0 + warp * 16 + r;
-    long row = ((long)b * H + h) * T + i;
-    float Li = i < T ? lse[row] : 0.0f, Di = i < T ? D[row] : 0.0f;
-    float *Sw = Ss + warp * 16 * FA_LDF, scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
+    float Li[2], Di[2]; // LSE and D of rows g and g + 8
+    for (int u = 0; u < 2; u++) {
+        int i = r0 + (lane >> 2) + 8 * u;
+        Li[u] = i < T ? lse[((long)b * H + h) * T + i] : 0.0f;
+        Di[u] = i < T ? D[((long)b * H + h) * T + i] : 0.0f;
+    }
+    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
     bf16* dSw = dSs + warp * 16 * FA_LDB;
     for (int kt = attn_first_key(pos, n_masked, h, q0) / FA_TILE; kt <= qt; kt++) {
         __syncthreads();
         fa_load_tile(Ks, base + C, stride, kt * FA_TILE, T);
         fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
         __syncthreads();
-        fa_mm_abt(Sw, qf, Ks); // S = Q K^T
-        __syncwarp();
-        float p[FA_TILE / 2];
-        for (int jj = 0; jj < FA_TILE / 2; jj++) {
-            int c = half + 2 * jj, j = kt * FA_TILE + c;
-            p[jj] = fa_visible(i, j, T, pos, n_masked, h) ? expf(Sw[r * FA_LDF + c] * scale + slope * (j - i) - Li) : 0.0f;
-        }
-        __syncwarp();
-        fa_mm_abt(Sw, of, Vs); // dP = dO V^T
-        __syncwarp();
-        for (int jj = 0; jj < FA_TILE / 2; jj++) {
-            int c = half + 2 * jj;
-            dSw[r * FA_LDB + c] = __float2bfloat16(p[jj] * (Sw[r * FA_LDF + c] - Di));
-        }
+        fa_mm_abt(s, qf, Ks);  // S = Q K^T
+        fa_mm_abt(dp, of, Vs); // dP = dO V^T
+        for (int n = 0; n < 4; n++)
+            for (int e = 0; e < 8; e++) {
+                int u = (e >> 1) & 1, row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = r0 + row, j = kt * FA_TILE + c;
+                float p = fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Li[u]) : 0.0f;
+                dSw[row * FA_LDB + c] = __float2bfloat16(p * (dp[n].x[e] - Di[u]));
+            }
         __syncwarp();
         for (int k = 0; k < 4; k++) { // dQ += dS K, over the 64 keys 16 at a time
             FragA sa;
@@ -664,14 +745,13 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel
                 wmma::mma_sync(dQ[n], sa, kb, dQ[n]);
             }
         }
+        __syncwarp();
     }
-    __syncwarp();
-    for (int n = 0; n < 4; n++) wmma::store_matrix_sync(Sw + n * 16, dQ[n], FA_LDF, wmma::mem_row_major);
-    __syncwarp();
-    if (i < T) {
-        float* dst = dqkv + ((long)b * T + i) * stride + h * FA_D;
-        for (int jj = 0; jj < FA_D / 2; jj++) dst[half + 2 * jj] += scale * Sw[r * FA_LDF + half + 2 * jj];
-    }
+    for (int n = 0; n < 4; n++)
+        for (int e = 0; e < 8; e++) {
+            int i = r0 + frag_row(lane, e);
+            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + n * 16 + frag_col(lane, e)] += scale * dQ[n].x[e];
+        }
 }
 
 /* the tiled kernels run in bf16 mode for head size 64; everything else takes the row kernels */
