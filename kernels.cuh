@@ -40,6 +40,13 @@ namespace gpu {
 static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
 __device__ inline int ceil_div_dev(int a, int b) { return (a + b - 1) / b; }
 
+/* Activations that only feed matmuls (norm outputs, attention output, MLP activation) are
+ * stored as X = bf16 in bf16 mode and as float in fp32 mode; these read and write either. */
+__device__ inline float to_float(float x) { return x; }
+__device__ inline float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ inline void store_as(float* p, float v) { *p = v; }
+__device__ inline void store_as(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
+
 /* 1 = fp32 everywhere (SGEMM, fp32 attention); 0 = bf16 tensor cores (see the top of the file) */
 static int use_fp32 = 0;
 
@@ -114,7 +121,8 @@ __global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long n) {
 }
 /* a grow-only device buffer for bf16 copies of matmul operands (allocated on the first steps) */
 struct Bf16Scratch { __nv_bfloat16* p; size_t cap; };
-static __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
+static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const __nv_bfloat16* x, long n) { (void)s; (void)n; return x; } /* already bf16 */
+static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
     if ((size_t)n > s->cap) {
         if (s->p) cudaCheck(cudaFree(s->p));
         cudaCheck(cudaMalloc(&s->p, n * sizeof(__nv_bfloat16)));
@@ -127,10 +135,11 @@ static __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
 /* C (m,n) = op(A) op(B) + beta C, column-major, fp32 in and out. fp32 mode: SGEMM. bf16 mode:
  * both operands are rounded to bf16 copies and multiplied on the tensor cores with fp32
  * accumulation (cuBLAS would run fp32 operands as TF32, at half the bf16 rate). */
-static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const float* A, int lda, const float* B,
+template <typename TA, typename TB>
+static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const TA* A, int lda, const TB* B,
                  int ldb, float beta, float* C, int ldc) {
     const float one = 1.0f;
-    if (use_fp32) {
+    if (use_fp32) { // (only ever called with float operands in fp32 mode)
         cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
                                  CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
         return;
@@ -141,14 +150,16 @@ static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int
     cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A16, CUDA_R_16BF, lda, B16, CUDA_R_16BF, ldb, &beta, C,
                              CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
-static void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int C, int OC) {
+template <typename X>
+static void linear_forward(float* out, const X* inp, const float* W, const float* bias, int N, int C, int OC) {
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, W, C, inp, C, 0.0f, out, OC);
     if (bias) {
         add_bias_kernel<<<ceil_div((long)N * OC, 256), 256>>>(out, bias, N, OC);
         cudaCheck(cudaGetLastError());
     }
 }
-static void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, const float* inp, const float* W,
+template <typename X>
+static void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, const X* inp, const float* W,
                             int N, int C, int OC) {
     if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, 1.0f, dinp, C); // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
@@ -161,7 +172,8 @@ static void linear_backward(float* dinp, float* dW, float* dbias, const float* d
 /* ============================================================================================
  * LayerNorm (eps 1e-5): one warp per row
  * ============================================================================================ */
-__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp, const float* w,
+template <typename X>
+__global__ void layernorm_forward_kernel(X* out, float* mean, float* rstd, const float* inp, const float* w,
                                          const float* b, int N, int C) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
@@ -172,11 +184,12 @@ __global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, c
     float v = 0;
     for (int c = lane; c < C; c += 32) v += (x[c] - m) * (x[c] - m);
     float r = rsqrtf(warp_sum(v) / C + 1e-5f);
-    float* y = out + (long)row * C;
-    for (int c = lane; c < C; c += 32) y[c] = (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+    X* y = out + (long)row * C;
+    for (int c = lane; c < C; c += 32) store_as(&y[c], (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f));
     if (lane == 0) { mean[row] = m; rstd[row] = r; }
 }
-static void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b,
+template <typename X>
+static void layernorm_forward(X* out, float* mean, float* rstd, const float* inp, const float* w, const float* b,
                               int N, int C) {
     layernorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, mean, rstd, inp, w, b, N, C);
     cudaCheck(cudaGetLastError());
@@ -246,17 +259,19 @@ static void layernorm_backward(float* dinp, float* dw, float* db, const float* d
 /* ============================================================================================
  * RMSNorm: one warp per row
  * ============================================================================================ */
-__global__ void rmsnorm_forward_kernel(float* out, float* rstd, const float* inp, const float* w, int N, int C, float eps) {
+template <typename X>
+__global__ void rmsnorm_forward_kernel(X* out, float* rstd, const float* inp, const float* w, int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
     const float* x = inp + (long)row * C;
     float ss = 0;
     for (int c = lane; c < C; c += 32) ss += x[c] * x[c];
     float r = rsqrtf(warp_sum(ss) / C + eps);
-    for (int c = lane; c < C; c += 32) out[(long)row * C + c] = x[c] * r * (w ? w[c] : 1.0f);
+    for (int c = lane; c < C; c += 32) store_as(&out[(long)row * C + c], x[c] * r * (w ? w[c] : 1.0f));
     if (lane == 0) rstd[row] = r;
 }
-static void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int N, int C, double eps) {
+template <typename X>
+static void rmsnorm_forward(X* out, float* rstd, const float* inp, const float* w, int N, int C, double eps) {
     rmsnorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, rstd, inp, w, N, C, (float)eps);
     cudaCheck(cudaGetLastError());
 }
@@ -293,11 +308,13 @@ static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const fl
  * ============================================================================================ */
 #define GELU_SCALE_F 0.7978845608028654f
 __device__ inline float gelu_sig(float u) { return 1.0f / (1.0f + expf(-2.0f * GELU_SCALE_F * (u + 0.044715f * u * u * u))); }
-__global__ void gelu_forward_kernel(float* out, const float* inp, long n) {
+template <typename X>
+__global__ void gelu_forward_kernel(X* out, const float* inp, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = inp[i] * gelu_sig(inp[i]);
+    if (i < n) store_as(&out[i], inp[i] * gelu_sig(inp[i]));
 }
-static void gelu_forward(float* out, const float* inp, long n) {
+template <typename X>
+static void gelu_forward(X* out, const float* inp, long n) {
     gelu_forward_kernel<<<ceil_div(n, 256), 256>>>(out, inp, n);
     cudaCheck(cudaGetLastError());
 }
@@ -315,11 +332,13 @@ static void gelu_backward(float* dinp, const float* inp, const float* dout, long
 /* ============================================================================================
  * SwiGLU: out = silu(gate) * up
  * ============================================================================================ */
-__global__ void swiglu_forward_kernel(float* out, const float* gate, const float* up, long n) {
+template <typename X>
+__global__ void swiglu_forward_kernel(X* out, const float* gate, const float* up, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    if (i < n) store_as(&out[i], gate[i] / (1.0f + expf(-gate[i])) * up[i]);
 }
-static void swiglu_forward(float* out, const float* gate, const float* up, long n) {
+template <typename X>
+static void swiglu_forward(X* out, const float* gate, const float* up, long n) {
     swiglu_forward_kernel<<<ceil_div(n, 256), 256>>>(out, gate, up, n);
     cudaCheck(cudaGetLastError());
 }
@@ -376,7 +395,8 @@ __device__ inline double alibi_slope_dev(int h, int H) { /* same as alibi_slope(
 __device__ inline int attn_first_key(int pos, int n_masked, int h, int i) {
     return (pos == POS_HARD_ALIBI && h < n_masked && i - h > 0) ? i - h : 0;
 }
-__global__ void attention_forward_kernel(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos,
+template <typename X>
+__global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos,
                                          int n_masked) {
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
     int lane = threadIdx.x % 32;
@@ -408,19 +428,21 @@ __global__ void attention_forward_kernel(float* out, float* lse, const float* qk
         }
         m = m_new;
     }
-    float* y = out + ((long)b * T + i) * C + h * hs;
+    X* y = out + ((long)b * T + i) * C + h * hs;
     for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
         int d = lane + 32 * r;
-        if (d < hs) y[d] = o[r] / l;
+        if (d < hs) store_as(&y[d], o[r] / l);
     }
     if (lane == 0) lse[row] = m + logf(l);
 }
-static void attention_forward_rows(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
+template <typename X>
+static void attention_forward_rows(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
     if (C / H > 32 * ATT_MAX_PER_LANE) { fprintf(stderr, "error: attention kernel supports head size <= %d\n", 32 * ATT_MAX_PER_LANE); exit(1); }
     attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked);
     cudaCheck(cudaGetLastError());
 }
-__global__ void attention_backward_kernel(float* dqkv, const float* dout, const float* out, const float* qkv,
+template <typename X>
+__global__ void attention_backward_kernel(float* dqkv, const float* dout, const X* out, const float* qkv,
                                           const float* lse, int B, int T, int C, int H, int pos, int n_masked) {
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
@@ -433,7 +455,7 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         int d = lane + 32 * r;
         qr[r] = d < hs ? qkv[qoff + d] * scale : 0.0f;
         dor[r] = d < hs ? dout[ooff + d] : 0.0f;
-        D += d < hs ? dor[r] * out[ooff + d] : 0.0f;
+        D += d < hs ? dor[r] * to_float(out[ooff + d]) : 0.0f;
         dq[r] = 0.0f;
     }
     D = warp_sum(D); // rowsum(dO * O)
@@ -461,7 +483,8 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         if (d < hs) dqkv[qoff + d] += dq[r];
     }
 }
-static void attention_backward_rows(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse, int B,
+template <typename X>
+static void attention_backward_rows(float* dqkv, const float* dout, const X* out, const float* qkv, const float* lse, int B,
                                     int T, int C, int H, int pos, int n_masked) {
     attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked);
     cudaCheck(cudaGetLastError());
@@ -537,7 +560,8 @@ __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIB
 #define FA_FWD_SMEM (4 * FA_TILE * FA_LDB * 2)
 #define FA_BWD_SMEM (6 * FA_TILE * FA_LDB * 2 + 2 * FA_TILE * 4)
 
-__global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(float* out, float* lse, const float* qkv, int T, int C,
+template <typename X>
+__global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(X* out, float* lse, const float* qkv, int T, int C,
                                                                              int H, int pos, int n_masked) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB, *Ps = Vs + FA_TILE * FA_LDB;
@@ -598,7 +622,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(flo
     for (int n = 0; n < 4; n++)
         for (int e = 0; e < 8; e++) {
             int i = r0 + frag_row(lane, e);
-            if (i < T) out[((long)b * T + i) * C + h * FA_D + n * 16 + frag_col(lane, e)] = o[n].x[e] / l[(e >> 1) & 1];
+            if (i < T) store_as(&out[((long)b * T + i) * C + h * FA_D + n * 16 + frag_col(lane, e)], o[n].x[e] / l[(e >> 1) & 1]);
         }
     if ((lane & 3) == 0)
         for (int u = 0; u < 2; u++) {
@@ -608,20 +632,21 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(flo
 }
 
 /* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d]: one warp per row */
-__global__ void attention_rowdot_kernel(float* D, const float* dout, const float* out, int B, int T, int C, int H) {
+template <typename X>
+__global__ void attention_rowdot_kernel(float* D, const float* dout, const X* out, int B, int T, int C, int H) {
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
     int lane = threadIdx.x % 32, hs = C / H;
     if (row >= (long)B * H * T) return;
     int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H));
     long off = ((long)b * T + i) * C + h * hs;
     float s = 0.0f;
-    for (int d = lane; d < hs; d += 32) s += dout[off + d] * out[off + d];
+    for (int d = lane; d < hs; d += 32) s += dout[off + d] * to_float(out[off + d]);
     s = warp_sum(s);
     if (lane == 0) D[row] = s;
 }
 
 /* dK, dV of one key tile: warp w owns keys k0 + 16w .. + 15 and works on S^T (keys x queries) */
-__global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kernel(float* dqkv, const float* dout, const float* qkv,
+__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_kernel(float* dqkv, const float* dout, const float* qkv,
                                                                                    const float* lse, const float* D, int T, int C,
                                                                                    int H, int pos, int n_masked) {
     extern __shared__ __align__(128) unsigned char smem[];
@@ -641,7 +666,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kern
         wmma::load_matrix_sync(kf[k], Ks + warp * 16 * FA_LDB + k * 16, FA_LDB);
         wmma::load_matrix_sync(vf[k], Vs + warp * 16 * FA_LDB + k * 16, FA_LDB);
     }
-    FragC dK[4], dV[4], s[4], dp[4];
+    FragC dK[4], dV[4], s[4];
     for (int n = 0; n < 4; n++) { wmma::fill_fragment(dK[n], 0.0f); wmma::fill_fragment(dV[n], 0.0f); }
     float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
     bf16 *Pw = Pt + warp * 16 * FA_LDB, *dSw = dSt + warp * 16 * FA_LDB;
@@ -658,14 +683,18 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kern
             Ds[x] = q0 + x < T ? D[row] : 0.0f;
         }
         __syncthreads();
-        fa_mm_abt(s, kf, Qs);   // S^T (16 keys, 64 queries) = K Q^T
-        fa_mm_abt(dp, vf, dOs); // dP^T (16, 64) = V dO^T
+        fa_mm_abt(s, kf, Qs); // S^T (16 keys, 64 queries) = K Q^T
         for (int n = 0; n < 4; n++)
             for (int e = 0; e < 8; e++) {
                 int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = q0 + c, j = j0 + row;
                 float p = fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Ls[c]) : 0.0f;
                 Pw[row * FA_LDB + c] = __float2bfloat16(p);
-                dSw[row * FA_LDB + c] = __float2bfloat16(p * (dp[n].x[e] - Ds[c]));
+            }
+        fa_mm_abt(s, vf, dOs); // dP^T (16, 64) = V dO^T, into the same registers (fewer registers, more blocks)
+        for (int n = 0; n < 4; n++)
+            for (int e = 0; e < 8; e++) { // each lane reads back only the P elements it wrote
+                int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e);
+                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(Pw[row * FA_LDB + c]) * (s[n].x[e] - Ds[c]));
             }
         __syncwarp();
         for (int k = 0; k < 4; k++) { // over the 64 queries of the tile, 16 at a time
@@ -694,7 +723,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dkdv_kern
 }
 
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
-__global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel(float* dqkv, const float* dout, const float* qkv,
+__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(float* dqkv, const float* dout, const float* qkv,
                                                                                  const float* lse, const float* D, int T, int C,
                                                                                  int H, int pos, int n_masked) {
     extern __shared__ __align__(128) unsigned char smem[];
@@ -712,7 +741,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel
         wmma::load_matrix_sync(qf[k], Qs + warp * 16 * FA_LDB + k * 16, FA_LDB);
         wmma::load_matrix_sync(of[k], dOs + warp * 16 * FA_LDB + k * 16, FA_LDB);
     }
-    FragC dQ[4], s[4], dp[4];
+    FragC dQ[4], s[4];
     for (int n = 0; n < 4; n++) wmma::fill_fragment(dQ[n], 0.0f);
     float Li[2], Di[2]; // LSE and D of rows g and g + 8
     for (int u = 0; u < 2; u++) {
@@ -727,13 +756,18 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel
         fa_load_tile(Ks, base + C, stride, kt * FA_TILE, T);
         fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
         __syncthreads();
-        fa_mm_abt(s, qf, Ks);  // S = Q K^T
-        fa_mm_abt(dp, of, Vs); // dP = dO V^T
+        fa_mm_abt(s, qf, Ks); // S = Q K^T
         for (int n = 0; n < 4; n++)
-            for (int e = 0; e < 8; e++) {
+            for (int e = 0; e < 8; e++) { // P, parked in the dS tile
                 int u = (e >> 1) & 1, row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = r0 + row, j = kt * FA_TILE + c;
                 float p = fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Li[u]) : 0.0f;
-                dSw[row * FA_LDB + c] = __float2bfloat16(p * (dp[n].x[e] - Di[u]));
+                dSw[row * FA_LDB + c] = __float2bfloat16(p);
+            }
+        fa_mm_abt(s, of, Vs); // dP = dO V^T, into the same registers
+        for (int n = 0; n < 4; n++)
+            for (int e = 0; e < 8; e++) {
+                int u = (e >> 1) & 1, row = frag_row(lane, e), c = n * 16 + frag_col(lane, e);
+                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(dSw[row * FA_LDB + c]) * (s[n].x[e] - Di[u]));
             }
         __syncwarp();
         for (int k = 0; k < 4; k++) { // dQ += dS K, over the 64 keys 16 at a time
@@ -754,13 +788,17 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_backward_dq_kernel
         }
 }
 
-/* the tiled kernels run in bf16 mode for head size 64; everything else takes the row kernels */
-static bool attention_uses_flash(int C, int H) { return !use_fp32 && C / H == FA_D && C % H == 0; }
+/* bf16 mode (output X = bf16) runs the tiled kernels for head size 64 and the row kernels for
+ * other head sizes (up to 128); fp32 mode (X = float) always the row kernels */
+static bool attention_uses_flash(int C, int H) { return C / H == FA_D && C % H == 0; }
 static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
-    if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked); return; }
+    attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked); // fp32 output: the row kernel
+}
+static void attention_forward(__nv_bfloat16* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
+    if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked); return; } // slow path
     static bool configured = false;
     if (!configured) {
-        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
+        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel<__nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
         configured = true;
     }
     dim3 grid(ceil_div(T, FA_TILE), H, B);
@@ -769,6 +807,11 @@ static void attention_forward(float* out, float* lse, const float* qkv, int B, i
 }
 /* scratch: B*H*T floats (the row dots D) */
 static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse,
+                               float* scratch, int B, int T, int C, int H, int pos, int n_masked) {
+    (void)scratch;
+    attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked);
+}
+static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat16* out, const float* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked) {
     if (!attention_uses_flash(C, H)) { attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked); return; }
     static bool configured = false;
@@ -950,10 +993,10 @@ static Config one_layer(const Config* c) {
     c1.n_layer = 1;
     return c1;
 }
-static size_t gpu_acts_size(const Config* c, int B, int T) {
+static size_t gpu_acts_size(const Config* c, int B, int T, int x_half) {
     TransformerActs a;
     Arena ar = {NULL, 0};
-    transformer_layout(&a, &ar, c, B, T, 1);
+    transformer_layout(&a, &ar, c, B, T, 1, x_half);
     return ar.used;
 }
 /* device buffers for batches up to (B,T); parameters, grads and AdamW state copied from host */
@@ -966,10 +1009,10 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
         cudaCheck(cudaMalloc(bufs[k], P * sizeof(float)));
         cudaCheck(cudaMemcpy(*bufs[k], src[k], P * sizeof(float), cudaMemcpyHostToDevice));
     }
-    g->n_acts = gpu_acts_size(&host->cfg, B, T);
+    g->n_acts = gpu_acts_size(&host->cfg, B, T, !use_fp32); // the mode must be set before init
     cudaCheck(cudaMalloc(&g->acts, g->n_acts * sizeof(float)));
     Config c1 = one_layer(&host->cfg);
-    g->n_dacts = gpu_acts_size(&c1, B, T);
+    g->n_dacts = gpu_acts_size(&c1, B, T, 0);
     cudaCheck(cudaMalloc(&g->dacts, g->n_dacts * sizeof(float)));
     cudaCheck(cudaMalloc(&g->logits, BT * V * sizeof(float)));
     cudaCheck(cudaMalloc(&g->dlogits, BT * V * sizeof(float)));
@@ -998,7 +1041,8 @@ static TransformerLayerParams gpu_layer(const GpuModel* g, float* buf, int l) {
     for (int k = 0; k < 13; k++) *fields[k] = gpu_tensor(g, buf, names[k], l);
     return p;
 }
-static void gpu_norm_forward(const Config* c, float* out, float* mean, float* rstd, const float* x, const float* w, const float* b, int N) {
+template <typename X>
+static void gpu_norm_forward(const Config* c, X* out, float* mean, float* rstd, const float* x, const float* w, const float* b, int N) {
     if (is_llama(c)) rmsnorm_forward(out, rstd, x, w, N, c->n_embd, 1e-5);
     else layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd);
 }
@@ -1009,7 +1053,8 @@ static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, 
 }
 
 /* forward + fused loss; with targets also fills dlogits (scale 1/N_scored). Returns the mean loss. */
-static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
+template <typename X> /* float (fp32 mode) or bf16: the type of the activations that only feed matmuls */
+static double transformer_forward_x(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
     Model* m = g->host;
     const Config* c = &m->cfg;
     int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
@@ -1017,7 +1062,8 @@ static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h
     cudaCheck(cudaMemcpy(g->inputs, h_inputs, BT * sizeof(int), cudaMemcpyHostToDevice));
     TransformerActs a;
     Arena ar = {(real*)g->acts, 0};
-    transformer_layout(&a, &ar, c, B, T, 1);
+    transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
+    X *ln1 = (X*)a.ln1, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
     encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
     dropout_forward(a.encoded, (long)BT * C, p, dropout_site(m, 0));
@@ -1025,22 +1071,22 @@ static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h
         TransformerLayerParams w = gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
-        gpu_norm_forward(c, a.ln1 + oC, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
-        linear_forward(a.qkv + o3, a.ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
+        gpu_norm_forward(c, ln1 + oC, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
+        linear_forward(a.qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
         if (c->pos == POS_ROPE) rope_forward(a.qkv + o3, B, T, C, H);
-        attention_forward(a.atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c));
-        linear_forward(a.attproj + oC, a.atty + oC, w.attprojw, w.attprojb, BT, C, C);
+        attention_forward(atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c));
+        linear_forward(a.attproj + oC, atty + oC, w.attprojw, w.attprojb, BT, C, C);
         dropout_forward(a.attproj + oC, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
         residual_forward(a.res1 + oC, x, a.attproj + oC, (long)BT * C);
-        gpu_norm_forward(c, a.ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
-        linear_forward(a.fch + oH, a.ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
+        gpu_norm_forward(c, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
+        linear_forward(a.fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
         if (is_llama(c)) {
-            linear_forward(a.fch2 + oH, a.ln2 + oC, w.fc2w, NULL, BT, C, Hd);
-            swiglu_forward(a.fch_act + oH, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
+            linear_forward(a.fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
+            swiglu_forward(fch_act + oH, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
         } else {
-            gelu_forward(a.fch_act + oH, a.fch + oH, (long)BT * Hd);
+            gelu_forward(fch_act + oH, a.fch + oH, (long)BT * Hd);
         }
-        linear_forward(a.mlpproj + oC, a.fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
+        linear_forward(a.mlpproj + oC, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(a.mlpproj + oC, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
         residual_forward(a.res2 + oC, a.res1 + oC, a.mlpproj + oC, (long)BT * C);
     }
@@ -1061,10 +1107,15 @@ static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h
     free(losses);
     return scored ? sum / scored : 0;
 }
+static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
+    return use_fp32 ? transformer_forward_x<float>(g, h_inputs, h_targets, h_mask, B, T)
+                    : transformer_forward_x<__nv_bfloat16>(g, h_inputs, h_targets, h_mask, B, T);
+}
 /* backward of the last forward (dlogits are already there): accumulates into g->grads. The
  * per-layer gradients live in the one-layer buffer dacts (see one_layer), so they are indexed
  * without the layer offsets that the activations have. */
-static void transformer_backward(GpuModel* g, int B, int T) {
+template <typename X>
+static void transformer_backward_x(GpuModel* g, int B, int T) {
     Model* m = g->host;
     const Config* c = &m->cfg;
     Config c1 = one_layer(c);
@@ -1072,8 +1123,9 @@ static void transformer_backward(GpuModel* g, int B, int T) {
     float p = active_dropout(m);
     TransformerActs a, d;
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
-    transformer_layout(&a, &ar, c, B, T, 1);
-    transformer_layout(&d, &dr, &c1, B, T, 1);
+    transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
+    transformer_layout(&d, &dr, &c1, B, T, 1, 0); // gradients stay fp32
+    X *ln1 = (X*)a.ln1, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
     cudaCheck(cudaMemset(g->dacts, 0, g->n_dacts * sizeof(float)));
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
     float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
@@ -1090,22 +1142,22 @@ static void transformer_backward(GpuModel* g, int B, int T) {
         }
         residual_backward(d.res1, d.mlpproj, dout, (long)BT * C);
         dropout_backward(d.mlpproj, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
-        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, d.mlpproj, a.fch_act + oH, w.mlpprojw, BT, Hd, C);
+        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, d.mlpproj, fch_act + oH, w.mlpprojw, BT, Hd, C);
         if (is_llama(c)) {
             swiglu_backward(d.fch2, d.fch, d.fch_act, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
-            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, a.ln2 + oC, w.fc2w, BT, C, Hd);
+            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd);
         } else {
             gelu_backward(d.fch, a.fch + oH, d.fch_act, (long)BT * Hd);
         }
-        linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, a.ln2 + oC, w.fcw, BT, C, Hd);
+        linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
         residual_backward(dx, d.attproj, d.res1, (long)BT * C);
         dropout_backward(d.attproj, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
-        linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, a.atty + oC, w.attprojw, BT, C, C);
-        attention_backward(d.qkv, d.atty, a.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
+        linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, atty + oC, w.attprojw, BT, C, C);
+        attention_backward(d.qkv, d.atty, atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c));
         if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
-        linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
+        linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C);
         gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
         dout = dx;
@@ -1114,6 +1166,10 @@ static void transformer_backward(GpuModel* g, int B, int T) {
     // after the swap, dout holds the gradient of the embedding output
     dropout_backward(dout, (long)BT * C, p, dropout_site(m, 0));
     encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C);
+}
+static void transformer_backward(GpuModel* g, int B, int T) {
+    if (use_fp32) transformer_backward_x<float>(g, B, T);
+    else transformer_backward_x<__nv_bfloat16>(g, B, T);
 }
 
 } // namespace gpu

@@ -801,25 +801,26 @@ typedef struct {
     real* res2;                      // (L,B,T,C) block output
     real *lnf, *lnf_mean, *lnf_rstd; // (B,T,C), (B,T), (B,T)
 } TransformerActs;
-/* att_row: what attention keeps per query row for its backward: T probabilities on the CPU, one
- * log-sum-exp on the GPU (its flash-style kernel recomputes the probabilities) */
-static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row) {
-    size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden;
+/* att_row: numbers kept per (b, h, query) by attention (CPU: the T probabilities; GPU: 1, the
+ * log-sum-exp). x_half (GPU bf16 mode): ln1, atty, ln2 and fch_act, which only feed matmuls,
+ * are stored as bf16 and take half the room. */
+static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int x_half) {
+    size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = x_half ? 2 : 1;
     a->encoded = carve(ar, BT * C);
-    a->ln1 = carve(ar, L * BT * C);
+    a->ln1 = carve(ar, (L * BT * C + xd - 1) / xd);
     a->ln1_mean = carve(ar, L * BT);
     a->ln1_rstd = carve(ar, L * BT);
     a->qkv = carve(ar, L * BT * 3 * C);
     a->att = carve(ar, L * B * c->n_head * (size_t)T * att_row);
-    a->atty = carve(ar, L * BT * C);
+    a->atty = carve(ar, (L * BT * C + xd - 1) / xd);
     a->attproj = carve(ar, L * BT * C);
     a->res1 = carve(ar, L * BT * C);
-    a->ln2 = carve(ar, L * BT * C);
+    a->ln2 = carve(ar, (L * BT * C + xd - 1) / xd);
     a->ln2_mean = carve(ar, L * BT);
     a->ln2_rstd = carve(ar, L * BT);
     a->fch = carve(ar, L * BT * Hd);
     a->fch2 = carve(ar, is_llama(c) ? L * BT * Hd : 0);
-    a->fch_act = carve(ar, L * BT * Hd);
+    a->fch_act = carve(ar, (L * BT * Hd + xd - 1) / xd);
     a->mlpproj = carve(ar, L * BT * C);
     a->res2 = carve(ar, L * BT * C);
     a->lnf = carve(ar, BT * C);
@@ -829,7 +830,7 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
 static size_t transformer_acts_size(const Config* c, int B, int T) {
     TransformerActs a;
     Arena ar = {NULL, 0};
-    transformer_layout(&a, &ar, c, B, T, T);
+    transformer_layout(&a, &ar, c, B, T, T, 0);
     return ar.used;
 }
 
@@ -851,7 +852,7 @@ static void transformer_forward(Model* m, const int* idx, int B, int T) {
     float p = active_dropout(m);
     TransformerActs a;
     Arena ar = {m->acts, 0};
-    transformer_layout(&a, &ar, c, B, T, T);
+    transformer_layout(&a, &ar, c, B, T, T, 0);
 
     real* wte = tensor_ptr(m, m->params, "transformer.wte.weight");
     encoder_forward(a.encoded, idx, wte, tensor_ptr(m, m->params, "transformer.wpe.weight"), B, T, C);
@@ -899,8 +900,8 @@ static void transformer_backward(Model* m, const int* idx, int B, int T) {
     float p = active_dropout(m);
     TransformerActs a, d; // activations and their gradients: same layout in two buffers
     Arena ar = {m->acts, 0}, dr = {m->dacts, 0};
-    transformer_layout(&a, &ar, c, B, T, T);
-    transformer_layout(&d, &dr, c, B, T, T);
+    transformer_layout(&a, &ar, c, B, T, T, 0);
+    transformer_layout(&d, &dr, c, B, T, T, 0);
 
     real *wte = tensor_ptr(m, m->params, "transformer.wte.weight"), *dwte = tensor_ptr(m, m->grads, "transformer.wte.weight");
     real* xL = L > 0 ? a.res2 + (size_t)(L - 1) * BT * C : a.encoded;

@@ -49,10 +49,24 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     cudaCheck(cudaMalloc(&d_out, n1 * 4)); cudaCheck(cudaMalloc(&d_lse, (size_t)B * H * T * 4)); cudaCheck(cudaMalloc(&d_dqkv, n3 * 4));
     cudaCheck(cudaMalloc(&d_scratch, (size_t)B * H * T * 4));
     cudaCheck(cudaMemset(d_dqkv, 0, n3 * 4));
-    gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked);
-    gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked);
+    if (gpu::use_fp32) {
+        gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked);
+        gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked);
+    } else { // bf16 mode writes a bf16 output; widen it for the comparison
+        __nv_bfloat16* d_out16;
+        cudaCheck(cudaMalloc(&d_out16, n1 * 2));
+        gpu::attention_forward(d_out16, d_lse, d_qkv, B, T, C, H, pos, n_masked);
+        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked);
+        __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n1 * 2);
+        float* h32 = (float*)mallocCheck(n1 * 4);
+        cudaCheck(cudaMemcpy(h16, d_out16, n1 * 2, cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < n1; i++) h32[i] = __bfloat162float(h16[i]);
+        cudaCheck(cudaMemcpy(d_out, h32, n1 * 4, cudaMemcpyHostToDevice));
+        free(h16); free(h32);
+        cudaCheck(cudaFree(d_out16));
+    }
     char what[128];
-    const char* kind = gpu::attention_uses_flash(C, H) ? "tiled bf16" : "rows fp32";
+    const char* kind = gpu::use_fp32 ? "rows fp32" : gpu::attention_uses_flash(C, H) ? "tiled bf16" : "rows bf16-out";
     snprintf(what, sizeof(what), "attention_forward %s hs %d T %d (%s bias)", kind, C / H, T, POS_NAMES[pos]);
     check(what, d_out, out, n1, tol_fwd);
     snprintf(what, sizeof(what), "attention_backward %s hs %d T %d (%s)", kind, C / H, T, POS_NAMES[pos]);
@@ -201,6 +215,7 @@ int main(void) {
         test_attention(B, T, 96, 4, pos, 1e-5, 1e-4);   // row kernels: 4 heads of 24, fp32
         gpu::use_fp32 = 0;
         test_attention(2, 200, 128, 2, pos, 1e-2, 2e-2); // tiled bf16 kernels: heads of 64, T not a tile multiple
+        test_attention(B, T, 96, 4, pos, 1e-2, 2e-2);    // bf16 mode, other head sizes: row kernels, bf16 output
     }
     { // layernorm forward / backward
         float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(BTC, 1);
