@@ -247,10 +247,55 @@ __global__ void layernorm_backward_kernel(float* dinp, float* partials, const fl
     __syncthreads();
     for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
 }
+/* the same for C <= 1024, with each warp's column sums in registers (lane: columns lane + 32k) and
+ * one shared-memory add per warp at the end: many fewer atomics than one per row */
+#define NORM_REG_K 32
+__global__ void layernorm_backward_reg_kernel(float* dinp, float* partials, const float* dout, const float* inp,
+                                              const float* w, const float* mean, const float* rstd, int N, int C) {
+    extern __shared__ float acc[]; // dw (C), db (C)
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
+    __syncthreads();
+    int warps = blockDim.x / 32, lane = threadIdx.x % 32;
+    float aw[NORM_REG_K], ab[NORM_REG_K];
+#pragma unroll
+    for (int k = 0; k < NORM_REG_K; k++) aw[k] = ab[k] = 0.0f;
+    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
+        float m = mean[row], r = rstd[row], s1 = 0, s2 = 0;
+        for (int c = lane; c < C; c += 32) {
+            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+            s1 += dxhat;
+            s2 += dxhat * xhat;
+        }
+        s1 = warp_sum(s1) / C;
+        s2 = warp_sum(s2) / C;
+        float* dx = dinp + (long)row * C;
+#pragma unroll
+        for (int k = 0; k < NORM_REG_K; k++) {
+            int c = lane + 32 * k;
+            if (c >= C) break;
+            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+            dx[c] += r * (dxhat - s1 - xhat * s2);
+            aw[k] += dy[c] * xhat;
+            ab[k] += dy[c];
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < NORM_REG_K; k++) {
+        int c = lane + 32 * k;
+        if (c >= C) break;
+        atomicAdd(&acc[c], aw[k]);
+        atomicAdd(&acc[C + c], ab[k]);
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
+}
 static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                                const float* mean, const float* rstd, int N, int C) {
     float* partials = norm_partials(C);
-    layernorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    if (C <= 32 * NORM_REG_K)
+        layernorm_backward_reg_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    else layernorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
     cudaCheck(cudaGetLastError());
     norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, db, partials, NORM_BWD_BLOCKS, C);
     cudaCheck(cudaGetLastError());
@@ -553,6 +598,11 @@ __device__ inline float quad_sum(float x) {
 __device__ inline bool fa_visible(int i, int j, int T, int pos, int n_masked, int h) {
     return i < T && j <= i && j >= attn_first_key(pos, n_masked, h, i);
 }
+/* a tile of queries q0.. and keys k0.. below the diagonal, inside T, with no window: every key
+ * is visible and the per-element mask can be skipped */
+__device__ inline bool fa_tile_full(int q0, int k0, int T, int pos, int n_masked, int h) {
+    return k0 < q0 && q0 + FA_TILE <= T && !(pos == POS_HARD_ALIBI && h < n_masked);
+}
 __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f; }
 
 /* smem bytes: forward Q, K, V, P tiles; backward (dK dV) Q, dO, K, V, P^T, dS^T + LSE, D;
@@ -584,11 +634,12 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(X* 
         fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
         __syncthreads();
         fa_mm_abt(s, qf, Ks); // S (16, 64) = Q K^T, in registers
+        bool full = fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h);
         float mx[2] = {-INFINITY, -INFINITY};
         for (int n = 0; n < 4; n++)
             for (int e = 0; e < 8; e++) {
                 int i = r0 + frag_row(lane, e), j = kt * FA_TILE + n * 16 + frag_col(lane, e);
-                float v = fa_visible(i, j, T, pos, n_masked, h) ? s[n].x[e] * scale + slope * (j - i) : -INFINITY;
+                float v = full || fa_visible(i, j, T, pos, n_masked, h) ? s[n].x[e] * scale + slope * (j - i) : -INFINITY;
                 s[n].x[e] = v;
                 mx[(e >> 1) & 1] = fmaxf(mx[(e >> 1) & 1], v);
             }
@@ -684,10 +735,11 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_k
         }
         __syncthreads();
         fa_mm_abt(s, kf, Qs); // S^T (16 keys, 64 queries) = K Q^T
+        bool full = fa_tile_full(q0, k0, T, pos, n_masked, h);
         for (int n = 0; n < 4; n++)
             for (int e = 0; e < 8; e++) {
                 int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = q0 + c, j = j0 + row;
-                float p = fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Ls[c]) : 0.0f;
+                float p = full || fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Ls[c]) : 0.0f;
                 Pw[row * FA_LDB + c] = __float2bfloat16(p);
             }
         fa_mm_abt(s, vf, dOs); // dP^T (16, 64) = V dO^T, into the same registers (fewer registers, more blocks)
@@ -757,10 +809,11 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
         __syncthreads();
         fa_mm_abt(s, qf, Ks); // S = Q K^T
+        bool full = fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h);
         for (int n = 0; n < 4; n++)
             for (int e = 0; e < 8; e++) { // P, parked in the dS tile
                 int u = (e >> 1) & 1, row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = r0 + row, j = kt * FA_TILE + c;
-                float p = fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Li[u]) : 0.0f;
+                float p = full || fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Li[u]) : 0.0f;
                 dSw[row * FA_LDB + c] = __float2bfloat16(p);
             }
         fa_mm_abt(s, of, Vs); // dP = dO V^T, into the same registers
