@@ -430,6 +430,21 @@ static void rope_backward(float* dqkv, int B, int T, int C, int H) {
  * ever stored. The backward recomputes p = exp(s - LSE) and accumulates dK, dV with atomics.
  * Position biases as in seqmodels.h: ALiBi m_h (j - i); Hard-ALiBi skips keys j < i - h.
  * ============================================================================================ */
+__device__ inline uint64_t hash64_dev(uint64_t x) { /* = hash64() of seqmodels.h */
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+/* = dropout_keep() of seqmodels.h: the same masks on both sides */
+__device__ inline bool dropout_keep_dev(uint64_t seed, uint64_t i, float p) {
+    return (hash64_dev(seed ^ (i * 0xD1B54A32D192ED03ull)) >> 40) * (1.0 / 16777216.0) >= p;
+}
+/* the factor of attention dropout for element idx = ((b H + h) T + i) T + j: 1 without dropout,
+ * else 0 or 1 / (1 - p) */
+__device__ inline float attn_drop_mult(float p_drop, uint64_t seed, uint64_t idx) {
+    return p_drop <= 0.0f ? 1.0f : dropout_keep_dev(seed, idx, p_drop) ? 1.0f / (1.0f - p_drop) : 0.0f;
+}
 #define ATT_MAX_PER_LANE 4 /* hs <= 4 * 32 */
 __device__ inline double alibi_slope_dev(int h, int H) { /* same as alibi_slope() */
     int P = 1;
@@ -442,7 +457,7 @@ __device__ inline int attn_first_key(int pos, int n_masked, int h, int i) {
 }
 template <typename X>
 __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos,
-                                         int n_masked) {
+                                         int n_masked, float p_drop, uint64_t seed) {
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
     int lane = threadIdx.x % 32;
     if (row >= (long)B * H * T) return;
@@ -466,10 +481,11 @@ __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, i
         }
         s = warp_sum(s) + slope * (j - i);
         float m_new = fmaxf(m, s), corr = expf(m - m_new), p = expf(s - m_new);
-        l = l * corr + p;
+        l = l * corr + p; // the sum of the undropped probabilities; O takes the dropped ones
+        float pd = p * attn_drop_mult(p_drop, seed, (uint64_t)row * T + j);
         for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
             int d = lane + 32 * r;
-            if (d < hs) o[r] = o[r] * corr + p * v[d];
+            if (d < hs) o[r] = o[r] * corr + pd * v[d];
         }
         m = m_new;
     }
@@ -481,14 +497,16 @@ __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, i
     if (lane == 0) lse[row] = m + logf(l);
 }
 template <typename X>
-static void attention_forward_rows(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
+static void attention_forward_rows(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
+                                   float p_drop, uint64_t seed) {
     if (C / H > 32 * ATT_MAX_PER_LANE) { fprintf(stderr, "error: attention kernel supports head size <= %d\n", 32 * ATT_MAX_PER_LANE); exit(1); }
-    attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked);
+    attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, seed);
     cudaCheck(cudaGetLastError());
 }
 template <typename X>
 __global__ void attention_backward_kernel(float* dqkv, const float* dout, const X* out, const float* qkv,
-                                          const float* lse, int B, int T, int C, int H, int pos, int n_masked) {
+                                          const float* lse, int B, int T, int C, int H, int pos, int n_masked, float p_drop,
+                                          uint64_t seed) {
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
     if (row >= (long)B * H * T) return;
@@ -514,11 +532,12 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         }
         s = warp_sum(s) + slope * (j - i);
         dp = warp_sum(dp);
-        float p = expf(s - L), ds = p * (dp - D);
+        float mult = attn_drop_mult(p_drop, seed, (uint64_t)row * T + j);
+        float p = expf(s - L), ds = p * (mult * dp - D);
         for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
             int d = lane + 32 * r;
             if (d >= hs) continue;
-            atomicAdd(&dqkv[voff + d], p * dor[r]);      // dV += P^T dO
+            atomicAdd(&dqkv[voff + d], mult * p * dor[r]); // dV += P^T dO (P through the dropout mask)
             atomicAdd(&dqkv[koff + d], ds * qr[r]);      // dK += dS^T Q * scale (qr holds q * scale)
             dq[r] += ds * qkv[koff + d] * scale;         // dQ += dS K * scale
         }
@@ -530,8 +549,8 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
 }
 template <typename X>
 static void attention_backward_rows(float* dqkv, const float* dout, const X* out, const float* qkv, const float* lse, int B,
-                                    int T, int C, int H, int pos, int n_masked) {
-    attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked);
+                                    int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t seed) {
+    attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, seed);
     cudaCheck(cudaGetLastError());
 }
 
@@ -612,7 +631,8 @@ __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIB
 
 template <typename X>
 __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(X* out, float* lse, const float* qkv, int T, int C,
-                                                                             int H, int pos, int n_masked) {
+                                                                             int H, int pos, int n_masked, float p_drop,
+                                                                             uint64_t seed) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB, *Ps = Vs + FA_TILE * FA_LDB;
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
@@ -654,7 +674,11 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(X* 
             for (int e = 0; e < 8; e++) {
                 int u = (e >> 1) & 1;
                 float p = expf(s[n].x[e] - m_use[u]);
-                sum[u] += p;
+                sum[u] += p; // l sums the undropped probabilities, P V takes the dropped ones
+                if (p_drop > 0.0f) {
+                    int i = r0 + frag_row(lane, e), j = kt * FA_TILE + n * 16 + frag_col(lane, e);
+                    p *= attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + i) * T + j);
+                }
                 Pw[frag_row(lane, e) * FA_LDB + n * 16 + frag_col(lane, e)] = __float2bfloat16(p);
                 o[n].x[e] *= corr[u];
             }
@@ -699,7 +723,8 @@ __global__ void attention_rowdot_kernel(float* D, const float* dout, const X* ou
 /* dK, dV of one key tile: warp w owns keys k0 + 16w .. + 15 and works on S^T (keys x queries) */
 __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_kernel(float* dqkv, const float* dout, const float* qkv,
                                                                                    const float* lse, const float* D, int T, int C,
-                                                                                   int H, int pos, int n_masked) {
+                                                                                   int H, int pos, int n_masked, float p_drop,
+                                                                                   uint64_t seed) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
     bf16 *Pt = Vs + FA_TILE * FA_LDB, *dSt = Pt + FA_TILE * FA_LDB;
@@ -740,13 +765,16 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_k
             for (int e = 0; e < 8; e++) {
                 int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = q0 + c, j = j0 + row;
                 float p = full || fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Ls[c]) : 0.0f;
-                Pw[row * FA_LDB + c] = __float2bfloat16(p);
+                dSw[row * FA_LDB + c] = __float2bfloat16(p); // parked until dP is known
+                Pw[row * FA_LDB + c] = __float2bfloat16(p_drop > 0.0f ? p * attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + i) * T + j) : p);
             }
         fa_mm_abt(s, vf, dOs); // dP^T (16, 64) = V dO^T, into the same registers (fewer registers, more blocks)
         for (int n = 0; n < 4; n++)
             for (int e = 0; e < 8; e++) { // each lane reads back only the P elements it wrote
                 int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e);
-                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(Pw[row * FA_LDB + c]) * (s[n].x[e] - Ds[c]));
+                float dp = s[n].x[e];
+                if (p_drop > 0.0f) dp *= attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + q0 + c) * T + j0 + row);
+                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(dSw[row * FA_LDB + c]) * (dp - Ds[c]));
             }
         __syncwarp();
         for (int k = 0; k < 4; k++) { // over the 64 queries of the tile, 16 at a time
@@ -777,7 +805,8 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_k
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
 __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(float* dqkv, const float* dout, const float* qkv,
                                                                                  const float* lse, const float* D, int T, int C,
-                                                                                 int H, int pos, int n_masked) {
+                                                                                 int H, int pos, int n_masked, float p_drop,
+                                                                                 uint64_t seed) {
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
     bf16* dSs = Vs + FA_TILE * FA_LDB;
@@ -820,7 +849,9 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         for (int n = 0; n < 4; n++)
             for (int e = 0; e < 8; e++) {
                 int u = (e >> 1) & 1, row = frag_row(lane, e), c = n * 16 + frag_col(lane, e);
-                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(dSw[row * FA_LDB + c]) * (s[n].x[e] - Di[u]));
+                float dp = s[n].x[e];
+                if (p_drop > 0.0f) dp *= attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + r0 + row) * T + kt * FA_TILE + c);
+                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(dSw[row * FA_LDB + c]) * (dp - Di[u]));
             }
         __syncwarp();
         for (int k = 0; k < 4; k++) { // dQ += dS K, over the 64 keys 16 at a time
@@ -844,29 +875,37 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
 /* bf16 mode (output X = bf16) runs the tiled kernels for head size 64 and the row kernels for
  * other head sizes (up to 128); fp32 mode (X = float) always the row kernels */
 static bool attention_uses_flash(int C, int H) { return C / H == FA_D && C % H == 0; }
-static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
-    attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked); // fp32 output: the row kernel
+/* p_drop, seed: attention-probability dropout (0 = none), the mask of dropout_keep() */
+static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
+                              float p_drop = 0, uint64_t seed = 0) {
+    attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, seed); // fp32 output: the row kernel
 }
-static void attention_forward(__nv_bfloat16* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked) {
-    if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked); return; } // slow path
+static void attention_forward(__nv_bfloat16* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
+                              float p_drop = 0, uint64_t seed = 0) {
+    if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, seed); return; } // slow path
     static bool configured = false;
     if (!configured) {
         cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel<__nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
         configured = true;
     }
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    flash_attention_forward_kernel<<<grid, FA_THREADS, FA_FWD_SMEM>>>(out, lse, qkv, T, C, H, pos, n_masked);
+    flash_attention_forward_kernel<<<grid, FA_THREADS, FA_FWD_SMEM>>>(out, lse, qkv, T, C, H, pos, n_masked, p_drop, seed);
     cudaCheck(cudaGetLastError());
 }
 /* scratch: B*H*T floats (the row dots D) */
 static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse,
-                               float* scratch, int B, int T, int C, int H, int pos, int n_masked) {
+                               float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
+                               uint64_t seed = 0) {
     (void)scratch;
-    attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked);
+    attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, seed);
 }
 static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat16* out, const float* qkv, const float* lse,
-                               float* scratch, int B, int T, int C, int H, int pos, int n_masked) {
-    if (!attention_uses_flash(C, H)) { attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked); return; }
+                               float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
+                               uint64_t seed = 0) {
+    if (!attention_uses_flash(C, H)) {
+        attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, seed);
+        return;
+    }
     static bool configured = false;
     if (!configured) {
         cudaCheck(cudaFuncSetAttribute(flash_attention_backward_dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
@@ -876,9 +915,9 @@ static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat
     attention_rowdot_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(scratch, dout, out, B, T, C, H);
     cudaCheck(cudaGetLastError());
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked);
+    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, seed);
     cudaCheck(cudaGetLastError());
-    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked);
+    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, seed);
     cudaCheck(cudaGetLastError());
 }
 
@@ -906,17 +945,10 @@ static void residual_backward(float* da, float* db, const float* dout, long n) {
 /* ============================================================================================
  * dropout, in place, the same hash of (seed, index) as the CPU op: identical masks on both
  * ============================================================================================ */
-__device__ inline uint64_t hash64_dev(uint64_t x) { /* = hash64() of seqmodels.h */
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 __global__ void dropout_kernel(float* x, long n, float p, uint64_t seed) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    int keep = (hash64_dev(seed ^ ((uint64_t)i * 0xD1B54A32D192ED03ull)) >> 40) * (1.0 / 16777216.0) >= p;
-    x[i] = keep ? x[i] / (1.0f - p) : 0.0f;
+    x[i] = dropout_keep_dev(seed, (uint64_t)i, p) ? x[i] / (1.0f - p) : 0.0f;
 }
 static void dropout_forward(float* x, long n, float p, uint64_t seed) {
     if (p <= 0) return;
@@ -1127,7 +1159,8 @@ static double transformer_forward_x(GpuModel* g, const int* h_inputs, const int*
         gpu_norm_forward(c, ln1 + oC, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
         linear_forward(a.qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
         if (c->pos == POS_ROPE) rope_forward(a.qkv + o3, B, T, C, H);
-        attention_forward(atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c));
+        attention_forward(atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
+                          active_attn_dropout(m), attn_dropout_site(m, l));
         linear_forward(a.attproj + oC, atty + oC, w.attprojw, w.attprojb, BT, C, C);
         dropout_forward(a.attproj + oC, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
         residual_forward(a.res1 + oC, x, a.attproj + oC, (long)BT * C);
@@ -1208,7 +1241,7 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         dropout_backward(d.attproj, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
         linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, atty + oC, w.attprojw, BT, C, C);
         attention_backward(d.qkv, d.atty, atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
-                           hard_alibi_heads(c));
+                           hard_alibi_heads(c), active_attn_dropout(m), attn_dropout_site(m, l));
         if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
         linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C);
         gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);

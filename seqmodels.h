@@ -129,6 +129,7 @@ typedef struct {
     int num_masked_heads; /* hard_alibi: how many heads are windowed; -1 = round(2H/3) */
     int bias;             /* 1 = Linear and LayerNorm biases (GPT-2), 0 = none (nanoGPT bias=False) */
     float dropout;        /* on the embedding and on every residual branch, training only */
+    float attn_dropout;   /* on the attention probabilities, training only */
     int d_state, expand, d_conv, dt_rank; /* state-space models (ssm.md); unused by Transformers */
 } Config;
 
@@ -478,10 +479,17 @@ static void rope_rotate(real* qkv, int B, int T, int C, int H, int sign) {
 static void rope_forward(real* qkv, int B, int T, int C, int H) { rope_rotate(qkv, B, T, C, H, +1); }
 static void rope_backward(real* dqkv, int B, int T, int C, int H) { rope_rotate(dqkv, B, T, C, H, -1); }
 
+/* keep element i of a dropout mask with seed `seed`? (probability 1 - p; a hash, never stored) */
+static inline int dropout_keep(uint64_t seed, size_t i, float p) {
+    return (hash64(seed ^ (i * 0xD1B54A32D192ED03ull)) >> 40) * (1.0 / 16777216.0) >= p;
+}
+
 /* ---- causal self-attention with an additive position bias ---------------------------------
  * S = q k^T / sqrt(hs) + bias(i,j) with j <= i, P = softmax(S), y = P v.   (attention.md §1, §3)
  *   ALiBi:      bias = m_h (j - i), slopes m_h = 2^(-8(h+1)/H) for H a power of two.
  *   Hard-ALiBi: the first n_masked heads see only keys i-h <= j <= i; the others are NoPE.
+ * Attention dropout (p_drop > 0, training): y = (P * M / (1 - p_drop)) v with the hash mask
+ * M[b,h,i,j] = dropout_keep(seed, ((b H + h) T + i) T + j); att keeps P without the mask.
  * backward: dV = P^T dY, dP = dY V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K / sqrt(hs),
  *           dK = dS^T Q / sqrt(hs). */
 static double alibi_slope(int h, int H) {
@@ -501,7 +509,7 @@ static inline real attn_bias(int pos, int n_masked, double slope, int h, int i, 
 }
 
 static void attention_forward(real* out, real* att, const real* qkv, int B, int T, int C, int H, int pos,
-                              int n_masked) {
+                              int n_masked, float p_drop, uint64_t seed) {
     // qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) keeps P (row i uses entries 0..i)
     int hs = C / H;
     real scale = 1 / sqrt((real)hs);
@@ -531,17 +539,19 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
                     sum += p[j];
                 }
                 real* y = out + ((size_t)b * T + i) * C + h * hs;
+                size_t row = (((size_t)b * H + h) * T + i) * T;
                 for (int d = 0; d < hs; d++) y[d] = 0;
                 for (int j = 0; j <= i; j++) {
                     p[j] /= sum;
+                    real w = p_drop <= 0 ? p[j] : dropout_keep(seed, row + j, p_drop) ? p[j] / (1 - (real)p_drop) : 0;
                     const real* v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    for (int d = 0; d < hs; d++) y[d] += p[j] * v[d];
+                    for (int d = 0; d < hs; d++) y[d] += w * v[d];
                 }
             }
         }
 }
 static void attention_backward(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
-                               int H) {
+                               int H, float p_drop, uint64_t seed) {
     // the bias is a constant of the scores, so it does not appear here: P already includes it
     int hs = C / H;
     real scale = 1 / sqrt((real)hs);
@@ -555,13 +565,15 @@ static void attention_backward(real* dqkv, const real* dout, const real* qkv, co
                 const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 real* dq = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 real rowsum = 0;
-                for (int j = 0; j <= i; j++) { // dP = dY V^T, dV += P^T dY
+                size_t row = (((size_t)b * H + h) * T + i) * T;
+                for (int j = 0; j <= i; j++) { // dP = dY V^T, dV += P^T dY (both through the dropout mask)
                     const real* v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
                     real* dv = dqkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
+                    real m = p_drop <= 0 ? 1 : dropout_keep(seed, row + j, p_drop) ? 1 / (1 - (real)p_drop) : 0;
                     real s = 0;
-                    for (int d = 0; d < hs; d++) { s += dy[d] * v[d]; dv[d] += p[j] * dy[d]; }
-                    dp[j] = s;
-                    rowsum += s * p[j];
+                    for (int d = 0; d < hs; d++) { s += dy[d] * v[d]; dv[d] += m * p[j] * dy[d]; }
+                    dp[j] = m * s;
+                    rowsum += dp[j] * p[j];
                 }
                 for (int j = 0; j <= i; j++) { // dS = P (dP - rowsum); dQ, dK
                     real ds = p[j] * (dp[j] - rowsum) * scale;
@@ -574,11 +586,9 @@ static void attention_backward(real* dqkv, const real* dout, const real* qkv, co
 }
 
 /* ---- dropout (inverted), in place: keep with probability 1-p and scale by 1/(1-p) -------------
- * The mask is a hash of (seed, element index), so it is never stored: the backward recomputes it,
- * and a resumed run (same seed, same step) draws the same masks. */
-static inline int dropout_keep(uint64_t seed, size_t i, float p) {
-    return (hash64(seed ^ (i * 0xD1B54A32D192ED03ull)) >> 40) * (1.0 / 16777216.0) >= p;
-}
+ * The mask is a hash of (seed, element index) (dropout_keep, above attention), so it is never
+ * stored: the backward recomputes it, and a resumed run (same seed, same step) draws the same
+ * masks. */
 static void dropout_forward(real* x, size_t n, float p, uint64_t seed) {
     if (p <= 0) return;
     real scale = 1 / (1 - (real)p);
@@ -669,7 +679,10 @@ static real* layer_ptr(const Model* m, real* buf, const char* fmt, int l) {
 }
 /* the dropout seed of one site (0 = embedding, 1 + 2l / 2 + 2l = layer l's two branches) */
 static uint64_t dropout_site(const Model* m, int site) { return hash64(m->dropout_seed * 1000003ull + site); }
+/* the seed of layer l's attention-probability mask */
+static uint64_t attn_dropout_site(const Model* m, int l) { return dropout_site(m, 1000000 + l); }
 static float active_dropout(const Model* m) { return m->training ? m->cfg.dropout : 0.0f; }
+static float active_attn_dropout(const Model* m) { return m->training ? m->cfg.attn_dropout : 0.0f; }
 
 /* ============================================================================================
  * 5. Architectures
@@ -870,7 +883,7 @@ static void transformer_forward(Model* m, const int* idx, int B, int T) {
         tnorm_forward(c, ln1, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
         linear_forward(qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
         if (c->pos == POS_ROPE) rope_forward(qkv, B, T, C, H);
-        attention_forward(atty, att, qkv, B, T, C, H, c->pos, hard_alibi_heads(c));
+        attention_forward(atty, att, qkv, B, T, C, H, c->pos, hard_alibi_heads(c), active_attn_dropout(m), attn_dropout_site(m, l));
         linear_forward(attproj, atty, w.attprojw, w.attprojb, BT, C, C);
         dropout_forward(attproj, (size_t)BT * C, p, dropout_site(m, 1 + 2 * l));
         residual_forward(res1, x, attproj, (size_t)BT * C);
@@ -931,7 +944,8 @@ static void transformer_backward(Model* m, const int* idx, int B, int T) {
         residual_backward(dx, d.attproj + oC, d.res1 + oC, (size_t)BT * C);
         dropout_backward(d.attproj + oC, (size_t)BT * C, p, dropout_site(m, 1 + 2 * l));
         linear_backward(d.atty + oC, g.attprojw, g.attprojb, d.attproj + oC, a.atty + oC, w.attprojw, BT, C, C);
-        attention_backward(d.qkv + o3, d.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T * T, B, T, C, H);
+        attention_backward(d.qkv + o3, d.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T * T, B, T, C, H,
+                           active_attn_dropout(m), attn_dropout_site(m, l));
         if (c->pos == POS_ROPE) rope_backward(d.qkv + o3, B, T, C, H);
         linear_backward(d.ln1 + oC, g.qkvw, g.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
         tnorm_backward(c, dx, g.ln1w, g.ln1b, d.ln1 + oC, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
@@ -973,6 +987,7 @@ static int config_finalize(Config* c) {
     if (c->mlp_hidden < 1) return sm_fail("mlp_hidden must be >= 1, got %d", c->mlp_hidden);
     if (c->pos < 0 || c->pos >= POS_COUNT) return sm_fail("bad position variant %d", c->pos);
     if (!(c->dropout >= 0 && c->dropout < 1)) return sm_fail("dropout must be in [0, 1), got %g", c->dropout);
+    if (!(c->attn_dropout >= 0 && c->attn_dropout < 1)) return sm_fail("attn_dropout must be in [0, 1), got %g", c->attn_dropout);
     return a->check(c);
 }
 
@@ -1547,10 +1562,11 @@ typedef struct {
 static void config_to_json(const Config* c, char* buf, size_t cap) {
     snprintf(buf, cap,
              "{\"model\":\"%s\",\"vocab_size\":%d,\"block_size\":%d,\"n_layer\":%d,\"n_head\":%d,\"n_embd\":%d,"
-             "\"mlp_hidden\":%d,\"pos\":\"%s\",\"num_masked_heads\":%d,\"bias\":%d,\"dropout\":%.9g,\"d_state\":%d,"
-             "\"expand\":%d,\"d_conv\":%d,\"dt_rank\":%d}",
+             "\"mlp_hidden\":%d,\"pos\":\"%s\",\"num_masked_heads\":%d,\"bias\":%d,\"dropout\":%.9g,\"attn_dropout\":%.9g,"
+             "\"d_state\":%d,\"expand\":%d,\"d_conv\":%d,\"dt_rank\":%d}",
              c->model, c->vocab_size, c->block_size, c->n_layer, c->n_head, c->n_embd, c->mlp_hidden,
-             POS_NAMES[c->pos], c->num_masked_heads, c->bias, c->dropout, c->d_state, c->expand, c->d_conv, c->dt_rank);
+             POS_NAMES[c->pos], c->num_masked_heads, c->bias, c->dropout, c->attn_dropout, c->d_state, c->expand, c->d_conv,
+             c->dt_rank);
 }
 static int pos_from_name(const char* s) {
     for (int i = 0; i < POS_COUNT; i++) if (!strcmp(s, POS_NAMES[i])) return i;
@@ -1572,6 +1588,8 @@ static int config_from_json(Config* c, const char* text) {
         if (json_num(&j, json_get(&j, 0, keys[i]), &x) < 0) { bad = 1; break; }
         if (fields[i]) *fields[i] = (int)x; else c->dropout = (float)x;
     }
+    double ad; // added later than the rest: absent in older checkpoints, which had none
+    if (!bad && json_num(&j, json_get(&j, 0, "attn_dropout"), &ad) == 0) c->attn_dropout = (float)ad;
     json_free(&j);
     return bad ? sm_fail("config is missing a field or has a bad value") : 0;
 }
@@ -1873,6 +1891,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("num_masked_heads", "", ARG_INT, model.num_masked_heads, "hard_alibi: windowed heads (-1 = round(2H/3))"),
     ARG("bias", "", ARG_INT, model.bias, "1 = Linear/LayerNorm biases (GPT-2), 0 = none (nanoGPT bias=False)"),
     ARG("dropout", "", ARG_FLOAT, model.dropout, "dropout on embeddings and residual branches"),
+    ARG("attn_dropout", "", ARG_FLOAT, model.attn_dropout, "dropout on the attention probabilities"),
     ARG("batch", "b", ARG_INT, batch, "batch size"),
     ARG("seq_len", "t", ARG_INT, seq_len, "sequence length (= block size of a new model)"),
     ARG("steps", "n", ARG_INT, steps, "optimizer steps"),
@@ -2050,7 +2069,9 @@ static void cpu_logits_row(Backend* be, Model* m, int row, real* out) {
     memcpy(out, m->logits + (size_t)row * m->cfg.vocab_size, m->cfg.vocab_size * sizeof(real));
 }
 static void cpu_to_host(Backend* be, Model* m) { (void)be; (void)m; }
-__attribute__((unused)) static Backend CPU_BACKEND = {"cpu", 1, cpu_init, cpu_forward, cpu_backward, cpu_zero_grad, cpu_update, cpu_logits_row, cpu_to_host, NULL};
+__attribute__((unused)) static Backend CPU_BACKEND = {.name = "cpu", .host_acts = 1, .init = cpu_init, .forward = cpu_forward,
+                                                      .backward = cpu_backward, .zero_grad = cpu_zero_grad, .update = cpu_update,
+                                                      .logits_row = cpu_logits_row, .to_host = cpu_to_host};
 
 /* Generate n_new tokens after the n_prompt tokens in buf (which must hold n_prompt + n_new).
  * Attention models re-run the (cropped) context for every token. */
@@ -2228,8 +2249,8 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
     int* inputs = (int*)mallocCheck((size_t)B * T * sizeof(int));
     int* targets = (int*)mallocCheck((size_t)B * T * sizeof(int));
     uint8_t* mask = (uint8_t*)mallocCheck((size_t)B * T);
-    double t_start = wall_ms();
-    int interrupted = 0;
+    double t_start = wall_ms(), best_val = INFINITY;
+    int interrupted = 0, best_step = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     for (int step = ts.step; step < a.steps; step++) {
@@ -2255,6 +2276,7 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         if (a.eval_every > 0 && ts.step % a.eval_every == 0 && ts.step < a.steps) {
             double vl = evaluate(be, &m, &val, B, T, a.eval_batches, inputs, targets, mask);
             printf("step %d | val loss %.4f (%d batches)\n", ts.step, vl, a.eval_batches);
+            if (vl < best_val) { best_val = vl; best_step = ts.step; }
             if (logf) fprintf(logf, "%d,val,%.6f,,,\n", ts.step, vl);
         }
         if (a.out[0] && a.save_every > 0 && ts.step % a.save_every == 0) {
@@ -2271,6 +2293,8 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
     if (!interrupted) {
         double vl = evaluate(be, &m, &val, B, T, 0, inputs, targets, mask);
         printf("final val loss %.4f (whole val split) after %d steps, %.1f s of training\n", vl, ts.step, train_s);
+        if (best_step > 0) // nanoGPT reports the best periodic val loss (it keeps that checkpoint)
+            printf("best periodic val loss %.4f at step %d (%d batches)\n", best_val, best_step, a.eval_batches);
         if (logf) fprintf(logf, "%d,val_full,%.6f,,,\n", ts.step, vl);
         uint64_t sample_rng = hash64((uint64_t)a.seed ^ 0x5A3B1E);
         print_sample(be, &m, &a, &sample_rng);

@@ -37,26 +37,27 @@ static void check(const char* what, const float* d_got, const float* want, size_
 
 /* attention forward and backward (row kernels in fp32 mode, tiled kernels in bf16 mode for head
  * size 64) against attention_forward / attention_backward of seqmodels.h */
-static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, double tol_bwd) {
+static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, double tol_bwd, float p_drop = 0) {
+    uint64_t seed = 31337;
     int N = B * T, n_masked = H > 1 ? H - 1 : 1;
     size_t n3 = (size_t)N * 3 * C, n1 = (size_t)N * C;
     float *qkv = rand_host(n3, 1), *dout = rand_host(n1, 1), *out = (float*)mallocCheck(n1 * 4);
     float *att = (float*)mallocCheck((size_t)B * H * T * T * 4), *dqkv = (float*)mallocCheck(n3 * 4);
     memset(dqkv, 0, n3 * 4);
-    attention_forward(out, att, qkv, B, T, C, H, pos, n_masked);
-    attention_backward(dqkv, dout, qkv, att, B, T, C, H);
+    attention_forward(out, att, qkv, B, T, C, H, pos, n_masked, p_drop, seed);
+    attention_backward(dqkv, dout, qkv, att, B, T, C, H, p_drop, seed);
     float *d_qkv = to_gpu(qkv, n3 * 4), *d_dout = to_gpu(dout, n1 * 4), *d_out, *d_lse, *d_dqkv, *d_scratch;
     cudaCheck(cudaMalloc(&d_out, n1 * 4)); cudaCheck(cudaMalloc(&d_lse, (size_t)B * H * T * 4)); cudaCheck(cudaMalloc(&d_dqkv, n3 * 4));
     cudaCheck(cudaMalloc(&d_scratch, (size_t)B * H * T * 4));
     cudaCheck(cudaMemset(d_dqkv, 0, n3 * 4));
     if (gpu::use_fp32) {
-        gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked);
-        gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked);
+        gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, seed);
+        gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, seed);
     } else { // bf16 mode writes a bf16 output; widen it for the comparison
         __nv_bfloat16* d_out16;
         cudaCheck(cudaMalloc(&d_out16, n1 * 2));
-        gpu::attention_forward(d_out16, d_lse, d_qkv, B, T, C, H, pos, n_masked);
-        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked);
+        gpu::attention_forward(d_out16, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, seed);
+        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, seed);
         __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n1 * 2);
         float* h32 = (float*)mallocCheck(n1 * 4);
         cudaCheck(cudaMemcpy(h16, d_out16, n1 * 2, cudaMemcpyDeviceToHost));
@@ -67,9 +68,9 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     }
     char what[128];
     const char* kind = gpu::use_fp32 ? "rows fp32" : gpu::attention_uses_flash(C, H) ? "tiled bf16" : "rows bf16-out";
-    snprintf(what, sizeof(what), "attention_forward %s hs %d T %d (%s bias)", kind, C / H, T, POS_NAMES[pos]);
+    snprintf(what, sizeof(what), "attention_forward %s hs %d T %d (%s%s)", kind, C / H, T, POS_NAMES[pos], p_drop > 0 ? ", dropout" : "");
     check(what, d_out, out, n1, tol_fwd);
-    snprintf(what, sizeof(what), "attention_backward %s hs %d T %d (%s)", kind, C / H, T, POS_NAMES[pos]);
+    snprintf(what, sizeof(what), "attention_backward %s hs %d T %d (%s%s)", kind, C / H, T, POS_NAMES[pos], p_drop > 0 ? ", dropout" : "");
     check(what, d_dqkv, dqkv, n3, tol_bwd);
     free(qkv); free(dout); free(out); free(att); free(dqkv);
     cudaCheck(cudaFree(d_qkv)); cudaCheck(cudaFree(d_dout)); cudaCheck(cudaFree(d_out)); cudaCheck(cudaFree(d_lse));
@@ -84,7 +85,7 @@ static void compare_model(const char* model, int pos, int bias, float dropout, i
     Config c = {0};
     snprintf(c.model, sizeof(c.model), "%s", model);
     c.vocab_size = 256; c.block_size = 64; c.n_layer = 2; c.n_head = fp32 ? 4 : 2; c.n_embd = 128;
-    c.pos = pos; c.bias = bias; c.dropout = dropout; c.num_masked_heads = -1;
+    c.pos = pos; c.bias = bias; c.dropout = dropout; c.attn_dropout = dropout; c.num_masked_heads = -1;
     int B = 4, T = 64, BT = B * T;
     Model m;
     if (model_build(&m, &c, B, T, 5)) sm_die("%s", sm_err);
@@ -102,8 +103,9 @@ static void compare_model(const char* model, int pos, int bias, float dropout, i
     cudaCheck(cudaMemset(g.grads, 0, m.pt.total * sizeof(float)));
     double loss_gpu = gpu::transformer_forward(&g, in, tg, mask, B, T);
     gpu::transformer_backward(&g, B, T);
-    char what[128], label[64];
-    snprintf(label, sizeof(label), "%s %s --pos %s --bias %d --dropout %g", fp32 ? "fp32" : "bf16", model, POS_NAMES[pos], bias, dropout);
+    char what[192], label[128];
+    snprintf(label, sizeof(label), "%s %s --pos %s --bias %d --dropout %g --attn_dropout %g", fp32 ? "fp32" : "bf16", model,
+             POS_NAMES[pos], bias, dropout, dropout);
     float lc = (float)loss_cpu, lg = (float)loss_gpu;
     float* d_l = to_gpu(&lg, 4);
     snprintf(what, sizeof(what), "model %s: loss (cpu %.6f)", label, loss_cpu);
@@ -217,6 +219,12 @@ int main(void) {
         test_attention(2, 200, 128, 2, pos, 1e-2, 2e-2); // tiled bf16 kernels: heads of 64, T not a tile multiple
         test_attention(B, T, 96, 4, pos, 1e-2, 2e-2);    // bf16 mode, other head sizes: row kernels, bf16 output
     }
+    gpu::use_fp32 = 1; // attention-probability dropout: the same hash masks as the CPU
+    test_attention(B, T, 96, 4, POS_ALIBI, 1e-5, 1e-4, 0.2f);
+    gpu::use_fp32 = 0;
+    test_attention(2, 200, 128, 2, POS_ALIBI, 1e-2, 2e-2, 0.2f);
+    test_attention(2, 200, 128, 2, POS_HARD_ALIBI, 1e-2, 2e-2, 0.2f);
+    gpu::use_fp32 = 1;
     { // layernorm forward / backward
         float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(BTC, 1);
         float *out = (float*)mallocCheck(BTC * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);

@@ -133,15 +133,16 @@ static void rope_bwd(OpCase* o) {
     rope_backward(o->aux1, o->B, o->T, o->C, o->H);
     for (size_t i = 0; i < o->in_n[0]; i++) o->gin[0][i] += o->aux1[i];
 }
-/* attention: input qkv (B,T,3C); pos selects the bias */
+/* attention: input qkv (B,T,3C); pos selects the bias; attention-probability dropout p_attn */
+static float p_attn = 0;
 static double attention_loss(OpCase* o) {
     Config c = {.n_head = o->H, .num_masked_heads = -1};
-    attention_forward(o->out, o->aux1, o->in[0], o->B, o->T, o->C, o->H, o->pos, hard_alibi_heads(&c));
+    attention_forward(o->out, o->aux1, o->in[0], o->B, o->T, o->C, o->H, o->pos, hard_alibi_heads(&c), p_attn, 77);
     return sum_out_R(o->out, o->R, (size_t)o->B * o->T * o->C);
 }
 static void attention_bwd(OpCase* o) {
     attention_loss(o);
-    attention_backward(o->gin[0], o->R, o->in[0], o->aux1, o->B, o->T, o->C, o->H);
+    attention_backward(o->gin[0], o->R, o->in[0], o->aux1, o->B, o->T, o->C, o->H, p_attn, 77);
 }
 /* cross-entropy: input logits (N,V); loss = mean over scored positions, as model_forward does */
 static int ce_targets[64];
@@ -235,9 +236,11 @@ static void test_ops(void) {
         gradcheck_op("rope (qkv)", &o, 1e-7);
         opcase_free(&o);
     }
-    const char* pos_names[] = {"attention, causal (learned/rope/nope)", "attention + alibi", "attention + hard_alibi"};
-    int pos_vals[] = {POS_NOPE, POS_ALIBI, POS_HARD_ALIBI};
-    for (int v = 0; v < 3; v++) {
+    const char* pos_names[] = {"attention, causal (learned/rope/nope)", "attention + alibi", "attention + hard_alibi",
+                               "attention + dropout 0.3 on P"};
+    int pos_vals[] = {POS_NOPE, POS_ALIBI, POS_HARD_ALIBI, POS_ALIBI};
+    for (int v = 0; v < 4; v++) {
+        p_attn = v == 3 ? 0.3f : 0.0f;
         OpCase o = {0};
         int Hh = v == 2 ? 3 : H, Cc = v == 2 ? 12 : C; // 3 heads: 2 windowed + 1 full
         size_t s[1] = {(size_t)N * 3 * Cc};
@@ -247,6 +250,7 @@ static void test_ops(void) {
         gradcheck_op(pos_names[v], &o, 1e-7);
         opcase_free(&o);
     }
+    p_attn = 0;
     { OpCase o = {0};
         int V = 7;
         size_t s[1] = {(size_t)N * V};
@@ -309,12 +313,30 @@ static void test_forward_values(void) {
     { // Hard-ALiBi: head 0 sees only its own position, so its output equals v at that position
         int B = 1, T = 6, C = 6, H = 3;
         real *qkv = rand_array((size_t)T * 3 * C, 1), *out = rand_array((size_t)T * C, 1), *att = rand_array((size_t)H * T * T, 1);
-        attention_forward(out, att, qkv, B, T, C, H, POS_HARD_ALIBI, 2);
+        attention_forward(out, att, qkv, B, T, C, H, POS_HARD_ALIBI, 2, 0, 0);
         double e = 0;
         for (int t = 0; t < T; t++) for (int d = 0; d < 2; d++) e = fmax(e, fabs(out[t * C + d] - qkv[t * 3 * C + 2 * C + d]));
         for (int t = 2; t < T; t++) e = fmax(e, att[(1 * T + t) * T + t - 2]); // head 1 never sees t-2
         report("hard_alibi: head 0 copies v_t, head 1 ignores t-2", e, 1e-15);
         free(qkv); free(out); free(att);
+    }
+    { // attention dropout: a zero mask rate changes nothing; 0.5 drops about half of P, and the
+      // output is the mean over masks of the dropped outputs (inverted dropout is unbiased)
+        int B = 1, T = 16, C = 4, H = 1, n_masks = 20000;
+        real *qkv = rand_array((size_t)T * 3 * C, 1), *out0 = rand_array((size_t)T * C, 1), *out = rand_array((size_t)T * C, 1);
+        real *att = rand_array((size_t)H * T * T, 1), *mean = (real*)calloc((size_t)T * C, sizeof(real));
+        attention_forward(out0, att, qkv, B, T, C, H, POS_NOPE, 0, 0, 0);
+        size_t kept = 0, total = 0;
+        for (int s = 0; s < n_masks; s++) {
+            attention_forward(out, att, qkv, B, T, C, H, POS_NOPE, 0, 0.5f, hash64(s));
+            for (int i = 0; i < T * C; i++) mean[i] += out[i] / n_masks;
+            for (int i = 0; i < T; i++) for (int j = 0; j <= i; j++) { kept += dropout_keep(hash64(s), (size_t)i * T + j, 0.5f); total++; }
+        }
+        double e = fabs((double)kept / total - 0.5), e2 = 0, scale = 0;
+        for (int i = 0; i < T * C; i++) { e2 = fmax(e2, fabs(mean[i] - out0[i])); scale = fmax(scale, fabs(out0[i])); }
+        report("attention dropout 0.5: kept fraction - 0.5", e, 0.01);
+        report("attention dropout: mean over 20000 masks vs no dropout (rel)", e2 / scale, 0.05);
+        free(qkv); free(out0); free(out); free(att); free(mean);
     }
     { // cross-entropy equals -log of the softmax computed directly
         real logits[5] = {1, -2, 3, 0.5, 0}, probs[5], loss;
@@ -389,6 +411,9 @@ static void test_models(void) {
     gradcheck_model(&c, "gpt --bias 1 --dropout 0.2");
     c = small_config("llama", POS_ROPE, 0, 0.2f);
     gradcheck_model(&c, "llama --dropout 0.2");
+    c = small_config("gpt", POS_ALIBI, 0, 0.1f);
+    c.attn_dropout = 0.25f;
+    gradcheck_model(&c, "gpt --pos alibi --dropout 0.1 --attn_dropout 0.25");
 }
 
 /* ---- optimizer: one AdamW step against the formula, and the decay rule ---- */

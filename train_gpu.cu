@@ -17,6 +17,7 @@ static Args gpu_defaults(void) {
     a.model.n_head = 6;
     a.model.n_embd = 384;
     a.model.dropout = 0.2f;
+    a.model.attn_dropout = 0.2f; // nanoGPT drops attention probabilities with the same rate
     a.batch = 64;
     a.seq_len = 256;
     a.steps = 5000;
