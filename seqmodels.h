@@ -1835,6 +1835,7 @@ typedef struct {
     int eval_every, eval_batches;
     char out[4096], resume[4096], log[4096];
     int save_every;
+    int save_best; /* with -o: write the checkpoint only when the periodic val loss improves */
     int sample_len, top_k;
     double temperature;
     char prompt[1024];
@@ -1908,6 +1909,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("eval_batches", "", ARG_INT, eval_batches, "val batches per eval (evenly spaced windows; 0 = whole val split)"),
     ARG("out", "o", ARG_STR, out, "checkpoint path (safetensors) written at the end and every --save_every"),
     ARG("save_every", "", ARG_INT, save_every, "checkpoint every N steps (0 = only at the end)"),
+    ARG("save_best", "", ARG_FLAG, save_best, "with -o: write the checkpoint only when the periodic val loss improves (within this run)"),
     ARG("resume", "", ARG_STR, resume, "resume training bit-exactly from this checkpoint"),
     ARG("stop_at", "", ARG_INT, stop_at, "stop after this step as if interrupted (-1 = run to --steps)"),
     ARG("log", "", ARG_STR, log, "CSV log of every step and eval (step,split,loss,lr,grad_norm,ms)"),
@@ -2018,6 +2020,7 @@ static int args_parse(Args* a, int argc, char** argv) {
     if (a->eval_every < 0 || a->eval_batches < 0 || a->save_every < 0 || a->sample_len < 0 || a->top_k < 0 || a->threads < 0)
         return sm_fail("eval_every, eval_batches, save_every, sample_len, top_k and threads must be >= 0");
     if (a->debug_out[0] && !a->eval_ckpt[0]) return sm_fail("--debug_out needs --eval CHECKPOINT");
+    if (a->save_best && (!a->out[0] || a->eval_every == 0)) return sm_fail("--save_best needs -o PATH and --eval_every > 0");
     if (a->optim.decay_steps < 0) a->optim.decay_steps = a->steps;
     if (a->optim.decay_steps <= a->optim.warmup) a->optim.decay_steps = a->optim.warmup + 1;
     return 0;
@@ -2276,19 +2279,29 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         if (a.eval_every > 0 && ts.step % a.eval_every == 0 && ts.step < a.steps) {
             double vl = evaluate(be, &m, &val, B, T, a.eval_batches, inputs, targets, mask);
             printf("step %d | val loss %.4f (%d batches)\n", ts.step, vl, a.eval_batches);
-            if (vl < best_val) { best_val = vl; best_step = ts.step; }
+            if (vl < best_val) {
+                best_val = vl;
+                best_step = ts.step;
+                if (a.save_best) {
+                    be->to_host(be, &m);
+                    if (checkpoint_save(a.out, &m, &ts)) sm_die("%s", sm_err);
+                    printf("saved %s (best val so far)\n", a.out);
+                }
+            }
             if (logf) fprintf(logf, "%d,val,%.6f,,,\n", ts.step, vl);
         }
-        if (a.out[0] && a.save_every > 0 && ts.step % a.save_every == 0) {
+        if (a.out[0] && !a.save_best && a.save_every > 0 && ts.step % a.save_every == 0) {
             be->to_host(be, &m);
             if (checkpoint_save(a.out, &m, &ts)) sm_die("%s", sm_err);
         }
     }
     double train_s = (wall_ms() - t_start) / 1e3;
-    if (a.out[0]) {
+    if (a.out[0] && !a.save_best) {
         be->to_host(be, &m);
         if (checkpoint_save(a.out, &m, &ts)) sm_die("%s", sm_err);
         printf("saved %s (step %d)\n", a.out, ts.step);
+    } else if (a.out[0] && best_step > 0) {
+        printf("kept %s: the best periodic val loss, %.4f at step %d\n", a.out, best_val, best_step);
     }
     if (!interrupted) {
         double vl = evaluate(be, &m, &val, B, T, 0, inputs, targets, mask);
@@ -2299,7 +2312,8 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         uint64_t sample_rng = hash64((uint64_t)a.seed ^ 0x5A3B1E);
         print_sample(be, &m, &a, &sample_rng);
     } else {
-        if (a.out[0]) printf("stopped at step %d; resume with the same command plus --resume %s\n", ts.step, a.out);
+        if (a.out[0] && a.save_best) printf("stopped at step %d; %s holds the best val so far (step %d)\n", ts.step, a.out, best_step);
+        else if (a.out[0]) printf("stopped at step %d; resume with the same command plus --resume %s\n", ts.step, a.out);
         else printf("stopped at step %d; nothing saved (pass -o PATH to keep a checkpoint)\n", ts.step);
     }
     if (logf) fclose(logf);

@@ -44,6 +44,8 @@ expect_error "zero width" "must be >= 1" $TC -C 0
 expect_error "negative layers" "must be >= 1" $TC -L -2
 expect_error "width not a multiple of heads" "must be a multiple of n_head" $TC $SMALL -H 3
 expect_error "dropout out of range" "dropout must be in" $TC $SMALL --dropout 1.5
+expect_error "attention dropout out of range" "attn_dropout must be in" $TC $SMALL --attn_dropout -0.1
+expect_error "--save_best without -o" "--save_best needs -o" $TC $SMALL --save_best
 expect_error "sequence longer than the data" "longer than the data" $TC $SMALL -t 200000
 
 # ---- bad data ----
@@ -58,7 +60,7 @@ cp data/shakespeare_val.bin "$T/junk_val.bin"
 expect_error "shard with a bad magic" "bad magic" $TC $SMALL -d "$T/junk"
 
 # ---- training, checkpoints, bit-exact resume (dropout on, so its masks must resume too) ----
-RUN="$SMALL --dropout 0.1 -n 16 --warmup 4 --seed 7"
+RUN="$SMALL --dropout 0.1 --attn_dropout 0.1 -n 16 --warmup 4 --seed 7"
 $TC $RUN -o "$T/full.safetensors" >"$T/full.log" 2>&1
 $TC $RUN --stop_at 8 -o "$T/half.safetensors" >"$T/half.log" 2>&1
 $TC $RUN --resume "$T/half.safetensors" -o "$T/resumed.safetensors" >"$T/resumed.log" 2>&1
@@ -72,6 +74,16 @@ fi
 if cmp -s "$T/full.safetensors" "$T/resumed.safetensors"; then ok "resume: final checkpoints are byte-identical (weights, AdamW m/v, step, data position)"; else bad "resume: checkpoints differ"; fi
 if ls "$T"/*.tmp.* >/dev/null 2>&1; then bad "temp files left behind"; else ok "no temp files left after atomic checkpoint writes"; fi
 if grep -q "^final val loss" "$T/full.log"; then ok "training prints a final val loss: $(grep '^final val loss' "$T/full.log")"; else bad "no final val loss"; fi
+
+# --save_best: the checkpoint is the one of the best periodic val loss, and it says so
+$TC $SMALL -n 12 --warmup 2 --eval_every 3 --eval_batches 2 --save_best -o "$T/best.safetensors" >"$T/best.log" 2>&1
+best_step=$(sed -n 's/^kept .* at step \([0-9]*\)$/\1/p' "$T/best.log")
+$TC $SMALL -n 12 --resume "$T/best.safetensors" --stop_at 0 >"$T/best_resume.log" 2>&1
+if [ -n "$best_step" ] && grep -q "(best val so far)" "$T/best.log" && grep -q "resumed .* at step $best_step " "$T/best_resume.log"; then
+    ok "--save_best keeps the checkpoint of the best val (step $best_step)"
+else
+    bad "--save_best"; tail -3 "$T/best.log"
+fi
 
 # Ctrl-C: finish the step, save, exit 130; the checkpoint resumes
 $TC $SMALL -n 1000000 -o "$T/sig.safetensors" >"$T/sig.log" 2>&1 &
