@@ -1151,7 +1151,7 @@ static double transformer_forward_x(GpuModel* g, const int* h_inputs, const int*
     X *ln1 = (X*)a.ln1, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
     encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
-    dropout_forward(a.encoded, (long)BT * C, p, dropout_site(m, 0));
+    dropout_forward(a.encoded, (long)BT * C, active_embd_dropout(m), dropout_site(m, 0));
     for (int l = 0; l < L; l++) {
         TransformerLayerParams w = gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
@@ -1250,7 +1250,7 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         dx = t;
     }
     // after the swap, dout holds the gradient of the embedding output
-    dropout_backward(dout, (long)BT * C, p, dropout_site(m, 0));
+    dropout_backward(dout, (long)BT * C, active_embd_dropout(m), dropout_site(m, 0));
     encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C);
 }
 static void transformer_backward(GpuModel* g, int B, int T) {

@@ -130,6 +130,7 @@ typedef struct {
     int bias;             /* 1 = Linear and LayerNorm biases (GPT-2), 0 = none (nanoGPT bias=False) */
     float dropout;        /* on the embedding and on every residual branch, training only */
     float attn_dropout;   /* on the attention probabilities, training only */
+    float embd_dropout;   /* on the embedding output; < 0 = the same as dropout (set by config_finalize) */
     int d_state, expand, d_conv, dt_rank; /* state-space models (ssm.md); unused by Transformers */
 } Config;
 
@@ -683,6 +684,7 @@ static uint64_t dropout_site(const Model* m, int site) { return hash64(m->dropou
 static uint64_t attn_dropout_site(const Model* m, int l) { return dropout_site(m, 1000000 + l); }
 static float active_dropout(const Model* m) { return m->training ? m->cfg.dropout : 0.0f; }
 static float active_attn_dropout(const Model* m) { return m->training ? m->cfg.attn_dropout : 0.0f; }
+static float active_embd_dropout(const Model* m) { return m->training ? m->cfg.embd_dropout : 0.0f; }
 
 /* ============================================================================================
  * 5. Architectures
@@ -869,7 +871,7 @@ static void transformer_forward(Model* m, const int* idx, int B, int T) {
 
     real* wte = tensor_ptr(m, m->params, "transformer.wte.weight");
     encoder_forward(a.encoded, idx, wte, tensor_ptr(m, m->params, "transformer.wpe.weight"), B, T, C);
-    dropout_forward(a.encoded, (size_t)BT * C, p, dropout_site(m, 0));
+    dropout_forward(a.encoded, (size_t)BT * C, active_embd_dropout(m), dropout_site(m, 0));
     for (int l = 0; l < L; l++) {
         TransformerLayerParams w = transformer_layer(m, m->params, l);
         real* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C; // (B,T,C) layer input
@@ -950,7 +952,7 @@ static void transformer_backward(Model* m, const int* idx, int B, int T) {
         linear_backward(d.ln1 + oC, g.qkvw, g.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
         tnorm_backward(c, dx, g.ln1w, g.ln1b, d.ln1 + oC, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
     }
-    dropout_backward(d.encoded, (size_t)BT * C, p, dropout_site(m, 0));
+    dropout_backward(d.encoded, (size_t)BT * C, active_embd_dropout(m), dropout_site(m, 0));
     encoder_backward(dwte, tensor_ptr(m, m->grads, "transformer.wpe.weight"), d.encoded, idx, B, T, C);
 }
 
@@ -988,6 +990,8 @@ static int config_finalize(Config* c) {
     if (c->pos < 0 || c->pos >= POS_COUNT) return sm_fail("bad position variant %d", c->pos);
     if (!(c->dropout >= 0 && c->dropout < 1)) return sm_fail("dropout must be in [0, 1), got %g", c->dropout);
     if (!(c->attn_dropout >= 0 && c->attn_dropout < 1)) return sm_fail("attn_dropout must be in [0, 1), got %g", c->attn_dropout);
+    if (c->embd_dropout < 0) c->embd_dropout = c->dropout;
+    if (!(c->embd_dropout < 1)) return sm_fail("embd_dropout must be in [0, 1), got %g", c->embd_dropout);
     return a->check(c);
 }
 
@@ -1563,9 +1567,10 @@ static void config_to_json(const Config* c, char* buf, size_t cap) {
     snprintf(buf, cap,
              "{\"model\":\"%s\",\"vocab_size\":%d,\"block_size\":%d,\"n_layer\":%d,\"n_head\":%d,\"n_embd\":%d,"
              "\"mlp_hidden\":%d,\"pos\":\"%s\",\"num_masked_heads\":%d,\"bias\":%d,\"dropout\":%.9g,\"attn_dropout\":%.9g,"
+             "\"embd_dropout\":%.9g,"
              "\"d_state\":%d,\"expand\":%d,\"d_conv\":%d,\"dt_rank\":%d}",
              c->model, c->vocab_size, c->block_size, c->n_layer, c->n_head, c->n_embd, c->mlp_hidden,
-             POS_NAMES[c->pos], c->num_masked_heads, c->bias, c->dropout, c->attn_dropout, c->d_state, c->expand, c->d_conv,
+             POS_NAMES[c->pos], c->num_masked_heads, c->bias, c->dropout, c->attn_dropout, c->embd_dropout, c->d_state, c->expand, c->d_conv,
              c->dt_rank);
 }
 static int pos_from_name(const char* s) {
@@ -1588,8 +1593,9 @@ static int config_from_json(Config* c, const char* text) {
         if (json_num(&j, json_get(&j, 0, keys[i]), &x) < 0) { bad = 1; break; }
         if (fields[i]) *fields[i] = (int)x; else c->dropout = (float)x;
     }
-    double ad; // added later than the rest: absent in older checkpoints, which had none
+    double ad, ed; // added later than the rest: absent in older checkpoints, which had none / the same as dropout
     if (!bad && json_num(&j, json_get(&j, 0, "attn_dropout"), &ad) == 0) c->attn_dropout = (float)ad;
+    c->embd_dropout = !bad && json_num(&j, json_get(&j, 0, "embd_dropout"), &ed) == 0 ? (float)ed : c->dropout;
     json_free(&j);
     return bad ? sm_fail("config is missing a field or has a bad value") : 0;
 }
@@ -1854,6 +1860,7 @@ static Args args_defaults(void) {
     strcpy(a.data, "shakespeare");
     a.model.pos = -1;
     a.model.num_masked_heads = -1;
+    a.model.embd_dropout = -1;
     a.stop_at = -1;
     a.optim.lr = 1e-3;
     a.optim.min_lr = 1e-4;
@@ -1893,6 +1900,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("bias", "", ARG_INT, model.bias, "1 = Linear/LayerNorm biases (GPT-2), 0 = none (nanoGPT bias=False)"),
     ARG("dropout", "", ARG_FLOAT, model.dropout, "dropout on embeddings and residual branches"),
     ARG("attn_dropout", "", ARG_FLOAT, model.attn_dropout, "dropout on the attention probabilities"),
+    ARG("embd_dropout", "", ARG_FLOAT, model.embd_dropout, "dropout on the embedding output (-1 = --dropout)"),
     ARG("batch", "b", ARG_INT, batch, "batch size"),
     ARG("seq_len", "t", ARG_INT, seq_len, "sequence length (= block size of a new model)"),
     ARG("steps", "n", ARG_INT, steps, "optimizer steps"),
@@ -2040,7 +2048,7 @@ struct Backend {
     void (*backward)(Backend* be, Model* m, const int* inputs, const int* targets, const uint8_t* mask, int B, int T);
     void (*zero_grad)(Backend* be, Model* m);
     double (*update)(Backend* be, Model* m, const OptimConfig* o, double lr, int t); /* norm, clip, AdamW -> norm */
-    void (*logits_row)(Backend* be, Model* m, int row, real* out); /* logits (V) at position `row` of the last forward */
+    void (*logits_rows)(Backend* be, Model* m, int row0, int n, real* out); /* logits (n, V) at positions row0.. of the last forward */
     void (*to_host)(Backend* be, Model* m); /* params, grads, AdamW m, v -> the host Model's buffers */
     void* ctx;
     const Args* args;                 /* set by train_main before init */
@@ -2067,14 +2075,14 @@ static double cpu_update(Backend* be, Model* m, const OptimConfig* o, double lr,
     adamw_step(m, o, lr, t);
     return norm;
 }
-static void cpu_logits_row(Backend* be, Model* m, int row, real* out) {
+static void cpu_logits_rows(Backend* be, Model* m, int row0, int n, real* out) {
     (void)be;
-    memcpy(out, m->logits + (size_t)row * m->cfg.vocab_size, m->cfg.vocab_size * sizeof(real));
+    memcpy(out, m->logits + (size_t)row0 * m->cfg.vocab_size, (size_t)n * m->cfg.vocab_size * sizeof(real));
 }
 static void cpu_to_host(Backend* be, Model* m) { (void)be; (void)m; }
 __attribute__((unused)) static Backend CPU_BACKEND = {.name = "cpu", .host_acts = 1, .init = cpu_init, .forward = cpu_forward,
                                                       .backward = cpu_backward, .zero_grad = cpu_zero_grad, .update = cpu_update,
-                                                      .logits_row = cpu_logits_row, .to_host = cpu_to_host};
+                                                      .logits_rows = cpu_logits_rows, .to_host = cpu_to_host};
 
 /* Generate n_new tokens after the n_prompt tokens in buf (which must hold n_prompt + n_new).
  * Attention models re-run the (cropped) context for every token. */
@@ -2085,7 +2093,7 @@ static void generate(Backend* be, Model* m, int* buf, int n_prompt, int n_new, d
     for (int i = n_prompt; i < n_prompt + n_new; i++) {
         int T = i < maxT ? i : maxT;
         be->forward(be, m, buf + i - T, NULL, NULL, 1, T);
-        be->logits_row(be, m, T - 1, row);
+        be->logits_rows(be, m, T - 1, 1, row);
         buf[i] = sample_logits(row, V, temperature, top_k, rng);
     }
     m->training = was_training;
@@ -2159,7 +2167,7 @@ static int eval_mode(Backend* be, const Args* a, const Shard* val) {
         be->to_host(be, &m);
         int V = m.cfg.vocab_size, n = 0;
         real* row0 = (real*)mallocCheck(V * sizeof(real));
-        be->logits_row(be, &m, 0, row0);
+        be->logits_rows(be, &m, 0, 1, row0);
         float* logits0 = (float*)mallocCheck(V * sizeof(float));
         for (int i = 0; i < V; i++) logits0[i] = (float)row0[i];
         free(row0);

@@ -85,7 +85,7 @@ static void compare_model(const char* model, int pos, int bias, float dropout, i
     Config c = {0};
     snprintf(c.model, sizeof(c.model), "%s", model);
     c.vocab_size = 256; c.block_size = 64; c.n_layer = 2; c.n_head = fp32 ? 4 : 2; c.n_embd = 128;
-    c.pos = pos; c.bias = bias; c.dropout = dropout; c.attn_dropout = dropout; c.num_masked_heads = -1;
+    c.pos = pos; c.bias = bias; c.dropout = dropout; c.attn_dropout = dropout; c.embd_dropout = -1; c.num_masked_heads = -1;
     int B = 4, T = 64, BT = B * T;
     Model m;
     if (model_build(&m, &c, B, T, 5)) sm_die("%s", sm_err);

@@ -358,7 +358,7 @@ static Config small_config(const char* model, int pos, int bias, float dropout) 
     Config c = {0};
     snprintf(c.model, sizeof(c.model), "%s", model);
     c.vocab_size = 11; c.block_size = 6; c.n_layer = 2; c.n_head = 3; c.n_embd = 12;
-    c.pos = pos; c.bias = bias; c.dropout = dropout; c.num_masked_heads = -1;
+    c.pos = pos; c.bias = bias; c.dropout = dropout; c.embd_dropout = -1; c.num_masked_heads = -1;
     return c;
 }
 static void gradcheck_model(const Config* cfg, const char* label) {
@@ -414,6 +414,10 @@ static void test_models(void) {
     c = small_config("gpt", POS_ALIBI, 0, 0.1f);
     c.attn_dropout = 0.25f;
     gradcheck_model(&c, "gpt --pos alibi --dropout 0.1 --attn_dropout 0.25");
+    c = small_config("gpt", POS_LEARNED, 0, 0.0f); // seq_icl's Transformer: embedding and attention dropout only
+    c.embd_dropout = 0.1f;
+    c.attn_dropout = 0.1f;
+    gradcheck_model(&c, "gpt --dropout 0 --embd_dropout 0.1 --attn_dropout 0.1");
 }
 
 /* ---- optimizer: one AdamW step against the formula, and the decay rule ---- */

@@ -83,10 +83,10 @@ static double gpu_update(Backend* be, Model* m, const OptimConfig* o, double lr,
     }
     return norm;
 }
-static void gpu_logits_row(Backend* be, Model* m, int row, real* out) {
+static void gpu_logits_rows(Backend* be, Model* m, int row0, int n, real* out) {
     (void)be;
-    int V = m->cfg.vocab_size;
-    cudaCheck(cudaMemcpy(out, G.logits + (size_t)row * V, V * sizeof(float), cudaMemcpyDeviceToHost));
+    size_t V = m->cfg.vocab_size;
+    cudaCheck(cudaMemcpy(out, G.logits + (size_t)row0 * V, (size_t)n * V * sizeof(float), cudaMemcpyDeviceToHost));
 }
 static void gpu_to_host(Backend* be, Model* m) {
     (void)be;
@@ -96,7 +96,7 @@ static void gpu_to_host(Backend* be, Model* m) {
     cudaCheck(cudaMemcpy(m->adam_m, G.adam_m, bytes, cudaMemcpyDeviceToHost));
     cudaCheck(cudaMemcpy(m->adam_v, G.adam_v, bytes, cudaMemcpyDeviceToHost));
 }
-static Backend GPU_BACKEND = {"cuda", 0, gpu_init, gpu_forward, gpu_backward, gpu_zero_grad, gpu_update, gpu_logits_row, gpu_to_host, NULL};
+static Backend GPU_BACKEND = {"cuda", 0, gpu_init, gpu_forward, gpu_backward, gpu_zero_grad, gpu_update, gpu_logits_rows, gpu_to_host, NULL};
 
 int main(int argc, char** argv) {
     Args defaults = gpu_defaults();
