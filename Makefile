@@ -13,12 +13,23 @@ else
   $(info OpenMP: on (NO_OMP=1 to build without))
 endif
 
-HEADERS = seqmodels.h
+# PNG plots (--plot) are drawn with stb_image_write.h (Debian: libstb-dev); without it the
+# trainers build and --plot says what to install
+STB_H := $(wildcard /usr/include/stb/stb_image_write.h)
+ifneq ($(STB_H),)
+  PLOT_FLAGS = -DSM_PLOTS
+  $(info plots: on (stb_image_write.h found))
+else
+  $(info plots: off (apt-get install libstb-dev for --plot))
+endif
+CFLAGS += $(PLOT_FLAGS)
+
+HEADERS = seqmodels.h data/tasks.h plot.h
 
 # CUDA (built with nvcc; runs only where there is a GPU: `make test_gpu` on the device machine)
 NVCC ?= nvcc
 NVCC_FLAGS ?= -O3 -arch=sm_90a
-NVCC_FLAGS += -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550
+NVCC_FLAGS += -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550 $(PLOT_FLAGS)
 
 .PHONY: all test clean help cuda test_gpu
 all: train_cpu test_gradcheck
@@ -30,10 +41,20 @@ train_cpu: train_cpu.c $(HEADERS)
 test_gradcheck: test_gradcheck.c $(HEADERS)
 	$(CC) $(CFLAGS) -DSM_DOUBLE -o $@ $< $(LDLIBS)
 
-# every CPU test: gradient checks and file formats (test_gradcheck), then the trainer's command
-# line, resume and error handling (tests/test_cli.sh); each prints "N passed, N failed"
-test: train_cpu test_gradcheck
+# task generators' invariants and metrics; the plotting routine
+tests/test_tasks: tests/test_tasks.c $(HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+tests/test_plot: tests/test_plot.c plot.h
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# every CPU test: gradient checks and file formats (test_gradcheck), task generators and plots,
+# then the trainer's command line, resume, error handling and a small task learned end to end
+# (tests/test_cli.sh); each prints "N passed, N failed"
+TEST_PLOT = $(if $(STB_H),tests/test_plot,)
+test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 	OMP_NUM_THREADS=2 ./test_gradcheck
+	./tests/test_tasks
+	$(if $(STB_H),./tests/test_plot,@echo "skip tests/test_plot (no stb_image_write.h)")
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
@@ -50,7 +71,7 @@ test_gpu: test_gpu.out
 	./test_gpu.out
 
 clean:
-	rm -f train_cpu test_gradcheck test_gpu.out train_gpu
+	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot
 	rm -rf tests/tmp
 
 help:

@@ -1099,8 +1099,9 @@ static int sample_logits(const real* logits, int V, double temperature, int top_
 
 typedef struct {
     double lr, min_lr;         /* peak and final learning rate */
-    int warmup, decay_steps;   /* linear warmup steps; cosine decay ends at decay_steps */
+    int warmup, decay_steps;   /* linear warmup steps; the decay ends at decay_steps */
     double beta1, beta2, eps, weight_decay, grad_clip;
+    int linear_decay;          /* 0: cosine decay (nanoGPT), 1: linear decay (seq_icl's linear_warmup) */
 } OptimConfig;
 
 /* nanoGPT's get_lr: linear warmup, cosine decay to min_lr at decay_steps, then flat */
@@ -1108,6 +1109,7 @@ static double lr_at(const OptimConfig* o, int step) {
     if (step < o->warmup) return o->lr * (step + 1) / (o->warmup + 1);
     if (step >= o->decay_steps) return o->min_lr;
     double ratio = (double)(step - o->warmup) / (o->decay_steps - o->warmup);
+    if (o->linear_decay) return o->lr + ratio * (o->min_lr - o->lr);
     return o->min_lr + 0.5 * (1.0 + cos(M_PI * ratio)) * (o->lr - o->min_lr);
 }
 
@@ -1829,6 +1831,60 @@ static size_t eval_window_start(const Shard* s, int T, size_t n_windows, size_t 
 }
 
 /* ============================================================================================
+ * 9b. Synthetic tasks (data/tasks.h: AR, induction head, MQAR, DFA languages, copy, n-gram
+ * lookup) as a data source: fixed train and test sets of padded rows, or fresh packed rows
+ * (copy/lookup), each with a loss mask and a metric mask over the target positions.
+ * ============================================================================================ */
+#include "data/tasks.h"
+
+/* where a trainer's batches come from: a pair of shards, or a task */
+typedef struct {
+    int is_task;
+    Shard train, val;             /* text */
+    TaskConfig tc;                /* task */
+    TaskSet train_set, test_set;
+    int vocab_size;
+} DataSource;
+
+static int task_is_packed(const TaskConfig* tc) { return tc->task >= TASK_COPY; }
+
+/* one training row of T inputs from a fixed set row or a fresh packed row */
+static void task_row(const DataSource* ds, uint64_t* rng, int T, int* inputs, int* targets, uint8_t* mask, int* scratch,
+                     uint8_t* scratch_mask) {
+    const int* tok;
+    const uint8_t* lm;
+    if (task_is_packed(&ds->tc)) { // copy / lookups: random examples packed into T + 1 tokens
+        task_packed_row(&ds->tc, rng, scratch, scratch_mask, T + 1);
+        tok = scratch;
+        lm = scratch_mask;
+    } else { // a uniformly drawn row of the fixed training set (rows are max_len = T + 1 long)
+        const TaskSet* s = &ds->train_set;
+        size_t r = rng_below(rng, (uint64_t)s->n);
+        tok = s->tokens + r * s->max_len;
+        lm = s->loss_mask + r * s->max_len;
+    }
+    for (int t = 0; t < T; t++) {
+        inputs[t] = tok[t];
+        targets[t] = tok[t + 1];
+        mask[t] = lm[t];
+    }
+}
+static void data_batch(const DataSource* ds, uint64_t* rng, int B, int T, int* inputs, int* targets, uint8_t* mask, int* scratch,
+                       uint8_t* scratch_mask) {
+    if (!ds->is_task) { shard_random_batch(&ds->train, rng, B, T, inputs, targets, mask); return; }
+    for (int b = 0; b < B; b++) task_row(ds, rng, T, inputs + b * T, targets + b * T, mask + b * T, scratch, scratch_mask);
+}
+static void data_close(DataSource* ds) {
+    if (ds->is_task) {
+        taskset_free(&ds->train_set);
+        taskset_free(&ds->test_set);
+    } else {
+        shard_close(&ds->train);
+        shard_close(&ds->val);
+    }
+}
+
+/* ============================================================================================
  * 10. Command line shared by train_cpu and train_gpu
  * ============================================================================================ */
 
@@ -1848,6 +1904,10 @@ typedef struct {
     char eval_ckpt[4096], debug_out[4096];
     int threads;
     int fp32; /* train_gpu: fp32 matmuls and attention instead of bf16 tensor cores */
+    /* synthetic tasks (-d TASK; data/tasks.h): -1 = the task's default */
+    int task_vocab, task_len, num_pairs, n_train, n_test, min_len, max_len, min_eval_len, max_eval_len, n_gram;
+    long long data_seed;
+    char plot[4096]; /* PNG plots PREFIX_*.png at the end of training */
 } Args;
 
 /* Defaults both trainers share: nanoGPT's Shakespeare-char recipe (lr 1e-3 cosine to 1e-4 after
@@ -1862,6 +1922,9 @@ static Args args_defaults(void) {
     a.model.num_masked_heads = -1;
     a.model.embd_dropout = -1;
     a.stop_at = -1;
+    a.task_vocab = a.task_len = a.num_pairs = a.n_train = a.n_test = -1;
+    a.min_len = a.max_len = a.min_eval_len = a.max_eval_len = a.n_gram = -1;
+    a.data_seed = -1;
     a.optim.lr = 1e-3;
     a.optim.min_lr = 1e-4;
     a.optim.warmup = 100;
@@ -1890,7 +1953,7 @@ typedef struct {
 #define ARG(name, alias, type, field, help) {name, alias, type, offsetof(Args, field), help}
 static const ArgSpec ARG_SPECS[] = {
     ARG("model", "m", ARG_STR, model.model, "architecture (see the list below)"),
-    ARG("data", "d", ARG_STR, data, "shakespeare | FILE.txt (prepared on first use) | PREFIX of PREFIX_{train,val}.bin"),
+    ARG("data", "d", ARG_STR, data, "shakespeare | FILE.txt (prepared on first use) | PREFIX of PREFIX_{train,val}.bin | a task: ar, induction, mqar, dfa, copy, prefix_ngram, suffix_ngram"),
     ARG("pos", "", ARG_POS, model.pos, "positions: learned | rope | nope | alibi | hard_alibi (default: gpt learned, llama rope)"),
     ARG("n_layer", "L", ARG_INT, model.n_layer, "layers"),
     ARG("n_head", "H", ARG_INT, model.n_head, "attention heads"),
@@ -1907,6 +1970,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("lr", "", ARG_DOUBLE, optim.lr, "peak learning rate"),
     ARG("min_lr", "", ARG_DOUBLE, optim.min_lr, "final learning rate of the cosine decay"),
     ARG("warmup", "", ARG_INT, optim.warmup, "linear warmup steps"),
+    ARG("linear_decay", "", ARG_FLAG, optim.linear_decay, "decay the lr linearly to --min_lr instead of cosine (seq_icl's schedule)"),
     ARG("decay_steps", "", ARG_INT, optim.decay_steps, "cosine decay ends here (-1 = steps)"),
     ARG("beta1", "", ARG_DOUBLE, optim.beta1, "AdamW beta1"),
     ARG("beta2", "", ARG_DOUBLE, optim.beta2, "AdamW beta2"),
@@ -1929,6 +1993,18 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("debug_out", "", ARG_STR, debug_out, "with --eval: write inputs, targets, logits[0,0], loss, grads (safetensors)"),
     ARG("threads", "", ARG_INT, threads, "OpenMP threads (0 = all cores)"),
     ARG("fp32", "", ARG_FLAG, fp32, "train_gpu: fp32 matmuls and attention (for GPU vs CPU checks) instead of bf16 tensor cores"),
+    ARG("task_vocab", "", ARG_INT, task_vocab, "task: vocabulary (ar, induction, mqar, dfa: the model's; copy, lookups: letters) (-1 = task default)"),
+    ARG("task_len", "", ARG_INT, task_len, "task: sequence length (ar, induction: the key-value / random body; mqar: all)"),
+    ARG("num_pairs", "", ARG_INT, num_pairs, "mqar: key-value pairs (all of them queried)"),
+    ARG("n_train", "", ARG_INT, n_train, "task: examples in the fixed training set"),
+    ARG("n_test", "", ARG_INT, n_test, "task: test examples (copy, lookups: per eval length)"),
+    ARG("min_len", "", ARG_INT, min_len, "task: copy/lookup training string length from; dfa: examples per sequence from"),
+    ARG("max_len", "", ARG_INT, max_len, "task: ... to (inclusive for copy/lookup, exclusive for dfa)"),
+    ARG("min_eval_len", "", ARG_INT, min_eval_len, "copy, lookups: shortest string of the length-generalisation eval"),
+    ARG("max_eval_len", "", ARG_INT, max_eval_len, "copy, lookups: longest string of the length-generalisation eval"),
+    ARG("n_gram", "", ARG_INT, n_gram, "prefix_ngram, suffix_ngram: n-gram length"),
+    ARG("data_seed", "", ARG_LL, data_seed, "task: seed of the generated train/test sets (-1 = the task's default, 0)"),
+    ARG("plot", "", ARG_STR, plot, "PREFIX: at the end write PREFIX_loss.png, and for tasks PREFIX_metric.png (+ PREFIX_length.png for copy/lookup)"),
 };
 #define N_ARG_SPECS ((int)(sizeof(ARG_SPECS) / sizeof(ARG_SPECS[0])))
 
@@ -2028,6 +2104,9 @@ static int args_parse(Args* a, int argc, char** argv) {
     if (a->eval_every < 0 || a->eval_batches < 0 || a->save_every < 0 || a->sample_len < 0 || a->top_k < 0 || a->threads < 0)
         return sm_fail("eval_every, eval_batches, save_every, sample_len, top_k and threads must be >= 0");
     if (a->debug_out[0] && !a->eval_ckpt[0]) return sm_fail("--debug_out needs --eval CHECKPOINT");
+#ifndef SM_PLOTS
+    if (a->plot[0]) return sm_fail("--plot needs stb_image_write.h at build time (Debian: apt-get install libstb-dev, then make clean all)");
+#endif
     if (a->save_best && (!a->out[0] || a->eval_every == 0)) return sm_fail("--save_best needs -o PATH and --eval_every > 0");
     if (a->optim.decay_steps < 0) a->optim.decay_steps = a->steps;
     if (a->optim.decay_steps <= a->optim.warmup) a->optim.decay_steps = a->optim.warmup + 1;
@@ -2127,6 +2206,75 @@ static double evaluate(Backend* be, Model* m, const Shard* s, int B, int T, int 
     return scored ? sum / scored : 0;
 }
 
+/* ---- tasks: the test metric ------------------------------------------------------------------
+ * For every target position in the metric mask, the argmax of the logits is correct if it is the
+ * target (or, for DFA, any prediction the valid[] bitmask allows). acc = correct positions / metric
+ * positions (AR/IH: the last-token accuracy; MQAR: per query; DFA: valid continuations; copy and
+ * lookup: characters); acc_seq = rows whose metric positions are all correct (copy and lookup:
+ * whole-string exact match, which under teacher forcing is exactly greedy generation's result:
+ * greedy decoding reproduces the answer iff every teacher-forced argmax is right). */
+typedef struct {
+    double loss, acc, acc_seq;
+    long n_pos, n_rows;
+} TaskScore;
+
+/* rows [r0, r1) of a task set, B at a time; logits_buf holds T_max x V */
+static TaskScore task_score(Backend* be, Model* m, const TaskSet* s, int r0, int r1, int B, int* inputs, int* targets,
+                            uint8_t* mask, real* logits_buf) {
+    TaskScore sc = {0, 0, 0, 0, 0};
+    double loss_sum = 0;
+    long loss_n = 0, correct = 0, rows_ok = 0;
+    int V = m->cfg.vocab_size;
+    m->training = 0;
+    for (int c0 = r0; c0 < r1; c0 += B) {
+        int b_n = r1 - c0 < B ? r1 - c0 : B, T = 1;
+        for (int b = 0; b < b_n; b++) T = s->len[c0 + b] - 1 > T ? s->len[c0 + b] - 1 : T; // the longest row of the chunk
+        for (int b = 0; b < b_n; b++) {
+            const int* tok = s->tokens + (size_t)(c0 + b) * s->max_len;
+            const uint8_t* lm = s->loss_mask + (size_t)(c0 + b) * s->max_len;
+            for (int t = 0; t < T; t++) {
+                inputs[b * T + t] = tok[t];
+                targets[b * T + t] = tok[t + 1];
+                mask[b * T + t] = lm[t];
+            }
+        }
+        long n = 0;
+        for (int i = 0; i < b_n * T; i++) n += mask[i];
+        loss_sum += be->forward(be, m, inputs, targets, mask, b_n, T) * n;
+        loss_n += n;
+        for (int b = 0; b < b_n; b++) {
+            const uint8_t* mm = s->metric_mask + (size_t)(c0 + b) * s->max_len;
+            const uint32_t* valid = s->valid ? s->valid + (size_t)(c0 + b) * s->max_len : NULL;
+            int all_ok = 1, any = 0;
+            for (int t = 0; t < T;) {
+                if (!mm[t]) { t++; continue; }
+                int t1 = t; // one fetch per run of scored positions
+                while (t1 < T && mm[t1]) t1++;
+                be->logits_rows(be, m, b * T + t, t1 - t, logits_buf);
+                for (int u = t; u < t1; u++) {
+                    const real* z = logits_buf + (size_t)(u - t) * V;
+                    int best = 0;
+                    for (int v = 1; v < V; v++) if (z[v] > z[best]) best = v;
+                    int ok = valid ? (int)((valid[u] >> best) & 1) : best == targets[b * T + u];
+                    correct += ok;
+                    all_ok &= ok;
+                    any = 1;
+                    sc.n_pos++;
+                }
+                t = t1;
+            }
+            if (any) { sc.n_rows++; rows_ok += all_ok; }
+        }
+    }
+    sc.loss = loss_n ? loss_sum / loss_n : 0;
+    sc.acc = sc.n_pos ? (double)correct / sc.n_pos : 0;
+    sc.acc_seq = sc.n_rows ? (double)rows_ok / sc.n_rows : 0;
+    return sc;
+}
+/* the name of a task's headline metric and its value */
+static const char* task_metric_name(const TaskConfig* tc) { return task_is_packed(tc) ? "string acc" : "acc"; }
+static double task_metric(const TaskConfig* tc, const TaskScore* sc) { return task_is_packed(tc) ? sc->acc_seq : sc->acc; }
+
 static void print_sample(Backend* be, Model* m, const Args* a, uint64_t* rng) {
     int n_prompt = (int)strlen(a->prompt);
     if (a->sample_len <= 0 || n_prompt == 0) return;
@@ -2139,15 +2287,55 @@ static void print_sample(Backend* be, Model* m, const Args* a, uint64_t* rng) {
     free(buf);
 }
 
-/* --eval: one fixed batch (the first B evenly spaced val windows), loss to 7 significant digits;
- * with --debug_out also the gradients, written as safetensors for outside checkers */
-static int eval_mode(Backend* be, const Args* a, const Shard* val) {
+/* The data of a run: text shards, or a task's sets with sizes from the flags over the task's
+ * defaults (tasks.md). Dies with one line on bad data or impossible sizes. */
+static void data_open(DataSource* ds, const Args* a) {
+    memset(ds, 0, sizeof(*ds));
+    int task = task_find(a->data);
+    if (task >= 0) {
+        TaskConfig* tc = &ds->tc;
+        ds->is_task = 1;
+        task_defaults(tc, task);
+        int* fields[] = {&tc->vocab, &tc->seq_len, &tc->num_pairs, &tc->n_train, &tc->n_test, &tc->min_len, &tc->max_len,
+                         &tc->min_eval_len, &tc->max_eval_len, &tc->n_gram};
+        const int flags[] = {a->task_vocab, a->task_len, a->num_pairs, a->n_train, a->n_test, a->min_len, a->max_len,
+                             a->min_eval_len, a->max_eval_len, a->n_gram};
+        for (int k = 0; k < 10; k++) if (flags[k] >= 0) *fields[k] = flags[k];
+        if (a->data_seed >= 0) tc->seed = (uint64_t)a->data_seed;
+        if (task_is_packed(tc)) tc->context_len = a->seq_len + 1; // packed training rows fill -t
+        if (task_check(tc) || task_make_sets(tc, &ds->train_set, &ds->test_set)) sm_die("task %s: %s", a->data, sm_err);
+        ds->vocab_size = task_vocab_size(tc);
+        return;
+    }
+    char train_path[4200], val_path[4200];
+    if (data_resolve(a->data, train_path, val_path, sizeof(train_path), 1) || shard_open(&ds->val, val_path) ||
+        shard_open(&ds->train, train_path))
+        sm_die("%s", sm_err);
+    if (ds->train.vocab_size != ds->val.vocab_size)
+        sm_die("train and val shards disagree on vocab (%d vs %d)", ds->train.vocab_size, ds->val.vocab_size);
+    ds->vocab_size = ds->train.vocab_size;
+}
+/* tokens per training row, and the longest row the model must take (the block size) */
+static int data_train_T(const DataSource* ds, const Args* a) {
+    if (ds->is_task && !task_is_packed(&ds->tc)) return ds->train_set.max_len - 1;
+    return a->seq_len;
+}
+static int data_max_T(const DataSource* ds, const Args* a) {
+    int T = data_train_T(ds, a);
+    if (ds->is_task && ds->test_set.max_len - 1 > T) T = ds->test_set.max_len - 1;
+    return T;
+}
+
+/* --eval: one fixed batch, loss to 7 significant digits (text: the first B evenly spaced val
+ * windows; tasks: the first B test rows); with --debug_out also the gradients, written as
+ * safetensors for outside checkers */
+static int eval_mode(Backend* be, const Args* a, const DataSource* ds) {
     SafeTensors st;
     Config c;
     Model m;
     if (checkpoint_open(&st, a->eval_ckpt, &c)) sm_die("%s", sm_err);
-    if (val->vocab_size > c.vocab_size) sm_die("data vocab %d is larger than the checkpoint's %d", val->vocab_size, c.vocab_size);
-    int B = a->batch, T = a->seq_len;
+    if (ds->vocab_size > c.vocab_size) sm_die("data vocab %d is larger than the checkpoint's %d", ds->vocab_size, c.vocab_size);
+    int B = a->batch, T = ds->is_task ? data_max_T(ds, a) : a->seq_len;
     if (model_build(&m, &c, be->host_acts ? B : 1, be->host_acts ? T : 1, 0) || checkpoint_load(&st, a->eval_ckpt, &m, NULL))
         sm_die("%s", sm_err);
     safetensors_close(&st);
@@ -2155,15 +2343,31 @@ static int eval_mode(Backend* be, const Args* a, const Shard* val) {
     be->init(be, &m, B, T);
     int* inputs = (int*)mallocCheck((size_t)B * T * sizeof(int));
     int* targets = (int*)mallocCheck((size_t)B * T * sizeof(int));
-    size_t n_windows = eval_window_count(val, T, B);
-    if (n_windows < (size_t)B) sm_die("val split too short for %d windows of %d tokens", B, T);
-    for (int b = 0; b < B; b++) shard_window(val, eval_window_start(val, T, B, b), T, inputs + b * T, targets + b * T, NULL);
+    uint8_t* mask = (uint8_t*)mallocCheck((size_t)B * T);
+    if (ds->is_task) {
+        const TaskSet* s = &ds->test_set;
+        if (s->n < B) sm_die("the test set has %d rows, fewer than the batch %d", s->n, B);
+        T = 1;
+        for (int b = 0; b < B; b++) T = s->len[b] - 1 > T ? s->len[b] - 1 : T;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                const int* tok = s->tokens + (size_t)b * s->max_len;
+                inputs[b * T + t] = tok[t];
+                targets[b * T + t] = tok[t + 1];
+                mask[b * T + t] = s->loss_mask[(size_t)b * s->max_len + t];
+            }
+    } else {
+        size_t n_windows = eval_window_count(&ds->val, T, B);
+        if (n_windows < (size_t)B) sm_die("val split too short for %d windows of %d tokens", B, T);
+        for (int b = 0; b < B; b++) shard_window(&ds->val, eval_window_start(&ds->val, T, B, b), T, inputs + b * T, targets + b * T, NULL);
+        memset(mask, 1, (size_t)B * T);
+    }
     m.training = 0;
-    double loss = be->forward(be, &m, inputs, targets, NULL, B, T);
+    double loss = be->forward(be, &m, inputs, targets, ds->is_task ? mask : NULL, B, T);
     printf("loss %.7g\n", loss);
     if (a->debug_out[0]) {
         be->zero_grad(be, &m);
-        be->backward(be, &m, inputs, targets, NULL, B, T);
+        be->backward(be, &m, inputs, targets, ds->is_task ? mask : NULL, B, T);
         be->to_host(be, &m);
         int V = m.cfg.vocab_size, n = 0;
         real* row0 = (real*)mallocCheck(V * sizeof(real));
@@ -2192,8 +2396,106 @@ static int eval_mode(Backend* be, const Args* a, const Shard* val) {
     }
     free(inputs);
     free(targets);
+    free(mask);
     model_free(&m);
     return 0;
+}
+
+/* what the run measured, for the plots at the end (sized once: steps, and evals + the final one) */
+typedef struct {
+    double *step, *loss;                /* every training step of this run */
+    double *e_step, *e_loss, *e_metric; /* every evaluation (val or test) */
+    int n, n_eval;
+} History;
+static void history_alloc(History* h, int steps, int evals) {
+    h->step = (double*)mallocCheck((size_t)(steps + 1) * sizeof(double));
+    h->loss = (double*)mallocCheck((size_t)(steps + 1) * sizeof(double));
+    h->e_step = (double*)mallocCheck((size_t)(evals + 2) * sizeof(double));
+    h->e_loss = (double*)mallocCheck((size_t)(evals + 2) * sizeof(double));
+    h->e_metric = (double*)mallocCheck((size_t)(evals + 2) * sizeof(double));
+    h->n = h->n_eval = 0;
+}
+static void history_eval(History* h, int step, double loss, double metric) {
+    h->e_step[h->n_eval] = step;
+    h->e_loss[h->n_eval] = loss;
+    h->e_metric[h->n_eval++] = metric;
+}
+static void history_free(History* h) { free(h->step); free(h->loss); free(h->e_step); free(h->e_loss); free(h->e_metric); }
+
+/* copy / lookup: the final accuracy per string length */
+typedef struct {
+    double *len, *acc_str, *acc_char;
+    int n;
+} LengthCurve;
+
+#ifdef SM_PLOTS
+#include "plot.h"
+/* --plot PREFIX: the loss curves, the task metric against the step, and (copy/lookup) the
+ * accuracy against the string length, as PNG files */
+static void write_plots(const Args* a, const DataSource* ds, const History* h, const LengthCurve* lc) {
+    char path[4200], title[256];
+    const char* split = ds->is_task ? "test" : "val";
+    PlotSeries loss[2] = {{"train", h->step, h->loss, h->n}, {split, h->e_step, h->e_loss, h->n_eval}};
+    snprintf(path, sizeof(path), "%s_loss.png", a->plot);
+    snprintf(title, sizeof(title), "%s on %s: loss", a->model.model, a->data);
+    if (plot_lines(path, title, "step", "loss (log scale)", loss, 2, 1, 800, 500)) sm_die("%s", plot_err);
+    printf("wrote %s", path);
+    if (ds->is_task) {
+        PlotSeries metric = {task_metric_name(&ds->tc), h->e_step, h->e_metric, h->n_eval};
+        snprintf(path, sizeof(path), "%s_metric.png", a->plot);
+        snprintf(title, sizeof(title), "%s on %s: test %s", a->model.model, a->data, task_metric_name(&ds->tc));
+        if (plot_lines(path, title, "step", task_metric_name(&ds->tc), &metric, 1, 0, 800, 500)) sm_die("%s", plot_err);
+        printf(", %s", path);
+    }
+    if (lc->n > 0) {
+        PlotSeries acc[2] = {{"string acc", lc->len, lc->acc_str, lc->n}, {"char acc", lc->len, lc->acc_char, lc->n}};
+        snprintf(path, sizeof(path), "%s_length.png", a->plot);
+        snprintf(title, sizeof(title), "%s on %s: accuracy vs length (trained on %d-%d)", a->model.model, a->data,
+                 ds->tc.min_len, ds->tc.max_len);
+        if (plot_lines(path, title, "string length", "accuracy", acc, 2, 0, 800, 500)) sm_die("%s", plot_err);
+        printf(", %s", path);
+    }
+    printf("\n");
+}
+#endif
+
+/* a periodic or final evaluation: text -> val loss; task -> test loss and metric (copy/lookup:
+ * also per string length, `per_length` = print the table). Writes the CSV rows. */
+static double run_eval(Backend* be, Model* m, const DataSource* ds, const Args* a, int B, int step, int final, double train_s,
+                       FILE* logf, int* inputs, int* targets, uint8_t* mask, real* logits_buf, double* metric_out,
+                       LengthCurve* lc) {
+    *metric_out = NAN;
+    if (!ds->is_task) {
+        int T = data_train_T(ds, a);
+        double vl = evaluate(be, m, &ds->val, B, T, final ? 0 : a->eval_batches, inputs, targets, mask);
+        if (final) printf("final val loss %.4f (whole val split) after %d steps, %.1f s of training\n", vl, step, train_s);
+        else printf("step %d | val loss %.4f (%d batches)\n", step, vl, a->eval_batches);
+        if (logf) fprintf(logf, "%d,%s,%.6f,,,,\n", step, final ? "val_full" : "val", vl);
+        return vl;
+    }
+    const TaskSet* s = &ds->test_set;
+    int rows = final || a->eval_batches == 0 || (long)a->eval_batches * B >= s->n ? s->n : a->eval_batches * B;
+    TaskScore sc = task_score(be, m, s, 0, rows, B, inputs, targets, mask, logits_buf);
+    *metric_out = task_metric(&ds->tc, &sc);
+    if (final) printf("final test loss %.4f | %s %.4f | acc %.4f over %ld positions in %ld rows | after %d steps, %.1f s of training\n",
+                      sc.loss, task_metric_name(&ds->tc), *metric_out, sc.acc, sc.n_pos, sc.n_rows, step, train_s);
+    else printf("step %d | test loss %.4f | %s %.4f\n", step, sc.loss, task_metric_name(&ds->tc), *metric_out);
+    if (logf) fprintf(logf, "%d,%s,%.6f,,,,%.6f\n", step, final ? "test_full" : "test", sc.loss, *metric_out);
+    if (final && task_is_packed(&ds->tc)) { // accuracy as a function of the string length: n_test rows per length
+        printf("| string length | string acc | char acc | rows |\n|---:|---:|---:|---:|\n");
+        for (int L = ds->tc.min_eval_len, r0 = 0; L <= ds->tc.max_eval_len && r0 < s->n; L++, r0 += ds->tc.n_test) {
+            int r1 = r0 + ds->tc.n_test < s->n ? r0 + ds->tc.n_test : s->n;
+            TaskScore ls = task_score(be, m, s, r0, r1, B, inputs, targets, mask, logits_buf);
+            printf("| %d | %.4f | %.4f | %ld |\n", L, ls.acc_seq, ls.acc, ls.n_rows);
+            if (lc) {
+                lc->len[lc->n] = L;
+                lc->acc_str[lc->n] = ls.acc_seq;
+                lc->acc_char[lc->n++] = ls.acc;
+            }
+            if (logf) fprintf(logf, "%d,test_len%d,%.6f,,,,%.6f\n", step, L, ls.loss, ls.acc_seq);
+        }
+    }
+    return sc.loss;
 }
 
 static int train_main(int argc, char** argv, const Args* defaults, Backend* be) {
@@ -2209,20 +2511,17 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
 #endif
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    // data
-    char train_path[4200], val_path[4200];
-    Shard train, val;
-    if (data_resolve(a.data, train_path, val_path, sizeof(train_path), 1) || shard_open(&val, val_path)) sm_die("%s", sm_err);
+    // data: text shards or a synthetic task
+    DataSource ds;
+    data_open(&ds, &a);
     if (a.eval_ckpt[0]) {
-        int rc_eval = eval_mode(be, &a, &val);
-        shard_close(&val);
+        int rc_eval = eval_mode(be, &a, &ds);
+        data_close(&ds);
         return rc_eval;
     }
-    if (shard_open(&train, train_path)) sm_die("%s", sm_err);
-    if (train.vocab_size != val.vocab_size) sm_die("train and val shards disagree on vocab (%d vs %d)", train.vocab_size, val.vocab_size);
-    int B = a.batch, T = a.seq_len;
-    if ((size_t)T + 1 > train.n || (size_t)T + 1 > val.n)
-        sm_die("sequence length %d is longer than the data (train %zu, val %zu tokens)", T, train.n, val.n);
+    int B = a.batch, T = data_train_T(&ds, &a), Tmax = data_max_T(&ds, &a);
+    if (!ds.is_task && ((size_t)T + 1 > ds.train.n || (size_t)T + 1 > ds.val.n))
+        sm_die("sequence length %d is longer than the data (train %zu, val %zu tokens)", T, ds.train.n, ds.val.n);
 
     // model: fresh, or from a checkpoint with its optimizer state and data position
     Model m;
@@ -2231,43 +2530,56 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         SafeTensors st;
         Config c;
         if (checkpoint_open(&st, a.resume, &c)) sm_die("%s", sm_err);
-        if (c.vocab_size != train.vocab_size) sm_die("%s: vocab %d does not match the data's %d", a.resume, c.vocab_size, train.vocab_size);
-        if (model_build(&m, &c, be->host_acts ? B : 1, be->host_acts ? T : 1, 0) || checkpoint_load(&st, a.resume, &m, &ts))
+        if (c.vocab_size != ds.vocab_size) sm_die("%s: vocab %d does not match the data's %d", a.resume, c.vocab_size, ds.vocab_size);
+        if (model_build(&m, &c, be->host_acts ? B : 1, be->host_acts ? Tmax : 1, 0) || checkpoint_load(&st, a.resume, &m, &ts))
             sm_die("%s", sm_err);
         safetensors_close(&st);
         printf("resumed %s at step %d (model flags come from the checkpoint)\n", a.resume, ts.step);
     } else {
         Config c = a.model;
-        c.vocab_size = train.vocab_size;
-        c.block_size = T;
-        if (model_build(&m, &c, be->host_acts ? B : 1, be->host_acts ? T : 1, (uint64_t)a.seed)) sm_die("%s", sm_err);
+        c.vocab_size = ds.vocab_size;
+        c.block_size = Tmax;
+        if (model_build(&m, &c, be->host_acts ? B : 1, be->host_acts ? Tmax : 1, (uint64_t)a.seed)) sm_die("%s", sm_err);
     }
     be->args = &a;
-    be->init(be, &m, B, T);
+    be->init(be, &m, B, Tmax);
     double flops_per_token = model_flops_per_token(&m, T);
     char cfg_json[1024];
     config_to_json(&m.cfg, cfg_json, sizeof(cfg_json));
     printf("model %s: %.3fM parameters | %s\n", m.cfg.model, m.pt.total / 1e6, cfg_json);
-    printf("data %s: train %zu tokens, val %zu tokens, vocab %d | batch %d x %d | %d steps | %s, %d threads\n", a.data,
-           train.n, val.n, train.vocab_size, B, T, a.steps, be->name, n_threads);
+    if (ds.is_task) {
+        const TaskConfig* tc = &ds.tc;
+        printf("task %s: vocab %d, train %d rows%s, test %d rows, rows of %d tokens (longest test row %d), seed %llu | batch %d | %d steps"
+               " (%.1f epochs) | %s, %d threads\n", a.data, ds.vocab_size, ds.train_set.n, task_is_packed(tc) ? " (fresh packed rows)" : "",
+               ds.test_set.n, T + 1, Tmax + 1, (unsigned long long)tc->seed, B, a.steps,
+               ds.train_set.n > 0 && !task_is_packed(tc) ? (double)a.steps * B / ds.train_set.n : 0.0, be->name, n_threads);
+    } else {
+        printf("data %s: train %zu tokens, val %zu tokens, vocab %d | batch %d x %d | %d steps | %s, %d threads\n", a.data,
+               ds.train.n, ds.val.n, ds.vocab_size, B, T, a.steps, be->name, n_threads);
+    }
 
     FILE* logf = NULL;
     if (a.log[0]) {
         logf = fopen(a.log, ts.step > 0 ? "a" : "w");
         if (!logf) sm_die("cannot write log %s: %s", a.log, strerror(errno));
-        if (ts.step == 0) fprintf(logf, "step,split,loss,lr,grad_norm,ms\n");
+        if (ts.step == 0) fprintf(logf, "step,split,loss,lr,grad_norm,ms,metric\n");
     }
-    int* inputs = (int*)mallocCheck((size_t)B * T * sizeof(int));
-    int* targets = (int*)mallocCheck((size_t)B * T * sizeof(int));
-    uint8_t* mask = (uint8_t*)mallocCheck((size_t)B * T);
-    double t_start = wall_ms(), best_val = INFINITY;
+    int* inputs = (int*)mallocCheck((size_t)B * Tmax * sizeof(int));
+    int* targets = (int*)mallocCheck((size_t)B * Tmax * sizeof(int));
+    uint8_t* mask = (uint8_t*)mallocCheck((size_t)B * Tmax);
+    int* row_scratch = (int*)mallocCheck((size_t)(Tmax + 1) * sizeof(int));
+    uint8_t* row_scratch_mask = (uint8_t*)mallocCheck((size_t)(Tmax + 1));
+    real* logits_buf = (real*)mallocCheck((size_t)Tmax * m.cfg.vocab_size * sizeof(real));
+    History hist;
+    history_alloc(&hist, a.steps, a.eval_every > 0 ? a.steps / a.eval_every : 0);
+    double t_start = wall_ms(), best_val = INFINITY, metric;
     int interrupted = 0, best_step = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     for (int step = ts.step; step < a.steps; step++) {
         if ((a.stop_at >= 0 && step >= a.stop_at) || stop_requested) { interrupted = 1; break; }
         double t0 = wall_ms(), lr = lr_at(&a.optim, step);
-        shard_random_batch(&train, &ts.data_rng, B, T, inputs, targets, mask);
+        data_batch(&ds, &ts.data_rng, B, T, inputs, targets, mask, row_scratch, row_scratch_mask);
         m.training = 1;
         m.dropout_seed = hash64((uint64_t)a.seed * 31 + step);
         be->zero_grad(be, &m);
@@ -2283,10 +2595,12 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         if (be->mem_mib) snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " | mem %.0f MiB", be->mem_mib(be));
         printf("step %d/%d | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s%s\n", step + 1, a.steps, loss, lr, norm, ms,
                B * T / ms * 1e3, extra);
-        if (logf) fprintf(logf, "%d,train,%.6f,%.6e,%.6f,%.3f\n", step + 1, loss, lr, norm, ms);
+        if (logf) fprintf(logf, "%d,train,%.6f,%.6e,%.6f,%.3f,\n", step + 1, loss, lr, norm, ms);
+        hist.step[hist.n] = ts.step;
+        hist.loss[hist.n++] = loss;
         if (a.eval_every > 0 && ts.step % a.eval_every == 0 && ts.step < a.steps) {
-            double vl = evaluate(be, &m, &val, B, T, a.eval_batches, inputs, targets, mask);
-            printf("step %d | val loss %.4f (%d batches)\n", ts.step, vl, a.eval_batches);
+            double vl = run_eval(be, &m, &ds, &a, B, ts.step, 0, 0, logf, inputs, targets, mask, logits_buf, &metric, NULL);
+            history_eval(&hist, ts.step, vl, metric);
             if (vl < best_val) {
                 best_val = vl;
                 best_step = ts.step;
@@ -2296,7 +2610,6 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
                     printf("saved %s (best val so far)\n", a.out);
                 }
             }
-            if (logf) fprintf(logf, "%d,val,%.6f,,,\n", ts.step, vl);
         }
         if (a.out[0] && !a.save_best && a.save_every > 0 && ts.step % a.save_every == 0) {
             be->to_host(be, &m);
@@ -2312,23 +2625,31 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         printf("kept %s: the best periodic val loss, %.4f at step %d\n", a.out, best_val, best_step);
     }
     if (!interrupted) {
-        double vl = evaluate(be, &m, &val, B, T, 0, inputs, targets, mask);
-        printf("final val loss %.4f (whole val split) after %d steps, %.1f s of training\n", vl, ts.step, train_s);
+        int n_len = ds.is_task && task_is_packed(&ds.tc) ? ds.tc.max_eval_len - ds.tc.min_eval_len + 1 : 0;
+        LengthCurve lc = {(double*)mallocCheck((n_len + 1) * sizeof(double)), (double*)mallocCheck((n_len + 1) * sizeof(double)),
+                          (double*)mallocCheck((n_len + 1) * sizeof(double)), 0};
+        double vl = run_eval(be, &m, &ds, &a, B, ts.step, 1, train_s, logf, inputs, targets, mask, logits_buf, &metric, &lc);
+        history_eval(&hist, ts.step, vl, metric);
         if (best_step > 0) // nanoGPT reports the best periodic val loss (it keeps that checkpoint)
-            printf("best periodic val loss %.4f at step %d (%d batches)\n", best_val, best_step, a.eval_batches);
-        if (logf) fprintf(logf, "%d,val_full,%.6f,,,\n", ts.step, vl);
-        uint64_t sample_rng = hash64((uint64_t)a.seed ^ 0x5A3B1E);
-        print_sample(be, &m, &a, &sample_rng);
+            printf("best periodic %s loss %.4f at step %d\n", ds.is_task ? "test" : "val", best_val, best_step);
+        if (!ds.is_task) {
+            uint64_t sample_rng = hash64((uint64_t)a.seed ^ 0x5A3B1E);
+            print_sample(be, &m, &a, &sample_rng);
+        }
+#ifdef SM_PLOTS
+        if (a.plot[0]) write_plots(&a, &ds, &hist, &lc);
+#endif
+        free(lc.len); free(lc.acc_str); free(lc.acc_char);
     } else {
         if (a.out[0] && a.save_best) printf("stopped at step %d; %s holds the best val so far (step %d)\n", ts.step, a.out, best_step);
         else if (a.out[0]) printf("stopped at step %d; resume with the same command plus --resume %s\n", ts.step, a.out);
         else printf("stopped at step %d; nothing saved (pass -o PATH to keep a checkpoint)\n", ts.step);
     }
     if (logf) fclose(logf);
-    free(inputs); free(targets); free(mask);
+    free(inputs); free(targets); free(mask); free(row_scratch); free(row_scratch_mask); free(logits_buf);
+    history_free(&hist);
     model_free(&m);
-    shard_close(&train);
-    shard_close(&val);
+    data_close(&ds);
     return stop_requested ? 130 : 0;
 }
 
