@@ -15,10 +15,12 @@ endif
 
 # PNG plots (--plot) are drawn with stb_image_write.h (Debian: libstb-dev); without it the
 # trainers build and --plot says what to install
-STB_H := $(wildcard /usr/include/stb/stb_image_write.h)
+# (STB_INCLUDE=DIR: a folder holding stb/stb_image_write.h, for machines without the package)
+STB_INCLUDE ?= /usr/include
+STB_H := $(wildcard $(STB_INCLUDE)/stb/stb_image_write.h)
 ifneq ($(STB_H),)
-  PLOT_FLAGS = -DSM_PLOTS
-  $(info plots: on (stb_image_write.h found))
+  PLOT_FLAGS = -DSM_PLOTS $(if $(filter /usr/include,$(STB_INCLUDE)),,-I$(STB_INCLUDE))
+  $(info plots: on ($(STB_H)))
 else
   $(info plots: off (apt-get install libstb-dev for --plot))
 endif

@@ -395,7 +395,7 @@ PLOT_API int plot_bars_rgb(unsigned char* rgb, const char* title, const char* yl
     if (lo < 0) lo -= room;
 
     PlotCanvas c = {rgb, width, height, 0, 0, width - 1, height - 1};
-    PlotFrame f = {.pad = 0, .xlo = 0, .xhi = n};                 /* bar i spans x in [i, i + 1] */
+    PlotFrame f = {.pad = 0, .xlo = 0, .xhi = (double)n};         /* bar i spans x in [i, i + 1] */
     pl_frame(&c, &f, lo, hi, 0, title, NULL, ylabel);
     double slot = (double)(f.r - f.l) / n;
     int zero = pl_py(&f, 0), half = (int)fmax(1, 0.35 * slot), max_chars = (int)(slot + 1) / 6;
@@ -419,7 +419,7 @@ PLOT_API int plot_bars_rgb(unsigned char* rgb, const char* title, const char* yl
 static unsigned char* pl_alloc(const char* path, int width, int height) {
     if (!path) { snprintf(plot_err, sizeof plot_err, "no output path"); return NULL; }
     if (!pl_size_ok(width, height)) return NULL;
-    unsigned char* rgb = malloc((size_t)width * height * 3);
+    unsigned char* rgb = (unsigned char*)malloc((size_t)width * height * 3);
     if (!rgb) snprintf(plot_err, sizeof plot_err, "out of memory for a %dx%d plot", width, height);
     return rgb;
 }

@@ -1801,7 +1801,9 @@ static int data_resolve(const char* data, char* train, char* val, size_t cap, in
         if (verbose) printf("preparing %s -> %s, %s (bytes, 90/10 split)\n", txt, train, val);
         return prep_text(txt, train, val);
     }
-    if (access(train, R_OK)) return sm_fail("data '%s': no shard %s (and not a known data name or .txt file)", data, train);
+    if (access(train, R_OK))
+        return sm_fail("data '%s': no shard %s (and not shakespeare, a .txt file or a task: ar, induction, mqar, dfa, copy, "
+                       "prefix_ngram, suffix_ngram)", data, train);
     return 0;
 }
 
@@ -2437,20 +2439,20 @@ static void write_plots(const Args* a, const DataSource* ds, const History* h, c
     const char* split = ds->is_task ? "test" : "val";
     PlotSeries loss[2] = {{"train", h->step, h->loss, h->n}, {split, h->e_step, h->e_loss, h->n_eval}};
     snprintf(path, sizeof(path), "%s_loss.png", a->plot);
-    snprintf(title, sizeof(title), "%s on %s: loss", a->model.model, a->data);
+    snprintf(title, sizeof(title), "%s on %.60s: loss", a->model.model, a->data);
     if (plot_lines(path, title, "step", "loss (log scale)", loss, 2, 1, 800, 500)) sm_die("%s", plot_err);
     printf("wrote %s", path);
     if (ds->is_task) {
         PlotSeries metric = {task_metric_name(&ds->tc), h->e_step, h->e_metric, h->n_eval};
         snprintf(path, sizeof(path), "%s_metric.png", a->plot);
-        snprintf(title, sizeof(title), "%s on %s: test %s", a->model.model, a->data, task_metric_name(&ds->tc));
+        snprintf(title, sizeof(title), "%s on %.60s: test %s", a->model.model, a->data, task_metric_name(&ds->tc));
         if (plot_lines(path, title, "step", task_metric_name(&ds->tc), &metric, 1, 0, 800, 500)) sm_die("%s", plot_err);
         printf(", %s", path);
     }
     if (lc->n > 0) {
         PlotSeries acc[2] = {{"string acc", lc->len, lc->acc_str, lc->n}, {"char acc", lc->len, lc->acc_char, lc->n}};
         snprintf(path, sizeof(path), "%s_length.png", a->plot);
-        snprintf(title, sizeof(title), "%s on %s: accuracy vs length (trained on %d-%d)", a->model.model, a->data,
+        snprintf(title, sizeof(title), "%s on %.60s: accuracy vs length (trained on %d-%d)", a->model.model, a->data,
                  ds->tc.min_len, ds->tc.max_len);
         if (plot_lines(path, title, "string length", "accuracy", acc, 2, 0, 800, 500)) sm_die("%s", plot_err);
         printf(", %s", path);

@@ -589,8 +589,59 @@ static void test_task_example(void) {
     expect(bad == 0, "dfa: task_example: next tokens valid, '|' always valid, one state per example start");
 }
 
+/* ---- the metric (task_score in seqmodels.h) on hand-made cases: a fake backend whose logits put
+ * the argmax where the test wants it ---- */
+static int fake_argmax[64]; /* per (row, position) of the last forward, B*T <= 64 */
+static double fake_forward(Backend* be, Model* m, const int* in, const int* tg, const uint8_t* mask, int B, int T) {
+    (void)be; (void)m; (void)in; (void)tg; (void)mask; (void)B; (void)T;
+    return 0.5;
+}
+static void fake_logits(Backend* be, Model* m, int row0, int n, real* out) {
+    (void)be;
+    int V = m->cfg.vocab_size;
+    for (int r = 0; r < n; r++)
+        for (int v = 0; v < V; v++) out[r * V + v] = v == fake_argmax[row0 + r] ? 1.0f : 0.0f;
+}
+static void test_metric(void) {
+    Backend be = {.name = "fake", .forward = fake_forward, .logits_rows = fake_logits};
+    Model m;
+    memset(&m, 0, sizeof(m));
+    m.cfg.vocab_size = 8;
+    // two rows of 4 tokens; row 0 scores targets 1 and 2, row 1 scores target 2 only
+    int tokens[8] = {0, 3, 4, 5, 1, 2, 6, 7}, len[2] = {4, 4};
+    uint8_t loss[8] = {1, 1, 1, 0, 1, 1, 1, 0}, metric[8] = {0, 1, 1, 0, 0, 0, 1, 0};
+    TaskSet s = {2, 4, tokens, len, loss, metric, NULL};
+    int in[8], tg[8];
+    uint8_t mk[8];
+    real logits[4 * 8];
+    // T = 3 per row: row 0 targets (3, 4, 5), row 1 targets (2, 6, 7); argmax rows at b*T + t
+    int right[6] = {0, 4, 5, 0, 0, 7}, one_wrong[6] = {0, 4, 0, 0, 0, 7}, row1_wrong[6] = {0, 4, 5, 0, 0, 1};
+    memcpy(fake_argmax, right, sizeof(right));
+    TaskScore sc = task_score(&be, &m, &s, 0, 2, 2, in, tg, mk, logits);
+    expect(sc.n_pos == 3 && sc.n_rows == 2 && sc.acc == 1 && sc.acc_seq == 1 && fabs(sc.loss - 0.5) < 1e-12,
+           "metric: every scored argmax right -> acc 1, acc_seq 1, 3 positions in 2 rows");
+    memcpy(fake_argmax, one_wrong, sizeof(one_wrong));
+    sc = task_score(&be, &m, &s, 0, 2, 2, in, tg, mk, logits);
+    expect(fabs(sc.acc - 2.0 / 3) < 1e-12 && fabs(sc.acc_seq - 0.5) < 1e-12, "metric: one wrong character -> acc 2/3, row 0 not exact");
+    memcpy(fake_argmax, row1_wrong, sizeof(row1_wrong));
+    sc = task_score(&be, &m, &s, 0, 2, 1, in, tg, mk, logits); // one row per batch: rows at 0..T-1 each time
+    expect(sc.n_pos == 3, "metric: batches of one row");
+    // DFA-style: a bitmask of acceptable predictions replaces the target
+    uint32_t valid[8] = {0, (1u << 4) | (1u << 6), 1u << 5, 0, 0, 0, 1u << 1, 0};
+    s.valid = valid;
+    int dfa_pred[6] = {0, 6, 5, 0, 0, 1};
+    memcpy(fake_argmax, dfa_pred, sizeof(dfa_pred));
+    sc = task_score(&be, &m, &s, 0, 2, 2, in, tg, mk, logits);
+    expect(sc.acc == 1 && sc.acc_seq == 1, "metric: valid[] accepts any allowed prediction (6 where the target is 4)");
+    dfa_pred[1] = 3;
+    memcpy(fake_argmax, dfa_pred, sizeof(dfa_pred));
+    sc = task_score(&be, &m, &s, 0, 2, 2, in, tg, mk, logits);
+    expect(fabs(sc.acc - 2.0 / 3) < 1e-12, "metric: valid[] rejects a prediction outside the mask");
+}
+
 int main(void) {
     double t0 = wall_ms();
+    test_metric();
     test_find_and_defaults();
     test_check_rejects();
     test_ar();
