@@ -1876,6 +1876,41 @@ static void data_batch(const DataSource* ds, uint64_t* rng, int B, int T, int* i
     if (!ds->is_task) { shard_random_batch(&ds->train, rng, B, T, inputs, targets, mask); return; }
     for (int b = 0; b < B; b++) task_row(ds, rng, T, inputs + b * T, targets + b * T, mask + b * T, scratch, scratch_mask);
 }
+/* --prep: a task's sets as shards. Examples are concatenated; the mask is the loss mask, and 0
+ * at each example's last token so that no scored prediction crosses into the next example.
+ * Copy/lookup train on fresh packed rows: their train shard holds n_train (default 10000) of them. */
+static int task_write_shards(const DataSource* ds, const char* prefix) {
+    char path[4200];
+    for (int split = 0; split < 2; split++) {
+        const TaskSet* s = split == 0 ? &ds->train_set : &ds->test_set;
+        int packed = split == 0 && task_is_packed(&ds->tc), rows = packed ? (s->n > 0 ? s->n : 10000) : s->n;
+        int row_len = packed ? ds->tc.context_len : s->max_len;
+        int* tok = (int*)mallocCheck((size_t)rows * row_len * sizeof(int));
+        uint8_t* mask = (uint8_t*)mallocCheck((size_t)rows * row_len);
+        uint64_t rng = hash64(ds->tc.seed ^ 0x5EED5);
+        size_t n = 0;
+        for (int r = 0; r < rows; r++) {
+            if (packed) {
+                task_packed_row(&ds->tc, &rng, tok + n, mask + n, row_len);
+                mask[n + row_len - 1] = 0;
+                n += row_len;
+                continue;
+            }
+            int len = s->len[r];
+            memcpy(tok + n, s->tokens + (size_t)r * s->max_len, len * sizeof(int));
+            memcpy(mask + n, s->loss_mask + (size_t)r * s->max_len, len - 1);
+            mask[n + len - 1] = 0;
+            n += len;
+        }
+        snprintf(path, sizeof(path), "%s_%s.bin", prefix, split == 0 ? "train" : "val");
+        int rc = shard_write(path, tok, n, ds->vocab_size, mask);
+        free(tok);
+        free(mask);
+        if (rc) return -1;
+        printf("wrote %s: %zu tokens in %d examples%s\n", path, n, rows, packed ? " (packed rows)" : "");
+    }
+    return 0;
+}
 static void data_close(DataSource* ds) {
     if (ds->is_task) {
         taskset_free(&ds->train_set);
@@ -1910,6 +1945,7 @@ typedef struct {
     int task_vocab, task_len, num_pairs, n_train, n_test, min_len, max_len, min_eval_len, max_eval_len, n_gram;
     long long data_seed;
     char plot[4096]; /* PNG plots PREFIX_*.png at the end of training */
+    char prep[4096]; /* with a task: write PREFIX_train.bin / PREFIX_val.bin and exit */
 } Args;
 
 /* Defaults both trainers share: nanoGPT's Shakespeare-char recipe (lr 1e-3 cosine to 1e-4 after
@@ -2006,6 +2042,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("max_eval_len", "", ARG_INT, max_eval_len, "copy, lookups: longest string of the length-generalisation eval"),
     ARG("n_gram", "", ARG_INT, n_gram, "prefix_ngram, suffix_ngram: n-gram length"),
     ARG("data_seed", "", ARG_LL, data_seed, "task: seed of the generated train/test sets (-1 = the task's default, 0)"),
+    ARG("prep", "", ARG_STR, prep, "PREFIX: with -d TASK, write the task's sets as shards PREFIX_train.bin, PREFIX_val.bin (with the loss mask) and exit"),
     ARG("plot", "", ARG_STR, plot, "PREFIX: at the end write PREFIX_loss.png, and for tasks PREFIX_metric.png (+ PREFIX_length.png for copy/lookup)"),
 };
 #define N_ARG_SPECS ((int)(sizeof(ARG_SPECS) / sizeof(ARG_SPECS[0])))
@@ -2516,6 +2553,12 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
     // data: text shards or a synthetic task
     DataSource ds;
     data_open(&ds, &a);
+    if (a.prep[0]) {
+        if (!ds.is_task) sm_die("--prep writes a task's sets as shards: use it with -d TASK");
+        if (task_write_shards(&ds, a.prep)) sm_die("%s", sm_err);
+        data_close(&ds);
+        return 0;
+    }
     if (a.eval_ckpt[0]) {
         int rc_eval = eval_mode(be, &a, &ds);
         data_close(&ds);

@@ -77,6 +77,15 @@ else
     bad "AR: test acc '$acc' (want >= 0.9)"; tail -3 "$T/ar.log"
 fi
 
+# --prep: a task's sets as shards with the loss mask, which train like any shard
+$TC -d induction --task_len 30 --n_train 300 --n_test 50 --prep "$T/ih" >"$T/prep.log" 2>&1
+if [ -s "$T/ih_train.bin" ] && grep -q "wrote .*ih_val.bin: 1600 tokens in 50 examples" "$T/prep.log" &&
+   $TC $SMALL -d "$T/ih" -n 2 -t 31 >"$T/prep_train.log" 2>&1 && grep -q "^final val loss" "$T/prep_train.log"; then
+    ok "--prep writes task shards (loss mask included) that train_cpu trains on"
+else
+    bad "--prep"; cat "$T/prep.log"; tail -3 "$T/prep_train.log"
+fi
+
 # ---- training, checkpoints, bit-exact resume (dropout on, so its masks must resume too) ----
 RUN="$SMALL --dropout 0.1 --attn_dropout 0.1 -n 16 --warmup 4 --seed 7"
 $TC $RUN -o "$T/full.safetensors" >"$T/full.log" 2>&1
