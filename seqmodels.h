@@ -2254,15 +2254,16 @@ static double evaluate(Backend* be, Model* m, const Shard* s, int B, int T, int 
  * greedy decoding reproduces the answer iff every teacher-forced argmax is right). */
 typedef struct {
     double loss, acc, acc_seq;
+    double acc_last; /* DFA: acc over the positions of each row's last example (after its last '|') */
     long n_pos, n_rows;
 } TaskScore;
 
 /* rows [r0, r1) of a task set, B at a time; logits_buf holds T_max x V */
 static TaskScore task_score(Backend* be, Model* m, const TaskSet* s, int r0, int r1, int B, int* inputs, int* targets,
                             uint8_t* mask, real* logits_buf) {
-    TaskScore sc = {0, 0, 0, 0, 0};
+    TaskScore sc = {0, 0, 0, 0, 0, 0};
     double loss_sum = 0;
-    long loss_n = 0, correct = 0, rows_ok = 0;
+    long loss_n = 0, correct = 0, rows_ok = 0, last_n = 0, last_ok = 0;
     int V = m->cfg.vocab_size;
     m->training = 0;
     for (int c0 = r0; c0 < r1; c0 += B) {
@@ -2284,7 +2285,9 @@ static TaskScore task_score(Backend* be, Model* m, const TaskSet* s, int r0, int
         for (int b = 0; b < b_n; b++) {
             const uint8_t* mm = s->metric_mask + (size_t)(c0 + b) * s->max_len;
             const uint32_t* valid = s->valid ? s->valid + (size_t)(c0 + b) * s->max_len : NULL;
-            int all_ok = 1, any = 0;
+            int all_ok = 1, any = 0, last_start = 0; // DFA: the last example starts after the last separator
+            if (valid)
+                for (int t = 0; t < T; t++) if (inputs[b * T + t] == V - 2) last_start = t;
             for (int t = 0; t < T;) {
                 if (!mm[t]) { t++; continue; }
                 int t1 = t; // one fetch per run of scored positions
@@ -2297,6 +2300,7 @@ static TaskScore task_score(Backend* be, Model* m, const TaskSet* s, int r0, int
                     int ok = valid ? (int)((valid[u] >> best) & 1) : best == targets[b * T + u];
                     correct += ok;
                     all_ok &= ok;
+                    if (valid && u >= last_start) { last_n++; last_ok += ok; }
                     any = 1;
                     sc.n_pos++;
                 }
@@ -2305,6 +2309,7 @@ static TaskScore task_score(Backend* be, Model* m, const TaskSet* s, int r0, int
             if (any) { sc.n_rows++; rows_ok += all_ok; }
         }
     }
+    sc.acc_last = last_n ? (double)last_ok / last_n : 0;
     sc.loss = loss_n ? loss_sum / loss_n : 0;
     sc.acc = sc.n_pos ? (double)correct / sc.n_pos : 0;
     sc.acc_seq = sc.n_rows ? (double)rows_ok / sc.n_rows : 0;
@@ -2516,6 +2521,7 @@ static double run_eval(Backend* be, Model* m, const DataSource* ds, const Args* 
     int rows = final || a->eval_batches == 0 || (long)a->eval_batches * B >= s->n ? s->n : a->eval_batches * B;
     TaskScore sc = task_score(be, m, s, 0, rows, B, inputs, targets, mask, logits_buf);
     *metric_out = task_metric(&ds->tc, &sc);
+    if (final && ds->tc.task == TASK_DFA) printf("final test: valid-continuation acc on the last example of each row %.4f\n", sc.acc_last);
     if (final) printf("final test loss %.4f | %s %.4f | acc %.4f over %ld positions in %ld rows | after %d steps, %.1f s of training\n",
                       sc.loss, task_metric_name(&ds->tc), *metric_out, sc.acc, sc.n_pos, sc.n_rows, step, train_s);
     else printf("step %d | test loss %.4f | %s %.4f\n", step, sc.loss, task_metric_name(&ds->tc), *metric_out);
