@@ -2347,7 +2347,7 @@ static void data_open(DataSource* ds, const Args* a) {
         for (int k = 0; k < 10; k++) if (flags[k] >= 0) *fields[k] = flags[k];
         if (a->data_seed >= 0) tc->seed = (uint64_t)a->data_seed;
         if (task_is_packed(tc)) tc->context_len = a->seq_len + 1; // packed training rows fill -t
-        if (task_check(tc) || task_make_sets(tc, &ds->train_set, &ds->test_set)) sm_die("task %s: %s", a->data, sm_err);
+        if (task_check(tc) || task_make_sets(tc, &ds->train_set, &ds->test_set)) sm_die("task %s", sm_err); // "task ar: ..."
         ds->vocab_size = task_vocab_size(tc);
         return;
     }

@@ -494,14 +494,16 @@ static int dfa_sample(const TaskConfig* tc, uint64_t* rng, uint8_t* next, int n_
 /* one sequence of the DFA: k in [min_len, max_len) walks of length [0, max_example_len), each
  * from state 0 with uniformly chosen outgoing symbols, joined by '|' (no final '|'). Every target
  * is a symbol inside an example or the '|' ending one, so loss = metric = every target; valid[t]
- * = the symbols leaving the state after tokens[0..t] within the current example, plus '|'. */
+ * = the symbols leaving the state after tokens[0..t] within the current example, plus '|' where
+ * the example really ends there. (Every state may end a walk, so counting '|' as valid everywhere
+ * would let a constant '|' predictor score 100%: the metric credits the end only where it is.) */
 static int dfa_sequence(const TaskConfig* tc, uint64_t* rng, const uint8_t* next, int n_states, int* tok, uint8_t* loss,
                         uint8_t* metric, uint32_t* valid) {
     int n_sym = tc->vocab - 2, sep = tc->vocab - 2;
     int out[32][32], n_out[32]; // out[s][j]: the j-th symbol leaving state s
     uint32_t state_valid[32];
     for (int s = 0; s < n_states; s++) {
-        n_out[s] = 0, state_valid[s] = 1u << sep;
+        n_out[s] = 0, state_valid[s] = 0;
         for (int a = 0; a < n_sym; a++)
             if (next[s * n_sym + a]) out[s][n_out[s]++] = a, state_valid[s] |= 1u << a;
     }
@@ -519,7 +521,10 @@ static int dfa_sequence(const TaskConfig* tc, uint64_t* rng, const uint8_t* next
             tok[len++] = a;
         }
     }
-    for (int t = 0; t + 1 < len; t++) loss[t] = metric[t] = 1;
+    for (int t = 0; t + 1 < len; t++) {
+        loss[t] = metric[t] = 1;
+        if (valid && tok[t + 1] == sep) valid[t] |= 1u << sep;
+    }
     if (len > 0) { // the last token has no target
         loss[len - 1] = metric[len - 1] = 0;
         if (valid) valid[len - 1] = 0;

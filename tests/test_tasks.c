@@ -164,7 +164,7 @@ static int dfa_shape_ok(const TaskConfig* tc, const TaskDfas* d, int i) {
     return used <= S; // the alphabet has one symbol per state
 }
 /* the row: k in [min, max) examples of < max_example_len symbols, each a walk from state 0;
- * valid[t] = exactly the edges of the reached state + '|'; every target scored */
+ * valid[t] = exactly the edges of the reached state, + '|' where the example ends; every target scored */
 static int dfa_row_ok(const TaskConfig* tc, const TaskDfas* d, int i, const int* tok, int len, const uint8_t* loss,
                       const uint8_t* metric, const uint32_t* valid) {
     int sep = tc->vocab - 2, n_sym = d->n_sym, s = 0, k = 1, ex_len = 0;
@@ -177,22 +177,25 @@ static int dfa_row_ok(const TaskConfig* tc, const TaskDfas* d, int i, const int*
             if (++ex_len >= tc->dfa_max_example_len) return 0;
         }
         if (t == len - 1) break;
-        uint32_t want = 1u << sep;
+        uint32_t want = tok[t + 1] == sep ? 1u << sep : 0;
         for (int a = 0; a < n_sym; a++) if (next[s * n_sym + a]) want |= 1u << a;
         if (valid[t] != want || !((valid[t] >> tok[t + 1]) & 1) || !loss[t] || !metric[t]) return 0;
     }
     return len == 0 || (k >= tc->min_len && k < tc->max_len);
 }
-/* without the machine (task_example): the next token is always valid, '|' always, no pad bit,
- * and the same example prefix gives the same valid set (a deterministic state) */
+/* without the machine (task_example): the next token is always valid, '|' only where an example
+ * ends, no pad bit, and every example starts with the same valid symbols (state 0) */
 static int dfa_row_plausible(const TaskConfig* tc, const int* tok, int len, const uint8_t* loss, const uint32_t* valid) {
     int sep = tc->vocab - 2;
     uint32_t after_sep = 0;
     for (int t = 0; t + 1 < len; t++) {
-        if (!((valid[t] >> tok[t + 1]) & 1) || !((valid[t] >> sep) & 1) || (valid[t] >> (tc->vocab - 1)) || !loss[t]) return 0;
-        if (tok[t] == sep) { // every example starts in state 0
-            if (after_sep && valid[t] != after_sep) return 0;
-            after_sep = valid[t];
+        if (!((valid[t] >> tok[t + 1]) & 1) || ((valid[t] >> sep) & 1) != (tok[t + 1] == sep) || (valid[t] >> (tc->vocab - 1)) ||
+            !loss[t])
+            return 0;
+        if (tok[t] == sep) { // every example starts in state 0 (compare without the end bit)
+            uint32_t v = valid[t] & ~(1u << sep);
+            if (after_sep && v != after_sep) return 0;
+            after_sep = v;
         }
     }
     return 1;
@@ -480,7 +483,7 @@ static void test_dfa(void) {
         longest = task_imax(longest, s->len[r]);
     }
     expect(bad_shape == 0, "dfa: machines have [2,10) states, 1..min(5,states)-1 edges each, <= states symbols (%d bad)", bad_shape);
-    expect(bad_row == 0, "dfa: rows are [10,20) valid walks of < 50 symbols; valid[] = the reached state's edges + '|' (%d bad)", bad_row);
+    expect(bad_row == 0, "dfa: rows are [10,20) valid walks of < 50 symbols; valid[] = the reached state's edges (+ '|' where the example ends) (%d bad)", bad_row);
     expect(longest > 600 && longest <= 949, "dfa: longest row %d <= 949", longest);
     expect(dfa_duplicates(&d) == 0, "dfa: all 5500 DFAs distinct (train and test disjoint)");
     dfas_free(&d), taskset_free(&tr), taskset_free(&te);
@@ -586,7 +589,7 @@ static void test_task_example(void) {
         int n = task_example(&tc, &rng, -1, tok, loss, metric, valid, 1000);
         bad += n < 0 || !dfa_row_plausible(&tc, tok, n, loss, valid);
     }
-    expect(bad == 0, "dfa: task_example: next tokens valid, '|' always valid, one state per example start");
+    expect(bad == 0, "dfa: task_example: next tokens valid, '|' valid only where an example ends, one state per example start");
 }
 
 /* ---- the metric (task_score in seqmodels.h) on hand-made cases: a fake backend whose logits put
@@ -650,6 +653,6 @@ int main(void) {
     test_dfa();
     for (int k = TASK_COPY; k <= TASK_SUFFIX_NGRAM; k++) test_string_task(k);
     test_task_example();
-    printf("%d passed, %d failed (%.1f s)\n", n_pass, n_fail, (wall_ms() - t0) / 1000);
+    printf("(%.1f s)\n%d passed, %d failed\n", (wall_ms() - t0) / 1000, n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
