@@ -2477,24 +2477,25 @@ typedef struct {
 /* --plot PREFIX: the loss curves, the task metric against the step, and (copy/lookup) the
  * accuracy against the string length, as PNG files */
 static void write_plots(const Args* a, const DataSource* ds, const History* h, const LengthCurve* lc) {
-    char path[4200], title[256];
+    char path[4200], title[256], model[64];
+    snprintf(model, sizeof(model), "%s%s%s", a->model.model, a->model.pos >= 0 ? " --pos " : "", a->model.pos >= 0 ? POS_NAMES[a->model.pos] : "");
     const char* split = ds->is_task ? "test" : "val";
     PlotSeries loss[2] = {{"train", h->step, h->loss, h->n}, {split, h->e_step, h->e_loss, h->n_eval}};
     snprintf(path, sizeof(path), "%s_loss.png", a->plot);
-    snprintf(title, sizeof(title), "%s on %.60s: loss", a->model.model, a->data);
+    snprintf(title, sizeof(title), "%s on %.60s: loss", model, a->data);
     if (plot_lines(path, title, "step", "loss (log scale)", loss, 2, 1, 800, 500)) sm_die("%s", plot_err);
     printf("wrote %s", path);
     if (ds->is_task) {
         PlotSeries metric = {task_metric_name(&ds->tc), h->e_step, h->e_metric, h->n_eval};
         snprintf(path, sizeof(path), "%s_metric.png", a->plot);
-        snprintf(title, sizeof(title), "%s on %.60s: test %s", a->model.model, a->data, task_metric_name(&ds->tc));
+        snprintf(title, sizeof(title), "%s on %.60s: test %s", model, a->data, task_metric_name(&ds->tc));
         if (plot_lines(path, title, "step", task_metric_name(&ds->tc), &metric, 1, 0, 800, 500)) sm_die("%s", plot_err);
         printf(", %s", path);
     }
     if (lc->n > 0) {
         PlotSeries acc[2] = {{"string acc", lc->len, lc->acc_str, lc->n}, {"char acc", lc->len, lc->acc_char, lc->n}};
         snprintf(path, sizeof(path), "%s_length.png", a->plot);
-        snprintf(title, sizeof(title), "%s on %.60s: accuracy vs length (trained on %d-%d)", a->model.model, a->data,
+        snprintf(title, sizeof(title), "%s on %.60s: accuracy vs length (trained on %d-%d)", model, a->data,
                  ds->tc.min_len, ds->tc.max_len);
         if (plot_lines(path, title, "string length", "accuracy", acc, 2, 0, 800, 500)) sm_die("%s", plot_err);
         printf(", %s", path);
