@@ -635,6 +635,48 @@ static void crossentropy_backward(real* dlogits, const real* probs, const int* t
     }
 }
 
+/* ---- causal depthwise conv1d (Mamba, Longhorn: ssm.md §2) -----------------------------------
+ * out[b,t,e] = bias[e] + sum_{w<W} weight[e,w] x[b, t-(W-1)+w, e]        (x before t = 0 is 0)
+ * backward: dx[b, t-(W-1)+w, e] += weight[e,w] dout[b,t,e]; dweight[e,w] += dout x; dbias += dout */
+static void conv1d_forward(real* out, const real* x, const real* weight, const real* bias, int B, int T, int E, int W) {
+    // x, out (B,T,E); weight (E,1,W); bias (E)
+#pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * E * W > SM_OMP_MIN)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int e = 0; e < E; e++) {
+                real s = bias ? bias[e] : 0;
+                for (int w = 0; w < W; w++) {
+                    int tt = t - (W - 1) + w;
+                    if (tt >= 0) s += weight[e * W + w] * x[((size_t)b * T + tt) * E + e];
+                }
+                out[((size_t)b * T + t) * E + e] = s;
+            }
+}
+static void conv1d_backward(real* dx, real* dweight, real* dbias, const real* dout, const real* x, const real* weight, int B,
+                            int T, int E, int W) {
+#pragma omp parallel for schedule(static) if((size_t)B * T * E * W > SM_OMP_MIN)
+    for (int b = 0; b < B; b++) // each batch row owns its dx
+        for (int t = 0; t < T; t++)
+            for (int e = 0; e < E; e++) {
+                real g = dout[((size_t)b * T + t) * E + e];
+                for (int w = 0; w < W; w++) {
+                    int tt = t - (W - 1) + w;
+                    if (tt >= 0) dx[((size_t)b * T + tt) * E + e] += weight[e * W + w] * g;
+                }
+            }
+#pragma omp parallel for schedule(static) if((size_t)B * T * E * W > SM_OMP_MIN)
+    for (int e = 0; e < E; e++) // each channel owns its weights
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                real g = dout[((size_t)b * T + t) * E + e];
+                if (dbias) dbias[e] += g;
+                for (int w = 0; w < W; w++) {
+                    int tt = t - (W - 1) + w;
+                    if (tt >= 0) dweight[e * W + w] += g * x[((size_t)b * T + tt) * E + e];
+                }
+            }
+}
+
 /* ============================================================================================
  * 4. The model: one parameter buffer, one activation buffer, and an architecture that knows
  * how to fill the parameter table, lay out its activations, and run forward and backward.
@@ -963,8 +1005,339 @@ static const Arch ARCH_LLAMA = {"llama", "LLaMA block of the Longhorn repo (RMSN
                                 transformer_defaults, transformer_check, transformer_build, transformer_init,
                                 transformer_acts_size, transformer_forward, transformer_backward};
 
+/* --------------------------------------------------------------------------------------------
+ * 5.2 State-space models: `mamba` (Gu & Dao) and `longhorn` (Liu et al.), in the wrapper of the
+ * Longhorn repository / mamba_ssm's MambaLMHeadModel (ssm.md §1-3). E = expand C, N = d_state,
+ * R = dt_rank, W = d_conv.
+ *
+ *   x = embedding[idx]                                   (B,T,C)  no positions, no dropout
+ *   for each block l:  x = x + mixer(RMSNorm(x; norm))   (the "add then norm" of the reference)
+ *   logits = RMSNorm(x; norm_f) @ embedding^T            (tied)
+ * mixer(u):
+ *   [xs, z] = u @ in_proj^T                             (B,T,E) each
+ *   xc      = SiLU(conv1d(xs))                          causal, depthwise, width W
+ *   [dt_low, B_t, C_t] = xc @ x_proj^T                  (R, N, N)   longhorn: [dt_low, k, q]
+ *   mamba:    dt = softplus(dt_low @ dt_proj^T + b)     a = exp(dt A), A = -exp(A_log);  b = dt B_t xc
+ *   longhorn: beta = sigmoid(dt_low @ dt_head^T + b)    dt = beta / (1 + beta |k|^2)
+ *                                                      a = 1 - dt k^2;                 b = dt xc k
+ *   h[t,e,n] = a h[t-1,e,n] + b      y[t,e] = sum_n h[t,e,n] C_t[n] + D[e] xc[t,e]   (q for longhorn)
+ *   out = (y * SiLU(z)) @ out_proj^T
+ * The two differ only in how a and b are formed (and differentiated): one scan serves both.
+ * Backward of the scan runs t = T-1 .. 0 carrying dh: dh[t-1] = a[t] dh[t]; da = dh h[t-1];
+ * db = dh (ssm.md §2). Parameters (per block, under transformer.backbone.layers.{l}.):
+ *   norm.weight (C); mixer.in_proj.weight (2E,C), conv1d.weight (E,1,W), conv1d.bias (E),
+ *   x_proj.weight (R+2N,E), mamba: dt_proj.weight (E,R), dt_proj.bias (E), A_log (E,N);
+ *   longhorn: dt_head.weight (E,R), dt_head.bias (E); out_proj.weight (C,E), D (E)
+ * plus transformer.backbone.embedding.weight (V,C) and transformer.backbone.norm_f.weight (C).
+ * -------------------------------------------------------------------------------------------- */
+static int is_longhorn(const Config* c) { return strcmp(c->model, "longhorn") == 0; }
+static void ssm_defaults(Config* c) {
+    if (c->d_state <= 0) c->d_state = 16;
+    if (c->expand <= 0) c->expand = 2;
+    if (c->d_conv <= 0) c->d_conv = 4;
+    if (c->dt_rank <= 0) c->dt_rank = (c->n_embd + 15) / 16;
+    c->pos = POS_NOPE; // no position embedding: the recurrence knows the order
+    c->bias = 0;
+    c->mlp_hidden = 1; // no MLP (unused)
+}
+static int ssm_check(const Config* c) {
+    if (c->d_state > 256) return sm_fail("d_state %d is larger than 256", c->d_state);
+    if (c->d_conv > 64) return sm_fail("d_conv %d is larger than 64", c->d_conv);
+    if (c->expand > 16) return sm_fail("expand %d is larger than 16", c->expand);
+    return 0;
+}
+#define SSM_L "transformer.backbone.layers.%d."
+static void ssm_build(ParamTable* pt, const Config* c) {
+    int V = c->vocab_size, C = c->n_embd, E = c->expand * C, N = c->d_state, R = c->dt_rank, W = c->d_conv;
+    table_add(pt, "transformer.backbone.embedding.weight", V, C, 0, 0);
+    for (int l = 0; l < c->n_layer; l++) {
+        table_addl(pt, SSM_L "norm.weight", l, C, 0, 0, 0);
+        table_addl(pt, SSM_L "mixer.in_proj.weight", l, 2 * E, C, 0, 0);
+        table_addl(pt, SSM_L "mixer.conv1d.weight", l, E, 1, W, 0);
+        table_addl(pt, SSM_L "mixer.conv1d.bias", l, E, 0, 0, 0);
+        table_addl(pt, SSM_L "mixer.x_proj.weight", l, R + 2 * N, E, 0, 0);
+        if (is_longhorn(c)) {
+            table_addl(pt, SSM_L "mixer.dt_head.weight", l, E, R, 0, 0);
+            table_addl(pt, SSM_L "mixer.dt_head.bias", l, E, 0, 0, 0);
+        } else {
+            table_addl(pt, SSM_L "mixer.dt_proj.weight", l, E, R, 0, 0);
+            table_addl(pt, SSM_L "mixer.dt_proj.bias", l, E, 0, 0, 0);
+            int i = table_addl(pt, SSM_L "mixer.A_log", l, E, N, 0, 0);
+            pt->t[i].decay = 0; // 2-D but marked _no_weight_decay in mamba_ssm
+        }
+        table_addl(pt, SSM_L "mixer.out_proj.weight", l, C, E, 0, 0);
+        table_addl(pt, SSM_L "mixer.D", l, E, 0, 0, 0);
+    }
+    table_add(pt, "transformer.backbone.norm_f.weight", C, 0, 0, 0);
+}
+/* mamba_ssm's init: PyTorch's default U(+-1/sqrt(fan_in)) for Linear and Conv1d, out_proj scaled
+ * by 1/sqrt(n_layer), dt_proj.weight U(+-R^-0.5), dt_proj.bias = softplus^-1(dt) with dt log-uniform
+ * in [1e-3, 1e-1], A_log = log(1..N), D = 1, norms 1, embedding N(0, 0.02); Longhorn's dt_head.bias 0 */
+static void ssm_init(Model* m, uint64_t* rng) {
+    const Config* c = &m->cfg;
+    for (int i = 0; i < m->pt.n; i++) {
+        TensorInfo* ti = &m->pt.t[i];
+        real* p = m->params + ti->offset;
+        int fan_in = ti->ndim >= 2 ? ti->shape[ti->ndim - 1] * (ti->ndim == 3 ? ti->shape[1] : 1) : 1;
+        double bound = 1 / sqrt((double)fan_in);
+        for (size_t j = 0; j < ti->numel; j++) {
+            double u = 2 * rng_uniform(rng) - 1, v;
+            if (ends_with(ti->name, "embedding.weight")) v = 0.02 * rng_normal(rng);
+            else if (ends_with(ti->name, "norm.weight") || ends_with(ti->name, "norm_f.weight") || ends_with(ti->name, ".D")) v = 1;
+            else if (ends_with(ti->name, "A_log")) v = log((double)(j % ti->shape[1] + 1));
+            else if (ends_with(ti->name, "dt_head.bias")) v = 0;
+            else if (ends_with(ti->name, "dt_proj.bias")) {
+                double dt = exp(log(1e-3) + rng_uniform(rng) * (log(1e-1) - log(1e-3)));
+                dt = dt < 1e-4 ? 1e-4 : dt;
+                v = dt + log(-expm1(-dt)); // softplus^-1(dt)
+            } else if (ends_with(ti->name, "conv1d.bias")) v = u / sqrt((double)c->d_conv);
+            else if (ends_with(ti->name, "out_proj.weight")) v = u * bound / sqrt((double)c->n_layer);
+            else v = u * bound; // in_proj, conv1d.weight (fan_in W), x_proj, dt_proj / dt_head weights
+            p[j] = (real)v;
+        }
+    }
+}
+
+/* activations of all blocks (each (L, ...) but x0 and the final norm) */
+typedef struct {
+    real *x0, *u, *rstd, *xz, *xs, *z, *xconv, *xc, *xdbl, *dtlow, *dtr, *dt, *ksq, *h, *y, *g, *mix, *res;
+    real *lnf, *lnf_rstd;
+} SsmActs;
+static void ssm_layout(SsmActs* a, Arena* ar, const Config* c, int B, int T) {
+    size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, E = (size_t)c->expand * C, N = c->d_state, R = c->dt_rank;
+    a->x0 = carve(ar, BT * C);
+    a->u = carve(ar, L * BT * C);
+    a->rstd = carve(ar, L * BT);
+    a->xz = carve(ar, L * BT * 2 * E);
+    a->xs = carve(ar, L * BT * E);
+    a->z = carve(ar, L * BT * E);
+    a->xconv = carve(ar, L * BT * E);
+    a->xc = carve(ar, L * BT * E);
+    a->xdbl = carve(ar, L * BT * (R + 2 * N));
+    a->dtlow = carve(ar, L * BT * R);
+    a->dtr = carve(ar, L * BT * E);
+    a->dt = carve(ar, L * BT * E);
+    a->ksq = carve(ar, L * BT);
+    a->h = carve(ar, L * BT * E * N); // every state: the reference backward; the GPU recomputes them
+    a->y = carve(ar, L * BT * E);
+    a->g = carve(ar, L * BT * E);
+    a->mix = carve(ar, L * BT * C);
+    a->res = carve(ar, L * BT * C);
+    a->lnf = carve(ar, BT * C);
+    a->lnf_rstd = carve(ar, BT);
+}
+static size_t ssm_acts_size(const Config* c, int B, int T) {
+    SsmActs a;
+    Arena ar = {NULL, 0};
+    ssm_layout(&a, &ar, c, B, T);
+    return ar.used;
+}
+typedef struct {
+    real *norm, *in_proj, *conv_w, *conv_b, *x_proj, *dt_w, *dt_b, *A_log, *out_proj, *D;
+} SsmLayerParams;
+static SsmLayerParams ssm_layer(const Model* m, real* buf, int l) {
+    SsmLayerParams p;
+    int lh = is_longhorn(&m->cfg);
+    p.norm = layer_ptr(m, buf, SSM_L "norm.weight", l);
+    p.in_proj = layer_ptr(m, buf, SSM_L "mixer.in_proj.weight", l);
+    p.conv_w = layer_ptr(m, buf, SSM_L "mixer.conv1d.weight", l);
+    p.conv_b = layer_ptr(m, buf, SSM_L "mixer.conv1d.bias", l);
+    p.x_proj = layer_ptr(m, buf, SSM_L "mixer.x_proj.weight", l);
+    p.dt_w = layer_ptr(m, buf, lh ? SSM_L "mixer.dt_head.weight" : SSM_L "mixer.dt_proj.weight", l);
+    p.dt_b = layer_ptr(m, buf, lh ? SSM_L "mixer.dt_head.bias" : SSM_L "mixer.dt_proj.bias", l);
+    p.A_log = lh ? NULL : layer_ptr(m, buf, SSM_L "mixer.A_log", l);
+    p.out_proj = layer_ptr(m, buf, SSM_L "mixer.out_proj.weight", l);
+    p.D = layer_ptr(m, buf, SSM_L "mixer.D", l);
+    return p;
+}
+static inline real softplusr(real v) { return v > 20 ? v : log1p(exp(v)); }
+
+/* the scan's step coefficients at (t, e, n): h = a h_prev + b (the one place the models differ) */
+static inline void ssm_coef(int longhorn, real dt, real A_log, real Bk, real x, real* a, real* b) {
+    if (longhorn) { *a = 1 - dt * Bk * Bk; *b = dt * x * Bk; }  // Bk = k[t,n]
+    else { *a = exp(-dt * exp(A_log)); *b = dt * Bk * x; }     // Bk = B_t[n]; A = -exp(A_log)
+}
+
+/* one block's scan: h, y from xc, dt and xdbl (B,T,...) */
+static void ssm_scan_forward(real* h, real* y, const real* xc, const real* dt, const real* xdbl, const real* A_log, const real* D,
+                             int longhorn, int B, int T, int E, int N, int R) {
+    int XD = R + 2 * N;
+#pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
+    for (int b = 0; b < B; b++)
+        for (int e = 0; e < E; e++) { // one independent recurrence per (b, e), over t
+            for (int t = 0; t < T; t++) {
+                size_t i = (size_t)b * T + t;
+                const real *Bk = xdbl + i * XD + R, *Cq = Bk + N;
+                real *hp = t > 0 ? h + ((i - 1) * E + e) * N : NULL, *ht = h + (i * E + e) * N, acc = 0;
+                for (int n = 0; n < N; n++) {
+                    real a, bb;
+                    ssm_coef(longhorn, dt[i * E + e], A_log ? A_log[e * N + n] : 0, Bk[n], xc[i * E + e], &a, &bb);
+                    ht[n] = (hp ? a * hp[n] : 0) + bb;
+                    acc += ht[n] * Cq[n];
+                }
+                y[i * E + e] = acc + D[e] * xc[i * E + e];
+            }
+        }
+}
+/* backward of the scan: dy -> dxc, ddt, dxdbl (the B/k and C/q columns), dA_log, dD (+=). Serial:
+ * the per-channel (dA_log, dD) and per-time (dB, dC) sums would race in parallel, and the scan is
+ * a small part of the step next to the matmuls. */
+static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, real* dD, const real* dy, const real* h,
+                              const real* xc, const real* dt, const real* xdbl, const real* A_log, const real* D, int longhorn,
+                              int B, int T, int E, int N, int R) {
+    int XD = R + 2 * N;
+    real dh[256];
+    for (int b = 0; b < B; b++)
+        for (int e = 0; e < E; e++) {
+            for (int n = 0; n < N; n++) dh[n] = 0;
+            for (int t = T - 1; t >= 0; t--) {
+                size_t i = (size_t)b * T + t;
+                const real *Bk = xdbl + i * XD + R, *Cq = Bk + N;
+                const real *ht = h + (i * E + e) * N, *hp = t > 0 ? h + ((i - 1) * E + e) * N : NULL;
+                real *dBk = dxdbl + i * XD + R, *dCq = dBk + N;
+                real g = dy[i * E + e], x = xc[i * E + e], d = dt[i * E + e], dd = 0;
+                dD[e] += g * x;
+                dxc[i * E + e] += g * D[e];
+                for (int n = 0; n < N; n++) {
+                    dCq[n] += g * ht[n];
+                    dh[n] += g * Cq[n]; // dh is now dL/dh[t]
+                    real a, bb, hprev = hp ? hp[n] : 0, da = dh[n] * hprev;
+                    ssm_coef(longhorn, d, A_log ? A_log[e * N + n] : 0, Bk[n], x, &a, &bb);
+                    if (longhorn) { // a = 1 - d k^2, b = d x k
+                        dd += -da * Bk[n] * Bk[n] + dh[n] * x * Bk[n];
+                        dBk[n] += -da * 2 * d * Bk[n] + dh[n] * d * x;
+                        dxc[i * E + e] += dh[n] * d * Bk[n];
+                    } else { // a = exp(d A), A = -exp(A_log); b = d B x
+                        real A = -exp(A_log[e * N + n]);
+                        dd += da * a * A + dh[n] * Bk[n] * x;
+                        dA_log[e * N + n] += da * a * d * A; // dA/dA_log = A
+                        dBk[n] += dh[n] * d * x;
+                        dxc[i * E + e] += dh[n] * d * Bk[n];
+                    }
+                    dh[n] *= a; // on to dL/dh[t-1]
+                }
+                ddt[i * E + e] += dd;
+            }
+        }
+}
+
+static void ssm_forward(Model* m, const int* idx, int B, int T) {
+    const Config* c = &m->cfg;
+    int L = c->n_layer, C = c->n_embd, E = c->expand * C, N = c->d_state, R = c->dt_rank, W = c->d_conv, V = c->vocab_size;
+    int BT = B * T, XD = R + 2 * N, lh = is_longhorn(c);
+    SsmActs a;
+    Arena ar = {m->acts, 0};
+    ssm_layout(&a, &ar, c, B, T);
+    real* wte = tensor_ptr(m, m->params, "transformer.backbone.embedding.weight");
+    encoder_forward(a.x0, idx, wte, NULL, B, T, C);
+    for (int l = 0; l < L; l++) {
+        SsmLayerParams w = ssm_layer(m, m->params, l);
+        size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
+        real* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C; // (B,T,C) block input
+        real *u = a.u + oC, *xz = a.xz + 2 * oE, *xs = a.xs + oE, *z = a.z + oE, *xconv = a.xconv + oE, *xc = a.xc + oE;
+        real *xdbl = a.xdbl + (size_t)l * BT * XD, *dtlow = a.dtlow + (size_t)l * BT * R, *dtr = a.dtr + oE, *dt = a.dt + oE;
+        real *ksq = a.ksq + (size_t)l * BT, *h = a.h + oE * N, *y = a.y + oE, *g = a.g + oE;
+        rmsnorm_forward(u, a.rstd + (size_t)l * BT, x, w.norm, BT, C, 1e-5);
+        linear_forward(xz, u, w.in_proj, NULL, BT, C, 2 * E);
+        for (int i = 0; i < BT; i++) { // split [xs, z]
+            memcpy(xs + (size_t)i * E, xz + (size_t)i * 2 * E, E * sizeof(real));
+            memcpy(z + (size_t)i * E, xz + (size_t)i * 2 * E + E, E * sizeof(real));
+        }
+        conv1d_forward(xconv, xs, w.conv_w, w.conv_b, B, T, E, W);
+        silu_forward(xc, xconv, (size_t)BT * E);
+        linear_forward(xdbl, xc, w.x_proj, NULL, BT, E, XD);
+        for (int i = 0; i < BT; i++) memcpy(dtlow + (size_t)i * R, xdbl + (size_t)i * XD, R * sizeof(real));
+        linear_forward(dtr, dtlow, w.dt_w, w.dt_b, BT, R, E);
+        for (int i = 0; i < BT; i++) { // the step size
+            const real* k = xdbl + (size_t)i * XD + R;
+            real s = 0;
+            for (int n = 0; n < N; n++) s += k[n] * k[n];
+            ksq[i] = s;
+            for (int e = 0; e < E; e++) {
+                real v = dtr[(size_t)i * E + e], beta = sigmoidr(v);
+                dt[(size_t)i * E + e] = lh ? beta / (1 + beta * s) : softplusr(v);
+            }
+        }
+        ssm_scan_forward(h, y, xc, dt, xdbl, w.A_log, w.D, lh, B, T, E, N, R);
+        for (size_t i = 0; i < (size_t)BT * E; i++) g[i] = y[i] * z[i] * sigmoidr(z[i]); // y * SiLU(z)
+        linear_forward(a.mix + oC, g, w.out_proj, NULL, BT, E, C);
+        residual_forward(a.res + oC, x, a.mix + oC, (size_t)BT * C);
+    }
+    real* xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0;
+    rmsnorm_forward(a.lnf, a.lnf_rstd, xL, tensor_ptr(m, m->params, "transformer.backbone.norm_f.weight"), BT, C, 1e-5);
+    linear_forward(m->logits, a.lnf, wte, NULL, BT, C, V); // tied head
+}
+
+static void ssm_backward(Model* m, const int* idx, int B, int T) {
+    const Config* c = &m->cfg;
+    int L = c->n_layer, C = c->n_embd, E = c->expand * C, N = c->d_state, R = c->dt_rank, W = c->d_conv, V = c->vocab_size;
+    int BT = B * T, XD = R + 2 * N, lh = is_longhorn(c);
+    SsmActs a, d;
+    Arena ar = {m->acts, 0}, dr = {m->dacts, 0};
+    ssm_layout(&a, &ar, c, B, T);
+    ssm_layout(&d, &dr, c, B, T);
+    real *wte = tensor_ptr(m, m->params, "transformer.backbone.embedding.weight");
+    real *dwte = tensor_ptr(m, m->grads, "transformer.backbone.embedding.weight");
+    real *xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0, *dxL = L > 0 ? d.res + (size_t)(L - 1) * BT * C : d.x0;
+    linear_backward(d.lnf, dwte, NULL, m->dlogits, a.lnf, wte, BT, C, V);
+    rmsnorm_backward(dxL, tensor_ptr(m, m->grads, "transformer.backbone.norm_f.weight"), d.lnf, xL,
+                     tensor_ptr(m, m->params, "transformer.backbone.norm_f.weight"), a.lnf_rstd, BT, C);
+    for (int l = L - 1; l >= 0; l--) {
+        SsmLayerParams w = ssm_layer(m, m->params, l), gr = ssm_layer(m, m->grads, l);
+        size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
+        real *x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C, *dx = l == 0 ? d.x0 : d.res + oC - (size_t)BT * C;
+        real *xs = a.xs + oE, *z = a.z + oE, *xconv = a.xconv + oE, *xc = a.xc + oE, *xdbl = a.xdbl + (size_t)l * BT * XD;
+        real *dtlow = a.dtlow + (size_t)l * BT * R, *dtr = a.dtr + oE, *dt = a.dt + oE, *ksq = a.ksq + (size_t)l * BT;
+        real *y = a.y + oE, *g = a.g + oE;
+        real *dxz = d.xz + 2 * oE, *dxs = d.xs + oE, *dz = d.z + oE, *dxconv = d.xconv + oE, *dxc = d.xc + oE;
+        real *dxdbl = d.xdbl + (size_t)l * BT * XD, *ddtlow = d.dtlow + (size_t)l * BT * R, *ddtr = d.dtr + oE, *ddt = d.dt + oE;
+        real *dy = d.y + oE, *dg = d.g + oE;
+        residual_backward(dx, d.mix + oC, d.res + oC, (size_t)BT * C);
+        linear_backward(dg, gr.out_proj, NULL, d.mix + oC, g, w.out_proj, BT, E, C);
+        for (size_t i = 0; i < (size_t)BT * E; i++) { // g = y * SiLU(z)
+            real s = sigmoidr(z[i]);
+            dy[i] += dg[i] * z[i] * s;
+            dz[i] += dg[i] * y[i] * (s + z[i] * s * (1 - s));
+        }
+        ssm_scan_backward(dxc, ddt, dxdbl, gr.A_log, gr.D, dy, a.h + oE * N, xc, dt, xdbl, w.A_log, w.D, lh, B, T, E, N, R);
+        for (int i = 0; i < BT; i++) { // through the step size into dt_low (and, for longhorn, into |k|^2)
+            const real* k = xdbl + (size_t)i * XD + R;
+            real dks = 0;
+            for (int e = 0; e < E; e++) {
+                real v = dtr[(size_t)i * E + e], beta = sigmoidr(v), gd = ddt[(size_t)i * E + e];
+                if (lh) { // dt = beta / (1 + beta s)
+                    real den = 1 + beta * ksq[i];
+                    ddtr[(size_t)i * E + e] += gd / (den * den) * beta * (1 - beta);
+                    dks += -gd * beta * beta / (den * den);
+                } else { // dt = softplus(v)
+                    ddtr[(size_t)i * E + e] += gd * beta;
+                }
+            }
+            if (lh) for (int n = 0; n < N; n++) dxdbl[(size_t)i * XD + R + n] += 2 * k[n] * dks;
+        }
+        linear_backward(ddtlow, gr.dt_w, gr.dt_b, ddtr, dtlow, w.dt_w, BT, R, E);
+        for (int i = 0; i < BT; i++)
+            for (int r = 0; r < R; r++) dxdbl[(size_t)i * XD + r] += ddtlow[(size_t)i * R + r];
+        linear_backward(dxc, gr.x_proj, NULL, dxdbl, xc, w.x_proj, BT, E, XD);
+        silu_backward(dxconv, xconv, dxc, (size_t)BT * E);
+        conv1d_backward(dxs, gr.conv_w, gr.conv_b, dxconv, xs, w.conv_w, B, T, E, W);
+        for (int i = 0; i < BT; i++) { // join [dxs, dz]
+            memcpy(dxz + (size_t)i * 2 * E, dxs + (size_t)i * E, E * sizeof(real));
+            memcpy(dxz + (size_t)i * 2 * E + E, dz + (size_t)i * E, E * sizeof(real));
+        }
+        linear_backward(d.u + oC, gr.in_proj, NULL, dxz, a.u + oC, w.in_proj, BT, C, 2 * E);
+        rmsnorm_backward(dx, gr.norm, d.u + oC, x, w.norm, a.rstd + (size_t)l * BT, BT, C);
+    }
+    encoder_backward(dwte, NULL, d.x0, idx, B, T, C);
+}
+
+static const Arch ARCH_MAMBA = {"mamba", "Mamba blocks (selective scan, no MLP) in the Longhorn repo's wrapper (RMSNorm, tied head)",
+                                ssm_defaults, ssm_check, ssm_build, ssm_init, ssm_acts_size, ssm_forward, ssm_backward};
+static const Arch ARCH_LONGHORN = {"longhorn", "Longhorn blocks (Mamba with the online-regression state update)",
+                                   ssm_defaults, ssm_check, ssm_build, ssm_init, ssm_acts_size, ssm_forward, ssm_backward};
+
 /* every architecture the project has, in the order `-h` lists them */
-static const Arch* ARCHS[] = {&ARCH_GPT, &ARCH_LLAMA};
+static const Arch* ARCHS[] = {&ARCH_GPT, &ARCH_LLAMA, &ARCH_MAMBA, &ARCH_LONGHORN};
 #define N_ARCHS ((int)(sizeof(ARCHS) / sizeof(ARCHS[0])))
 static const Arch* arch_find(const char* name) {
     for (int i = 0; i < N_ARCHS; i++)
@@ -1998,6 +2371,10 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("n_embd", "C", ARG_INT, model.n_embd, "model width"),
     ARG("mlp_hidden", "", ARG_INT, model.mlp_hidden, "MLP hidden width (0 = gpt 4C, llama 256*ceil(8C/3/256))"),
     ARG("num_masked_heads", "", ARG_INT, model.num_masked_heads, "hard_alibi: windowed heads (-1 = round(2H/3))"),
+    ARG("d_state", "", ARG_INT, model.d_state, "mamba, longhorn: state size N (0 = 16)"),
+    ARG("expand", "", ARG_INT, model.expand, "mamba, longhorn: inner width E = expand * C (0 = 2)"),
+    ARG("d_conv", "", ARG_INT, model.d_conv, "mamba, longhorn: causal conv width W (0 = 4)"),
+    ARG("dt_rank", "", ARG_INT, model.dt_rank, "mamba, longhorn: rank R of the step-size projection (0 = ceil(C/16))"),
     ARG("bias", "", ARG_INT, model.bias, "1 = Linear/LayerNorm biases (GPT-2), 0 = none (nanoGPT bias=False)"),
     ARG("dropout", "", ARG_FLOAT, model.dropout, "dropout on embeddings and residual branches"),
     ARG("attn_dropout", "", ARG_FLOAT, model.attn_dropout, "dropout on the attention probabilities"),
@@ -2135,6 +2512,8 @@ static int args_parse(Args* a, int argc, char** argv) {
     if (a->batch < 1) return sm_fail("batch size must be >= 1, got %d", a->batch);
     if (a->seq_len < 1) return sm_fail("sequence length must be >= 1, got %d", a->seq_len);
     if (a->steps < 0) return sm_fail("steps must be >= 0, got %d", a->steps);
+    if (a->model.d_state < 0 || a->model.expand < 0 || a->model.d_conv < 0 || a->model.dt_rank < 0)
+        return sm_fail("d_state, expand, d_conv and dt_rank must be >= 0 (0 = the default)");
     if (a->model.n_layer < 1 || a->model.n_head < 1 || a->model.n_embd < 1)
         return sm_fail("n_layer, n_head and n_embd must be >= 1 (got %d, %d, %d)", a->model.n_layer, a->model.n_head, a->model.n_embd);
     if (a->optim.lr < 0 || a->optim.min_lr < 0) return sm_fail("learning rates must be >= 0");

@@ -122,6 +122,12 @@ static double silu_loss(OpCase* o) { silu_forward(o->out, o->in[0], o->in_n[0]);
 static void silu_bwd(OpCase* o) { silu_backward(o->gin[0], o->in[0], o->R, o->in_n[0]); }
 static double swiglu_loss(OpCase* o) { swiglu_forward(o->out, o->in[0], o->in[1], o->in_n[0]); return sum_out_R(o->out, o->R, o->in_n[0]); }
 static void swiglu_bwd(OpCase* o) { swiglu_backward(o->gin[0], o->gin[1], o->R, o->in[0], o->in[1], o->in_n[0]); }
+/* causal depthwise conv1d: inputs x (B,T,E), weight (E,1,W), bias (E); E = C, W = OC */
+static double conv1d_loss(OpCase* o) {
+    conv1d_forward(o->out, o->in[0], o->in[1], o->in[2], o->B, o->T, o->C, o->OC);
+    return sum_out_R(o->out, o->R, (size_t)o->B * o->T * o->C);
+}
+static void conv1d_bwd(OpCase* o) { conv1d_backward(o->gin[0], o->gin[1], o->gin[2], o->R, o->in[0], o->in[1], o->B, o->T, o->C, o->OC); }
 /* RoPE works in place: copy the input first */
 static double rope_loss(OpCase* o) {
     memcpy(o->out, o->in[0], o->in_n[0] * sizeof(real));
@@ -234,6 +240,15 @@ static void test_ops(void) {
         o.B = B; o.T = T; o.C = C; o.H = H; o.loss = rope_loss; o.backward = rope_bwd;
         o.out = rand_array(s[0], 1); o.R = rand_array(s[0], 1); o.aux1 = rand_array(s[0], 1);
         gradcheck_op("rope (qkv)", &o, 1e-7);
+        opcase_free(&o);
+    }
+    { OpCase o = {0}; // causal depthwise conv1d, W = 4 > T-steps at the start (the zero padding)
+        int E = 5, W = 4;
+        size_t s[3] = {(size_t)N * E, (size_t)E * W, (size_t)E};
+        opcase_inputs(&o, 3, s);
+        o.B = B; o.T = T; o.C = E; o.OC = W; o.loss = conv1d_loss; o.backward = conv1d_bwd;
+        o.out = rand_array(s[0], 1); o.R = rand_array(s[0], 1);
+        gradcheck_op("conv1d causal depthwise (x, w, b)", &o, 1e-7);
         opcase_free(&o);
     }
     const char* pos_names[] = {"attention, causal (learned/rope/nope)", "attention + alibi", "attention + hard_alibi",
@@ -366,6 +381,13 @@ static void gradcheck_model(const Config* cfg, const char* label) {
     Model m;
     if (model_build(&m, cfg, B, T, 7)) { printf("FAIL build %s: %s\n", label, sm_err); n_fail++; return; }
     for (size_t i = 0; i < m.pt.total; i++) m.params[i] += (real)(0.1 * (2 * rng_uniform(&rng) - 1)); // norms != 1, biases != 0
+    for (int t = 0; t < m.pt.n; t++) { // SSMs: steps dt ~ 1 and larger B, C (k, q), so that the step size's
+        const TensorInfo* ti = &m.pt.t[t]; // gradients are not lost in the finite differences' rounding
+        for (size_t j = 0; j < ti->numel; j++) {
+            if (ends_with(ti->name, "x_proj.weight")) m.params[ti->offset + j] *= 4;
+            if (ends_with(ti->name, "dt_proj.bias")) m.params[ti->offset + j] += 5;
+        }
+    }
     int inputs[12], targets[12];
     uint8_t mask[12];
     for (int i = 0; i < B * T; i++) { inputs[i] = (int)rng_below(&rng, cfg->vocab_size); targets[i] = (int)rng_below(&rng, cfg->vocab_size); mask[i] = i % 5 != 2; }
@@ -376,7 +398,7 @@ static void gradcheck_model(const Config* cfg, const char* label) {
     model_backward(&m, inputs, targets, mask, B, T);
     real* num = (real*)mallocCheck(m.pt.total * sizeof(real));
     for (size_t i = 0; i < m.pt.total; i++) {
-        real x = m.params[i], h = 1e-6;
+        real x = m.params[i], h = 1e-5; // rounding noise ~ 1e-16 L / h stays far below the small SSM step-size gradients
         m.params[i] = x + h;
         double lp = model_forward(&m, inputs, targets, mask, B, T);
         m.params[i] = x - h;
@@ -418,6 +440,13 @@ static void test_models(void) {
     c.embd_dropout = 0.1f;
     c.attn_dropout = 0.1f;
     gradcheck_model(&c, "gpt --dropout 0 --embd_dropout 0.1 --attn_dropout 0.1");
+    c = small_config("mamba", POS_NOPE, 0, 0.0f); // E = 24, N = 4, R = 1, W = 4
+    c.d_state = 4;
+    gradcheck_model(&c, "mamba (2 blocks, d_state 4)");
+    c = small_config("longhorn", POS_NOPE, 0, 0.0f);
+    c.d_state = 4;
+    c.dt_rank = 2;
+    gradcheck_model(&c, "longhorn (2 blocks, d_state 4, dt_rank 2)");
 }
 
 /* ---- optimizer: one AdamW step against the formula, and the decay rule ---- */
