@@ -694,6 +694,9 @@ typedef struct {
     size_t (*acts_size)(const Config* c, int B, int T);   /* elements of the activation buffer */
     void (*forward)(Model* m, const int* idx, int B, int T);  /* idx (B,T) -> m->logits (B,T,V) */
     void (*backward)(Model* m, const int* idx, int B, int T); /* m->dlogits -> m->grads (+=) */
+    /* optional recurrent decoding (SSMs): the state's size, and one token -> logits (V) in O(1) */
+    size_t (*state_size)(const Config* c);
+    void (*step)(Model* m, real* state, int token, real* logits);
 } Arch;
 
 struct Model {
@@ -1000,10 +1003,10 @@ static void transformer_backward(Model* m, const int* idx, int B, int T) {
 
 static const Arch ARCH_GPT = {"gpt", "GPT-2 block (LayerNorm, GELU MLP, learned positions, tied head)",
                               transformer_defaults, transformer_check, transformer_build, transformer_init,
-                              transformer_acts_size, transformer_forward, transformer_backward};
+                              transformer_acts_size, transformer_forward, transformer_backward, NULL, NULL};
 static const Arch ARCH_LLAMA = {"llama", "LLaMA block of the Longhorn repo (RMSNorm, RoPE, SwiGLU, no biases)",
                                 transformer_defaults, transformer_check, transformer_build, transformer_init,
-                                transformer_acts_size, transformer_forward, transformer_backward};
+                                transformer_acts_size, transformer_forward, transformer_backward, NULL, NULL};
 
 /* --------------------------------------------------------------------------------------------
  * 5.2 State-space models: `mamba` (Gu & Dao) and `longhorn` (Liu et al.), in the wrapper of the
@@ -1331,10 +1334,67 @@ static void ssm_backward(Model* m, const int* idx, int B, int T) {
     encoder_backward(dwte, NULL, d.x0, idx, B, T, C);
 }
 
+/* Recurrent decoding, one token at a time (ssm.md §2, "sampling uses the recurrent form"): per
+ * block a conv state (the last W-1 conv inputs, (W-1,E)) and the SSM state h (E,N), then scratch
+ * for one token's activations. The same ops as ssm_forward with B = T = 1; test_gradcheck checks
+ * that stepping through a sequence gives the logits of the full forward. state: zeros to start. */
+static size_t ssm_state_size(const Config* c) {
+    size_t C = c->n_embd, E = (size_t)c->expand * C, N = c->d_state, W = c->d_conv, XD = c->dt_rank + 2 * N;
+    return (size_t)c->n_layer * ((W - 1) * E + E * N) + 3 * C + 2 * E + 6 * E + XD + 1;
+}
+static void ssm_step(Model* m, real* state, int token, real* logits) {
+    const Config* c = &m->cfg;
+    int L = c->n_layer, C = c->n_embd, E = c->expand * C, N = c->d_state, R = c->dt_rank, W = c->d_conv, XD = R + 2 * N;
+    int lh = is_longhorn(c);
+    real* wte = tensor_ptr(m, m->params, "transformer.backbone.embedding.weight");
+    real *scratch = state + (size_t)L * ((W - 1) * E + (size_t)E * N), rstd;
+    real *x = scratch, *u = x + C, *out = u + C, *xz = out + C, *xconv = xz + 2 * E, *xc = xconv + E;
+    real *dtr = xc + E, *dt = dtr + E, *y = dt + E, *g = y + E, *xdbl = g + E;
+    memcpy(x, wte + (size_t)token * C, C * sizeof(real));
+    for (int l = 0; l < L; l++) {
+        SsmLayerParams w = ssm_layer(m, m->params, l);
+        real *conv_state = state + (size_t)l * ((W - 1) * E + (size_t)E * N), *h = conv_state + (size_t)(W - 1) * E;
+        rmsnorm_forward(u, &rstd, x, w.norm, 1, C, 1e-5);
+        linear_forward(xz, u, w.in_proj, NULL, 1, C, 2 * E);
+        for (int e = 0; e < E; e++) { // conv over [the W-1 previous inputs, this one]; then shift
+            real sum = w.conv_b[e] + w.conv_w[e * W + W - 1] * xz[e];
+            for (int k = 0; k < W - 1; k++) sum += w.conv_w[e * W + k] * conv_state[k * E + e];
+            for (int k = 0; k + 1 < W - 1; k++) conv_state[k * E + e] = conv_state[(k + 1) * E + e];
+            if (W > 1) conv_state[(W - 2) * E + e] = xz[e];
+            xconv[e] = sum;
+        }
+        silu_forward(xc, xconv, E);
+        linear_forward(xdbl, xc, w.x_proj, NULL, 1, E, XD);
+        linear_forward(dtr, xdbl, w.dt_w, w.dt_b, 1, R, E); // dt_low = the first R columns
+        real ksq = 0;
+        for (int n = 0; n < N; n++) ksq += xdbl[R + n] * xdbl[R + n];
+        for (int e = 0; e < E; e++) {
+            real beta = sigmoidr(dtr[e]);
+            dt[e] = lh ? beta / (1 + beta * ksq) : softplusr(dtr[e]);
+            real acc = 0;
+            for (int n = 0; n < N; n++) {
+                real a, b;
+                ssm_coef(lh, dt[e], w.A_log ? w.A_log[e * N + n] : 0, xdbl[R + n], xc[e], &a, &b);
+                h[e * N + n] = a * h[e * N + n] + b;
+                acc += h[e * N + n] * xdbl[R + N + n];
+            }
+            y[e] = acc + w.D[e] * xc[e];
+            real zz = xz[E + e];
+            g[e] = y[e] * zz * sigmoidr(zz);
+        }
+        linear_forward(out, g, w.out_proj, NULL, 1, E, C);
+        for (int i = 0; i < C; i++) x[i] += out[i];
+    }
+    rmsnorm_forward(u, &rstd, x, tensor_ptr(m, m->params, "transformer.backbone.norm_f.weight"), 1, C, 1e-5);
+    linear_forward(logits, u, wte, NULL, 1, C, c->vocab_size);
+}
+
 static const Arch ARCH_MAMBA = {"mamba", "Mamba blocks (selective scan, no MLP) in the Longhorn repo's wrapper (RMSNorm, tied head)",
-                                ssm_defaults, ssm_check, ssm_build, ssm_init, ssm_acts_size, ssm_forward, ssm_backward};
+                                ssm_defaults, ssm_check, ssm_build, ssm_init, ssm_acts_size, ssm_forward, ssm_backward,
+                                ssm_state_size, ssm_step};
 static const Arch ARCH_LONGHORN = {"longhorn", "Longhorn blocks (Mamba with the online-regression state update)",
-                                   ssm_defaults, ssm_check, ssm_build, ssm_init, ssm_acts_size, ssm_forward, ssm_backward};
+                                   ssm_defaults, ssm_check, ssm_build, ssm_init, ssm_acts_size, ssm_forward, ssm_backward,
+                                   ssm_state_size, ssm_step};
 
 /* every architecture the project has, in the order `-h` lists them */
 static const Arch* ARCHS[] = {&ARCH_GPT, &ARCH_LLAMA, &ARCH_MAMBA, &ARCH_LONGHORN};
@@ -2582,11 +2642,24 @@ __attribute__((unused)) static Backend CPU_BACKEND = {.name = "cpu", .host_acts 
                                                       .logits_rows = cpu_logits_rows, .to_host = cpu_to_host};
 
 /* Generate n_new tokens after the n_prompt tokens in buf (which must hold n_prompt + n_new).
- * Attention models re-run the (cropped) context for every token. */
+ * Attention models re-run the (cropped) context for every token; recurrent models (on the host)
+ * carry their state: O(1) per token, and no context limit. */
 static void generate(Backend* be, Model* m, int* buf, int n_prompt, int n_new, double temperature, int top_k, uint64_t* rng) {
     int was_training = m->training, maxT = m->cfg.block_size, V = m->cfg.vocab_size;
     real* row = (real*)mallocCheck(V * sizeof(real));
     m->training = 0;
+    if (m->arch->step && be->host_acts) {
+        real* state = (real*)calloc(m->arch->state_size(&m->cfg), sizeof(real));
+        if (!state) sm_die("out of memory for the decoding state");
+        for (int i = 0; i < n_prompt + n_new - 1; i++) {
+            m->arch->step(m, state, buf[i], row);
+            if (i + 1 >= n_prompt) buf[i + 1] = sample_logits(row, V, temperature, top_k, rng);
+        }
+        free(state);
+        m->training = was_training;
+        free(row);
+        return;
+    }
     for (int i = n_prompt; i < n_prompt + n_new; i++) {
         int T = i < maxT ? i : maxT;
         be->forward(be, m, buf + i - T, NULL, NULL, 1, T);

@@ -447,6 +447,32 @@ static void test_models(void) {
     c.d_state = 4;
     c.dt_rank = 2;
     gradcheck_model(&c, "longhorn (2 blocks, d_state 4, dt_rank 2)");
+    for (int k = 0; k < 2; k++) { // recurrent decoding (one token at a time, O(1) state) = the full forward
+        Config sc = small_config(k ? "longhorn" : "mamba", POS_NOPE, 0, 0.0f);
+        sc.d_state = 4;
+        Model m;
+        int T = 6, idx[6];
+        if (model_build(&m, &sc, 1, T, 3)) sm_die("%s", sm_err);
+        for (int t = 0; t < T; t++) idx[t] = (int)rng_below(&rng, sc.vocab_size);
+        m.training = 0;
+        m.arch->forward(&m, idx, 1, T);
+        real* state = (real*)calloc(m.arch->state_size(&m.cfg), sizeof(real));
+        real* row = (real*)mallocCheck(sc.vocab_size * sizeof(real));
+        double num = 0, den = 0;
+        for (int t = 0; t < T; t++) {
+            m.arch->step(&m, state, idx[t], row);
+            for (int v = 0; v < sc.vocab_size; v++) {
+                num = fmax(num, fabs(row[v] - m.logits[t * sc.vocab_size + v]));
+                den = fmax(den, fabs(m.logits[t * sc.vocab_size + v]));
+            }
+        }
+        char what[96];
+        snprintf(what, sizeof(what), "%s: step-by-step decoding = full forward (logits, 6 tokens)", sc.model);
+        report(what, num / den, 1e-12);
+        free(state);
+        free(row);
+        model_free(&m);
+    }
 }
 
 /* ---- optimizer: one AdamW step against the formula, and the decay rule ---- */
