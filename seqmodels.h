@@ -1182,6 +1182,55 @@ static void ssm_scan_forward(real* h, real* y, const real* xc, const real* dt, c
             }
         }
 }
+/* The same scan in chunks of K steps, the form the GPU kernel uses: every chunk first scans from
+ * h = 0 while it accumulates the product P of its a's, then the chunk-start states are carried
+ * across chunks (h_start[k+1] = P_k h_start[k] + h_local_end[k]) and each step adds
+ * (prod of a up to t) * h_start. Equal to ssm_scan_forward up to rounding (test_gradcheck checks
+ * it); the chunks are independent, so a GPU runs them in parallel. y only (no stored states). */
+static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, const real* xdbl, const real* A_log, const real* D,
+                                     int longhorn, int B, int T, int E, int N, int R, int K) {
+    int XD = R + 2 * N, n_chunks = (T + K - 1) / K;
+    real* buf = (real*)mallocCheck((size_t)n_chunks * N * 3 * sizeof(real)); // per chunk: local end h, P, start h
+    for (int b = 0; b < B; b++)
+        for (int e = 0; e < E; e++) {
+            real *hend = buf, *P = buf + (size_t)n_chunks * N, *hstart = P + (size_t)n_chunks * N;
+            for (int k = 0; k < n_chunks; k++) // 1. each chunk alone, from h = 0
+                for (int n = 0; n < N; n++) {
+                    real h = 0, p = 1;
+                    for (int t = k * K; t < T && t < (k + 1) * K; t++) {
+                        size_t i = (size_t)b * T + t;
+                        real a, bb;
+                        ssm_coef(longhorn, dt[i * E + e], A_log ? A_log[e * N + n] : 0, xdbl[i * XD + R + n], xc[i * E + e], &a, &bb);
+                        h = a * h + bb;
+                        p *= a;
+                    }
+                    hend[k * N + n] = h;
+                    P[k * N + n] = p;
+                }
+            for (int n = 0; n < N; n++) { // 2. carry the chunk-start states
+                hstart[n] = 0;
+                for (int k = 1; k < n_chunks; k++) hstart[k * N + n] = P[(k - 1) * N + n] * hstart[(k - 1) * N + n] + hend[(k - 1) * N + n];
+            }
+            for (int k = 0; k < n_chunks; k++) { // 3. outputs: local scan plus the carried start state
+                real h[256], p[256];
+                for (int n = 0; n < N; n++) { h[n] = 0; p[n] = 1; }
+                for (int t = k * K; t < T && t < (k + 1) * K; t++) {
+                    size_t i = (size_t)b * T + t;
+                    real acc = 0;
+                    for (int n = 0; n < N; n++) {
+                        real a, bb;
+                        ssm_coef(longhorn, dt[i * E + e], A_log ? A_log[e * N + n] : 0, xdbl[i * XD + R + n], xc[i * E + e], &a, &bb);
+                        h[n] = a * h[n] + bb;
+                        p[n] *= a;
+                        acc += (h[n] + p[n] * hstart[k * N + n]) * xdbl[i * XD + R + N + n];
+                    }
+                    y[i * E + e] = acc + D[e] * xc[i * E + e];
+                }
+            }
+        }
+    free(buf);
+}
+
 /* backward of the scan: dy -> dxc, ddt, dxdbl (the B/k and C/q columns), dA_log, dD (+=). Serial:
  * the per-channel (dA_log, dD) and per-time (dB, dC) sums would race in parallel, and the scan is
  * a small part of the step next to the matmuls. */

@@ -447,6 +447,24 @@ static void test_models(void) {
     c.d_state = 4;
     c.dt_rank = 2;
     gradcheck_model(&c, "longhorn (2 blocks, d_state 4, dt_rank 2)");
+    for (int k = 0; k < 2; k++) { // the chunked scan (the GPU's form) = the step-by-step recurrence
+        int B = 2, T = 37, E = 5, N = 4, R = 2, XD = R + 2 * N;
+        real *xc = rand_array((size_t)B * T * E, 1), *dt = rand_array((size_t)B * T * E, 1), *xdbl = rand_array((size_t)B * T * XD, 1);
+        real *A_log = rand_array((size_t)E * N, 1), *D = rand_array(E, 1), *h = rand_array((size_t)B * T * E * N, 1);
+        real *y = rand_array((size_t)B * T * E, 1), *y2 = rand_array((size_t)B * T * E, 1);
+        for (int i = 0; i < B * T * E; i++) dt[i] = 0.3 * fabs(dt[i]); // steps keep a in (0, 1] for both models
+        for (int i = 0; i < B * T * XD; i++) xdbl[i] *= 0.8;
+        ssm_scan_forward(h, y, xc, dt, xdbl, k ? NULL : A_log, D, k, B, T, E, N, R);
+        double e = 0;
+        for (int K = 1; K <= 16; K *= 4) { // chunks of 1, 4, 16 (37 steps: a partial last chunk)
+            ssm_scan_chunked_forward(y2, xc, dt, xdbl, k ? NULL : A_log, D, k, B, T, E, N, R, K);
+            e = fmax(e, max_rel_diff(y2, y, (size_t)B * T * E));
+        }
+        char what[96];
+        snprintf(what, sizeof(what), "%s scan: chunked (K = 1, 4, 16) = recurrence, T = 37", k ? "longhorn" : "mamba");
+        report(what, e, 1e-12);
+        free(xc); free(dt); free(xdbl); free(A_log); free(D); free(h); free(y); free(y2);
+    }
     for (int k = 0; k < 2; k++) { // recurrent decoding (one token at a time, O(1) state) = the full forward
         Config sc = small_config(k ? "longhorn" : "mamba", POS_NOPE, 0, 0.0f);
         sc.d_state = 4;
