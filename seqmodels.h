@@ -1231,15 +1231,19 @@ static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, co
     free(buf);
 }
 
-/* backward of the scan: dy -> dxc, ddt, dxdbl (the B/k and C/q columns), dA_log, dD (+=). Serial:
- * the per-channel (dA_log, dD) and per-time (dB, dC) sums would race in parallel, and the scan is
- * a small part of the step next to the matmuls. */
+/* backward of the scan: dy -> dxc, ddt, dxdbl (the B/k and C/q columns), dA_log, dD (+=).
+ * Parallel over the batch rows, which own their dxc, ddt and dxdbl; the per-channel sums (dA_log,
+ * dD) go to one partial row per batch row, added up in a fixed order at the end. */
 static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, real* dD, const real* dy, const real* h,
                               const real* xc, const real* dt, const real* xdbl, const real* A_log, const real* D, int longhorn,
                               int B, int T, int E, int N, int R) {
     int XD = R + 2 * N;
-    real dh[256];
-    for (int b = 0; b < B; b++)
+    size_t PW = (size_t)E * N + E; // a partial row: dA_log (E,N), dD (E)
+    real* partial = scratch_get((size_t)B * PW);
+    memset(partial, 0, (size_t)B * PW * sizeof(real));
+#pragma omp parallel for schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
+    for (int b = 0; b < B; b++) {
+        real dh[256], *pA = partial + (size_t)b * PW, *pD = pA + (size_t)E * N;
         for (int e = 0; e < E; e++) {
             for (int n = 0; n < N; n++) dh[n] = 0;
             for (int t = T - 1; t >= 0; t--) {
@@ -1248,7 +1252,7 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
                 const real *ht = h + (i * E + e) * N, *hp = t > 0 ? h + ((i - 1) * E + e) * N : NULL;
                 real *dBk = dxdbl + i * XD + R, *dCq = dBk + N;
                 real g = dy[i * E + e], x = xc[i * E + e], d = dt[i * E + e], dd = 0;
-                dD[e] += g * x;
+                pD[e] += g * x;
                 dxc[i * E + e] += g * D[e];
                 for (int n = 0; n < N; n++) {
                     dCq[n] += g * ht[n];
@@ -1262,7 +1266,7 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
                     } else { // a = exp(d A), A = -exp(A_log); b = d B x
                         real A = -exp(A_log[e * N + n]);
                         dd += da * a * A + dh[n] * Bk[n] * x;
-                        dA_log[e * N + n] += da * a * d * A; // dA/dA_log = A
+                        pA[e * N + n] += da * a * d * A; // dA/dA_log = A
                         dBk[n] += dh[n] * d * x;
                         dxc[i * E + e] += dh[n] * d * Bk[n];
                     }
@@ -1271,6 +1275,12 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
                 ddt[i * E + e] += dd;
             }
         }
+    }
+    for (int b = 0; b < B; b++) {
+        const real *pA = partial + (size_t)b * PW, *pD = pA + (size_t)E * N;
+        if (dA_log) for (size_t j = 0; j < (size_t)E * N; j++) dA_log[j] += pA[j];
+        for (int e = 0; e < E; e++) dD[e] += pD[e];
+    }
 }
 
 static void ssm_forward(Model* m, const int* idx, int B, int T) {
