@@ -247,55 +247,10 @@ __global__ void layernorm_backward_kernel(float* dinp, float* partials, const fl
     __syncthreads();
     for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
 }
-/* the same for C <= 1024, with each warp's column sums in registers (lane: columns lane + 32k) and
- * one shared-memory add per warp at the end: many fewer atomics than one per row */
-#define NORM_REG_K 32
-__global__ void layernorm_backward_reg_kernel(float* dinp, float* partials, const float* dout, const float* inp,
-                                              const float* w, const float* mean, const float* rstd, int N, int C) {
-    extern __shared__ float acc[]; // dw (C), db (C)
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
-    __syncthreads();
-    int warps = blockDim.x / 32, lane = threadIdx.x % 32;
-    float aw[NORM_REG_K], ab[NORM_REG_K];
-#pragma unroll
-    for (int k = 0; k < NORM_REG_K; k++) aw[k] = ab[k] = 0.0f;
-    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
-        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
-        float m = mean[row], r = rstd[row], s1 = 0, s2 = 0;
-        for (int c = lane; c < C; c += 32) {
-            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
-            s1 += dxhat;
-            s2 += dxhat * xhat;
-        }
-        s1 = warp_sum(s1) / C;
-        s2 = warp_sum(s2) / C;
-        float* dx = dinp + (long)row * C;
-#pragma unroll
-        for (int k = 0; k < NORM_REG_K; k++) {
-            int c = lane + 32 * k;
-            if (c >= C) break;
-            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
-            dx[c] += r * (dxhat - s1 - xhat * s2);
-            aw[k] += dy[c] * xhat;
-            ab[k] += dy[c];
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < NORM_REG_K; k++) {
-        int c = lane + 32 * k;
-        if (c >= C) break;
-        atomicAdd(&acc[c], aw[k]);
-        atomicAdd(&acc[C + c], ab[k]);
-    }
-    __syncthreads();
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
-}
 static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                                const float* mean, const float* rstd, int N, int C) {
     float* partials = norm_partials(C);
-    if (C <= 32 * NORM_REG_K)
-        layernorm_backward_reg_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
-    else layernorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    layernorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
     cudaCheck(cudaGetLastError());
     norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, db, partials, NORM_BWD_BLOCKS, C);
     cudaCheck(cudaGetLastError());

@@ -2342,6 +2342,24 @@ typedef struct {
 
 static int task_is_packed(const TaskConfig* tc) { return tc->task >= TASK_COPY; }
 
+/* (inputs, targets, mask) of T positions of one example row: tokens and its loss mask */
+static void task_row_io(const int* tok, const uint8_t* lm, int T, int* inputs, int* targets, uint8_t* mask) {
+    for (int t = 0; t < T; t++) {
+        inputs[t] = tok[t];
+        targets[t] = tok[t + 1];
+        mask[t] = lm[t];
+    }
+}
+/* rows [r0, r0 + n) of a set as one batch, as long as its longest row; returns that T */
+static int taskset_batch(const TaskSet* s, int r0, int n, int* inputs, int* targets, uint8_t* mask) {
+    int T = 1;
+    for (int b = 0; b < n; b++) T = s->len[r0 + b] - 1 > T ? s->len[r0 + b] - 1 : T;
+    for (int b = 0; b < n; b++) {
+        size_t row = (size_t)(r0 + b) * s->max_len; // shorter rows run on into their padding, masked out
+        task_row_io(s->tokens + row, s->loss_mask + row, T, inputs + b * T, targets + b * T, mask + b * T);
+    }
+    return T;
+}
 /* one training row of T inputs from a fixed set row or a fresh packed row */
 static void task_row(const DataSource* ds, uint64_t* rng, int T, int* inputs, int* targets, uint8_t* mask, int* scratch,
                      uint8_t* scratch_mask) {
@@ -2357,11 +2375,7 @@ static void task_row(const DataSource* ds, uint64_t* rng, int T, int* inputs, in
         tok = s->tokens + r * s->max_len;
         lm = s->loss_mask + r * s->max_len;
     }
-    for (int t = 0; t < T; t++) {
-        inputs[t] = tok[t];
-        targets[t] = tok[t + 1];
-        mask[t] = lm[t];
-    }
+    task_row_io(tok, lm, T, inputs, targets, mask);
 }
 static void data_batch(const DataSource* ds, uint64_t* rng, int B, int T, int* inputs, int* targets, uint8_t* mask, int* scratch,
                        uint8_t* scratch_mask) {
@@ -2778,17 +2792,7 @@ static TaskScore task_score(Backend* be, Model* m, const TaskSet* s, int r0, int
     int V = m->cfg.vocab_size;
     m->training = 0;
     for (int c0 = r0; c0 < r1; c0 += B) {
-        int b_n = r1 - c0 < B ? r1 - c0 : B, T = 1;
-        for (int b = 0; b < b_n; b++) T = s->len[c0 + b] - 1 > T ? s->len[c0 + b] - 1 : T; // the longest row of the chunk
-        for (int b = 0; b < b_n; b++) {
-            const int* tok = s->tokens + (size_t)(c0 + b) * s->max_len;
-            const uint8_t* lm = s->loss_mask + (size_t)(c0 + b) * s->max_len;
-            for (int t = 0; t < T; t++) {
-                inputs[b * T + t] = tok[t];
-                targets[b * T + t] = tok[t + 1];
-                mask[b * T + t] = lm[t];
-            }
-        }
+        int b_n = r1 - c0 < B ? r1 - c0 : B, T = taskset_batch(s, c0, b_n, inputs, targets, mask);
         long n = 0;
         for (int i = 0; i < b_n * T; i++) n += mask[i];
         loss_sum += be->forward(be, m, inputs, targets, mask, b_n, T) * n;
@@ -2902,15 +2906,7 @@ static int eval_mode(Backend* be, const Args* a, const DataSource* ds) {
     if (ds->is_task) {
         const TaskSet* s = &ds->test_set;
         if (s->n < B) sm_die("the test set has %d rows, fewer than the batch %d", s->n, B);
-        T = 1;
-        for (int b = 0; b < B; b++) T = s->len[b] - 1 > T ? s->len[b] - 1 : T;
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < T; t++) {
-                const int* tok = s->tokens + (size_t)b * s->max_len;
-                inputs[b * T + t] = tok[t];
-                targets[b * T + t] = tok[t + 1];
-                mask[b * T + t] = s->loss_mask[(size_t)b * s->max_len + t];
-            }
+        T = taskset_batch(s, 0, B, inputs, targets, mask);
     } else {
         size_t n_windows = eval_window_count(&ds->val, T, B);
         if (n_windows < (size_t)B) sm_die("val split too short for %d windows of %d tokens", B, T);
