@@ -60,7 +60,7 @@ test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
-cuda: train_gpu test_gpu.out
+cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda
 
 train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
@@ -68,12 +68,16 @@ train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
 test_gpu.out: test_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
 
+# the scan kernels alone (ms, GB/s, roofline terms): dev/bench/bench_scan_cuda [B T E N]
+dev/bench/bench_scan_cuda: dev/bench/bench_scan.cu kernels.cuh $(HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
+
 # on a GPU machine: build and run every kernel against its CPU op
 test_gpu: test_gpu.out
 	./test_gpu.out
 
 clean:
-	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot
+	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda
 	rm -rf tests/tmp
 
 help:

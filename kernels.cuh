@@ -962,6 +962,419 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
 }
 
 /* ============================================================================================
+ * causal depthwise conv1d (Mamba, Longhorn), fused with the SiLU that follows it in the block:
+ *   xc[b,t,e] = SiLU(xconv[b,t,e]),  xconv[b,t,e] = bias[e] + sum_w W[e,w] x[b,t-(W-1)+w,e]
+ * x rows have stride ldx (the xs half of in_proj's output, ldx = 2E). The backward recomputes
+ * xconv instead of storing it. W <= CONV_MAX_W (the weight gradient keeps W sums in registers).
+ * ============================================================================================ */
+#define CONV_MAX_W 8
+__device__ inline float conv1d_at(const float* x, int ldx, const float* weight, const float* bias, int t, long bt, int e, int W) {
+    float s = bias[e];
+    for (int w = 0; w < W; w++) {
+        int back = W - 1 - w; // how many steps back this tap looks
+        if (t - back >= 0) s += weight[e * W + w] * x[(bt - back) * ldx + e];
+    }
+    return s;
+}
+__device__ inline float sigmoidf_(float v) { return 1.0f / (1.0f + __expf(-v)); }
+
+__global__ void conv1d_silu_forward_kernel(float* xc, const float* x, int ldx, const float* weight, const float* bias, int B, int T,
+                                           int E, int W) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long)B * T * E) return;
+    long bt = i / E;
+    int e = (int)(i % E), t = (int)(bt % T);
+    float s = conv1d_at(x, ldx, weight, bias, t, bt, e, W);
+    xc[i] = s * sigmoidf_(s);
+}
+static void conv1d_silu_forward(float* xc, const float* x, int ldx, const float* weight, const float* bias, int B, int T, int E, int W) {
+    conv1d_silu_forward_kernel<<<ceil_div((long)B * T * E, 256), 256>>>(xc, x, ldx, weight, bias, B, T, E, W);
+    cudaCheck(cudaGetLastError());
+}
+/* dxconv = dxc * SiLU'(xconv) */
+__global__ void conv1d_silu_dpre_kernel(float* dxconv, const float* dxc, const float* x, int ldx, const float* weight, const float* bias,
+                                        int B, int T, int E, int W) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long)B * T * E) return;
+    long bt = i / E;
+    int e = (int)(i % E), t = (int)(bt % T);
+    float s = conv1d_at(x, ldx, weight, bias, t, bt, e, W), sg = sigmoidf_(s);
+    dxconv[i] = dxc[i] * (sg + s * sg * (1.0f - sg));
+}
+/* dx[b,t,e] = sum_w W[e,w] dxconv[b,t+(W-1)-w,e]  (written, not added; stride ldx) */
+__global__ void conv1d_dx_kernel(float* dx, int ldx, const float* dxconv, const float* weight, int B, int T, int E, int W) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long)B * T * E) return;
+    long bt = i / E;
+    int e = (int)(i % E), t = (int)(bt % T);
+    float s = 0;
+    for (int w = 0; w < W; w++) {
+        int ahead = W - 1 - w;
+        if (t + ahead < T) s += weight[e * W + w] * dxconv[(bt + ahead) * E + e];
+    }
+    dx[bt * ldx + e] = s;
+}
+/* dW, dbias partial sums: block (x: 128 channels, y: a slice of the B*T rows) */
+#define CONV_BWD_SLICES 64
+__global__ void conv1d_dweight_kernel(float* partials, const float* dxconv, const float* x, int ldx, int B, int T, int E, int W) {
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= E) return;
+    long BT = (long)B * T, per = (BT + gridDim.y - 1) / gridDim.y, r0 = blockIdx.y * per, r1 = min(BT, r0 + per);
+    float acc[CONV_MAX_W + 1];
+    for (int w = 0; w <= CONV_MAX_W; w++) acc[w] = 0;
+    for (long bt = r0; bt < r1; bt++) {
+        int t = (int)(bt % T);
+        float g = dxconv[bt * E + e];
+#pragma unroll
+        for (int w = 0; w < CONV_MAX_W; w++) {
+            int back = W - 1 - w;
+            if (w < W && t - back >= 0) acc[w] += g * x[(bt - back) * ldx + e];
+        }
+        acc[CONV_MAX_W] += g;
+    }
+    float* p = partials + ((long)blockIdx.y * E + e) * (CONV_MAX_W + 1);
+    for (int w = 0; w <= CONV_MAX_W; w++) p[w] = acc[w];
+}
+__global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const float* partials, int slices, int E, int W) {
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= E) return;
+    for (int w = 0; w <= W; w++) {
+        int col = w < W ? w : CONV_MAX_W;
+        float s = 0;
+        for (int k = 0; k < slices; k++) s += partials[((long)k * E + e) * (CONV_MAX_W + 1) + col];
+        if (w < W) dweight[e * W + w] += s;
+        else dbias[e] += s;
+    }
+}
+/* scratch: conv1d_backward_scratch(E) floats (partial sums); dxconv: B*T*E floats of workspace */
+static size_t conv1d_backward_scratch(int E) { return (size_t)CONV_BWD_SLICES * E * (CONV_MAX_W + 1); }
+static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbias, float* dxconv, float* scratch, const float* dxc,
+                                 const float* x, const float* weight, const float* bias, int B, int T, int E, int W) {
+    long n = (long)B * T * E;
+    conv1d_silu_dpre_kernel<<<ceil_div(n, 256), 256>>>(dxconv, dxc, x, ldx, weight, bias, B, T, E, W);
+    cudaCheck(cudaGetLastError());
+    conv1d_dx_kernel<<<ceil_div(n, 256), 256>>>(dx, ldx, dxconv, weight, B, T, E, W);
+    cudaCheck(cudaGetLastError());
+    conv1d_dweight_kernel<<<dim3(ceil_div(E, 128), CONV_BWD_SLICES), 128>>>(scratch, dxconv, x, ldx, B, T, E, W);
+    cudaCheck(cudaGetLastError());
+    conv1d_dweight_reduce_kernel<<<ceil_div(E, 128), 128>>>(dweight, dbias, scratch, CONV_BWD_SLICES, E, W);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * selective scan (Mamba, Longhorn): ssm_scan_forward / ssm_scan_backward of seqmodels.h, with
+ * the step size, the (t,e,n) coefficients and the output gate fused in.
+ *
+ * One thread owns one (b, e) recurrence and keeps its N states in registers; a block is 32 *
+ * SSM_WARPS channels of one batch row and walks time in chunks of SSM_CHUNK steps, staging the
+ * chunk's B_t/k and C_t/q rows (shared by all channels) in shared memory. The forward writes only
+ * the gated output g = y SiLU(z) and the state at every chunk start (hck, 1/SSM_CHUNK of the
+ * states); the (B,T,E,N) states never reach HBM. The backward walks the chunks from the last,
+ * recomputes the chunk's states from its checkpoint into shared memory, then runs the chunk
+ * backwards carrying dh (ssm.md §2). Sums over channels (dB_t/dk, dC_t/dq, and Longhorn's
+ * d|k|^2) are reduced inside each warp and written as one partial row per warp, added up by
+ * ssm_partials_reduce_kernel in a fixed order; sums over (b, t) (dA_log, dD) are kept per thread
+ * and added over b afterwards. No atomics: the results are deterministic.
+ *   mamba:    dt = softplus(dtr + b),  a = exp(dt A) (A = -exp(A_log)),  b = dt B_t x
+ *   longhorn: beta = sigmoid(dtr + b), dt = beta / (1 + beta |k|^2),  a = 1 - dt k^2,  b = dt x k
+ * Supported state sizes: SSM_N_SUPPORTED (template instances).
+ * ============================================================================================ */
+#define SSM_CHUNK 16
+#define SSM_WARPS 4     /* forward block: 128 channels */
+#define SSM_BWD_WARPS 1 /* backward block: 32 channels (the chunk's states take 32 N SSM_CHUNK floats of shared memory) */
+#define SSM_N_SUPPORTED "4, 8, 16, 32"
+static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
+__host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
+
+/* the step size of channel e at one step (v = dt_proj / dt_head output without its bias) */
+template <int LH>
+__device__ inline float ssm_dt(float v, float ksq) {
+    if (LH) { float beta = sigmoidf_(v); return beta / (1.0f + beta * ksq); }
+    return v > 20.0f ? v : log1pf(__expf(v));
+}
+
+template <int N, int LH, typename X>
+__global__ void __launch_bounds__(32 * SSM_WARPS) ssm_scan_forward_kernel(X* g, float* hck, const float* xc, const float* dtr,
+    const float* dt_bias, const float* xdbl, const float* xz, const float* A_log, const float* D, int T, int E, int R) {
+    __shared__ float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
+    int b = blockIdx.y, e = blockIdx.x * blockDim.x + threadIdx.x, XD = R + 2 * N, n_ck = ssm_n_chunks(T);
+    bool active = e < E;
+    int ec = active ? e : 0;
+    float A2[N], h[N]; // A log2(e): a = 2^(dt A2)
+#pragma unroll
+    for (int n = 0; n < N; n++) { A2[n] = LH ? 0.0f : -__expf(A_log[ec * N + n]) * 1.4426950408889634f; h[n] = 0.0f; }
+    float bias = dt_bias[ec], Dd = D[ec];
+    for (int t0 = 0; t0 < T; t0 += SSM_CHUNK) {
+        __syncthreads();
+        for (int j = threadIdx.x; j < SSM_CHUNK * 2 * N; j += blockDim.x) {
+            int s = j / (2 * N), col = j % (2 * N);
+            sBC[s][col] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
+        }
+        __syncthreads();
+        if (!active) continue;
+        float* ck = hck + (((long)b * n_ck + t0 / SSM_CHUNK) * E + e) * N; // the state before step t0
+#pragma unroll
+        for (int n = 0; n < N; n++) ck[n] = h[n];
+        for (int s = 0; s < SSM_CHUNK && t0 + s < T; s++) {
+            long i = (long)b * T + t0 + s;
+            float x = xc[i * E + e], ksq = 0.0f, y = 0.0f;
+            if (LH) {
+#pragma unroll
+                for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
+            }
+            float dt = ssm_dt<LH>(dtr[i * E + e] + bias, ksq), dtx = dt * x;
+#pragma unroll
+            for (int n = 0; n < N; n++) {
+                float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : exp2f(dt * A2[n]);
+                h[n] = a * h[n] + dtx * Bn;
+                y += h[n] * sBC[s][N + n];
+            }
+            y += Dd * x;
+            float z = xz[i * 2 * E + E + e];
+            store_as(&g[i * E + e], y * z * sigmoidf_(z));
+        }
+    }
+}
+
+/* sum over the 32 lanes of v[lane]: a butterfly reduce-scatter, 31 shuffles for 32 sums (lane j
+ * ends with the total of value j). Stage O: lanes with bit O keep the upper O values, the others
+ * the lower, each adding its partner's copy; the kept values move to v[0..O). */
+template <int O>
+__device__ inline void reduce_scatter_stage(float (&v)[32], int lane) {
+    bool up = lane & O;
+#pragma unroll
+    for (int k = 0; k < O; k++) {
+        float send = up ? v[k] : v[k + O], keep = up ? v[k + O] : v[k];
+        v[k] = keep + __shfl_xor_sync(0xffffffff, send, O);
+    }
+}
+__device__ inline float warp_reduce_scatter32(float (&v)[32]) {
+    int lane = threadIdx.x & 31;
+    reduce_scatter_stage<16>(v, lane);
+    reduce_scatter_stage<8>(v, lane);
+    reduce_scatter_stage<4>(v, lane);
+    reduce_scatter_stage<2>(v, lane);
+    reduce_scatter_stage<1>(v, lane);
+    return v[0];
+}
+
+/* partial rows: per (b,t) and warp of channels, [dB_t or dk (N) | dC_t or dq (N) | d|k|^2 (longhorn)] */
+static int ssm_partial_width(int N, int LH) { return 2 * N + LH; }
+__host__ __device__ inline int ssm_channel_warps(int E) { return (E + 31) / 32; }
+
+template <int N, int LH>
+__global__ void __launch_bounds__(32 * SSM_BWD_WARPS) ssm_scan_backward_kernel(float* dxc, float* ddtr, float* dxz, float* part_bc,
+    float* part_ad, const float* dg, const float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
+    const float* xz, const float* A_log, const float* D, int T, int E, int R) {
+    extern __shared__ float hist[]; // (SSM_CHUNK, N, blockDim): the state before each step of the chunk
+    __shared__ float sBC[SSM_CHUNK][2 * N];
+    constexpr int NG = (2 * N + 31) / 32, PW = 2 * N + LH;
+    int b = blockIdx.y, e = blockIdx.x * blockDim.x + threadIdx.x, XD = R + 2 * N, n_ck = ssm_n_chunks(T), nt = blockDim.x;
+    int lane = threadIdx.x & 31, warp = e / 32, n_warps = ssm_channel_warps(E);
+    bool active = e < E;
+    int ec = active ? e : 0;
+    float A2[N], dh[N], dA[N];
+#pragma unroll
+    for (int n = 0; n < N; n++) { A2[n] = LH ? 0.0f : -__expf(A_log[ec * N + n]) * 1.4426950408889634f; dh[n] = 0.0f; dA[n] = 0.0f; }
+    float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f;
+    for (int ck = n_ck - 1; ck >= 0; ck--) {
+        int t0 = ck * SSM_CHUNK, len = min(SSM_CHUNK, T - t0);
+        __syncthreads();
+        for (int j = threadIdx.x; j < SSM_CHUNK * 2 * N; j += blockDim.x) {
+            int s = j / (2 * N), col = j % (2 * N);
+            sBC[s][col] = s < len ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
+        }
+        __syncthreads();
+        // 1. recompute the chunk's states from its checkpoint
+        float h[N];
+        const float* hc = hck + (((long)b * n_ck + ck) * E + ec) * N;
+#pragma unroll
+        for (int n = 0; n < N; n++) h[n] = hc[n];
+        for (int s = 0; s < len; s++) {
+            long i = (long)b * T + t0 + s;
+            float x = xc[i * E + ec], ksq = 0.0f;
+            if (LH) {
+#pragma unroll
+                for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
+            }
+            float dt = ssm_dt<LH>(dtr[i * E + ec] + bias, ksq), dtx = dt * x;
+#pragma unroll
+            for (int n = 0; n < N; n++) {
+                hist[(s * N + n) * nt + threadIdx.x] = h[n];
+                float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : exp2f(dt * A2[n]);
+                h[n] = a * h[n] + dtx * Bn;
+            }
+        }
+        // 2. backwards through the chunk
+        for (int s = len - 1; s >= 0; s--) {
+            long i = (long)b * T + t0 + s;
+            float x = xc[i * E + ec], v = dtr[i * E + ec] + bias, ksq = 0.0f;
+            if (LH) {
+#pragma unroll
+                for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
+            }
+            float dt = ssm_dt<LH>(v, ksq), dtx = dt * x;
+            float z = xz[i * 2 * E + E + ec], sz = sigmoidf_(z), gd = active ? dg[i * E + ec] : 0.0f;
+            float dy = gd * z * sz, y = Dd * x, ddt = 0.0f, dx = dy * Dd;
+            float vals[NG * 32]; // this channel's share of the sums over channels
+#pragma unroll
+            for (int n = 0; n < N; n++) {
+                float Bn = sBC[s][n], Cn = sBC[s][N + n], hp = hist[(s * N + n) * nt + threadIdx.x];
+                float a = LH ? 1.0f - dt * Bn * Bn : exp2f(dt * A2[n]);
+                float ht = a * hp + dtx * Bn;
+                y += ht * Cn;
+                vals[N + n] = dy * ht;   // dC_t / dq
+                dh[n] += dy * Cn;        // dL/dh[t]
+                float da = dh[n] * hp;
+                if (LH) {
+                    ddt += -da * Bn * Bn + dh[n] * x * Bn;
+                    vals[n] = -da * 2.0f * dt * Bn + dh[n] * dtx; // dk
+                } else {
+                    float A = A2[n] * 0.6931471805599453f;
+                    ddt += da * a * A + dh[n] * Bn * x;
+                    dA[n] += da * a * dt * A; // dA/dA_log = A
+                    vals[n] = dh[n] * dtx;    // dB_t
+                }
+                dx += dh[n] * dt * Bn;
+                dh[n] *= a; // on to dL/dh[t-1]
+            }
+#pragma unroll
+            for (int k = 2 * N; k < NG * 32; k++) vals[k] = 0.0f;
+            float dks = 0.0f, dv;
+            if (LH) { // dt = beta / (1 + beta s), s = |k|^2
+                float beta = sigmoidf_(v), den = 1.0f + beta * ksq;
+                dv = ddt * beta * (1.0f - beta) / (den * den);
+                dks = -ddt * beta * beta / (den * den);
+            } else {
+                dv = ddt * sigmoidf_(v); // softplus' = sigmoid
+            }
+            if (!active) {
+#pragma unroll
+                for (int k = 0; k < NG * 32; k++) vals[k] = 0.0f;
+                dks = 0.0f;
+            }
+            float* prow = part_bc + (i * n_warps + warp) * PW;
+#pragma unroll
+            for (int grp = 0; grp < NG; grp++) {
+                float v32[32];
+#pragma unroll
+                for (int k = 0; k < 32; k++) v32[k] = vals[grp * 32 + k];
+                float tot = warp_reduce_scatter32(v32);
+                if (grp * 32 + lane < 2 * N) prow[grp * 32 + lane] = tot;
+            }
+            if (LH) {
+                dks = warp_sum(dks);
+                if (lane == 0) prow[2 * N] = dks;
+            }
+            if (active) {
+                dD += dy * x;
+                dxc[i * E + e] = dx;
+                ddtr[i * E + e] = dv;
+                dxz[i * 2 * E + E + e] = gd * y * (sz + z * sz * (1.0f - sz)); // dz
+            }
+        }
+    }
+    if (!active) return;
+    float* pad = part_ad + ((long)b * E + e) * (N + 1); // per batch row: dA_log (N), dD
+#pragma unroll
+    for (int n = 0; n < N; n++) pad[n] = dA[n];
+    pad[N] = dD;
+}
+
+/* dxdbl's B/k and C/q columns (written) from the per-warp partial rows; Longhorn adds the path
+ * through |k|^2: dk[n] += 2 k[n] d|k|^2 */
+__global__ void ssm_partials_reduce_kernel(float* dxdbl, const float* part_bc, const float* xdbl, int BT, int N, int R, int n_warps,
+                                           int LH) {
+    long j = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= (long)BT * 2 * N) return;
+    long i = j / (2 * N);
+    int col = (int)(j % (2 * N)), PW = 2 * N + LH, XD = R + 2 * N;
+    const float* p = part_bc + i * n_warps * PW;
+    float s = 0, dks = 0;
+    for (int w = 0; w < n_warps; w++) {
+        s += p[w * PW + col];
+        if (LH) dks += p[w * PW + 2 * N];
+    }
+    if (LH && col < N) s += 2.0f * xdbl[i * XD + R + col] * dks;
+    dxdbl[i * XD + R + col] = s;
+}
+/* dA_log (E,N) += and dD (E) += the per-batch-row sums, in order of b */
+__global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, const float* part_ad, int B, int E, int N) {
+    long j = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= (long)E * (N + 1)) return;
+    int e = (int)(j / (N + 1)), n = (int)(j % (N + 1));
+    float s = 0;
+    for (int b = 0; b < B; b++) s += part_ad[((long)b * E + e) * (N + 1) + n];
+    if (n < N) { if (dA_log) dA_log[e * N + n] += s; }
+    else dD[e] += s;
+}
+
+/* g (B,T,E) = y * SiLU(z) with y the scan output; hck (B, ssm_n_chunks(T), E, N) checkpoints.
+ * xz (B,T,2E): z is its second half. A_log NULL for longhorn. */
+template <int N, typename X>
+static void ssm_scan_forward_n(X* g, float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
+                               const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
+    dim3 grid(ceil_div(E, 32 * SSM_WARPS), B);
+    if (longhorn) ssm_scan_forward_kernel<N, 1, X><<<grid, 32 * SSM_WARPS>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    else ssm_scan_forward_kernel<N, 0, X><<<grid, 32 * SSM_WARPS>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    cudaCheck(cudaGetLastError());
+}
+template <typename X>
+static void ssm_scan_forward(X* g, float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl, const float* xz,
+                             const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
+    switch (N) {
+    case 4: ssm_scan_forward_n<4>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
+    case 8: ssm_scan_forward_n<8>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
+    case 16: ssm_scan_forward_n<16>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
+    case 32: ssm_scan_forward_n<32>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
+    default: sm_die("d_state %d has no GPU scan kernel (supported: %s)", N, SSM_N_SUPPORTED);
+    }
+}
+/* scratch floats the backward needs for (B,T,E,N) */
+static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
+    return (size_t)B * T * ssm_channel_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
+}
+template <int N, int LH>
+static void ssm_scan_backward_launch(float* dxc, float* ddtr, float* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
+                                     const float* xc, const float* dtr, const float* dt_bias, const float* xdbl, const float* xz,
+                                     const float* A_log, const float* D, int B, int T, int E, int R) {
+    int threads = 32 * SSM_BWD_WARPS;
+    size_t smem = (size_t)SSM_CHUNK * N * threads * sizeof(float);
+    static bool configured = false;
+    if (!configured) {
+        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        configured = true;
+    }
+    ssm_scan_backward_kernel<N, LH><<<dim3(ceil_div(E, threads), B), threads, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
+                                                                                       dt_bias, xdbl, xz, A_log, D, T, E, R);
+    cudaCheck(cudaGetLastError());
+}
+/* dg -> dxc (written), ddtr (written: the gradient of dt_proj / dt_head's output, bias included),
+ * dz (written into the second half of dxz), dxdbl's B/C (k/q) columns (written), dA_log and dD
+ * (added). scratch: ssm_scan_backward_scratch() floats. */
+static void ssm_scan_backward(float* dxc, float* ddtr, float* dxz, float* dxdbl, float* dA_log, float* dD, float* scratch, const float* dg,
+                              const float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
+                              const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
+    float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_channel_warps(E) * (2 * N + 1);
+#define SSM_BWD(NN) \
+    (longhorn ? ssm_scan_backward_launch<NN, 1>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R) \
+              : ssm_scan_backward_launch<NN, 0>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R))
+    switch (N) {
+    case 4: SSM_BWD(4); break;
+    case 8: SSM_BWD(8); break;
+    case 16: SSM_BWD(16); break;
+    case 32: SSM_BWD(32); break;
+    default: sm_die("d_state %d has no GPU scan kernel (supported: %s)", N, SSM_N_SUPPORTED);
+    }
+#undef SSM_BWD
+    long BT = (long)B * T;
+    ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_channel_warps(E), longhorn);
+    cudaCheck(cudaGetLastError());
+    ssm_param_reduce_kernel<<<ceil_div((long)E * (N + 1), 256), 256>>>(longhorn ? NULL : dA_log, dD, part_ad, B, E, N);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
  * AdamW over one tensor of the parameter buffer (torch.optim.AdamW semantics, as adamw_step)
  * ============================================================================================ */
 __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2,
@@ -1039,30 +1452,6 @@ static size_t gpu_acts_size(const Config* c, int B, int T, int x_half) {
     transformer_layout(&a, &ar, c, B, T, 1, x_half);
     return ar.used;
 }
-/* device buffers for batches up to (B,T); parameters, grads and AdamW state copied from host */
-static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
-    g->host = host;
-    size_t P = host->pt.total, BT = (size_t)B * T, V = host->cfg.vocab_size;
-    float** bufs[4] = {&g->params, &g->grads, &g->adam_m, &g->adam_v};
-    real* src[4] = {host->params, host->grads, host->adam_m, host->adam_v};
-    for (int k = 0; k < 4; k++) {
-        cudaCheck(cudaMalloc(bufs[k], P * sizeof(float)));
-        cudaCheck(cudaMemcpy(*bufs[k], src[k], P * sizeof(float), cudaMemcpyHostToDevice));
-    }
-    g->n_acts = gpu_acts_size(&host->cfg, B, T, !use_fp32); // the mode must be set before init
-    cudaCheck(cudaMalloc(&g->acts, g->n_acts * sizeof(float)));
-    Config c1 = one_layer(&host->cfg);
-    g->n_dacts = gpu_acts_size(&c1, B, T, 0);
-    cudaCheck(cudaMalloc(&g->dacts, g->n_dacts * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->logits, BT * V * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->dlogits, BT * V * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->losses, BT * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->inputs, BT * sizeof(int)));
-    cudaCheck(cudaMalloc(&g->targets, BT * sizeof(int)));
-    cudaCheck(cudaMalloc(&g->mask, BT));
-    cudaCheck(cudaMalloc(&g->scratch, sizeof(double)));
-    cudaCheck(cudaMalloc(&g->att_scratch, BT * host->cfg.n_head * sizeof(float)));
-}
 static float* gpu_tensor(const GpuModel* g, float* buf, const char* fmt, int l) {
     char name[SM_MAX_NAME];
     snprintf(name, sizeof(name), fmt, l);
@@ -1092,9 +1481,9 @@ static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, 
     else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd);
 }
 
-/* forward + fused loss; with targets also fills dlogits (scale 1/N_scored). Returns the mean loss. */
+/* forward to the logits (the loss is model_forward's, below) */
 template <typename X> /* float (fp32 mode) or bf16: the type of the activations that only feed matmuls */
-static double transformer_forward_x(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
+static void transformer_forward_x(GpuModel* g, const int* h_inputs, int B, int T) {
     Model* m = g->host;
     const Config* c = &m->cfg;
     int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
@@ -1135,22 +1524,6 @@ static double transformer_forward_x(GpuModel* g, const int* h_inputs, const int*
     gpu_norm_forward(c, a.lnf, a.lnf_mean, a.lnf_rstd, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
                      gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
     linear_forward(g->logits, a.lnf, wte, NULL, BT, C, V);
-    if (!h_targets) return 0;
-    long scored = 0;
-    for (int i = 0; i < BT; i++) scored += !h_mask || h_mask[i];
-    cudaCheck(cudaMemcpy(g->targets, h_targets, BT * sizeof(int), cudaMemcpyHostToDevice));
-    if (h_mask) cudaCheck(cudaMemcpy(g->mask, h_mask, BT, cudaMemcpyHostToDevice));
-    crossentropy_fused(g->losses, g->dlogits, g->logits, g->targets, h_mask ? g->mask : NULL, scored ? 1.0f / scored : 0.0f, BT, V);
-    float* losses = (float*)mallocCheck(BT * sizeof(float));
-    cudaCheck(cudaMemcpy(losses, g->losses, BT * sizeof(float), cudaMemcpyDeviceToHost));
-    double sum = 0;
-    for (int i = 0; i < BT; i++) if (!h_mask || h_mask[i]) sum += losses[i];
-    free(losses);
-    return scored ? sum / scored : 0;
-}
-static double transformer_forward(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
-    return use_fp32 ? transformer_forward_x<float>(g, h_inputs, h_targets, h_mask, B, T)
-                    : transformer_forward_x<__nv_bfloat16>(g, h_inputs, h_targets, h_mask, B, T);
 }
 /* backward of the last forward (dlogits are already there): accumulates into g->grads. The
  * per-layer gradients live in the one-layer buffer dacts (see one_layer), so they are indexed
@@ -1208,9 +1581,228 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     dropout_backward(dout, (long)BT * C, active_embd_dropout(m), dropout_site(m, 0));
     encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C);
 }
-static void transformer_backward(GpuModel* g, int B, int T) {
-    if (use_fp32) transformer_backward_x<float>(g, B, T);
-    else transformer_backward_x<__nv_bfloat16>(g, B, T);
+
+/* ============================================================================================
+ * 5.2 State-space models (mamba, longhorn) on the GPU: ssm_forward / ssm_backward of seqmodels.h
+ * over the same parameter buffer. The activations differ from the CPU layout (SsmActs): the scan
+ * keeps checkpoints every SSM_CHUNK steps instead of every state, the step size and the gate
+ * are recomputed inside the scan kernels, and the norm outputs and the gated output (which only
+ * feed matmuls) are bf16 in bf16 mode.
+ * ============================================================================================ */
+typedef struct {
+    float *x0, *res, *rstd;  // (B,T,C) embedding; (L,B,T,C) block outputs; (L,B,T)
+    float *u;                // (L,B,T,C) RMSNorm output (X)
+    float *xz, *xc, *xdbl;   // (L,B,T,2E) in_proj output [xs | z]; (L,B,T,E) SiLU(conv); (L,B,T,R+2N)
+    float *dtr;              // (L,B,T,E) dt_proj / dt_head output without its bias
+    float *hck;              // (L,B,n_chunks,E,N) scan checkpoints
+    float *g;                // (L,B,T,E) y * SiLU(z) (X)
+    float *mix;              // (B,T,C) out_proj output (one layer at a time)
+    float *lnf, *lnf_rstd;   // (B,T,C) (X), (B,T)
+} SsmGpuActs;
+typedef struct { // one layer's gradients (reused from layer to layer) and the kernels' scratch
+    float *dout, *dx, *du, *dxz, *dxc, *dxconv, *dxdbl, *ddtr, *dg, *dlnf, *scan_scratch, *conv_scratch;
+} SsmGpuGrads;
+static void ssm_gpu_layout(SsmGpuActs* a, Arena* ar, const Config* c, int B, int T, int x_half) {
+    size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, E = (size_t)c->expand * C, N = c->d_state;
+    size_t XD = c->dt_rank + 2 * N, xd = x_half ? 2 : 1;
+    a->x0 = carve(ar, BT * C);
+    a->res = carve(ar, L * BT * C);
+    a->rstd = carve(ar, L * BT);
+    a->u = carve(ar, (L * BT * C + xd - 1) / xd);
+    a->xz = carve(ar, L * BT * 2 * E);
+    a->xc = carve(ar, L * BT * E);
+    a->xdbl = carve(ar, L * BT * XD);
+    a->dtr = carve(ar, L * BT * E);
+    a->hck = carve(ar, L * B * ssm_n_chunks(T) * E * N);
+    a->g = carve(ar, (L * BT * E + xd - 1) / xd);
+    a->mix = carve(ar, BT * C);
+    a->lnf = carve(ar, (BT * C + xd - 1) / xd);
+    a->lnf_rstd = carve(ar, BT);
+}
+static void ssm_gpu_grads_layout(SsmGpuGrads* d, Arena* ar, const Config* c, int B, int T) {
+    size_t BT = (size_t)B * T, C = c->n_embd, E = (size_t)c->expand * C, N = c->d_state, XD = c->dt_rank + 2 * N;
+    d->dout = carve(ar, BT * C);
+    d->dx = carve(ar, BT * C);
+    d->du = carve(ar, BT * C);
+    d->dxz = carve(ar, BT * 2 * E);
+    d->dxc = carve(ar, BT * E);
+    d->dxconv = carve(ar, BT * E);
+    d->dxdbl = carve(ar, BT * XD);
+    d->ddtr = carve(ar, BT * E);
+    d->dg = carve(ar, BT * E);
+    d->dlnf = carve(ar, BT * C);
+    d->scan_scratch = carve(ar, ssm_scan_backward_scratch(B, T, (int)E, (int)N));
+    d->conv_scratch = carve(ar, conv1d_backward_scratch((int)E));
+}
+/* what the GPU kernels cannot run, as one clear message (0 = fine) */
+static int ssm_gpu_check(const Config* c) {
+    if (!ssm_state_supported(c->d_state))
+        return sm_fail("d_state %d has no GPU scan kernel (supported: %s; train_cpu runs any size)", c->d_state, SSM_N_SUPPORTED);
+    if (c->d_conv > CONV_MAX_W) return sm_fail("d_conv %d is larger than the GPU conv kernel's %d", c->d_conv, CONV_MAX_W);
+    return 0;
+}
+static SsmLayerParams ssm_gpu_layer(const GpuModel* g, float* buf, int l) {
+    SsmLayerParams p; /* ssm_layer() over a device buffer: the host's offsets */
+    int lh = is_longhorn(&g->host->cfg);
+    p.norm = gpu_tensor(g, buf, SSM_L "norm.weight", l);
+    p.in_proj = gpu_tensor(g, buf, SSM_L "mixer.in_proj.weight", l);
+    p.conv_w = gpu_tensor(g, buf, SSM_L "mixer.conv1d.weight", l);
+    p.conv_b = gpu_tensor(g, buf, SSM_L "mixer.conv1d.bias", l);
+    p.x_proj = gpu_tensor(g, buf, SSM_L "mixer.x_proj.weight", l);
+    p.dt_w = gpu_tensor(g, buf, lh ? SSM_L "mixer.dt_head.weight" : SSM_L "mixer.dt_proj.weight", l);
+    p.dt_b = gpu_tensor(g, buf, lh ? SSM_L "mixer.dt_head.bias" : SSM_L "mixer.dt_proj.bias", l);
+    p.A_log = lh ? NULL : gpu_tensor(g, buf, SSM_L "mixer.A_log", l);
+    p.out_proj = gpu_tensor(g, buf, SSM_L "mixer.out_proj.weight", l);
+    p.D = gpu_tensor(g, buf, SSM_L "mixer.D", l);
+    return p;
+}
+
+template <typename X>
+static void ssm_forward_x(GpuModel* g, const int* h_inputs, int B, int T) {
+    const Config* c = &g->host->cfg;
+    int L = c->n_layer, C = c->n_embd, E = c->expand * C, N = c->d_state, R = c->dt_rank, W = c->d_conv, V = c->vocab_size;
+    int BT = B * T, XD = R + 2 * N, lh = is_longhorn(c);
+    size_t n_ck = ssm_n_chunks(T);
+    cudaCheck(cudaMemcpy(g->inputs, h_inputs, BT * sizeof(int), cudaMemcpyHostToDevice));
+    SsmGpuActs a;
+    Arena ar = {(real*)g->acts, 0};
+    ssm_gpu_layout(&a, &ar, c, B, T, sizeof(X) == 2);
+    X *u = (X*)a.u, *gate = (X*)a.g;
+    float* wte = gpu_tensor(g, g->params, "transformer.backbone.embedding.weight", 0);
+    encoder_forward(a.x0, g->inputs, wte, NULL, B, T, C);
+    for (int l = 0; l < L; l++) {
+        SsmLayerParams w = ssm_gpu_layer(g, g->params, l);
+        size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
+        float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C; // (B,T,C) block input
+        float *xz = a.xz + 2 * oE, *xc = a.xc + oE, *xdbl = a.xdbl + (size_t)l * BT * XD, *dtr = a.dtr + oE;
+        rmsnorm_forward(u + oC, a.rstd + (size_t)l * BT, x, w.norm, BT, C, 1e-5);
+        linear_forward(xz, u + oC, w.in_proj, NULL, BT, C, 2 * E);
+        conv1d_silu_forward(xc, xz, 2 * E, w.conv_w, w.conv_b, B, T, E, W);
+        linear_forward(xdbl, xc, w.x_proj, NULL, BT, E, XD);
+        gemm(CUBLAS_OP_T, CUBLAS_OP_N, E, BT, R, w.dt_w, R, xdbl, XD, 0.0f, dtr, E); // dtr = dt_low @ dt_w^T (dt_low: xdbl's first R columns)
+        ssm_scan_forward(gate + oE, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr, w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
+        linear_forward(a.mix, gate + oE, w.out_proj, NULL, BT, E, C);
+        residual_forward(a.res + oC, x, a.mix, (long)BT * C);
+    }
+    float* xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0;
+    rmsnorm_forward((X*)a.lnf, a.lnf_rstd, xL, gpu_tensor(g, g->params, "transformer.backbone.norm_f.weight", 0), BT, C, 1e-5);
+    linear_forward(g->logits, (X*)a.lnf, wte, NULL, BT, C, V); // tied head
+}
+template <typename X>
+static void ssm_backward_x(GpuModel* g, int B, int T) {
+    const Config* c = &g->host->cfg;
+    int L = c->n_layer, C = c->n_embd, E = c->expand * C, N = c->d_state, R = c->dt_rank, W = c->d_conv, V = c->vocab_size;
+    int BT = B * T, XD = R + 2 * N, lh = is_longhorn(c);
+    size_t n_ck = ssm_n_chunks(T);
+    SsmGpuActs a;
+    SsmGpuGrads d;
+    Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
+    ssm_gpu_layout(&a, &ar, c, B, T, sizeof(X) == 2);
+    ssm_gpu_grads_layout(&d, &dr, c, B, T);
+    X *u = (X*)a.u, *gate = (X*)a.g;
+    float *wte = gpu_tensor(g, g->params, "transformer.backbone.embedding.weight", 0);
+    float *dwte = gpu_tensor(g, g->grads, "transformer.backbone.embedding.weight", 0);
+    float *xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0, *dout = d.dout, *dx = d.dx;
+    cudaCheck(cudaMemset(d.dlnf, 0, (size_t)BT * C * sizeof(float)));
+    cudaCheck(cudaMemset(dout, 0, (size_t)BT * C * sizeof(float)));
+    linear_backward(d.dlnf, dwte, NULL, g->dlogits, (X*)a.lnf, wte, BT, C, V);
+    rmsnorm_backward(dout, gpu_tensor(g, g->grads, "transformer.backbone.norm_f.weight", 0), d.dlnf, xL,
+                     gpu_tensor(g, g->params, "transformer.backbone.norm_f.weight", 0), a.lnf_rstd, BT, C);
+    for (int l = L - 1; l >= 0; l--) {
+        SsmLayerParams w = ssm_gpu_layer(g, g->params, l), gr = ssm_gpu_layer(g, g->grads, l);
+        size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
+        float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C;
+        float *xz = a.xz + 2 * oE, *xc = a.xc + oE, *xdbl = a.xdbl + (size_t)l * BT * XD, *dtr = a.dtr + oE;
+        cudaCheck(cudaMemset(d.dg, 0, (size_t)BT * E * sizeof(float)));
+        cudaCheck(cudaMemset(d.du, 0, (size_t)BT * C * sizeof(float)));
+        linear_backward(d.dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C); // out = g @ out_proj^T
+        ssm_scan_backward(d.dxc, d.ddtr, d.dxz, d.dxdbl, gr.A_log, gr.D, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
+                          w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
+        // dtr = dt_low @ dt_w^T: dt_w^T grad, dt_low grad (written into xdbl's first R columns), bias grad
+        gemm(CUBLAS_OP_N, CUBLAS_OP_T, R, E, BT, xdbl, XD, d.ddtr, E, 1.0f, gr.dt_w, R);
+        gemm(CUBLAS_OP_N, CUBLAS_OP_N, R, BT, E, w.dt_w, R, d.ddtr, E, 0.0f, d.dxdbl, XD);
+        bias_grad_kernel<<<ceil_div(E, 128), 128>>>(gr.dt_b, d.ddtr, BT, E);
+        cudaCheck(cudaGetLastError());
+        linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
+        conv1d_silu_backward(d.dxz, 2 * E, gr.conv_w, gr.conv_b, d.dxconv, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
+        linear_backward(d.du, gr.in_proj, NULL, d.dxz, u + oC, w.in_proj, BT, C, 2 * E);
+        cudaCheck(cudaMemcpy(dx, dout, (size_t)BT * C * sizeof(float), cudaMemcpyDeviceToDevice)); // the residual path
+        rmsnorm_backward(dx, gr.norm, d.du, x, w.norm, a.rstd + (size_t)l * BT, BT, C);
+        float* t = dout; // this block's input gradient is the next (lower) block's output gradient
+        dout = dx;
+        dx = t;
+    }
+    encoder_backward(dwte, NULL, dout, g->inputs, B, T, C);
+}
+
+/* ============================================================================================
+ * 6. The model on the GPU: buffers, and forward + loss / backward for any architecture
+ * ============================================================================================ */
+/* what the GPU path cannot run, as one clear message in sm_err (0 = fine) */
+static int gpu_model_check(const Config* c) {
+    if (is_ssm_name(c->model)) return ssm_gpu_check(c);
+    if (strcmp(c->model, "gpt") && !is_llama(c)) return sm_fail("model '%s' has no GPU implementation yet (train_cpu runs it)", c->model);
+    if (c->n_embd / c->n_head > 32 * ATT_MAX_PER_LANE)
+        return sm_fail("head size %d not supported by the GPU attention kernel (max %d)", c->n_embd / c->n_head, 32 * ATT_MAX_PER_LANE);
+    return 0;
+}
+/* device buffers for batches up to (B,T); parameters, grads and AdamW state copied from host */
+static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
+    g->host = host;
+    size_t P = host->pt.total, BT = (size_t)B * T, V = host->cfg.vocab_size;
+    float** bufs[4] = {&g->params, &g->grads, &g->adam_m, &g->adam_v};
+    real* src[4] = {host->params, host->grads, host->adam_m, host->adam_v};
+    for (int k = 0; k < 4; k++) {
+        cudaCheck(cudaMalloc(bufs[k], P * sizeof(float)));
+        cudaCheck(cudaMemcpy(*bufs[k], src[k], P * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    if (is_ssm_name(host->cfg.model)) {
+        SsmGpuActs a;
+        SsmGpuGrads d;
+        Arena ar = {NULL, 0}, dr = {NULL, 0};
+        ssm_gpu_layout(&a, &ar, &host->cfg, B, T, !use_fp32);
+        ssm_gpu_grads_layout(&d, &dr, &host->cfg, B, T);
+        g->n_acts = ar.used;
+        g->n_dacts = dr.used;
+    } else {
+        g->n_acts = gpu_acts_size(&host->cfg, B, T, !use_fp32); // the mode must be set before init
+        Config c1 = one_layer(&host->cfg);
+        g->n_dacts = gpu_acts_size(&c1, B, T, 0);
+    }
+    cudaCheck(cudaMalloc(&g->acts, g->n_acts * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->dacts, g->n_dacts * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->logits, BT * V * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->dlogits, BT * V * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->losses, BT * sizeof(float)));
+    cudaCheck(cudaMalloc(&g->inputs, BT * sizeof(int)));
+    cudaCheck(cudaMalloc(&g->targets, BT * sizeof(int)));
+    cudaCheck(cudaMalloc(&g->mask, BT));
+    cudaCheck(cudaMalloc(&g->scratch, sizeof(double)));
+    cudaCheck(cudaMalloc(&g->att_scratch, BT * host->cfg.n_head * sizeof(float)));
+}
+/* forward + fused loss; with targets also fills dlogits (scale 1/N_scored). Returns the mean loss. */
+static double model_forward(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
+    const Config* c = &g->host->cfg;
+    int BT = B * T, V = c->vocab_size;
+    if (is_ssm_name(c->model)) use_fp32 ? ssm_forward_x<float>(g, h_inputs, B, T) : ssm_forward_x<__nv_bfloat16>(g, h_inputs, B, T);
+    else use_fp32 ? transformer_forward_x<float>(g, h_inputs, B, T) : transformer_forward_x<__nv_bfloat16>(g, h_inputs, B, T);
+    if (!h_targets) return 0;
+    long scored = 0;
+    for (int i = 0; i < BT; i++) scored += !h_mask || h_mask[i];
+    cudaCheck(cudaMemcpy(g->targets, h_targets, BT * sizeof(int), cudaMemcpyHostToDevice));
+    if (h_mask) cudaCheck(cudaMemcpy(g->mask, h_mask, BT, cudaMemcpyHostToDevice));
+    crossentropy_fused(g->losses, g->dlogits, g->logits, g->targets, h_mask ? g->mask : NULL, scored ? 1.0f / scored : 0.0f, BT, V);
+    float* losses = (float*)mallocCheck(BT * sizeof(float));
+    cudaCheck(cudaMemcpy(losses, g->losses, BT * sizeof(float), cudaMemcpyDeviceToHost));
+    double sum = 0;
+    for (int i = 0; i < BT; i++) if (!h_mask || h_mask[i]) sum += losses[i];
+    free(losses);
+    return scored ? sum / scored : 0;
+}
+/* backward of the last forward (its dlogits): accumulates into g->grads */
+static void model_backward(GpuModel* g, int B, int T) {
+    if (is_ssm_name(g->host->cfg.model)) use_fp32 ? ssm_backward_x<float>(g, B, T) : ssm_backward_x<__nv_bfloat16>(g, B, T);
+    else use_fp32 ? transformer_backward_x<float>(g, B, T) : transformer_backward_x<__nv_bfloat16>(g, B, T);
 }
 
 } // namespace gpu

@@ -1034,6 +1034,7 @@ static const Arch ARCH_LLAMA = {"llama", "LLaMA block of the Longhorn repo (RMSN
  * plus transformer.backbone.embedding.weight (V,C) and transformer.backbone.norm_f.weight (C).
  * -------------------------------------------------------------------------------------------- */
 static int is_longhorn(const Config* c) { return strcmp(c->model, "longhorn") == 0; }
+static int is_ssm_name(const char* model) { return !strcmp(model, "mamba") || !strcmp(model, "longhorn"); }
 static void ssm_defaults(Config* c) {
     if (c->d_state <= 0) c->d_state = 16;
     if (c->expand <= 0) c->expand = 2;
@@ -2447,6 +2448,7 @@ typedef struct {
     char eval_ckpt[4096], debug_out[4096];
     int threads;
     int fp32; /* train_gpu: fp32 matmuls and attention instead of bf16 tensor cores */
+    int n_layer_set; /* -L was given (else SSMs double the default depth) */
     /* synthetic tasks (-d TASK; data/tasks.h): -1 = the task's default */
     int task_vocab, task_len, num_pairs, n_train, n_test, min_len, max_len, min_eval_len, max_eval_len, n_gram;
     long long data_seed;
@@ -2499,7 +2501,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("model", "m", ARG_STR, model.model, "architecture (see the list below)"),
     ARG("data", "d", ARG_STR, data, "shakespeare | FILE.txt (prepared on first use) | PREFIX of PREFIX_{train,val}.bin | a task: ar, induction, mqar, dfa, copy, prefix_ngram, suffix_ngram"),
     ARG("pos", "", ARG_POS, model.pos, "positions: learned | rope | nope | alibi | hard_alibi (default: gpt learned, llama rope)"),
-    ARG("n_layer", "L", ARG_INT, model.n_layer, "layers"),
+    ARG("n_layer", "L", ARG_INT, model.n_layer, "layers (blocks); mamba/longhorn blocks have no MLP, so without -L they get twice this"),
     ARG("n_head", "H", ARG_INT, model.n_head, "attention heads"),
     ARG("n_embd", "C", ARG_INT, model.n_embd, "model width"),
     ARG("mlp_hidden", "", ARG_INT, model.mlp_hidden, "MLP hidden width (0 = gpt 4C, llama 256*ceil(8C/3/256))"),
@@ -2600,6 +2602,7 @@ static int args_parse(Args* a, int argc, char** argv) {
         for (int k = 0; key && k < N_ARG_SPECS && !s; k++)
             if (!strcmp(key, ARG_SPECS[k].name) || (ARG_SPECS[k].alias[0] && !strcmp(key, ARG_SPECS[k].alias))) s = &ARG_SPECS[k];
         if (!s) return sm_fail("unknown flag '%s' (try -h)", arg);
+        if (s->offset == offsetof(Args, model.n_layer)) a->n_layer_set = 1;
         if (s->type == ARG_FLAG) {
             *(int*)((char*)a + s->offset) = 1;
             continue;
@@ -2642,6 +2645,9 @@ static int args_parse(Args* a, int argc, char** argv) {
     }
     // values that can be checked before any data or checkpoint is read
     if (!arch_find(a->model.model)) return sm_fail("unknown model '%s' (try -h for the list)", a->model.model);
+    // the Longhorn repository's convention (ssm.md §5): SSM blocks have no MLP, so a run of n
+    // Transformer layers gets 2n of them
+    if (!a->n_layer_set && is_ssm_name(a->model.model)) a->model.n_layer *= 2;
     if (a->batch < 1) return sm_fail("batch size must be >= 1, got %d", a->batch);
     if (a->seq_len < 1) return sm_fail("sequence length must be >= 1, got %d", a->seq_len);
     if (a->steps < 0) return sm_fail("steps must be >= 0, got %d", a->steps);
@@ -2715,13 +2721,14 @@ __attribute__((unused)) static Backend CPU_BACKEND = {.name = "cpu", .host_acts 
                                                       .logits_rows = cpu_logits_rows, .to_host = cpu_to_host};
 
 /* Generate n_new tokens after the n_prompt tokens in buf (which must hold n_prompt + n_new).
- * Attention models re-run the (cropped) context for every token; recurrent models (on the host)
- * carry their state: O(1) per token, and no context limit. */
+ * Attention models re-run the (cropped) context for every token; recurrent models carry their
+ * state (on the host, also for train_gpu): O(1) per token, and no context limit. */
 static void generate(Backend* be, Model* m, int* buf, int n_prompt, int n_new, double temperature, int top_k, uint64_t* rng) {
     int was_training = m->training, maxT = m->cfg.block_size, V = m->cfg.vocab_size;
     real* row = (real*)mallocCheck(V * sizeof(real));
     m->training = 0;
-    if (m->arch->step && be->host_acts) {
+    if (m->arch->step) {
+        if (!be->host_acts) be->to_host(be, m); // the recurrent step runs on the host's copy of the weights
         real* state = (real*)calloc(m->arch->state_size(&m->cfg), sizeof(real));
         if (!state) sm_die("out of memory for the decoding state");
         for (int i = 0; i < n_prompt + n_new - 1; i++) {

@@ -77,6 +77,119 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     cudaCheck(cudaFree(d_dqkv)); cudaCheck(cudaFree(d_scratch));
 }
 
+/* conv1d + SiLU (fused on the GPU) against conv1d_forward/backward and silu_forward/backward */
+static void test_conv1d(int B, int T, int E, int W) {
+    size_t n = (size_t)B * T * E;
+    float *xz = rand_host(2 * n, 1), *w = rand_host((size_t)E * W, 0.5), *bias = rand_host(E, 0.5), *dxc = rand_host(n, 1);
+    float *xs = (float*)mallocCheck(n * 4), *xconv = (float*)mallocCheck(n * 4), *xc = (float*)mallocCheck(n * 4);
+    float *dxconv = (float*)mallocCheck(n * 4), *dxs = (float*)calloc(n, 4), *dw = (float*)calloc((size_t)E * W, 4), *db = (float*)calloc(E, 4);
+    for (size_t i = 0; i < (size_t)B * T; i++) memcpy(xs + i * E, xz + i * 2 * E, E * 4); // the xs half
+    conv1d_forward(xconv, xs, w, bias, B, T, E, W);
+    silu_forward(xc, xconv, n);
+    silu_backward(dxconv, xconv, dxc, n);
+    conv1d_backward(dxs, dw, db, dxconv, xs, w, B, T, E, W);
+    float *d_xz = to_gpu(xz, 2 * n * 4), *d_w = to_gpu(w, (size_t)E * W * 4), *d_b = to_gpu(bias, E * 4), *d_dxc = to_gpu(dxc, n * 4);
+    float *d_xc, *d_dxz, *d_dw, *d_db, *d_dxconv, *d_scr;
+    cudaCheck(cudaMalloc(&d_xc, n * 4)); cudaCheck(cudaMalloc(&d_dxz, 2 * n * 4)); cudaCheck(cudaMalloc(&d_dxconv, n * 4));
+    cudaCheck(cudaMalloc(&d_dw, (size_t)E * W * 4)); cudaCheck(cudaMalloc(&d_db, E * 4));
+    cudaCheck(cudaMalloc(&d_scr, gpu::conv1d_backward_scratch(E) * 4));
+    cudaCheck(cudaMemset(d_dw, 0, (size_t)E * W * 4)); cudaCheck(cudaMemset(d_db, 0, E * 4));
+    gpu::conv1d_silu_forward(d_xc, d_xz, 2 * E, d_w, d_b, B, T, E, W);
+    gpu::conv1d_silu_backward(d_dxz, 2 * E, d_dw, d_db, d_dxconv, d_scr, d_dxc, d_xz, d_w, d_b, B, T, E, W);
+    float* dxz_h = (float*)mallocCheck(2 * n * 4);
+    cudaCheck(cudaMemcpy(dxz_h, d_dxz, 2 * n * 4, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < (size_t)B * T; i++) memcpy(dxz_h + i * E, dxz_h + i * 2 * E, E * 4); // compact the xs half
+    float* d_dxs = to_gpu(dxz_h, n * 4);
+    char what[128];
+    snprintf(what, sizeof(what), "conv1d+silu forward (W %d, E %d)", W, E);
+    check(what, d_xc, xc, n, 1e-5);
+    snprintf(what, sizeof(what), "conv1d+silu backward dx (W %d)", W);
+    check(what, d_dxs, dxs, n, 1e-5);
+    check("conv1d+silu backward dweight", d_dw, dw, (size_t)E * W, 1e-5);
+    check("conv1d+silu backward dbias", d_db, db, E, 1e-5);
+    free(xz); free(w); free(bias); free(dxc); free(xs); free(xconv); free(xc); free(dxconv); free(dxs); free(dw); free(db); free(dxz_h);
+    cudaCheck(cudaFree(d_xz)); cudaCheck(cudaFree(d_w)); cudaCheck(cudaFree(d_b)); cudaCheck(cudaFree(d_dxc)); cudaCheck(cudaFree(d_xc));
+    cudaCheck(cudaFree(d_dxz)); cudaCheck(cudaFree(d_dw)); cudaCheck(cudaFree(d_db)); cudaCheck(cudaFree(d_dxconv)); cudaCheck(cudaFree(d_scr));
+    cudaCheck(cudaFree(d_dxs));
+}
+
+/* the fused scan kernels (step size, scan, gate) against the CPU reference built from the ops of
+ * ssm_forward / ssm_backward: dt from dtr + bias, ssm_scan_forward, g = y SiLU(z), and back */
+static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
+    int XD = R + 2 * N;
+    size_t BT = (size_t)B * T, n = BT * E;
+    float *xc = rand_host(n, 1), *dtr = rand_host(n, 1), *bias = rand_host(E, 1), *xdbl = rand_host(BT * XD, 1);
+    float *xz = rand_host(2 * n, 2), *A_log = (float*)mallocCheck((size_t)E * N * 4), *D = rand_host(E, 1), *dg = rand_host(n, 1);
+    for (int e = 0; e < E; e++)
+        for (int k = 0; k < N; k++) A_log[e * N + k] = (float)(log(k + 1.0) + 0.3 * (rng_uniform(&rng) - 0.5));
+    // CPU reference forward
+    float *dt = (float*)mallocCheck(n * 4), *ksq = (float*)mallocCheck(BT * 4), *h = (float*)mallocCheck(n * N * 4);
+    float *y = (float*)mallocCheck(n * 4), *g = (float*)mallocCheck(n * 4);
+    for (size_t i = 0; i < BT; i++) {
+        float s = 0;
+        for (int k = 0; k < N; k++) s += xdbl[i * XD + R + k] * xdbl[i * XD + R + k];
+        ksq[i] = s;
+        for (int e = 0; e < E; e++) {
+            float v = dtr[i * E + e] + bias[e], beta = sigmoidr(v);
+            dt[i * E + e] = longhorn ? beta / (1 + beta * s) : softplusr(v);
+        }
+    }
+    ssm_scan_forward(h, y, xc, dt, xdbl, longhorn ? NULL : A_log, D, longhorn, B, T, E, N, R);
+    float *dy = (float*)mallocCheck(n * 4), *dz = (float*)calloc(2 * n, 4);
+    for (size_t i = 0; i < BT; i++)
+        for (int e = 0; e < E; e++) {
+            float zz = xz[i * 2 * E + E + e], s = sigmoidr(zz), gd = dg[i * E + e], yy = y[i * E + e];
+            g[i * E + e] = yy * zz * s;
+            dy[i * E + e] = gd * zz * s;
+            dz[i * 2 * E + E + e] = gd * yy * (s + zz * s * (1 - s));
+        }
+    // CPU reference backward, then through the step size (as ssm_backward does)
+    float *dxc = (float*)calloc(n, 4), *ddt = (float*)calloc(n, 4), *dxdbl = (float*)calloc(BT * XD, 4);
+    float *dA = (float*)calloc((size_t)E * N, 4), *dD = (float*)calloc(E, 4), *ddtr = (float*)mallocCheck(n * 4);
+    ssm_scan_backward(dxc, ddt, dxdbl, longhorn ? NULL : dA, dD, dy, h, xc, dt, xdbl, longhorn ? NULL : A_log, D, longhorn, B, T, E, N, R);
+    for (size_t i = 0; i < BT; i++) {
+        float dks = 0;
+        for (int e = 0; e < E; e++) {
+            float v = dtr[i * E + e] + bias[e], beta = sigmoidr(v), gd = ddt[i * E + e];
+            if (longhorn) {
+                float den = 1 + beta * ksq[i];
+                ddtr[i * E + e] = gd / (den * den) * beta * (1 - beta);
+                dks += -gd * beta * beta / (den * den);
+            } else {
+                ddtr[i * E + e] = gd * beta;
+            }
+        }
+        if (longhorn) for (int k = 0; k < N; k++) dxdbl[i * XD + R + k] += 2 * xdbl[i * XD + R + k] * dks;
+    }
+    // GPU
+    float *d_xc = to_gpu(xc, n * 4), *d_dtr = to_gpu(dtr, n * 4), *d_bias = to_gpu(bias, E * 4), *d_xdbl = to_gpu(xdbl, BT * XD * 4);
+    float *d_xz = to_gpu(xz, 2 * n * 4), *d_A = to_gpu(A_log, (size_t)E * N * 4), *d_D = to_gpu(D, E * 4), *d_dg = to_gpu(dg, n * 4);
+    float *d_g, *d_hck, *d_dxc, *d_ddtr, *d_dxz, *d_dxdbl, *d_dA, *d_dD, *d_scr;
+    cudaCheck(cudaMalloc(&d_g, n * 4));
+    cudaCheck(cudaMalloc(&d_hck, (size_t)B * gpu::ssm_n_chunks(T) * E * N * 4));
+    cudaCheck(cudaMalloc(&d_dxc, n * 4)); cudaCheck(cudaMalloc(&d_ddtr, n * 4)); cudaCheck(cudaMalloc(&d_dxz, 2 * n * 4));
+    cudaCheck(cudaMalloc(&d_dxdbl, BT * XD * 4)); cudaCheck(cudaMalloc(&d_dA, (size_t)E * N * 4)); cudaCheck(cudaMalloc(&d_dD, E * 4));
+    cudaCheck(cudaMalloc(&d_scr, gpu::ssm_scan_backward_scratch(B, T, E, N) * 4));
+    cudaCheck(cudaMemset(d_dxz, 0, 2 * n * 4)); cudaCheck(cudaMemset(d_dxdbl, 0, BT * XD * 4));
+    cudaCheck(cudaMemset(d_dA, 0, (size_t)E * N * 4)); cudaCheck(cudaMemset(d_dD, 0, E * 4));
+    gpu::ssm_scan_forward(d_g, d_hck, d_xc, d_dtr, d_bias, d_xdbl, d_xz, longhorn ? NULL : d_A, d_D, longhorn, B, T, E, N, R);
+    gpu::ssm_scan_backward(d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr, d_dg, d_hck, d_xc, d_dtr, d_bias, d_xdbl, d_xz,
+                           longhorn ? NULL : d_A, d_D, longhorn, B, T, E, N, R);
+    char what[160], label[64];
+    snprintf(label, sizeof(label), "%s N %d T %d E %d", longhorn ? "longhorn" : "mamba", N, T, E);
+    snprintf(what, sizeof(what), "ssm_scan_forward %s: g = y SiLU(z)", label); check(what, d_g, g, n, 1e-5);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: dxc", label); check(what, d_dxc, dxc, n, 1e-4);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: d dt_proj out", label); check(what, d_ddtr, ddtr, n, 1e-4);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: dz", label); check(what, d_dxz, dz, 2 * n, 1e-5);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: d x_proj out (B/k, C/q)", label); check(what, d_dxdbl, dxdbl, BT * XD, 1e-4);
+    if (!longhorn) { snprintf(what, sizeof(what), "ssm_scan_backward %s: dA_log", label); check(what, d_dA, dA, (size_t)E * N, 1e-4); }
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: dD", label); check(what, d_dD, dD, E, 1e-4);
+    free(xc); free(dtr); free(bias); free(xdbl); free(xz); free(A_log); free(D); free(dg); free(dt); free(ksq); free(h); free(y); free(g);
+    free(dy); free(dz); free(dxc); free(ddt); free(dxdbl); free(dA); free(dD); free(ddtr);
+    float* dev[] = {d_xc, d_dtr, d_bias, d_xdbl, d_xz, d_A, d_D, d_dg, d_g, d_hck, d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr};
+    for (size_t k = 0; k < sizeof(dev) / sizeof(dev[0]); k++) cudaCheck(cudaFree(dev[k]));
+}
+
 /* a whole model: loss, logits and every gradient, GPU against the CPU reference on the same weights,
  * batch and dropout masks. fp32 mode: tight tolerances (heads of 32: the row attention kernel);
  * bf16 mode: the spec's 2e-2 (heads of 64: the tiled attention kernel). */
@@ -101,8 +214,8 @@ static void compare_model(const char* model, int pos, int bias, float dropout, i
     double loss_cpu = model_forward(&m, in, tg, mask, B, T);
     model_backward(&m, in, tg, mask, B, T);
     cudaCheck(cudaMemset(g.grads, 0, m.pt.total * sizeof(float)));
-    double loss_gpu = gpu::transformer_forward(&g, in, tg, mask, B, T);
-    gpu::transformer_backward(&g, B, T);
+    double loss_gpu = gpu::model_forward(&g, in, tg, mask, B, T);
+    gpu::model_backward(&g, B, T);
     char what[192], label[128];
     snprintf(label, sizeof(label), "%s %s --pos %s --bias %d --dropout %g --attn_dropout %g", fp32 ? "fp32" : "bf16", model,
              POS_NAMES[pos], bias, dropout, dropout);
@@ -308,7 +421,18 @@ int main(void) {
         check("adamw v", d_v, m.adam_v, P, 1e-5);
         model_free(&m);
     }
+    // SSM kernels (fp32: tight)
+    test_conv1d(2, 37, 80, 4);
+    test_conv1d(1, 9, 64, 7);
+    for (int lh = 0; lh <= 1; lh++) {
+        test_ssm_scan(lh, 2, 100, 80, 16, 6);
+        test_ssm_scan(lh, 2, 33, 64, 8, 4);
+    }
+    test_ssm_scan(0, 1, 40, 32, 32, 3);
+    test_ssm_scan(1, 1, 20, 40, 4, 2);
     for (int fp32 = 1; fp32 >= 0; fp32--) {
+        compare_model("mamba", POS_NOPE, 0, 0.0f, fp32);
+        compare_model("longhorn", POS_NOPE, 0, 0.0f, fp32);
         compare_model("gpt", POS_LEARNED, 1, 0.1f, fp32);
         compare_model("gpt", POS_ALIBI, 0, 0.0f, fp32);
         compare_model("gpt", POS_HARD_ALIBI, 0, 0.0f, fp32);

@@ -32,6 +32,17 @@ if $TC -h >"$T/help" 2>&1 && grep -q -- "--resume" "$T/help" && grep -q "llama" 
 
 # ---- bad flags and values ----
 expect_error "unknown model" "unknown model 'mamba2000'" $TC -m mamba2000
+# SSMs: without -L the default depth doubles (blocks without MLPs, the Longhorn repo's convention);
+# sampling runs the recurrent step
+SSM_RUN="-C 32 -t 32 -b 4 -n 2 --eval_every 0 --eval_batches 2 --sample_len 40 --threads 2"
+if $TC -m longhorn $SSM_RUN >"$T/lh" 2>&1 && grep -q '"n_layer":8' "$T/lh" && grep -q "^---- sample" "$T/lh"; then
+    ok "-m longhorn: 8 blocks by default (2 x 4), trains and samples"
+else bad "-m longhorn default depth / sample ($(tail -3 "$T/lh"))"; fi
+if $TC -m mamba -L 3 $SSM_RUN >"$T/mb" 2>&1 && grep -q '"n_layer":3' "$T/mb"; then ok "-m mamba -L 3 keeps 3 blocks"; else bad "-m mamba -L 3 ($(tail -3 "$T/mb"))"; fi
+if [ -x ./train_gpu ]; then # built by make cuda; the check runs before any CUDA call
+    expect_error "GPU scan: unsupported d_state" "d_state 12 has no GPU scan kernel" ./train_gpu -m mamba --d_state 12 $SSM_RUN
+    expect_error "GPU conv: d_conv too wide" "d_conv 9 is larger than the GPU conv kernel" ./train_gpu -m longhorn --d_conv 9 $SSM_RUN
+fi
 expect_error "unknown flag" "unknown flag '--frobnicate'" $TC --frobnicate 1
 expect_error "flag without a value" "needs a value" $TC -n
 expect_error "unknown position variant" "unknown position variant 'sideways'" $TC --pos sideways

@@ -1,0 +1,93 @@
+/*
+ * bench_scan.cu -- the selective-scan kernels of kernels.cuh alone (ssm.md; issue: forward time
+ * within 2x of the roofline bound). Prints, for mamba and longhorn at one shape (default B16
+ * T1024 E1536 N16, dt_rank 48), the median over 20 runs of the forward and of forward+backward,
+ * the bytes the kernels read and write, GB/s, and the two roofline terms of the forward:
+ *   memory: bytes read + written / HBM peak (H100 SXM 3.35 TB/s, H200 4.8 TB/s, else the bus
+ *           width x memory clock from cudaDeviceProp)
+ *   SFU:    exponentials / (16 per SM per clock x SMs x clock): one exp per (t,e,n) for mamba's
+ *           a = exp(dt A), plus per (t,e) the step size's softplus or sigmoid and the gate's
+ *           sigmoid (longhorn's a = 1 - dt k^2 needs none per state)
+ * Build and run (from the repository root): make dev/bench/bench_scan_cuda && dev/bench/bench_scan_cuda [B T E N]
+ */
+#include "../../seqmodels.h"
+#include "../../kernels.cuh"
+#include <algorithm>
+#include <vector>
+
+static float* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
+    std::vector<float> h(n);
+    for (size_t i = 0; i < n; i++) h[i] = shift + scale * (float)(2 * rng_uniform(rng) - 1);
+    float* d;
+    cudaCheck(cudaMalloc(&d, n * sizeof(float)));
+    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+    return d;
+}
+template <typename F>
+static double median_ms(F f, int reps) {
+    cudaEvent_t a, b;
+    cudaCheck(cudaEventCreate(&a));
+    cudaCheck(cudaEventCreate(&b));
+    f(); f(); // warm-up (and the backward's one-time smem attribute)
+    std::vector<double> ms;
+    for (int r = 0; r < reps; r++) {
+        cudaCheck(cudaEventRecord(a));
+        f();
+        cudaCheck(cudaEventRecord(b));
+        cudaCheck(cudaEventSynchronize(b));
+        float t;
+        cudaCheck(cudaEventElapsedTime(&t, a, b));
+        ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+int main(int argc, char** argv) {
+    int B = argc > 1 ? atoi(argv[1]) : 16, T = argc > 2 ? atoi(argv[2]) : 1024, E = argc > 3 ? atoi(argv[3]) : 1536;
+    int N = argc > 4 ? atoi(argv[4]) : 16, R = (E / 2 + 15) / 16;
+    if (B < 1 || T < 1 || E < 1 || !gpu::ssm_state_supported(N)) sm_die("usage: bench_scan [B T E N], N in {%s}", SSM_N_SUPPORTED);
+    cudaDeviceProp p;
+    cudaCheck(cudaGetDeviceProperties(&p, 0));
+    int clock_khz, mem_khz;
+    cudaCheck(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
+    cudaCheck(cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, 0));
+    double hbm = strstr(p.name, "H200") ? 4.8e12 : (strstr(p.name, "H100") && !strstr(p.name, "PCIe")) ? 3.35e12
+               : 2.0 * mem_khz * 1e3 * (p.memoryBusWidth / 8);
+    double sfu = 16.0 * p.multiProcessorCount * clock_khz * 1e3;
+    printf("device: %s, %d SMs, %.2f GHz, HBM peak %.2f TB/s, SFU %.2f Texp/s\n", p.name, p.multiProcessorCount, clock_khz / 1e6,
+           hbm / 1e12, sfu / 1e12);
+    printf("shape: B %d T %d E %d N %d dt_rank %d, inputs fp32, gated output bf16\n\n", B, T, E, N, R);
+    uint64_t rng = 7;
+    size_t BT = (size_t)B * T, n = BT * E, XD = R + 2 * N, n_ck = gpu::ssm_n_chunks(T);
+    float *xc = dev_rand(n, 1, 0, &rng), *dtr = dev_rand(n, 1, -2, &rng), *bias = dev_rand(E, 0.5, 0, &rng);
+    float *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *xz = dev_rand(2 * n, 1, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
+    float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *dg = dev_rand(n, 1, 0, &rng);
+    __nv_bfloat16* g;
+    float *hck, *dxc, *ddtr, *dxz, *dxdbl, *dA, *dD, *scratch, *dg32;
+    cudaCheck(cudaMalloc(&g, n * 2));
+    cudaCheck(cudaMalloc(&hck, (size_t)B * n_ck * E * N * 4));
+    cudaCheck(cudaMalloc(&dxc, n * 4)); cudaCheck(cudaMalloc(&ddtr, n * 4)); cudaCheck(cudaMalloc(&dxz, 2 * n * 4));
+    cudaCheck(cudaMalloc(&dxdbl, BT * XD * 4)); cudaCheck(cudaMalloc(&dA, (size_t)E * N * 4)); cudaCheck(cudaMalloc(&dD, E * 4));
+    cudaCheck(cudaMalloc(&scratch, gpu::ssm_scan_backward_scratch(B, T, E, N) * 4));
+    dg32 = dg;
+    printf("| model | forward ms | fwd GB/s | memory bound ms | SFU bound ms | fwd / bound | fwd+bwd ms |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (int lh = 0; lh <= 1; lh++) {
+        auto fwd = [&]() { gpu::ssm_scan_forward(g, hck, xc, dtr, bias, xdbl, xz, lh ? NULL : A_log, D, lh, B, T, E, N, R); };
+        auto fwdbwd = [&]() {
+            fwd();
+            gpu::ssm_scan_backward(dxc, ddtr, dxz, dxdbl, dA, dD, scratch, dg32, hck, xc, dtr, bias, xdbl, xz, lh ? NULL : A_log, D, lh,
+                                   B, T, E, N, R);
+        };
+        double f_ms = median_ms(fwd, 20), fb_ms = median_ms(fwdbwd, 20);
+        // forward traffic: xc, dtr, z read (fp32), B/C (or k/q) rows, g written (bf16), checkpoints written
+        double bytes = 3.0 * n * 4 + BT * 2.0 * N * 4 + n * 2.0 + (double)B * n_ck * E * N * 4;
+        double exps = lh ? 2.0 * n : (double)n * N + 2.0 * n;
+        double mem_ms = bytes / hbm * 1e3, sfu_ms = exps / sfu * 1e3, bound = mem_ms > sfu_ms ? mem_ms : sfu_ms;
+        printf("| %s | %.3f | %.0f | %.3f | %.3f | %.2fx | %.3f |\n", lh ? "longhorn" : "mamba", f_ms, bytes / f_ms / 1e6, mem_ms, sfu_ms,
+               f_ms / bound, fb_ms);
+    }
+    cudaCheck(cudaDeviceSynchronize());
+    return 0;
+}
