@@ -100,12 +100,42 @@ __global__ void add_bias_kernel(float* out, const float* bias, long N, int OC) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < N * OC) out[i] += bias[i % OC];
 }
-__global__ void bias_grad_kernel(float* dbias, const float* dout, int N, int OC) { // one thread per column
+/* dbias += column sums of dout (N,OC): blocks of 32 columns x 8 row lanes each sum one slice of
+ * the rows into a partial row, then bias_grad_reduce_kernel adds the slices in order (one
+ * thread per column over all N rows would leave most of the GPU idle) */
+#define BIAS_GRAD_SLICES 64
+__global__ void bias_grad_partial_kernel(float* partials, const float* dout, int N, int OC) {
+    __shared__ float red[8][33];
+    int o = blockIdx.x * 32 + threadIdx.x, per = (N + gridDim.y - 1) / gridDim.y, r0 = blockIdx.y * per, r1 = min(N, r0 + per);
+    float s = 0;
+    if (o < OC)
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) s += dout[(long)r * OC + o];
+    red[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && o < OC) {
+        for (int k = 1; k < 8; k++) s += red[k][threadIdx.x];
+        partials[(long)blockIdx.y * OC + o] = s;
+    }
+}
+__global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int slices, int OC) {
     int o = blockIdx.x * blockDim.x + threadIdx.x;
     if (o >= OC) return;
     float s = 0;
-    for (int n = 0; n < N; n++) s += dout[(long)n * OC + o];
+    for (int k = 0; k < slices; k++) s += partials[(long)k * OC + o];
     dbias[o] += s;
+}
+static void bias_grad(float* dbias, const float* dout, int N, int OC) {
+    static float* partials = NULL;
+    static int cap = 0;
+    if (OC > cap) { // grown once
+        if (partials) cudaCheck(cudaFree(partials));
+        cudaCheck(cudaMalloc(&partials, (size_t)BIAS_GRAD_SLICES * OC * sizeof(float)));
+        cap = OC;
+    }
+    bias_grad_partial_kernel<<<dim3(ceil_div(OC, 32), BIAS_GRAD_SLICES), dim3(32, 8)>>>(partials, dout, N, OC);
+    cudaCheck(cudaGetLastError());
+    bias_grad_reduce_kernel<<<ceil_div(OC, 128), 128>>>(dbias, partials, BIAS_GRAD_SLICES, OC);
+    cudaCheck(cudaGetLastError());
 }
 /* fp32 -> bf16, for the matmul operands */
 __global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long n) {
@@ -163,10 +193,7 @@ static void linear_backward(float* dinp, float* dW, float* dbias, const float* d
                             int N, int C, int OC) {
     if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, 1.0f, dinp, C); // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
-    if (dbias) {
-        bias_grad_kernel<<<ceil_div(OC, 128), 128>>>(dbias, dout, N, OC);
-        cudaCheck(cudaGetLastError());
-    }
+    if (dbias) bias_grad(dbias, dout, N, OC);
 }
 
 /* ============================================================================================
@@ -1065,14 +1092,16 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * selective scan (Mamba, Longhorn): ssm_scan_forward / ssm_scan_backward of seqmodels.h, with
  * the step size, the (t,e,n) coefficients and the output gate fused in.
  *
- * One thread owns one (b, e) recurrence and keeps its N states in registers; a block is 32 *
- * SSM_WARPS channels of one batch row and walks time in chunks of SSM_CHUNK steps, staging the
- * chunk's B_t/k and C_t/q rows (shared by all channels) in shared memory. The forward writes only
- * the gated output g = y SiLU(z) and the state at every chunk start (hck, 1/SSM_CHUNK of the
- * states); the (B,T,E,N) states never reach HBM. The backward walks the chunks from the last,
- * recomputes the chunk's states from its checkpoint into shared memory, then runs the chunk
- * backwards carrying dh (ssm.md §2). Sums over channels (dB_t/dk, dC_t/dq, and Longhorn's
- * d|k|^2) are reduced inside each warp and written as one partial row per warp, added up by
+ * One thread owns one (b, e) recurrence and keeps its N states in registers; a block is one warp
+ * (32 channels of one batch row: small blocks spread evenly over the SMs) and walks time in
+ * chunks of SSM_CHUNK steps. Each chunk's inputs are loaded into registers at once (the forward
+ * loads the next chunk while it scans the current one), and the chunk's B_t/k and C_t/q rows,
+ * shared by all channels, go through shared memory. The forward writes only the gated output
+ * g = y SiLU(z) and the state at every chunk start (hck, 1/SSM_CHUNK of the states); the
+ * (B,T,E,N) states never reach HBM. The backward walks the chunks from the last, recomputes the
+ * chunk's states from its checkpoint into shared memory, then runs the chunk backwards carrying
+ * dh (ssm.md §2). Sums over channels (dB_t/dk, dC_t/dq, and Longhorn's d|k|^2) are reduced
+ * inside each warp and written as one partial row per warp, added up by
  * ssm_partials_reduce_kernel in a fixed order; sums over (b, t) (dA_log, dD) are kept per thread
  * and added over b afterwards. No atomics: the results are deterministic.
  *   mamba:    dt = softplus(dtr + b),  a = exp(dt A) (A = -exp(A_log)),  b = dt B_t x
@@ -1080,8 +1109,6 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * Supported state sizes: SSM_N_SUPPORTED (template instances).
  * ============================================================================================ */
 #define SSM_CHUNK 16
-#define SSM_WARPS 4     /* forward block: 128 channels */
-#define SSM_BWD_WARPS 1 /* backward block: 32 channels (the chunk's states take 32 N SSM_CHUNK floats of shared memory) */
 #define SSM_N_SUPPORTED "4, 8, 16, 32"
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
 __host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
@@ -1093,46 +1120,94 @@ __device__ inline float ssm_dt(float v, float ksq) {
     return v > 20.0f ? v : log1pf(__expf(v));
 }
 
+/* 2^x on the special-function unit (ex2.approx: 2 ulp), the one exp per (t, e, n) */
+__device__ inline float ex2_approx(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+/* one chunk of a thread's inputs, loaded a chunk ahead so that the loads overlap the scan:
+ * xc, the dt projection and z of its channel at each step, and the block's share of the B/C rows */
+template <int N>
+struct ScanChunk {
+    static_assert(SSM_CHUNK * 2 * N % 32 == 0, "the B/C rows of a chunk split evenly over a warp");
+    float x[SSM_CHUNK], v[SSM_CHUNK], z[SSM_CHUNK], bc[SSM_CHUNK * 2 * N / 32];
+};
+template <int N>
+__device__ inline void scan_chunk_load(ScanChunk<N>& c, const float* __restrict__ xc, const float* __restrict__ dtr,
+                                       const float* __restrict__ xz, const float* __restrict__ xdbl, int b, int t0, int T, int E,
+                                       int ec, int R) {
+    int XD = R + 2 * N;
+#pragma unroll
+    for (int s = 0; s < SSM_CHUNK; s++) {
+        long i = (long)b * T + t0 + s;
+        bool in = t0 + s < T;
+        c.x[s] = in ? xc[i * E + ec] : 0.0f;
+        c.v[s] = in ? dtr[i * E + ec] : 0.0f;
+        c.z[s] = in ? xz[i * 2 * E + E + ec] : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) { // element j = 32 k + lane of the (SSM_CHUNK, 2N) rows
+        int j = 32 * k + (threadIdx.x & 31), s = j / (2 * N), col = j % (2 * N);
+        c.bc[k] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
+    }
+}
+/* scan one chunk: h (N) carried in registers; writes the checkpoint and g */
 template <int N, int LH, typename X>
-__global__ void __launch_bounds__(32 * SSM_WARPS) ssm_scan_forward_kernel(X* g, float* hck, const float* xc, const float* dtr,
-    const float* dt_bias, const float* xdbl, const float* xz, const float* A_log, const float* D, int T, int E, int R) {
+__device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N], const float (&A2)[N], float (&sBC)[SSM_CHUNK][2 * N],
+                                          X* __restrict__ g, float* __restrict__ hck, float bias, float Dd, int b, int t0, int T, int E,
+                                          int e, bool active) {
+    __syncwarp();
+#pragma unroll
+    for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
+        int j = 32 * k + (threadIdx.x & 31);
+        sBC[j / (2 * N)][j % (2 * N)] = c.bc[k];
+    }
+    __syncwarp();
+    if (!active) return;
+    float4* ck = (float4*)(hck + (((long)b * ssm_n_chunks(T) + t0 / SSM_CHUNK) * E + e) * N); // the state before step t0
+#pragma unroll
+    for (int n = 0; n < N; n += 4) ck[n / 4] = make_float4(h[n], h[n + 1], h[n + 2], h[n + 3]);
+#pragma unroll
+    for (int s = 0; s < SSM_CHUNK; s++) {
+        if (t0 + s >= T) break;
+        float ksq = 0.0f, y = 0.0f;
+        if (LH) {
+#pragma unroll
+            for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
+        }
+        float dt = ssm_dt<LH>(c.v[s] + bias, ksq), dtx = dt * c.x[s];
+#pragma unroll
+        for (int n = 0; n < N; n++) {
+            float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
+            h[n] = a * h[n] + dtx * Bn;
+            y += h[n] * sBC[s][N + n];
+        }
+        y += Dd * c.x[s];
+        store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z[s] * sigmoidf_(c.z[s]));
+    }
+}
+/* one warp = 32 channels of one batch row: small blocks spread evenly over the SMs */
+template <int N, int LH, typename X>
+__global__ void __launch_bounds__(32) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
+    const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
+    const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     __shared__ float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
-    int b = blockIdx.y, e = blockIdx.x * blockDim.x + threadIdx.x, XD = R + 2 * N, n_ck = ssm_n_chunks(T);
+    int b = blockIdx.y, e = blockIdx.x * 32 + threadIdx.x;
     bool active = e < E;
     int ec = active ? e : 0;
     float A2[N], h[N]; // A log2(e): a = 2^(dt A2)
 #pragma unroll
     for (int n = 0; n < N; n++) { A2[n] = LH ? 0.0f : -__expf(A_log[ec * N + n]) * 1.4426950408889634f; h[n] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
-    for (int t0 = 0; t0 < T; t0 += SSM_CHUNK) {
-        __syncthreads();
-        for (int j = threadIdx.x; j < SSM_CHUNK * 2 * N; j += blockDim.x) {
-            int s = j / (2 * N), col = j % (2 * N);
-            sBC[s][col] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
-        }
-        __syncthreads();
-        if (!active) continue;
-        float* ck = hck + (((long)b * n_ck + t0 / SSM_CHUNK) * E + e) * N; // the state before step t0
-#pragma unroll
-        for (int n = 0; n < N; n++) ck[n] = h[n];
-        for (int s = 0; s < SSM_CHUNK && t0 + s < T; s++) {
-            long i = (long)b * T + t0 + s;
-            float x = xc[i * E + e], ksq = 0.0f, y = 0.0f;
-            if (LH) {
-#pragma unroll
-                for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
-            }
-            float dt = ssm_dt<LH>(dtr[i * E + e] + bias, ksq), dtx = dt * x;
-#pragma unroll
-            for (int n = 0; n < N; n++) {
-                float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : exp2f(dt * A2[n]);
-                h[n] = a * h[n] + dtx * Bn;
-                y += h[n] * sBC[s][N + n];
-            }
-            y += Dd * x;
-            float z = xz[i * 2 * E + E + e];
-            store_as(&g[i * E + e], y * z * sigmoidf_(z));
-        }
+    ScanChunk<N> c0, c1; // two chunks in flight: scan one while the next one loads
+    scan_chunk_load(c0, xc, dtr, xz, xdbl, b, 0, T, E, ec, R);
+    for (int t0 = 0; t0 < T; t0 += 2 * SSM_CHUNK) {
+        scan_chunk_load(c1, xc, dtr, xz, xdbl, b, t0 + SSM_CHUNK, T, E, ec, R);
+        scan_chunk_forward<N, LH, X>(c0, h, A2, sBC, g, hck, bias, Dd, b, t0, T, E, e, active);
+        if (t0 + SSM_CHUNK >= T) break;
+        scan_chunk_load(c0, xc, dtr, xz, xdbl, b, t0 + 2 * SSM_CHUNK, T, E, ec, R);
+        scan_chunk_forward<N, LH, X>(c1, h, A2, sBC, g, hck, bias, Dd, b, t0 + SSM_CHUNK, T, E, e, active);
     }
 }
 
@@ -1163,14 +1238,15 @@ static int ssm_partial_width(int N, int LH) { return 2 * N + LH; }
 __host__ __device__ inline int ssm_channel_warps(int E) { return (E + 31) / 32; }
 
 template <int N, int LH>
-__global__ void __launch_bounds__(32 * SSM_BWD_WARPS) ssm_scan_backward_kernel(float* dxc, float* ddtr, float* dxz, float* part_bc,
-    float* part_ad, const float* dg, const float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
-    const float* xz, const float* A_log, const float* D, int T, int E, int R) {
-    extern __shared__ float hist[]; // (SSM_CHUNK, N, blockDim): the state before each step of the chunk
+__global__ void __launch_bounds__(32) ssm_scan_backward_kernel(float* __restrict__ dxc, float* __restrict__ ddtr, float* __restrict__ dxz,
+    float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
+    const float* __restrict__ xc, const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
+    const float* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
+    extern __shared__ float hist[]; // (SSM_CHUNK, N, 32): the state before each step of the chunk
     __shared__ float sBC[SSM_CHUNK][2 * N];
     constexpr int NG = (2 * N + 31) / 32, PW = 2 * N + LH;
-    int b = blockIdx.y, e = blockIdx.x * blockDim.x + threadIdx.x, XD = R + 2 * N, n_ck = ssm_n_chunks(T), nt = blockDim.x;
-    int lane = threadIdx.x & 31, warp = e / 32, n_warps = ssm_channel_warps(E);
+    int b = blockIdx.y, e = blockIdx.x * 32 + threadIdx.x, n_ck = ssm_n_chunks(T), lane = threadIdx.x, warp = blockIdx.x;
+    int n_warps = ssm_channel_warps(E);
     bool active = e < E;
     int ec = active ? e : 0;
     float A2[N], dh[N], dA[N];
@@ -1179,48 +1255,58 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS) ssm_scan_backward_kernel(f
     float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f;
     for (int ck = n_ck - 1; ck >= 0; ck--) {
         int t0 = ck * SSM_CHUNK, len = min(SSM_CHUNK, T - t0);
-        __syncthreads();
-        for (int j = threadIdx.x; j < SSM_CHUNK * 2 * N; j += blockDim.x) {
-            int s = j / (2 * N), col = j % (2 * N);
-            sBC[s][col] = s < len ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
-        }
-        __syncthreads();
-        // 1. recompute the chunk's states from its checkpoint
-        float h[N];
-        const float* hc = hck + (((long)b * n_ck + ck) * E + ec) * N;
+        ScanChunk<N> c; // all of the chunk's loads issued at once
+        float gd[SSM_CHUNK];
+        scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
 #pragma unroll
-        for (int n = 0; n < N; n++) h[n] = hc[n];
-        for (int s = 0; s < len; s++) {
-            long i = (long)b * T + t0 + s;
-            float x = xc[i * E + ec], ksq = 0.0f;
+        for (int s = 0; s < SSM_CHUNK; s++) gd[s] = active && s < len ? dg[((long)b * T + t0 + s) * E + e] : 0.0f;
+        float h[N];
+        const float4* hc = (const float4*)(hck + (((long)b * n_ck + ck) * E + ec) * N);
+#pragma unroll
+        for (int n = 0; n < N; n += 4) {
+            float4 v4 = hc[n / 4];
+            h[n] = v4.x; h[n + 1] = v4.y; h[n + 2] = v4.z; h[n + 3] = v4.w;
+        }
+        __syncwarp();
+#pragma unroll
+        for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
+            int j = 32 * k + lane;
+            sBC[j / (2 * N)][j % (2 * N)] = c.bc[k];
+        }
+        __syncwarp();
+        // 1. recompute the chunk's states from its checkpoint
+        float dts[SSM_CHUNK], ksqs[SSM_CHUNK];
+#pragma unroll
+        for (int s = 0; s < SSM_CHUNK; s++) {
+            if (s >= len) break;
+            float ksq = 0.0f;
             if (LH) {
 #pragma unroll
                 for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
             }
-            float dt = ssm_dt<LH>(dtr[i * E + ec] + bias, ksq), dtx = dt * x;
+            float dt = ssm_dt<LH>(c.v[s] + bias, ksq), dtx = dt * c.x[s];
+            dts[s] = dt;
+            ksqs[s] = ksq;
 #pragma unroll
             for (int n = 0; n < N; n++) {
-                hist[(s * N + n) * nt + threadIdx.x] = h[n];
-                float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : exp2f(dt * A2[n]);
+                hist[(s * N + n) * 32 + lane] = h[n];
+                float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
                 h[n] = a * h[n] + dtx * Bn;
             }
         }
         // 2. backwards through the chunk
-        for (int s = len - 1; s >= 0; s--) {
-            long i = (long)b * T + t0 + s;
-            float x = xc[i * E + ec], v = dtr[i * E + ec] + bias, ksq = 0.0f;
-            if (LH) {
 #pragma unroll
-                for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
-            }
-            float dt = ssm_dt<LH>(v, ksq), dtx = dt * x;
-            float z = xz[i * 2 * E + E + ec], sz = sigmoidf_(z), gd = active ? dg[i * E + ec] : 0.0f;
-            float dy = gd * z * sz, y = Dd * x, ddt = 0.0f, dx = dy * Dd;
+        for (int s = SSM_CHUNK - 1; s >= 0; s--) {
+            if (s >= len) continue;
+            long i = (long)b * T + t0 + s;
+            float x = c.x[s], v = c.v[s] + bias, ksq = ksqs[s], dt = dts[s], dtx = dt * x;
+            float z = c.z[s], sz = sigmoidf_(z), g = gd[s];
+            float dy = g * z * sz, y = Dd * x, ddt = 0.0f, dx = dy * Dd;
             float vals[NG * 32]; // this channel's share of the sums over channels
 #pragma unroll
             for (int n = 0; n < N; n++) {
-                float Bn = sBC[s][n], Cn = sBC[s][N + n], hp = hist[(s * N + n) * nt + threadIdx.x];
-                float a = LH ? 1.0f - dt * Bn * Bn : exp2f(dt * A2[n]);
+                float Bn = sBC[s][n], Cn = sBC[s][N + n], hp = hist[(s * N + n) * 32 + lane];
+                float a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
                 float ht = a * hp + dtx * Bn;
                 y += ht * Cn;
                 vals[N + n] = dy * ht;   // dC_t / dq
@@ -1270,7 +1356,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS) ssm_scan_backward_kernel(f
                 dD += dy * x;
                 dxc[i * E + e] = dx;
                 ddtr[i * E + e] = dv;
-                dxz[i * 2 * E + E + e] = gd * y * (sz + z * sz * (1.0f - sz)); // dz
+                dxz[i * 2 * E + E + e] = g * y * (sz + z * sz * (1.0f - sz)); // dz
             }
         }
     }
@@ -1314,9 +1400,9 @@ __global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, const float* p
 template <int N, typename X>
 static void ssm_scan_forward_n(X* g, float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
                                const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
-    dim3 grid(ceil_div(E, 32 * SSM_WARPS), B);
-    if (longhorn) ssm_scan_forward_kernel<N, 1, X><<<grid, 32 * SSM_WARPS>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
-    else ssm_scan_forward_kernel<N, 0, X><<<grid, 32 * SSM_WARPS>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    dim3 grid(ceil_div(E, 32), B);
+    if (longhorn) ssm_scan_forward_kernel<N, 1, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    else ssm_scan_forward_kernel<N, 0, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
 }
 template <typename X>
@@ -1338,7 +1424,7 @@ template <int N, int LH>
 static void ssm_scan_backward_launch(float* dxc, float* ddtr, float* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
                                      const float* xc, const float* dtr, const float* dt_bias, const float* xdbl, const float* xz,
                                      const float* A_log, const float* D, int B, int T, int E, int R) {
-    int threads = 32 * SSM_BWD_WARPS;
+    int threads = 32;
     size_t smem = (size_t)SSM_CHUNK * N * threads * sizeof(float);
     static bool configured = false;
     if (!configured) {
@@ -1721,8 +1807,7 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         // dtr = dt_low @ dt_w^T: dt_w^T grad, dt_low grad (written into xdbl's first R columns), bias grad
         gemm(CUBLAS_OP_N, CUBLAS_OP_T, R, E, BT, xdbl, XD, d.ddtr, E, 1.0f, gr.dt_w, R);
         gemm(CUBLAS_OP_N, CUBLAS_OP_N, R, BT, E, w.dt_w, R, d.ddtr, E, 0.0f, d.dxdbl, XD);
-        bias_grad_kernel<<<ceil_div(E, 128), 128>>>(gr.dt_b, d.ddtr, BT, E);
-        cudaCheck(cudaGetLastError());
+        bias_grad(gr.dt_b, d.ddtr, BT, E);
         linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
         conv1d_silu_backward(d.dxz, 2 * E, gr.conv_w, gr.conv_b, d.dxconv, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
         linear_backward(d.du, gr.in_proj, NULL, d.dxz, u + oC, w.in_proj, BT, C, 2 * E);
