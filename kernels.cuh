@@ -1092,8 +1092,9 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * selective scan (Mamba, Longhorn): ssm_scan_forward / ssm_scan_backward of seqmodels.h, with
  * the step size, the (t,e,n) coefficients and the output gate fused in.
  *
- * One thread owns one (b, e) recurrence and keeps its N states in registers; a block is one warp
- * (32 channels of one batch row: small blocks spread evenly over the SMs) and walks time in
+ * A pair of lanes owns one (b, e) recurrence and keeps its N states in registers (N/2 each, the
+ * halves of y and of the channel's gradient sums added with one shuffle); a block is one warp
+ * (16 channels of one batch row: small blocks spread evenly over the SMs) and walks time in
  * chunks of SSM_CHUNK steps. Each chunk's inputs are loaded into registers at once (the forward
  * loads the next chunk while it scans the current one), and the chunk's B_t/k and C_t/q rows,
  * shared by all channels, go through shared memory. The forward writes only the gated output
@@ -1109,6 +1110,9 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * Supported state sizes: SSM_N_SUPPORTED (template instances).
  * ============================================================================================ */
 #define SSM_CHUNK 16
+#ifndef SSM_MIN_BLOCKS
+#define SSM_MIN_BLOCKS 1 /* blocks per SM that __launch_bounds__ asks registers for (1 = as many registers as they need) */
+#endif
 #define SSM_N_SUPPORTED "4, 8, 16, 32"
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
 __host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
@@ -1152,11 +1156,16 @@ __device__ inline void scan_chunk_load(ScanChunk<N>& c, const float* __restrict_
         c.bc[k] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
     }
 }
-/* scan one chunk: h (N) carried in registers; writes the checkpoint and g */
+/* scan one chunk: this lane's NH = N/2 states carried in registers (its pair lane holds the
+ * other half: lane = 2 c + half, 16 channels per warp, twice the warps in flight); writes its
+ * half of the checkpoint, and the lead lane writes g */
+#define SSM_FWD_CH 16
 template <int N, int LH, typename X>
-__device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N], const float (&A2)[N], float (&sBC)[SSM_CHUNK][2 * N],
+__device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N / 2], const float (&A2)[N / 2], float (&sBC)[SSM_CHUNK][2 * N],
                                           X* __restrict__ g, float* __restrict__ hck, float bias, float Dd, int b, int t0, int T, int E,
                                           int e, bool active) {
+    constexpr int NH = N / 2;
+    int n0 = (threadIdx.x & 1) * NH;
     __syncwarp();
 #pragma unroll
     for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
@@ -1164,10 +1173,11 @@ __device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N], 
         sBC[j / (2 * N)][j % (2 * N)] = c.bc[k];
     }
     __syncwarp();
-    if (!active) return;
-    float4* ck = (float4*)(hck + (((long)b * ssm_n_chunks(T) + t0 / SSM_CHUNK) * E + e) * N); // the state before step t0
+    float* ck = hck + (((long)b * ssm_n_chunks(T) + t0 / SSM_CHUNK) * E + e) * N + n0; // the state before step t0
+    if (active) {
 #pragma unroll
-    for (int n = 0; n < N; n += 4) ck[n / 4] = make_float4(h[n], h[n + 1], h[n + 2], h[n + 3]);
+        for (int j = 0; j < NH; j++) ck[j] = h[j];
+    }
 #pragma unroll
     for (int s = 0; s < SSM_CHUNK; s++) {
         if (t0 + s >= T) break;
@@ -1178,27 +1188,28 @@ __device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N], 
         }
         float dt = ssm_dt<LH>(c.v[s] + bias, ksq), dtx = dt * c.x[s];
 #pragma unroll
-        for (int n = 0; n < N; n++) {
-            float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
-            h[n] = a * h[n] + dtx * Bn;
-            y += h[n] * sBC[s][N + n];
+        for (int j = 0; j < NH; j++) {
+            float Bn = sBC[s][n0 + j], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[j]);
+            h[j] = a * h[j] + dtx * Bn;
+            y += h[j] * sBC[s][N + n0 + j];
         }
-        y += Dd * c.x[s];
-        store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z[s] * sigmoidf_(c.z[s]));
+        y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * c.x[s]; // the pair's two halves
+        if (active && !(threadIdx.x & 1)) store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z[s] * sigmoidf_(c.z[s]));
     }
 }
-/* one warp = 32 channels of one batch row: small blocks spread evenly over the SMs */
+/* one warp = 16 channels of one batch row: small blocks spread evenly over the SMs */
 template <int N, int LH, typename X>
-__global__ void __launch_bounds__(32) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
+__global__ void __launch_bounds__(32, SSM_MIN_BLOCKS) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
     const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
     const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
+    constexpr int NH = N / 2;
     __shared__ float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
-    int b = blockIdx.y, e = blockIdx.x * 32 + threadIdx.x;
+    int b = blockIdx.y, e = blockIdx.x * SSM_FWD_CH + threadIdx.x / 2, n0 = (threadIdx.x & 1) * NH;
     bool active = e < E;
     int ec = active ? e : 0;
-    float A2[N], h[N]; // A log2(e): a = 2^(dt A2)
+    float A2[NH], h[NH]; // A log2(e): a = 2^(dt A2)
 #pragma unroll
-    for (int n = 0; n < N; n++) { A2[n] = LH ? 0.0f : -__expf(A_log[ec * N + n]) * 1.4426950408889634f; h[n] = 0.0f; }
+    for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
     ScanChunk<N> c0, c1; // two chunks in flight: scan one while the next one loads
     scan_chunk_load(c0, xc, dtr, xz, xdbl, b, 0, T, E, ec, R);
@@ -1234,24 +1245,45 @@ __device__ inline float warp_reduce_scatter32(float (&v)[32]) {
 }
 
 /* partial rows: per (b,t) and warp of channels, [dB_t or dk (N) | dC_t or dq (N) | d|k|^2 (longhorn)] */
-static int ssm_partial_width(int N, int LH) { return 2 * N + LH; }
-__host__ __device__ inline int ssm_channel_warps(int E) { return (E + 31) / 32; }
 
+/* The backward splits each channel's N states over a pair of lanes (lane = 2 c + half: 16
+ * channels per warp, N/2 states per lane), for twice the warps in flight; the pair adds its
+ * halves of y, d dt and dxc with one shuffle each. */
+#define SSM_BWD_CH 16
+/* the 16-lane version of the reduce-scatter: the lanes of one half (xor 2, 4, 8, 16) sum 16 values,
+ * lane ends with the total of value (lane >> 1) */
+template <int X, int H>
+__device__ inline void reduce_scatter_stage16(float (&v)[16], int lane) {
+    bool up = lane & X;
+#pragma unroll
+    for (int k = 0; k < H; k++) {
+        float send = up ? v[k] : v[k + H], keep = up ? v[k + H] : v[k];
+        v[k] = keep + __shfl_xor_sync(0xffffffff, send, X);
+    }
+}
+__device__ inline float half_reduce_scatter16(float (&v)[16]) {
+    int lane = threadIdx.x & 31;
+    reduce_scatter_stage16<16, 8>(v, lane);
+    reduce_scatter_stage16<8, 4>(v, lane);
+    reduce_scatter_stage16<4, 2>(v, lane);
+    reduce_scatter_stage16<2, 1>(v, lane);
+    return v[0];
+}
 template <int N, int LH>
-__global__ void __launch_bounds__(32) ssm_scan_backward_kernel(float* __restrict__ dxc, float* __restrict__ ddtr, float* __restrict__ dxz,
+__global__ void __launch_bounds__(32, SSM_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, float* __restrict__ ddtr, float* __restrict__ dxz,
     float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const float* __restrict__ xc, const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const float* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    extern __shared__ float hist[]; // (SSM_CHUNK, N, 32): the state before each step of the chunk
+    constexpr int NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH; // NG groups of 16 values per lane
+    extern __shared__ float hist[]; // (SSM_CHUNK, NH, 32): each lane's states before each step of the chunk
     __shared__ float sBC[SSM_CHUNK][2 * N];
-    constexpr int NG = (2 * N + 31) / 32, PW = 2 * N + LH;
-    int b = blockIdx.y, e = blockIdx.x * 32 + threadIdx.x, n_ck = ssm_n_chunks(T), lane = threadIdx.x, warp = blockIdx.x;
-    int n_warps = ssm_channel_warps(E);
-    bool active = e < E;
+    int b = blockIdx.y, lane = threadIdx.x, half = lane & 1, e = blockIdx.x * SSM_BWD_CH + lane / 2, n_ck = ssm_n_chunks(T);
+    int warp = blockIdx.x, n_warps = (E + SSM_BWD_CH - 1) / SSM_BWD_CH, n0 = half * NH; // this lane's states: n0 .. n0 + NH
+    bool active = e < E, lead = active && half == 0; // the lead lane writes the channel's outputs
     int ec = active ? e : 0;
-    float A2[N], dh[N], dA[N];
+    float A2[NH], dh[NH], dA[NH];
 #pragma unroll
-    for (int n = 0; n < N; n++) { A2[n] = LH ? 0.0f : -__expf(A_log[ec * N + n]) * 1.4426950408889634f; dh[n] = 0.0f; dA[n] = 0.0f; }
+    for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; dh[j] = 0.0f; dA[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f;
     for (int ck = n_ck - 1; ck >= 0; ck--) {
         int t0 = ck * SSM_CHUNK, len = min(SSM_CHUNK, T - t0);
@@ -1259,14 +1291,11 @@ __global__ void __launch_bounds__(32) ssm_scan_backward_kernel(float* __restrict
         float gd[SSM_CHUNK];
         scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
 #pragma unroll
-        for (int s = 0; s < SSM_CHUNK; s++) gd[s] = active && s < len ? dg[((long)b * T + t0 + s) * E + e] : 0.0f;
-        float h[N];
-        const float4* hc = (const float4*)(hck + (((long)b * n_ck + ck) * E + ec) * N);
+        for (int s = 0; s < SSM_CHUNK; s++) gd[s] = active && s < len ? dg[((long)b * T + t0 + s) * E + ec] : 0.0f;
+        float h[NH];
+        const float* hc = hck + (((long)b * n_ck + ck) * E + ec) * N + n0;
 #pragma unroll
-        for (int n = 0; n < N; n += 4) {
-            float4 v4 = hc[n / 4];
-            h[n] = v4.x; h[n + 1] = v4.y; h[n + 2] = v4.z; h[n + 3] = v4.w;
-        }
+        for (int j = 0; j < NH; j++) h[j] = hc[j];
         __syncwarp();
 #pragma unroll
         for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
@@ -1288,10 +1317,10 @@ __global__ void __launch_bounds__(32) ssm_scan_backward_kernel(float* __restrict
             dts[s] = dt;
             ksqs[s] = ksq;
 #pragma unroll
-            for (int n = 0; n < N; n++) {
-                hist[(s * N + n) * 32 + lane] = h[n];
-                float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
-                h[n] = a * h[n] + dtx * Bn;
+            for (int j = 0; j < NH; j++) {
+                hist[(s * NH + j) * 32 + lane] = h[j];
+                float Bn = sBC[s][n0 + j], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[j]);
+                h[j] = a * h[j] + dtx * Bn;
             }
         }
         // 2. backwards through the chunk
@@ -1301,58 +1330,62 @@ __global__ void __launch_bounds__(32) ssm_scan_backward_kernel(float* __restrict
             long i = (long)b * T + t0 + s;
             float x = c.x[s], v = c.v[s] + bias, ksq = ksqs[s], dt = dts[s], dtx = dt * x;
             float z = c.z[s], sz = sigmoidf_(z), g = gd[s];
-            float dy = g * z * sz, y = Dd * x, ddt = 0.0f, dx = dy * Dd;
-            float vals[NG * 32]; // this channel's share of the sums over channels
+            float dy = g * z * sz, y = 0.0f, ddt = 0.0f, dx = 0.0f;
+            float vals[NG * 16]; // [dB_t or dk | dC_t or dq] of this lane's states: summed over channels below
 #pragma unroll
-            for (int n = 0; n < N; n++) {
-                float Bn = sBC[s][n], Cn = sBC[s][N + n], hp = hist[(s * N + n) * 32 + lane];
-                float a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
+            for (int j = 0; j < NH; j++) {
+                float Bn = sBC[s][n0 + j], Cn = sBC[s][N + n0 + j], hp = hist[(s * NH + j) * 32 + lane];
+                float a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[j]);
                 float ht = a * hp + dtx * Bn;
                 y += ht * Cn;
-                vals[N + n] = dy * ht;   // dC_t / dq
-                dh[n] += dy * Cn;        // dL/dh[t]
-                float da = dh[n] * hp;
+                vals[NH + j] = dy * ht;  // dC_t / dq
+                dh[j] += dy * Cn;        // dL/dh[t]
+                float da = dh[j] * hp;
                 if (LH) {
-                    ddt += -da * Bn * Bn + dh[n] * x * Bn;
-                    vals[n] = -da * 2.0f * dt * Bn + dh[n] * dtx; // dk
+                    ddt += -da * Bn * Bn + dh[j] * x * Bn;
+                    vals[j] = -da * 2.0f * dt * Bn + dh[j] * dtx; // dk
                 } else {
-                    float A = A2[n] * 0.6931471805599453f;
-                    ddt += da * a * A + dh[n] * Bn * x;
-                    dA[n] += da * a * dt * A; // dA/dA_log = A
-                    vals[n] = dh[n] * dtx;    // dB_t
+                    float A = A2[j] * 0.6931471805599453f;
+                    ddt += da * a * A + dh[j] * Bn * x;
+                    dA[j] += da * a * dt * A; // dA/dA_log = A
+                    vals[j] = dh[j] * dtx;    // dB_t
                 }
-                dx += dh[n] * dt * Bn;
-                dh[n] *= a; // on to dL/dh[t-1]
+                dx += dh[j] * dt * Bn;
+                dh[j] *= a; // on to dL/dh[t-1]
             }
+            // the pair's two halves of y, d dt, dxc
+            y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * x;
+            ddt += __shfl_xor_sync(0xffffffff, ddt, 1);
+            dx += __shfl_xor_sync(0xffffffff, dx, 1) + dy * Dd;
 #pragma unroll
-            for (int k = 2 * N; k < NG * 32; k++) vals[k] = 0.0f;
+            for (int k = N; k < NG * 16; k++) vals[k] = 0.0f;
             float dks = 0.0f, dv;
             if (LH) { // dt = beta / (1 + beta s), s = |k|^2
                 float beta = sigmoidf_(v), den = 1.0f + beta * ksq;
                 dv = ddt * beta * (1.0f - beta) / (den * den);
-                dks = -ddt * beta * beta / (den * den);
+                dks = lead ? -ddt * beta * beta / (den * den) : 0.0f; // once per channel
             } else {
                 dv = ddt * sigmoidf_(v); // softplus' = sigmoid
             }
             if (!active) {
 #pragma unroll
-                for (int k = 0; k < NG * 32; k++) vals[k] = 0.0f;
-                dks = 0.0f;
+                for (int k = 0; k < NG * 16; k++) vals[k] = 0.0f;
             }
             float* prow = part_bc + (i * n_warps + warp) * PW;
 #pragma unroll
             for (int grp = 0; grp < NG; grp++) {
-                float v32[32];
+                float v16[16];
 #pragma unroll
-                for (int k = 0; k < 32; k++) v32[k] = vals[grp * 32 + k];
-                float tot = warp_reduce_scatter32(v32);
-                if (grp * 32 + lane < 2 * N) prow[grp * 32 + lane] = tot;
+                for (int k = 0; k < 16; k++) v16[k] = vals[grp * 16 + k];
+                float tot = half_reduce_scatter16(v16);
+                int k = grp * 16 + (lane >> 1); // value k of this half: dB/dk of n0 + k, or dC/dq of n0 + k - NH
+                if (k < N) prow[k < NH ? n0 + k : N + n0 + k - NH] = tot;
             }
             if (LH) {
                 dks = warp_sum(dks);
                 if (lane == 0) prow[2 * N] = dks;
             }
-            if (active) {
+            if (lead) {
                 dD += dy * x;
                 dxc[i * E + e] = dx;
                 ddtr[i * E + e] = dv;
@@ -1363,8 +1396,8 @@ __global__ void __launch_bounds__(32) ssm_scan_backward_kernel(float* __restrict
     if (!active) return;
     float* pad = part_ad + ((long)b * E + e) * (N + 1); // per batch row: dA_log (N), dD
 #pragma unroll
-    for (int n = 0; n < N; n++) pad[n] = dA[n];
-    pad[N] = dD;
+    for (int j = 0; j < NH; j++) pad[n0 + j] = dA[j];
+    if (half == 0) pad[N] = dD;
 }
 
 /* dxdbl's B/k and C/q columns (written) from the per-warp partial rows; Longhorn adds the path
@@ -1400,7 +1433,7 @@ __global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, const float* p
 template <int N, typename X>
 static void ssm_scan_forward_n(X* g, float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
                                const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
-    dim3 grid(ceil_div(E, 32), B);
+    dim3 grid(ceil_div(E, SSM_FWD_CH), B);
     if (longhorn) ssm_scan_forward_kernel<N, 1, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     else ssm_scan_forward_kernel<N, 0, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
@@ -1417,21 +1450,21 @@ static void ssm_scan_forward(X* g, float* hck, const float* xc, const float* dtr
     }
 }
 /* scratch floats the backward needs for (B,T,E,N) */
+static int ssm_bwd_warps(int E) { return (E + SSM_BWD_CH - 1) / SSM_BWD_CH; }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
-    return (size_t)B * T * ssm_channel_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
+    return (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
 }
 template <int N, int LH>
 static void ssm_scan_backward_launch(float* dxc, float* ddtr, float* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
                                      const float* xc, const float* dtr, const float* dt_bias, const float* xdbl, const float* xz,
                                      const float* A_log, const float* D, int B, int T, int E, int R) {
-    int threads = 32;
-    size_t smem = (size_t)SSM_CHUNK * N * threads * sizeof(float);
+    size_t smem = (size_t)SSM_CHUNK * (N / 2) * 32 * sizeof(float);
     static bool configured = false;
     if (!configured) {
         cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
-    ssm_scan_backward_kernel<N, LH><<<dim3(ceil_div(E, threads), B), threads, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
+    ssm_scan_backward_kernel<N, LH><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
                                                                                        dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
 }
@@ -1441,7 +1474,7 @@ static void ssm_scan_backward_launch(float* dxc, float* ddtr, float* dxz, float*
 static void ssm_scan_backward(float* dxc, float* ddtr, float* dxz, float* dxdbl, float* dA_log, float* dD, float* scratch, const float* dg,
                               const float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
                               const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
-    float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_channel_warps(E) * (2 * N + 1);
+    float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1);
 #define SSM_BWD(NN) \
     (longhorn ? ssm_scan_backward_launch<NN, 1>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R) \
               : ssm_scan_backward_launch<NN, 0>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R))
@@ -1454,7 +1487,7 @@ static void ssm_scan_backward(float* dxc, float* ddtr, float* dxz, float* dxdbl,
     }
 #undef SSM_BWD
     long BT = (long)B * T;
-    ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_channel_warps(E), longhorn);
+    ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_bwd_warps(E), longhorn);
     cudaCheck(cudaGetLastError());
     ssm_param_reduce_kernel<<<ceil_div((long)E * (N + 1), 256), 256>>>(longhorn ? NULL : dA_log, dD, part_ad, B, E, N);
     cudaCheck(cudaGetLastError());
