@@ -1092,9 +1092,9 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * selective scan (Mamba, Longhorn): ssm_scan_forward / ssm_scan_backward of seqmodels.h, with
  * the step size, the (t,e,n) coefficients and the output gate fused in.
  *
- * A pair of lanes owns one (b, e) recurrence and keeps its N states in registers (N/2 each, the
- * halves of y and of the channel's gradient sums added with one shuffle); a block is one warp
- * (16 channels of one batch row: small blocks spread evenly over the SMs) and walks time in
+ * In the forward one lane owns one (b, e) recurrence and keeps its N states in registers; in the
+ * backward, which needs more registers per state, a pair of lanes does (N/2 states each). A block
+ * is one warp (32 or 16 channels of one batch row: small blocks spread evenly over the SMs) and walks time in
  * chunks of SSM_CHUNK steps. Each chunk's inputs are loaded into registers at once (the forward
  * loads the next chunk while it scans the current one), and the chunk's B_t/k and C_t/q rows,
  * shared by all channels, go through shared memory. The forward writes only the gated output
@@ -1110,9 +1110,7 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * Supported state sizes: SSM_N_SUPPORTED (template instances).
  * ============================================================================================ */
 #define SSM_CHUNK 16
-#ifndef SSM_MIN_BLOCKS
-#define SSM_MIN_BLOCKS 1 /* blocks per SM that __launch_bounds__ asks registers for (1 = as many registers as they need) */
-#endif
+#define SSM_BWD_MIN_BLOCKS 10 /* the backward caps its registers for 10 warps per SM (measured: fewer registers, more warps win) */
 #define SSM_N_SUPPORTED "4, 8, 16, 32"
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
 __host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
@@ -1156,16 +1154,11 @@ __device__ inline void scan_chunk_load(ScanChunk<N>& c, const float* __restrict_
         c.bc[k] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
     }
 }
-/* scan one chunk: this lane's NH = N/2 states carried in registers (its pair lane holds the
- * other half: lane = 2 c + half, 16 channels per warp, twice the warps in flight); writes its
- * half of the checkpoint, and the lead lane writes g */
-#define SSM_FWD_CH 16
+/* scan one chunk: h (N) carried in registers; writes the checkpoint and g */
 template <int N, int LH, typename X>
-__device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N / 2], const float (&A2)[N / 2], float (&sBC)[SSM_CHUNK][2 * N],
+__device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N], const float (&A2)[N], float (&sBC)[SSM_CHUNK][2 * N],
                                           X* __restrict__ g, float* __restrict__ hck, float bias, float Dd, int b, int t0, int T, int E,
                                           int e, bool active) {
-    constexpr int NH = N / 2;
-    int n0 = (threadIdx.x & 1) * NH;
     __syncwarp();
 #pragma unroll
     for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
@@ -1173,11 +1166,10 @@ __device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N / 
         sBC[j / (2 * N)][j % (2 * N)] = c.bc[k];
     }
     __syncwarp();
-    float* ck = hck + (((long)b * ssm_n_chunks(T) + t0 / SSM_CHUNK) * E + e) * N + n0; // the state before step t0
-    if (active) {
+    if (!active) return;
+    float4* ck = (float4*)(hck + (((long)b * ssm_n_chunks(T) + t0 / SSM_CHUNK) * E + e) * N); // the state before step t0
 #pragma unroll
-        for (int j = 0; j < NH; j++) ck[j] = h[j];
-    }
+    for (int n = 0; n < N; n += 4) ck[n / 4] = make_float4(h[n], h[n + 1], h[n + 2], h[n + 3]);
 #pragma unroll
     for (int s = 0; s < SSM_CHUNK; s++) {
         if (t0 + s >= T) break;
@@ -1188,28 +1180,27 @@ __device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N / 
         }
         float dt = ssm_dt<LH>(c.v[s] + bias, ksq), dtx = dt * c.x[s];
 #pragma unroll
-        for (int j = 0; j < NH; j++) {
-            float Bn = sBC[s][n0 + j], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[j]);
-            h[j] = a * h[j] + dtx * Bn;
-            y += h[j] * sBC[s][N + n0 + j];
+        for (int n = 0; n < N; n++) {
+            float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
+            h[n] = a * h[n] + dtx * Bn;
+            y += h[n] * sBC[s][N + n];
         }
-        y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * c.x[s]; // the pair's two halves
-        if (active && !(threadIdx.x & 1)) store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z[s] * sigmoidf_(c.z[s]));
+        y += Dd * c.x[s];
+        store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z[s] * sigmoidf_(c.z[s]));
     }
 }
-/* one warp = 16 channels of one batch row: small blocks spread evenly over the SMs */
+/* one warp = 32 channels of one batch row: small blocks spread evenly over the SMs */
 template <int N, int LH, typename X>
-__global__ void __launch_bounds__(32, SSM_MIN_BLOCKS) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
+__global__ void __launch_bounds__(32) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
     const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
     const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    constexpr int NH = N / 2;
     __shared__ float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
-    int b = blockIdx.y, e = blockIdx.x * SSM_FWD_CH + threadIdx.x / 2, n0 = (threadIdx.x & 1) * NH;
+    int b = blockIdx.y, e = blockIdx.x * 32 + threadIdx.x;
     bool active = e < E;
     int ec = active ? e : 0;
-    float A2[NH], h[NH]; // A log2(e): a = 2^(dt A2)
+    float A2[N], h[N]; // A log2(e): a = 2^(dt A2)
 #pragma unroll
-    for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
+    for (int n = 0; n < N; n++) { A2[n] = LH ? 0.0f : -__expf(A_log[ec * N + n]) * 1.4426950408889634f; h[n] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
     ScanChunk<N> c0, c1; // two chunks in flight: scan one while the next one loads
     scan_chunk_load(c0, xc, dtr, xz, xdbl, b, 0, T, E, ec, R);
@@ -1270,7 +1261,7 @@ __device__ inline float half_reduce_scatter16(float (&v)[16]) {
     return v[0];
 }
 template <int N, int LH>
-__global__ void __launch_bounds__(32, SSM_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, float* __restrict__ ddtr, float* __restrict__ dxz,
+__global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, float* __restrict__ ddtr, float* __restrict__ dxz,
     float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const float* __restrict__ xc, const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const float* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
@@ -1433,7 +1424,7 @@ __global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, const float* p
 template <int N, typename X>
 static void ssm_scan_forward_n(X* g, float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
                                const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
-    dim3 grid(ceil_div(E, SSM_FWD_CH), B);
+    dim3 grid(ceil_div(E, 32), B);
     if (longhorn) ssm_scan_forward_kernel<N, 1, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     else ssm_scan_forward_kernel<N, 0, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());

@@ -1,9 +1,9 @@
 """PyTorch reference of the fused selective scan of kernels.cuh, for dev/bench/bench_scan.
 
 The same function as ssm_scan_forward (kernels.cuh): dt = softplus(dtr + bias) (mamba) or
-beta / (1 + beta |k|^2) (longhorn), the scan h = a h + b over chunks of K steps (every chunk
-scans from zero while keeping the running product of its a's, then the chunk-start states are
-carried across chunks and added back: the form of ssm_scan_chunked_forward in seqmodels.h),
+beta / (1 + beta |k|^2) (longhorn), the scan h = a h + b over chunks of K steps (inside a chunk
+in closed form from cumulative sums of log a, vectorised over all chunks; then the chunk-start
+states are carried across chunks and added back: the form of ssm_scan_chunked_forward),
 y = sum_n h C + D x, g = y * SiLU(z). fp32. Times eager and torch.compile, forward and
 forward+backward, median of 20 runs after warm-up, and prints one markdown row each.
 
@@ -25,23 +25,16 @@ def scan(xc, dtr, bias, A_log, Bm, Cm, D, z, K, longhorn):
     if longhorn:
         beta = torch.sigmoid(v)
         dt = beta / (1 + beta * (Bm * Bm).sum(-1, keepdim=True))
-        a = 1 - dt.unsqueeze(-1) * (Bm * Bm).unsqueeze(2)  # (B,T,E,N)
+        log_a = torch.log1p(-dt.unsqueeze(-1) * (Bm * Bm).unsqueeze(2))  # a = 1 - dt k^2 in (0, 1]
     else:
         dt = F.softplus(v)
-        a = torch.exp(dt.unsqueeze(-1) * -torch.exp(A_log))  # (B,T,E,N)
-    b = (dt * xc).unsqueeze(-1) * Bm.unsqueeze(2)
-    a = a.view(Bsz, nc, K, E, N)
-    b = b.view(Bsz, nc, K, E, N)
-    h = torch.zeros(Bsz, nc, E, N, device=xc.device)
-    p = torch.ones(Bsz, nc, E, N, device=xc.device)
-    hs, ps = [], []
-    for k in range(K):  # every chunk at once, from h = 0
-        h = a[:, :, k] * h + b[:, :, k]
-        p = p * a[:, :, k]
-        hs.append(h)
-        ps.append(p)
-    hl = torch.stack(hs, 2)
-    P = torch.stack(ps, 2)
+        log_a = dt.unsqueeze(-1) * -torch.exp(A_log)  # a = exp(dt A)
+    b = (dt * xc).unsqueeze(-1) * Bm.unsqueeze(2)  # (B,T,E,N)
+    # inside each chunk: h_t = sum_{s<=t} exp(L_t - L_s) b_s with L the running sum of log a
+    # (|L| stays small over K = 32 steps, so exp(-L) does not overflow)
+    L = torch.cumsum(log_a.view(Bsz, nc, K, E, N), 2)
+    hl = torch.exp(L) * torch.cumsum(torch.exp(-L) * b.view(Bsz, nc, K, E, N), 2)
+    P = torch.exp(L)  # product of the a's since the chunk start
     starts = [torch.zeros(Bsz, E, N, device=xc.device)]
     for c in range(1, nc):  # carry the chunk-start states
         starts.append(P[:, c - 1, -1] * starts[-1] + hl[:, c - 1, -1])
@@ -70,7 +63,7 @@ def main():
     ap.add_argument("--T", type=int, default=1024)
     ap.add_argument("--E", type=int, default=1536)
     ap.add_argument("--N", type=int, default=16)
-    ap.add_argument("--K", type=int, default=32)
+    ap.add_argument("--K", type=int, default=32)  # 64 would overflow exp(-L) in fp32
     ap.add_argument("--model", default="mamba", choices=["mamba", "longhorn"])
     args = ap.parse_args()
     torch.manual_seed(0)
