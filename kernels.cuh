@@ -1213,36 +1213,14 @@ __global__ void __launch_bounds__(32) ssm_scan_forward_kernel(X* __restrict__ g,
     }
 }
 
-/* sum over the 32 lanes of v[lane]: a butterfly reduce-scatter, 31 shuffles for 32 sums (lane j
- * ends with the total of value j). Stage O: lanes with bit O keep the upper O values, the others
- * the lower, each adding its partner's copy; the kept values move to v[0..O). */
-template <int O>
-__device__ inline void reduce_scatter_stage(float (&v)[32], int lane) {
-    bool up = lane & O;
-#pragma unroll
-    for (int k = 0; k < O; k++) {
-        float send = up ? v[k] : v[k + O], keep = up ? v[k + O] : v[k];
-        v[k] = keep + __shfl_xor_sync(0xffffffff, send, O);
-    }
-}
-__device__ inline float warp_reduce_scatter32(float (&v)[32]) {
-    int lane = threadIdx.x & 31;
-    reduce_scatter_stage<16>(v, lane);
-    reduce_scatter_stage<8>(v, lane);
-    reduce_scatter_stage<4>(v, lane);
-    reduce_scatter_stage<2>(v, lane);
-    reduce_scatter_stage<1>(v, lane);
-    return v[0];
-}
-
-/* partial rows: per (b,t) and warp of channels, [dB_t or dk (N) | dC_t or dq (N) | d|k|^2 (longhorn)] */
-
 /* The backward splits each channel's N states over a pair of lanes (lane = 2 c + half: 16
  * channels per warp, N/2 states per lane), for twice the warps in flight; the pair adds its
  * halves of y, d dt and dxc with one shuffle each. */
 #define SSM_BWD_CH 16
-/* the 16-lane version of the reduce-scatter: the lanes of one half (xor 2, 4, 8, 16) sum 16 values,
- * lane ends with the total of value (lane >> 1) */
+/* Sums over the channels of a warp: a butterfly reduce-scatter. The 16 lanes of one half (lane
+ * bit 0 fixed) each hold 16 values; at stage X the lanes with bit X keep the upper H values and the
+ * others the lower, each adding its partner's copy of them. After 4 stages (15 shuffles for 16
+ * sums) lane holds the total of value (lane >> 1). */
 template <int X, int H>
 __device__ inline void reduce_scatter_stage16(float (&v)[16], int lane) {
     bool up = lane & X;
@@ -1441,6 +1419,8 @@ static void ssm_scan_forward(X* g, float* hck, const float* xc, const float* dtr
     }
 }
 /* scratch floats the backward needs for (B,T,E,N) */
+/* the backward's scratch: partial rows per (b,t) and warp of channels, [dB_t or dk (N) | dC_t or
+ * dq (N) | d|k|^2 (longhorn)], then per (b, e) [dA_log (N) | dD] */
 static int ssm_bwd_warps(int E) { return (E + SSM_BWD_CH - 1) / SSM_BWD_CH; }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
     return (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
@@ -1751,21 +1731,8 @@ static int ssm_gpu_check(const Config* c) {
     if (c->d_conv > CONV_MAX_W) return sm_fail("d_conv %d is larger than the GPU conv kernel's %d", c->d_conv, CONV_MAX_W);
     return 0;
 }
-static SsmLayerParams ssm_gpu_layer(const GpuModel* g, float* buf, int l) {
-    SsmLayerParams p; /* ssm_layer() over a device buffer: the host's offsets */
-    int lh = is_longhorn(&g->host->cfg);
-    p.norm = gpu_tensor(g, buf, SSM_L "norm.weight", l);
-    p.in_proj = gpu_tensor(g, buf, SSM_L "mixer.in_proj.weight", l);
-    p.conv_w = gpu_tensor(g, buf, SSM_L "mixer.conv1d.weight", l);
-    p.conv_b = gpu_tensor(g, buf, SSM_L "mixer.conv1d.bias", l);
-    p.x_proj = gpu_tensor(g, buf, SSM_L "mixer.x_proj.weight", l);
-    p.dt_w = gpu_tensor(g, buf, lh ? SSM_L "mixer.dt_head.weight" : SSM_L "mixer.dt_proj.weight", l);
-    p.dt_b = gpu_tensor(g, buf, lh ? SSM_L "mixer.dt_head.bias" : SSM_L "mixer.dt_proj.bias", l);
-    p.A_log = lh ? NULL : gpu_tensor(g, buf, SSM_L "mixer.A_log", l);
-    p.out_proj = gpu_tensor(g, buf, SSM_L "mixer.out_proj.weight", l);
-    p.D = gpu_tensor(g, buf, SSM_L "mixer.D", l);
-    return p;
-}
+/* ssm_layer() over a device buffer: the pointers are the buffer plus the host table's offsets */
+static SsmLayerParams ssm_gpu_layer(const GpuModel* g, float* buf, int l) { return ssm_layer(g->host, buf, l); }
 
 template <typename X>
 static void ssm_forward_x(GpuModel* g, const int* h_inputs, int B, int T) {

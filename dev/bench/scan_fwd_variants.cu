@@ -1,0 +1,139 @@
+/*
+ * scan_fwd_variants.cu -- kernel experiment (issue 6): forms of the selective-scan forward against
+ * the one in kernels.cuh, same inputs, same run. Nsight Compute on the kernels.cuh forward (B16
+ * T1024 E1536 N16, H200): 255 registers, 1.46 active warps per scheduler, 0.39 eligible, issue
+ * slots 32% busy, ~17 instructions per (t,e,n): too few warps in flight and too many instructions.
+ * The variants: a lane pair per channel (N/2 states each: twice the warps), single- or double-
+ * buffered chunk loads, a register cap (min blocks per SM), and float4 reads of the B/C rows.
+ * Prints ms (median of 20) and the max |difference| of g and of the checkpoints vs kernels.cuh.
+ *   nvcc -O3 -arch=sm_90a -std=c++17 -o /tmp/v dev/bench/scan_fwd_variants.cu -lcublas && /tmp/v [B T E]
+ */
+#include "../../seqmodels.h"
+#include "../../kernels.cuh"
+#include <algorithm>
+#include <vector>
+using namespace gpu;
+
+/* PAIR: lanes 2c, 2c+1 share channel c (N/2 states each); DBUF: load the next chunk while scanning */
+template <int N, int PAIR, int DBUF, int MINB>
+__global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
+    const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
+    const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
+    constexpr int NS = PAIR ? N / 2 : N, CH = PAIR ? 16 : 32;
+    __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N];
+    int lane = threadIdx.x, b = blockIdx.y, e = blockIdx.x * CH + (PAIR ? lane / 2 : lane), n0 = PAIR ? (lane & 1) * NS : 0;
+    bool active = e < E, writer = active && (!PAIR || !(lane & 1));
+    int ec = active ? e : 0, n_ck = ssm_n_chunks(T);
+    float A2[NS], h[NS];
+#pragma unroll
+    for (int j = 0; j < NS; j++) { A2[j] = -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
+    float bias = dt_bias[ec], Dd = D[ec];
+    ScanChunk<N> cbuf[DBUF ? 2 : 1];
+    scan_chunk_load(cbuf[0], xc, dtr, xz, xdbl, b, 0, T, E, ec, R);
+    for (int k = 0; k < n_ck; k++) {
+        int t0 = k * SSM_CHUNK;
+        ScanChunk<N>& c = cbuf[DBUF ? (k & 1) : 0];
+        if (DBUF && k + 1 < n_ck) scan_chunk_load(cbuf[(k + 1) & 1], xc, dtr, xz, xdbl, b, t0 + SSM_CHUNK, T, E, ec, R);
+        if (!DBUF && k > 0) scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
+        __syncwarp();
+#pragma unroll
+        for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
+            int j = 32 * q + lane;
+            sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
+        }
+        __syncwarp();
+        if (active) {
+            float* ck = hck + (((long)b * n_ck + k) * E + e) * N + n0;
+#pragma unroll
+            for (int j = 0; j < NS; j++) ck[j] = h[j];
+        }
+#pragma unroll
+        for (int s = 0; s < SSM_CHUNK; s++) {
+            if (t0 + s >= T) break;
+            float dt = ssm_dt<0>(c.v[s] + bias, 0.0f), dtx = dt * c.x[s], y = 0.0f;
+            const float4* B4 = (const float4*)&sBC[s][n0];
+            const float4* C4 = (const float4*)&sBC[s][N + n0];
+#pragma unroll
+            for (int j4 = 0; j4 < NS / 4; j4++) {
+                float4 Bv = B4[j4], Cv = C4[j4];
+                float Bs[4] = {Bv.x, Bv.y, Bv.z, Bv.w}, Cs[4] = {Cv.x, Cv.y, Cv.z, Cv.w};
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    int j = 4 * j4 + u;
+                    float a = ex2_approx(dt * A2[j]);
+                    h[j] = a * h[j] + dtx * Bs[u];
+                    y += h[j] * Cs[u];
+                }
+            }
+            if (PAIR) y += __shfl_xor_sync(0xffffffff, y, 1);
+            y += Dd * c.x[s];
+            if (writer) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * c.z[s] * sigmoidf_(c.z[s]));
+        }
+    }
+}
+
+static float* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
+    std::vector<float> h(n);
+    for (size_t i = 0; i < n; i++) h[i] = shift + scale * (float)(2 * rng_uniform(rng) - 1);
+    float* d;
+    cudaCheck(cudaMalloc(&d, n * sizeof(float)));
+    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+    return d;
+}
+template <typename F>
+static double median_ms(F f) {
+    cudaEvent_t a, b;
+    cudaCheck(cudaEventCreate(&a)); cudaCheck(cudaEventCreate(&b));
+    f(); f();
+    std::vector<double> ms;
+    for (int r = 0; r < 20; r++) {
+        cudaCheck(cudaEventRecord(a)); f(); cudaCheck(cudaEventRecord(b)); cudaCheck(cudaEventSynchronize(b));
+        float t; cudaCheck(cudaEventElapsedTime(&t, a, b)); ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[10];
+}
+static double max_diff_bf16(const __nv_bfloat16* a, const __nv_bfloat16* b, size_t n) {
+    std::vector<__nv_bfloat16> x(n), y(n);
+    cudaCheck(cudaMemcpy(x.data(), a, n * 2, cudaMemcpyDeviceToHost)); cudaCheck(cudaMemcpy(y.data(), b, n * 2, cudaMemcpyDeviceToHost));
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)__bfloat162float(x[i]) - __bfloat162float(y[i])));
+    return m;
+}
+static double max_diff(const float* a, const float* b, size_t n) {
+    std::vector<float> x(n), y(n);
+    cudaCheck(cudaMemcpy(x.data(), a, n * 4, cudaMemcpyDeviceToHost)); cudaCheck(cudaMemcpy(y.data(), b, n * 4, cudaMemcpyDeviceToHost));
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)x[i] - y[i]));
+    return m;
+}
+
+int main(int argc, char** argv) {
+    int B = argc > 1 ? atoi(argv[1]) : 16, T = argc > 2 ? atoi(argv[2]) : 1024, E = argc > 3 ? atoi(argv[3]) : 1536;
+    const int N = 16;
+    int R = (E / 2 + 15) / 16;
+    uint64_t rng = 7;
+    size_t BT = (size_t)B * T, n = BT * E, XD = R + 2 * N, nck = (size_t)B * ssm_n_chunks(T) * E * N;
+    float *xc = dev_rand(n, 1, 0, &rng), *dtr = dev_rand(n, 1, -2, &rng), *bias = dev_rand(E, 0.5, 0, &rng);
+    float *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *xz = dev_rand(2 * n, 1, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
+    float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *hck0, *hck1;
+    __nv_bfloat16 *g0, *g1;
+    cudaCheck(cudaMalloc(&g0, n * 2)); cudaCheck(cudaMalloc(&g1, n * 2));
+    cudaCheck(cudaMalloc(&hck0, nck * 4)); cudaCheck(cudaMalloc(&hck1, nck * 4));
+    printf("mamba forward, B %d T %d E %d N %d\n| variant | ms | max diff g | max diff checkpoints |\n|---|---:|---:|---:|\n", B, T, E, N);
+    double ref = median_ms([&] { ssm_scan_forward(g0, hck0, xc, dtr, bias, xdbl, xz, A_log, D, 0, B, T, E, N, R); });
+    printf("| kernels.cuh | %.3f | 0 | 0 |\n", ref);
+#define VARIANT(PAIR, DBUF, MINB)                                                                                          \
+    {                                                                                                                      \
+        cudaCheck(cudaMemset(g1, 0xff, n * 2)); cudaCheck(cudaMemset(hck1, 0xff, nck * 4));                                \
+        dim3 grid(ceil_div(E, PAIR ? 16 : 32), B);                                                                         \
+        double ms = median_ms([&] {                                                                                        \
+            fwd_variant<N, PAIR, DBUF, MINB><<<grid, 32>>>(g1, hck1, xc, dtr, bias, xdbl, xz, A_log, D, T, E, R);          \
+            cudaCheck(cudaGetLastError());                                                                                 \
+        });                                                                                                                \
+        printf("| pair %d, double buffer %d, min blocks %d | %.3f | %.2e | %.2e |\n", PAIR, DBUF, MINB, ms,                  \
+               max_diff_bf16(g0, g1, n), max_diff(hck0, hck1, nck));                                                       \
+    }
+    VARIANT(0, 1, 1) VARIANT(0, 0, 1) VARIANT(0, 0, 12) VARIANT(1, 1, 1) VARIANT(1, 0, 1) VARIANT(1, 0, 12) VARIANT(1, 0, 16) VARIANT(1, 1, 12)
+    return 0;
+}
