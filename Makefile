@@ -60,7 +60,7 @@ test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
-cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda
+cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants
 
 train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
@@ -72,12 +72,16 @@ test_gpu.out: test_gpu.cu kernels.cuh $(HEADERS)
 dev/bench/bench_scan_cuda: dev/bench/bench_scan.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
 
+# kernel experiment: forms of the scan forward against kernels.cuh's (dev/bench/scan_fwd_variants [B T E])
+dev/bench/scan_fwd_variants: dev/bench/scan_fwd_variants.cu kernels.cuh $(HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
+
 # on a GPU machine: build and run every kernel against its CPU op
 test_gpu: test_gpu.out
 	./test_gpu.out
 
 clean:
-	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda
+	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants
 	rm -rf tests/tmp
 
 help:

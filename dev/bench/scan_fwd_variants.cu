@@ -6,7 +6,7 @@
  * The variants: a lane pair per channel (N/2 states each: twice the warps), single- or double-
  * buffered chunk loads, a register cap (min blocks per SM), and float4 reads of the B/C rows.
  * Prints ms (median of 20) and the max |difference| of g and of the checkpoints vs kernels.cuh.
- *   nvcc -O3 -arch=sm_90a -std=c++17 -o /tmp/v dev/bench/scan_fwd_variants.cu -lcublas && /tmp/v [B T E]
+ *   make dev/bench/scan_fwd_variants && dev/bench/scan_fwd_variants [B T E]
  */
 #include "../../seqmodels.h"
 #include "../../kernels.cuh"
