@@ -991,100 +991,128 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
 /* ============================================================================================
  * causal depthwise conv1d (Mamba, Longhorn), fused with the SiLU that follows it in the block:
  *   xc[b,t,e] = SiLU(xconv[b,t,e]),  xconv[b,t,e] = bias[e] + sum_w W[e,w] x[b,t-(W-1)+w,e]
- * x rows have stride ldx (the xs half of in_proj's output, ldx = 2E). The backward recomputes
- * xconv instead of storing it. W <= CONV_MAX_W (the weight gradient keeps W sums in registers).
+ * x rows have stride ldx (the xs half of in_proj's output, ldx = 2E). One thread walks one
+ * channel through CONV_SEG consecutive steps and slides the last W inputs through registers, so
+ * every input is read once (taps indexed by how far back they look: tap `back` has weight
+ * W[e, W-1-back]). The backward recomputes xconv; it computes dxconv and the weight and bias
+ * sums in one pass (partial rows per segment, added in order), then dx in a second pass that
+ * slides forward-looking. W <= CONV_MAX_W.
  * ============================================================================================ */
 #define CONV_MAX_W 8
-__device__ inline float conv1d_at(const float* x, int ldx, const float* weight, const float* bias, int t, long bt, int e, int W) {
-    float s = bias[e];
-    for (int w = 0; w < W; w++) {
-        int back = W - 1 - w; // how many steps back this tap looks
-        if (t - back >= 0) s += weight[e * W + w] * x[(bt - back) * ldx + e];
+#define CONV_SEG 64
+__device__ inline float sigmoidf_(float v) { return 1.0f / (1.0f + __expf(-v)); }
+/* grid: (ceil(E/128), B * n_seg), 128 threads; n_seg = ceil(T / CONV_SEG) */
+static dim3 conv1d_grid(int B, int T, int E) { return dim3(ceil_div(E, 128), B * ceil_div(T, CONV_SEG)); }
+/* this thread's channel, row and steps [t0, t1); the taps' weights w[k] = W[e, W-1-k]; after the
+ * step at t the window holds win[k] = x[t-k] */
+struct ConvLane {
+    int e, b, t0, t1;
+    float w[CONV_MAX_W], win[CONV_MAX_W];
+};
+__device__ inline bool conv1d_lane(ConvLane& L, const float* x, int ldx, const float* weight, int T, int E, int W) {
+    int n_seg = (T + CONV_SEG - 1) / CONV_SEG;
+    L.e = blockIdx.x * blockDim.x + threadIdx.x;
+    L.b = blockIdx.y / n_seg;
+    L.t0 = (blockIdx.y % n_seg) * CONV_SEG;
+    L.t1 = min(T, L.t0 + CONV_SEG);
+    if (L.e >= E) return false;
+#pragma unroll
+    for (int k = 0; k < CONV_MAX_W; k++) {
+        L.w[k] = k < W ? weight[L.e * W + W - 1 - k] : 0.0f;
+        int t = L.t0 - 1 - k; // before the first step win[k] = x[t0-1-k] (zero before t = 0)
+        L.win[k] = k < W - 1 && t >= 0 ? x[((long)L.b * T + t) * ldx + L.e] : 0.0f;
     }
+    return true;
+}
+/* shift the window by one step and take x_t; returns xconv_t */
+__device__ inline float conv1d_step(ConvLane& L, float x_t, float bias) {
+#pragma unroll
+    for (int k = CONV_MAX_W - 1; k > 0; k--) L.win[k] = L.win[k - 1];
+    L.win[0] = x_t;
+    float s = bias;
+#pragma unroll
+    for (int k = 0; k < CONV_MAX_W; k++) s += L.w[k] * L.win[k];
     return s;
 }
-__device__ inline float sigmoidf_(float v) { return 1.0f / (1.0f + __expf(-v)); }
-
-__global__ void conv1d_silu_forward_kernel(float* xc, const float* x, int ldx, const float* weight, const float* bias, int B, int T,
-                                           int E, int W) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long)B * T * E) return;
-    long bt = i / E;
-    int e = (int)(i % E), t = (int)(bt % T);
-    float s = conv1d_at(x, ldx, weight, bias, t, bt, e, W);
-    xc[i] = s * sigmoidf_(s);
+__global__ void conv1d_silu_forward_kernel(float* xc, const float* x, int ldx, const float* weight, const float* bias, int T, int E, int W) {
+    ConvLane L;
+    if (!conv1d_lane(L, x, ldx, weight, T, E, W)) return;
+    float bb = bias[L.e];
+    for (int t = L.t0; t < L.t1; t++) {
+        long bt = (long)L.b * T + t;
+        float s = conv1d_step(L, x[bt * ldx + L.e], bb);
+        xc[bt * E + L.e] = s * sigmoidf_(s);
+    }
 }
 static void conv1d_silu_forward(float* xc, const float* x, int ldx, const float* weight, const float* bias, int B, int T, int E, int W) {
-    conv1d_silu_forward_kernel<<<ceil_div((long)B * T * E, 256), 256>>>(xc, x, ldx, weight, bias, B, T, E, W);
+    conv1d_silu_forward_kernel<<<conv1d_grid(B, T, E), 128>>>(xc, x, ldx, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
 }
-/* dxconv = dxc * SiLU'(xconv) */
-__global__ void conv1d_silu_dpre_kernel(float* dxconv, const float* dxc, const float* x, int ldx, const float* weight, const float* bias,
-                                        int B, int T, int E, int W) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long)B * T * E) return;
-    long bt = i / E;
-    int e = (int)(i % E), t = (int)(bt % T);
-    float s = conv1d_at(x, ldx, weight, bias, t, bt, e, W), sg = sigmoidf_(s);
-    dxconv[i] = dxc[i] * (sg + s * sg * (1.0f - sg));
-}
-/* dx[b,t,e] = sum_w W[e,w] dxconv[b,t+(W-1)-w,e]  (written, not added; stride ldx) */
-__global__ void conv1d_dx_kernel(float* dx, int ldx, const float* dxconv, const float* weight, int B, int T, int E, int W) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long)B * T * E) return;
-    long bt = i / E;
-    int e = (int)(i % E), t = (int)(bt % T);
-    float s = 0;
-    for (int w = 0; w < W; w++) {
-        int ahead = W - 1 - w;
-        if (t + ahead < T) s += weight[e * W + w] * dxconv[(bt + ahead) * E + e];
-    }
-    dx[bt * ldx + e] = s;
-}
-/* dW, dbias partial sums: block (x: 128 channels, y: a slice of the B*T rows) */
-#define CONV_BWD_SLICES 64
-__global__ void conv1d_dweight_kernel(float* partials, const float* dxconv, const float* x, int ldx, int B, int T, int E, int W) {
-    int e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= E) return;
-    long BT = (long)B * T, per = (BT + gridDim.y - 1) / gridDim.y, r0 = blockIdx.y * per, r1 = min(BT, r0 + per);
-    float acc[CONV_MAX_W + 1];
-    for (int w = 0; w <= CONV_MAX_W; w++) acc[w] = 0;
-    for (long bt = r0; bt < r1; bt++) {
-        int t = (int)(bt % T);
-        float g = dxconv[bt * E + e];
+/* dxconv = dxc * SiLU'(xconv); per segment: dW[e, W-1-k] partial = sum dxconv_t x_{t-k}, dbias */
+__global__ void conv1d_silu_backward_kernel(float* dxconv, float* partials, const float* dxc, const float* x, int ldx, const float* weight,
+                                            const float* bias, int T, int E, int W) {
+    ConvLane L;
+    if (!conv1d_lane(L, x, ldx, weight, T, E, W)) return;
+    float bb = bias[L.e], acc[CONV_MAX_W + 1];
 #pragma unroll
-        for (int w = 0; w < CONV_MAX_W; w++) {
-            int back = W - 1 - w;
-            if (w < W && t - back >= 0) acc[w] += g * x[(bt - back) * ldx + e];
-        }
+    for (int k = 0; k <= CONV_MAX_W; k++) acc[k] = 0.0f;
+    for (int t = L.t0; t < L.t1; t++) {
+        long bt = (long)L.b * T + t;
+        float s = conv1d_step(L, x[bt * ldx + L.e], bb), sg = sigmoidf_(s);
+        float g = dxc[bt * E + L.e] * (sg + s * sg * (1.0f - sg));
+        dxconv[bt * E + L.e] = g;
+#pragma unroll
+        for (int k = 0; k < CONV_MAX_W; k++) acc[k] += g * L.win[k]; // the window holds zeros before t = 0
         acc[CONV_MAX_W] += g;
     }
-    float* p = partials + ((long)blockIdx.y * E + e) * (CONV_MAX_W + 1);
-    for (int w = 0; w <= CONV_MAX_W; w++) p[w] = acc[w];
+    float* p = partials + ((long)blockIdx.y * E + L.e) * (CONV_MAX_W + 1);
+#pragma unroll
+    for (int k = 0; k <= CONV_MAX_W; k++) p[k] = acc[k];
 }
-__global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const float* partials, int slices, int E, int W) {
+/* dx[b,t,e] = sum_k W[e,W-1-k] dxconv[b,t+k,e]  (written, not added; stride ldx), t walked backwards */
+__global__ void conv1d_dx_kernel(float* dx, int ldx, const float* dxconv, const float* weight, int T, int E, int W) {
+    int n_seg = (T + CONV_SEG - 1) / CONV_SEG, e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= E) return;
+    int b = blockIdx.y / n_seg, t0 = (blockIdx.y % n_seg) * CONV_SEG, t1 = min(T, t0 + CONV_SEG);
+    float w[CONV_MAX_W], ahead[CONV_MAX_W]; // ahead[k] = dxconv[t + k]
+#pragma unroll
+    for (int k = 0; k < CONV_MAX_W; k++) {
+        w[k] = k < W ? weight[e * W + W - 1 - k] : 0.0f;
+        int t = t1 + k; // before the first step ahead[k] = dxconv[t1+k] (zero past T)
+        ahead[k] = k < W - 1 && t < T ? dxconv[((long)b * T + t) * E + e] : 0.0f;
+    }
+    for (int t = t1 - 1; t >= t0; t--) {
+        long bt = (long)b * T + t;
+#pragma unroll
+        for (int k = CONV_MAX_W - 1; k > 0; k--) ahead[k] = ahead[k - 1];
+        ahead[0] = dxconv[bt * E + e];
+        float s = 0.0f;
+#pragma unroll
+        for (int k = 0; k < CONV_MAX_W; k++) s += w[k] * ahead[k];
+        dx[bt * ldx + e] = s;
+    }
+}
+__global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const float* partials, int n_rows, int E, int W) {
     int e = blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= E) return;
-    for (int w = 0; w <= W; w++) {
-        int col = w < W ? w : CONV_MAX_W;
+    for (int k = 0; k <= W; k++) {
+        int col = k < W ? k : CONV_MAX_W;
         float s = 0;
-        for (int k = 0; k < slices; k++) s += partials[((long)k * E + e) * (CONV_MAX_W + 1) + col];
-        if (w < W) dweight[e * W + w] += s;
+        for (int r = 0; r < n_rows; r++) s += partials[((long)r * E + e) * (CONV_MAX_W + 1) + col];
+        if (k < W) dweight[e * W + W - 1 - k] += s;
         else dbias[e] += s;
     }
 }
-/* scratch: conv1d_backward_scratch(E) floats (partial sums); dxconv: B*T*E floats of workspace */
-static size_t conv1d_backward_scratch(int E) { return (size_t)CONV_BWD_SLICES * E * (CONV_MAX_W + 1); }
+/* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums); dxconv: B*T*E floats of workspace */
+static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_SEG) * E * (CONV_MAX_W + 1); }
 static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbias, float* dxconv, float* scratch, const float* dxc,
                                  const float* x, const float* weight, const float* bias, int B, int T, int E, int W) {
-    long n = (long)B * T * E;
-    conv1d_silu_dpre_kernel<<<ceil_div(n, 256), 256>>>(dxconv, dxc, x, ldx, weight, bias, B, T, E, W);
+    dim3 grid = conv1d_grid(B, T, E);
+    conv1d_silu_backward_kernel<<<grid, 128>>>(dxconv, scratch, dxc, x, ldx, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
-    conv1d_dx_kernel<<<ceil_div(n, 256), 256>>>(dx, ldx, dxconv, weight, B, T, E, W);
+    conv1d_dx_kernel<<<grid, 128>>>(dx, ldx, dxconv, weight, T, E, W);
     cudaCheck(cudaGetLastError());
-    conv1d_dweight_kernel<<<dim3(ceil_div(E, 128), CONV_BWD_SLICES), 128>>>(scratch, dxconv, x, ldx, B, T, E, W);
-    cudaCheck(cudaGetLastError());
-    conv1d_dweight_reduce_kernel<<<ceil_div(E, 128), 128>>>(dweight, dbias, scratch, CONV_BWD_SLICES, E, W);
+    conv1d_dweight_reduce_kernel<<<ceil_div(E, 128), 128>>>(dweight, dbias, scratch, (int)grid.y, E, W);
     cudaCheck(cudaGetLastError());
 }
 
@@ -1722,7 +1750,7 @@ static void ssm_gpu_grads_layout(SsmGpuGrads* d, Arena* ar, const Config* c, int
     d->dg = carve(ar, BT * E);
     d->dlnf = carve(ar, BT * C);
     d->scan_scratch = carve(ar, ssm_scan_backward_scratch(B, T, (int)E, (int)N));
-    d->conv_scratch = carve(ar, conv1d_backward_scratch((int)E));
+    d->conv_scratch = carve(ar, conv1d_backward_scratch(B, T, (int)E));
 }
 /* what the GPU kernels cannot run, as one clear message (0 = fine) */
 static int ssm_gpu_check(const Config* c) {

@@ -92,7 +92,7 @@ static void test_conv1d(int B, int T, int E, int W) {
     float *d_xc, *d_dxz, *d_dw, *d_db, *d_dxconv, *d_scr;
     cudaCheck(cudaMalloc(&d_xc, n * 4)); cudaCheck(cudaMalloc(&d_dxz, 2 * n * 4)); cudaCheck(cudaMalloc(&d_dxconv, n * 4));
     cudaCheck(cudaMalloc(&d_dw, (size_t)E * W * 4)); cudaCheck(cudaMalloc(&d_db, E * 4));
-    cudaCheck(cudaMalloc(&d_scr, gpu::conv1d_backward_scratch(E) * 4));
+    cudaCheck(cudaMalloc(&d_scr, gpu::conv1d_backward_scratch(B, T, E) * 4));
     cudaCheck(cudaMemset(d_dw, 0, (size_t)E * W * 4)); cudaCheck(cudaMemset(d_db, 0, E * 4));
     gpu::conv1d_silu_forward(d_xc, d_xz, 2 * E, d_w, d_b, B, T, E, W);
     gpu::conv1d_silu_backward(d_dxz, 2 * E, d_dw, d_db, d_dxconv, d_scr, d_dxc, d_xz, d_w, d_b, B, T, E, W);
@@ -424,6 +424,7 @@ int main(void) {
     // SSM kernels (fp32: tight)
     test_conv1d(2, 37, 80, 4);
     test_conv1d(1, 9, 64, 7);
+    test_conv1d(2, 150, 48, 4); // several CONV_SEG segments
     for (int lh = 0; lh <= 1; lh++) {
         test_ssm_scan(lh, 2, 100, 80, 16, 6);
         test_ssm_scan(lh, 2, 33, 64, 8, 4);
