@@ -9,7 +9,9 @@
  *                   fp32 softmax statistics and accumulators), head size 64;
  *   fp32:           cuBLAS SGEMM and the one-warp-per-row attention kernel: exact enough to be
  *                   compared with the CPU reference at 1e-5 (test_gpu).
- * Parameters, gradients, AdamW state and the activations between ops are fp32 in both modes.
+ * Parameters, gradients and AdamW state are fp32 in both modes; in bf16 mode the activations that
+ * only feed matmuls (norm outputs, the attention output, the MLP activation, the SSM's gated
+ * output) are stored in bf16, the rest in fp32. The selective scan runs in fp32 in both modes.
  */
 #pragma once
 #include <cublas_v2.h>
