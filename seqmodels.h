@@ -1162,6 +1162,43 @@ static inline void ssm_coef(int longhorn, real dt, real A_log, real Bk, real x, 
     else { *a = exp(-dt * exp(A_log)); *b = dt * Bk * x; }     // Bk = B_t[n]; A = -exp(A_log)
 }
 
+/* the step size dt (BT,E) from v, the dt projection's output (bias included):
+ *   mamba: dt = softplus(v);  longhorn: beta = sigmoid(v), dt = beta / (1 + beta |k|^2)
+ * ksq (BT) keeps |k|^2 (k = the N columns after the first R of xdbl) for the backward */
+static void ssm_dt_forward(real* dt, real* ksq, const real* v, const real* xdbl, int longhorn, int BT, int E, int N, int R) {
+    int XD = R + 2 * N;
+    for (int i = 0; i < BT; i++) {
+        const real* k = xdbl + (size_t)i * XD + R;
+        real s = 0;
+        for (int n = 0; n < N; n++) s += k[n] * k[n];
+        ksq[i] = s;
+        for (int e = 0; e < E; e++) {
+            real vi = v[(size_t)i * E + e], beta = sigmoidr(vi);
+            dt[(size_t)i * E + e] = longhorn ? beta / (1 + beta * s) : softplusr(vi);
+        }
+    }
+}
+/* ddt -> dv (+=) and, for longhorn, the path through |k|^2 into xdbl's k columns (+= 2 k d|k|^2) */
+static void ssm_dt_backward(real* dv, real* dxdbl, const real* ddt, const real* v, const real* ksq, const real* xdbl, int longhorn,
+                            int BT, int E, int N, int R) {
+    int XD = R + 2 * N;
+    for (int i = 0; i < BT; i++) {
+        real dks = 0;
+        for (int e = 0; e < E; e++) {
+            real beta = sigmoidr(v[(size_t)i * E + e]), gd = ddt[(size_t)i * E + e];
+            if (longhorn) { // dt = beta / (1 + beta s)
+                real den = 1 + beta * ksq[i];
+                dv[(size_t)i * E + e] += gd / (den * den) * beta * (1 - beta);
+                dks += -gd * beta * beta / (den * den);
+            } else { // dt = softplus(v): softplus' = sigmoid
+                dv[(size_t)i * E + e] += gd * beta;
+            }
+        }
+        if (longhorn)
+            for (int n = 0; n < N; n++) dxdbl[(size_t)i * XD + R + n] += 2 * xdbl[(size_t)i * XD + R + n] * dks;
+    }
+}
+
 /* one block's scan: h, y from xc, dt and xdbl (B,T,...) */
 static void ssm_scan_forward(real* h, real* y, const real* xc, const real* dt, const real* xdbl, const real* A_log, const real* D,
                              int longhorn, int B, int T, int E, int N, int R) {
@@ -1311,16 +1348,7 @@ static void ssm_forward(Model* m, const int* idx, int B, int T) {
         linear_forward(xdbl, xc, w.x_proj, NULL, BT, E, XD);
         for (int i = 0; i < BT; i++) memcpy(dtlow + (size_t)i * R, xdbl + (size_t)i * XD, R * sizeof(real));
         linear_forward(dtr, dtlow, w.dt_w, w.dt_b, BT, R, E);
-        for (int i = 0; i < BT; i++) { // the step size
-            const real* k = xdbl + (size_t)i * XD + R;
-            real s = 0;
-            for (int n = 0; n < N; n++) s += k[n] * k[n];
-            ksq[i] = s;
-            for (int e = 0; e < E; e++) {
-                real v = dtr[(size_t)i * E + e], beta = sigmoidr(v);
-                dt[(size_t)i * E + e] = lh ? beta / (1 + beta * s) : softplusr(v);
-            }
-        }
+        ssm_dt_forward(dt, ksq, dtr, xdbl, lh, BT, E, N, R);
         ssm_scan_forward(h, y, xc, dt, xdbl, w.A_log, w.D, lh, B, T, E, N, R);
         for (size_t i = 0; i < (size_t)BT * E; i++) g[i] = y[i] * z[i] * sigmoidr(z[i]); // y * SiLU(z)
         linear_forward(a.mix + oC, g, w.out_proj, NULL, BT, E, C);
@@ -1363,21 +1391,7 @@ static void ssm_backward(Model* m, const int* idx, int B, int T) {
             dz[i] += dg[i] * y[i] * (s + z[i] * s * (1 - s));
         }
         ssm_scan_backward(dxc, ddt, dxdbl, gr.A_log, gr.D, dy, a.h + oE * N, xc, dt, xdbl, w.A_log, w.D, lh, B, T, E, N, R);
-        for (int i = 0; i < BT; i++) { // through the step size into dt_low (and, for longhorn, into |k|^2)
-            const real* k = xdbl + (size_t)i * XD + R;
-            real dks = 0;
-            for (int e = 0; e < E; e++) {
-                real v = dtr[(size_t)i * E + e], beta = sigmoidr(v), gd = ddt[(size_t)i * E + e];
-                if (lh) { // dt = beta / (1 + beta s)
-                    real den = 1 + beta * ksq[i];
-                    ddtr[(size_t)i * E + e] += gd / (den * den) * beta * (1 - beta);
-                    dks += -gd * beta * beta / (den * den);
-                } else { // dt = softplus(v)
-                    ddtr[(size_t)i * E + e] += gd * beta;
-                }
-            }
-            if (lh) for (int n = 0; n < N; n++) dxdbl[(size_t)i * XD + R + n] += 2 * k[n] * dks;
-        }
+        ssm_dt_backward(ddtr, dxdbl, ddt, dtr, ksq, xdbl, lh, BT, E, N, R); // into dt_low (and, for longhorn, |k|^2)
         linear_backward(ddtlow, gr.dt_w, gr.dt_b, ddtr, dtlow, w.dt_w, BT, R, E);
         for (int i = 0; i < BT; i++)
             for (int r = 0; r < R; r++) dxdbl[(size_t)i * XD + r] += ddtlow[(size_t)i * R + r];
@@ -1426,11 +1440,9 @@ static void ssm_step(Model* m, real* state, int token, real* logits) {
         silu_forward(xc, xconv, E);
         linear_forward(xdbl, xc, w.x_proj, NULL, 1, E, XD);
         linear_forward(dtr, xdbl, w.dt_w, w.dt_b, 1, R, E); // dt_low = the first R columns
-        real ksq = 0;
-        for (int n = 0; n < N; n++) ksq += xdbl[R + n] * xdbl[R + n];
+        real ksq;
+        ssm_dt_forward(dt, &ksq, dtr, xdbl, lh, 1, E, N, R);
         for (int e = 0; e < E; e++) {
-            real beta = sigmoidr(dtr[e]);
-            dt[e] = lh ? beta / (1 + beta * ksq) : softplusr(dtr[e]);
             real acc = 0;
             for (int n = 0; n < N; n++) {
                 real a, b;

@@ -124,16 +124,9 @@ static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
         for (int k = 0; k < N; k++) A_log[e * N + k] = (float)(log(k + 1.0) + 0.3 * (rng_uniform(&rng) - 0.5));
     // CPU reference forward
     float *dt = (float*)mallocCheck(n * 4), *ksq = (float*)mallocCheck(BT * 4), *h = (float*)mallocCheck(n * N * 4);
-    float *y = (float*)mallocCheck(n * 4), *g = (float*)mallocCheck(n * 4);
-    for (size_t i = 0; i < BT; i++) {
-        float s = 0;
-        for (int k = 0; k < N; k++) s += xdbl[i * XD + R + k] * xdbl[i * XD + R + k];
-        ksq[i] = s;
-        for (int e = 0; e < E; e++) {
-            float v = dtr[i * E + e] + bias[e], beta = sigmoidr(v);
-            dt[i * E + e] = longhorn ? beta / (1 + beta * s) : softplusr(v);
-        }
-    }
+    float *y = (float*)mallocCheck(n * 4), *g = (float*)mallocCheck(n * 4), *v = (float*)mallocCheck(n * 4);
+    for (size_t i = 0; i < n; i++) v[i] = dtr[i] + bias[i % E]; // the CPU adds the bias in the matmul
+    ssm_dt_forward(dt, ksq, v, xdbl, longhorn, (int)BT, E, N, R);
     ssm_scan_forward(h, y, xc, dt, xdbl, longhorn ? NULL : A_log, D, longhorn, B, T, E, N, R);
     float *dy = (float*)mallocCheck(n * 4), *dz = (float*)calloc(2 * n, 4);
     for (size_t i = 0; i < BT; i++)
@@ -145,22 +138,9 @@ static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
         }
     // CPU reference backward, then through the step size (as ssm_backward does)
     float *dxc = (float*)calloc(n, 4), *ddt = (float*)calloc(n, 4), *dxdbl = (float*)calloc(BT * XD, 4);
-    float *dA = (float*)calloc((size_t)E * N, 4), *dD = (float*)calloc(E, 4), *ddtr = (float*)mallocCheck(n * 4);
+    float *dA = (float*)calloc((size_t)E * N, 4), *dD = (float*)calloc(E, 4), *ddtr = (float*)calloc(n, 4);
     ssm_scan_backward(dxc, ddt, dxdbl, longhorn ? NULL : dA, dD, dy, h, xc, dt, xdbl, longhorn ? NULL : A_log, D, longhorn, B, T, E, N, R);
-    for (size_t i = 0; i < BT; i++) {
-        float dks = 0;
-        for (int e = 0; e < E; e++) {
-            float v = dtr[i * E + e] + bias[e], beta = sigmoidr(v), gd = ddt[i * E + e];
-            if (longhorn) {
-                float den = 1 + beta * ksq[i];
-                ddtr[i * E + e] = gd / (den * den) * beta * (1 - beta);
-                dks += -gd * beta * beta / (den * den);
-            } else {
-                ddtr[i * E + e] = gd * beta;
-            }
-        }
-        if (longhorn) for (int k = 0; k < N; k++) dxdbl[i * XD + R + k] += 2 * xdbl[i * XD + R + k] * dks;
-    }
+    ssm_dt_backward(ddtr, dxdbl, ddt, v, ksq, xdbl, longhorn, (int)BT, E, N, R);
     // GPU
     float *d_xc = to_gpu(xc, n * 4), *d_dtr = to_gpu(dtr, n * 4), *d_bias = to_gpu(bias, E * 4), *d_xdbl = to_gpu(xdbl, BT * XD * 4);
     float *d_xz = to_gpu(xz, 2 * n * 4), *d_A = to_gpu(A_log, (size_t)E * N * 4), *d_D = to_gpu(D, E * 4), *d_dg = to_gpu(dg, n * 4);
@@ -184,7 +164,7 @@ static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
     snprintf(what, sizeof(what), "ssm_scan_backward %s: d x_proj out (B/k, C/q)", label); check(what, d_dxdbl, dxdbl, BT * XD, 1e-4);
     if (!longhorn) { snprintf(what, sizeof(what), "ssm_scan_backward %s: dA_log", label); check(what, d_dA, dA, (size_t)E * N, 1e-4); }
     snprintf(what, sizeof(what), "ssm_scan_backward %s: dD", label); check(what, d_dD, dD, E, 1e-4);
-    free(xc); free(dtr); free(bias); free(xdbl); free(xz); free(A_log); free(D); free(dg); free(dt); free(ksq); free(h); free(y); free(g);
+    free(xc); free(dtr); free(bias); free(xdbl); free(xz); free(A_log); free(D); free(dg); free(dt); free(ksq); free(h); free(y); free(g); free(v);
     free(dy); free(dz); free(dxc); free(ddt); free(dxdbl); free(dA); free(dD); free(ddtr);
     float* dev[] = {d_xc, d_dtr, d_bias, d_xdbl, d_xz, d_A, d_D, d_dg, d_g, d_hck, d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr};
     for (size_t k = 0; k < sizeof(dev) / sizeof(dev[0]); k++) cudaCheck(cudaFree(dev[k]));

@@ -12,36 +12,8 @@
  */
 #include "../../seqmodels.h"
 #include "../../kernels.cuh"
-#include <algorithm>
-#include <vector>
+#include "bench_util.cuh"
 
-static float* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
-    std::vector<float> h(n);
-    for (size_t i = 0; i < n; i++) h[i] = shift + scale * (float)(2 * rng_uniform(rng) - 1);
-    float* d;
-    cudaCheck(cudaMalloc(&d, n * sizeof(float)));
-    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-    return d;
-}
-template <typename F>
-static double median_ms(F f, int reps) {
-    cudaEvent_t a, b;
-    cudaCheck(cudaEventCreate(&a));
-    cudaCheck(cudaEventCreate(&b));
-    f(); f(); // warm-up (and the backward's one-time smem attribute)
-    std::vector<double> ms;
-    for (int r = 0; r < reps; r++) {
-        cudaCheck(cudaEventRecord(a));
-        f();
-        cudaCheck(cudaEventRecord(b));
-        cudaCheck(cudaEventSynchronize(b));
-        float t;
-        cudaCheck(cudaEventElapsedTime(&t, a, b));
-        ms.push_back(t);
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
-}
 
 int main(int argc, char** argv) {
     int B = argc > 1 ? atoi(argv[1]) : 16, T = argc > 2 ? atoi(argv[2]) : 1024, E = argc > 3 ? atoi(argv[3]) : 1536;

@@ -10,8 +10,7 @@
  */
 #include "../../seqmodels.h"
 #include "../../kernels.cuh"
-#include <algorithm>
-#include <vector>
+#include "bench_util.cuh"
 using namespace gpu;
 
 /* PAIR: lanes 2c, 2c+1 share channel c (N/2 states each); DBUF: load the next chunk while scanning */
@@ -72,27 +71,6 @@ __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restric
     }
 }
 
-static float* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
-    std::vector<float> h(n);
-    for (size_t i = 0; i < n; i++) h[i] = shift + scale * (float)(2 * rng_uniform(rng) - 1);
-    float* d;
-    cudaCheck(cudaMalloc(&d, n * sizeof(float)));
-    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-    return d;
-}
-template <typename F>
-static double median_ms(F f) {
-    cudaEvent_t a, b;
-    cudaCheck(cudaEventCreate(&a)); cudaCheck(cudaEventCreate(&b));
-    f(); f();
-    std::vector<double> ms;
-    for (int r = 0; r < 20; r++) {
-        cudaCheck(cudaEventRecord(a)); f(); cudaCheck(cudaEventRecord(b)); cudaCheck(cudaEventSynchronize(b));
-        float t; cudaCheck(cudaEventElapsedTime(&t, a, b)); ms.push_back(t);
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[10];
-}
 static double max_diff_bf16(const __nv_bfloat16* a, const __nv_bfloat16* b, size_t n) {
     std::vector<__nv_bfloat16> x(n), y(n);
     cudaCheck(cudaMemcpy(x.data(), a, n * 2, cudaMemcpyDeviceToHost)); cudaCheck(cudaMemcpy(y.data(), b, n * 2, cudaMemcpyDeviceToHost));

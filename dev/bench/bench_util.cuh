@@ -1,0 +1,37 @@
+/* bench_util.cuh -- what the CUDA benchmarks in dev/bench share: random device buffers and
+ * event-timed medians. Include after seqmodels.h and kernels.cuh. */
+#pragma once
+#include <algorithm>
+#include <vector>
+
+/* n floats, uniform in shift +- scale, on the device */
+static float* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
+    std::vector<float> h(n);
+    for (size_t i = 0; i < n; i++) h[i] = shift + scale * (float)(2 * rng_uniform(rng) - 1);
+    float* d;
+    cudaCheck(cudaMalloc(&d, n * sizeof(float)));
+    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+    return d;
+}
+/* median of `reps` timed runs of f() (device events), after two warm-up runs */
+template <typename F>
+static double median_ms(F f, int reps = 20) {
+    cudaEvent_t a, b;
+    cudaCheck(cudaEventCreate(&a));
+    cudaCheck(cudaEventCreate(&b));
+    f(); f();
+    std::vector<double> ms;
+    for (int r = 0; r < reps; r++) {
+        cudaCheck(cudaEventRecord(a));
+        f();
+        cudaCheck(cudaEventRecord(b));
+        cudaCheck(cudaEventSynchronize(b));
+        float t;
+        cudaCheck(cudaEventElapsedTime(&t, a, b));
+        ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    cudaCheck(cudaEventDestroy(a));
+    cudaCheck(cudaEventDestroy(b));
+    return ms[ms.size() / 2];
+}
