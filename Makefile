@@ -31,7 +31,7 @@ HEADERS = seqmodels.h data/tasks.h plot.h
 # CUDA (built with nvcc; runs only where there is a GPU: `make test_gpu` on the device machine)
 NVCC ?= nvcc
 NVCC_FLAGS ?= -O3 -arch=sm_90a
-NVCC_FLAGS += -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550 $(PLOT_FLAGS)
+NVCC_FLAGS += --default-stream per-thread -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550 $(PLOT_FLAGS)
 
 .PHONY: all test clean help cuda test_gpu
 all: train_cpu test_gradcheck

@@ -12,6 +12,12 @@
  * Parameters, gradients and AdamW state are fp32 in both modes; in bf16 mode the activations that
  * only feed matmuls (norm outputs, the attention output, the MLP activation, the SSM's gated
  * output) are stored in bf16, the rest in fp32. The selective scan runs in fp32 in both modes.
+ *
+ * Streams and graphs: everything runs on the per-thread default stream (the Makefile builds with
+ * nvcc --default-stream per-thread; cuBLAS is pointed at it), so that train_step (section 6) can
+ * capture a whole training step as a CUDA graph and replay it: a small model's step is a few
+ * hundred kernel launches, each costing microseconds of host time. Nothing between the batch
+ * upload and the loss readback may synchronise with the host, allocate or free.
  */
 #pragma once
 #include <cublas_v2.h>
@@ -51,6 +57,29 @@ __device__ inline void store_as(__nv_bfloat16* p, float v) { *p = __float2bfloat
 
 /* 1 = fp32 everywhere (SGEMM, fp32 attention); 0 = bf16 tensor cores (see the top of the file) */
 static int use_fp32 = 0;
+
+/* Every device allocation goes through device_alloc, which counts the bytes (the "mem" of the
+ * progress line: ours, not the CUDA context's, and not other processes'). The grow-only scratch
+ * buffers (bias_grad, bf16_copy, norm_partials) bump scratch_generation when they move: a
+ * captured graph holds their old addresses and must be captured again. */
+static size_t device_bytes = 0;
+static int scratch_generation = 0;
+template <typename P>
+static void device_alloc(P** p, size_t bytes) {
+    cudaCheck(cudaMalloc((void**)p, bytes));
+    device_bytes += bytes;
+}
+template <typename P>
+static void scratch_grow(P** p, size_t* cap_bytes, size_t bytes) { /* realloc if smaller than bytes */
+    if (bytes <= *cap_bytes) return;
+    if (*p) {
+        cudaCheck(cudaFree(*p));
+        device_bytes -= *cap_bytes;
+    }
+    device_alloc(p, bytes);
+    *cap_bytes = bytes;
+    scratch_generation++;
+}
 
 /* sum over a warp, every lane gets the result */
 __device__ inline float warp_sum(float x) {
@@ -93,9 +122,16 @@ static void encoder_backward(float* dwte, float* dwpe, const float* dout, const 
  * cuBLAS is column-major: a row-major (N,OC) matrix is a column-major (OC,N) one, so
  * out^T = W inp^T is one GEMM with W transposed. Backward: dinp += dout @ W, dW += dout^T @ inp.
  * ============================================================================================ */
+#define CUBLAS_WORKSPACE (32u << 20)
 static cublasHandle_t cublas_handle() {
     static cublasHandle_t h = NULL;
-    if (!h) cublasCheck(cublasCreate(&h));
+    if (!h) { // our stream, and our workspace: cuBLAS must not allocate inside a graph capture
+        cublasCheck(cublasCreate(&h));
+        cublasCheck(cublasSetStream(h, cudaStreamPerThread));
+        void* ws;
+        device_alloc(&ws, CUBLAS_WORKSPACE);
+        cublasCheck(cublasSetWorkspace(h, ws, CUBLAS_WORKSPACE));
+    }
     return h;
 }
 __global__ void add_bias_kernel(float* out, const float* bias, long N, int OC) {
@@ -128,12 +164,8 @@ __global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int
 }
 static void bias_grad(float* dbias, const float* dout, int N, int OC) {
     static float* partials = NULL;
-    static int cap = 0;
-    if (OC > cap) { // grown once
-        if (partials) cudaCheck(cudaFree(partials));
-        cudaCheck(cudaMalloc(&partials, (size_t)BIAS_GRAD_SLICES * OC * sizeof(float)));
-        cap = OC;
-    }
+    static size_t cap = 0;
+    scratch_grow(&partials, &cap, (size_t)BIAS_GRAD_SLICES * OC * sizeof(float)); // grown once
     bias_grad_partial_kernel<<<dim3(ceil_div(OC, 32), BIAS_GRAD_SLICES), dim3(32, 8)>>>(partials, dout, N, OC);
     cudaCheck(cudaGetLastError());
     bias_grad_reduce_kernel<<<ceil_div(OC, 128), 128>>>(dbias, partials, BIAS_GRAD_SLICES, OC);
@@ -152,14 +184,10 @@ __global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long n) {
     }
 }
 /* a grow-only device buffer for bf16 copies of matmul operands (allocated on the first steps) */
-struct Bf16Scratch { __nv_bfloat16* p; size_t cap; };
+struct Bf16Scratch { __nv_bfloat16* p; size_t cap; }; /* cap in bytes */
 static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const __nv_bfloat16* x, long n) { (void)s; (void)n; return x; } /* already bf16 */
 static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
-    if ((size_t)n > s->cap) {
-        if (s->p) cudaCheck(cudaFree(s->p));
-        cudaCheck(cudaMalloc(&s->p, n * sizeof(__nv_bfloat16)));
-        s->cap = n;
-    }
+    scratch_grow(&s->p, &s->cap, n * sizeof(__nv_bfloat16));
     to_bf16_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(s->p, x, n);
     cudaCheck(cudaGetLastError());
     return s->p;
@@ -229,12 +257,8 @@ static void layernorm_forward(X* out, float* mean, float* rstd, const float* inp
 #define NORM_BWD_BLOCKS 264
 static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats, grown once */
     static float* p = NULL;
-    static int cap = 0;
-    if (C > cap) {
-        if (p) cudaCheck(cudaFree(p));
-        cudaCheck(cudaMalloc(&p, (size_t)NORM_BWD_BLOCKS * 2 * C * sizeof(float)));
-        cap = C;
-    }
+    static size_t cap = 0;
+    scratch_grow(&p, &cap, (size_t)NORM_BWD_BLOCKS * 2 * C * sizeof(float));
     return p;
 }
 __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, int n_blocks, int C) {
@@ -420,6 +444,12 @@ __device__ inline uint64_t hash64_dev(uint64_t x) { /* = hash64() of seqmodels.h
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
+/* The step's dropout seed (Model.dropout_seed) lives in device memory: a training step captured
+ * once as a CUDA graph then draws new masks at every replay. Kernels take a site number (which
+ * dropout in the network) and derive the site's seed as dropout_site() does on the host. */
+__device__ uint64_t d_dropout_seed;
+__device__ inline uint64_t dropout_site_dev(uint64_t site) { return hash64_dev(d_dropout_seed * 1000003ull + site); }
+static void set_dropout_seed(uint64_t s) { cudaCheck(cudaMemcpyToSymbolAsync(d_dropout_seed, &s, sizeof(s))); }
 /* = dropout_keep() of seqmodels.h: the same masks on both sides */
 __device__ inline bool dropout_keep_dev(uint64_t seed, uint64_t i, float p) {
     return (hash64_dev(seed ^ (i * 0xD1B54A32D192ED03ull)) >> 40) * (1.0 / 16777216.0) >= p;
@@ -441,7 +471,8 @@ __device__ inline int attn_first_key(int pos, int n_masked, int h, int i) {
 }
 template <typename X>
 __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos,
-                                         int n_masked, float p_drop, uint64_t seed) {
+                                         int n_masked, float p_drop, uint64_t site) {
+    uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
     int lane = threadIdx.x % 32;
     if (row >= (long)B * H * T) return;
@@ -482,15 +513,16 @@ __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, i
 }
 template <typename X>
 static void attention_forward_rows(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
-                                   float p_drop, uint64_t seed) {
+                                   float p_drop, uint64_t site) {
     if (C / H > 32 * ATT_MAX_PER_LANE) { fprintf(stderr, "error: attention kernel supports head size <= %d\n", 32 * ATT_MAX_PER_LANE); exit(1); }
-    attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, seed);
+    attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 template <typename X>
 __global__ void attention_backward_kernel(float* dqkv, const float* dout, const X* out, const float* qkv,
                                           const float* lse, int B, int T, int C, int H, int pos, int n_masked, float p_drop,
-                                          uint64_t seed) {
+                                          uint64_t site) {
+    uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
     if (row >= (long)B * H * T) return;
@@ -533,8 +565,8 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
 }
 template <typename X>
 static void attention_backward_rows(float* dqkv, const float* dout, const X* out, const float* qkv, const float* lse, int B,
-                                    int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t seed) {
-    attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, seed);
+                                    int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
+    attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 
@@ -616,7 +648,8 @@ __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIB
 template <typename X>
 __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(X* out, float* lse, const float* qkv, int T, int C,
                                                                              int H, int pos, int n_masked, float p_drop,
-                                                                             uint64_t seed) {
+                                                                             uint64_t site) {
+    uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB, *Ps = Vs + FA_TILE * FA_LDB;
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
@@ -708,7 +741,8 @@ __global__ void attention_rowdot_kernel(float* D, const float* dout, const X* ou
 __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_kernel(float* dqkv, const float* dout, const float* qkv,
                                                                                    const float* lse, const float* D, int T, int C,
                                                                                    int H, int pos, int n_masked, float p_drop,
-                                                                                   uint64_t seed) {
+                                                                                   uint64_t site) {
+    uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
     bf16 *Pt = Vs + FA_TILE * FA_LDB, *dSt = Pt + FA_TILE * FA_LDB;
@@ -790,7 +824,8 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_k
 __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(float* dqkv, const float* dout, const float* qkv,
                                                                                  const float* lse, const float* D, int T, int C,
                                                                                  int H, int pos, int n_masked, float p_drop,
-                                                                                 uint64_t seed) {
+                                                                                 uint64_t site) {
+    uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem[];
     bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
     bf16* dSs = Vs + FA_TILE * FA_LDB;
@@ -859,35 +894,36 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
 /* bf16 mode (output X = bf16) runs the tiled kernels for head size 64 and the row kernels for
  * other head sizes (up to 128); fp32 mode (X = float) always the row kernels */
 static bool attention_uses_flash(int C, int H) { return C / H == FA_D && C % H == 0; }
-/* p_drop, seed: attention-probability dropout (0 = none), the mask of dropout_keep() */
+/* p_drop, site: attention-probability dropout (0 = none), the mask of dropout_keep() with the
+ * seed of dropout site `site` at this step (dropout_site_dev) */
 static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
-                              float p_drop = 0, uint64_t seed = 0) {
-    attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, seed); // fp32 output: the row kernel
+                              float p_drop = 0, uint64_t site = 0) {
+    attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site); // fp32 output: the row kernel
 }
 static void attention_forward(__nv_bfloat16* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
-                              float p_drop = 0, uint64_t seed = 0) {
-    if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, seed); return; } // slow path
+                              float p_drop = 0, uint64_t site = 0) {
+    if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site); return; } // slow path
     static bool configured = false;
     if (!configured) {
         cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel<__nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
         configured = true;
     }
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    flash_attention_forward_kernel<<<grid, FA_THREADS, FA_FWD_SMEM>>>(out, lse, qkv, T, C, H, pos, n_masked, p_drop, seed);
+    flash_attention_forward_kernel<<<grid, FA_THREADS, FA_FWD_SMEM>>>(out, lse, qkv, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 /* scratch: B*H*T floats (the row dots D) */
 static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
-                               uint64_t seed = 0) {
+                               uint64_t site = 0) {
     (void)scratch;
-    attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, seed);
+    attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
 static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat16* out, const float* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
-                               uint64_t seed = 0) {
+                               uint64_t site = 0) {
     if (!attention_uses_flash(C, H)) {
-        attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, seed);
+        attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
         return;
     }
     static bool configured = false;
@@ -899,9 +935,9 @@ static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat
     attention_rowdot_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(scratch, dout, out, B, T, C, H);
     cudaCheck(cudaGetLastError());
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, seed);
+    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
-    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, seed);
+    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 
@@ -929,17 +965,18 @@ static void residual_backward(float* da, float* db, const float* dout, long n) {
 /* ============================================================================================
  * dropout, in place, the same hash of (seed, index) as the CPU op: identical masks on both
  * ============================================================================================ */
-__global__ void dropout_kernel(float* x, long n, float p, uint64_t seed) {
+__global__ void dropout_kernel(float* x, long n, float p, uint64_t site) {
+    uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     x[i] = dropout_keep_dev(seed, (uint64_t)i, p) ? x[i] / (1.0f - p) : 0.0f;
 }
-static void dropout_forward(float* x, long n, float p, uint64_t seed) {
+static void dropout_forward(float* x, long n, float p, uint64_t site) {
     if (p <= 0) return;
-    dropout_kernel<<<ceil_div(n, 256), 256>>>(x, n, p, seed);
+    dropout_kernel<<<ceil_div(n, 256), 256>>>(x, n, p, site);
     cudaCheck(cudaGetLastError());
 }
-static void dropout_backward(float* dx, long n, float p, uint64_t seed) { dropout_forward(dx, n, p, seed); }
+static void dropout_backward(float* dx, long n, float p, uint64_t site) { dropout_forward(dx, n, p, site); }
 
 /* ============================================================================================
  * fused softmax cross-entropy: one block per position computes the loss and, in the same pass,
@@ -947,7 +984,7 @@ static void dropout_backward(float* dx, long n, float p, uint64_t seed) { dropou
  * never written to memory.
  * ============================================================================================ */
 __global__ void crossentropy_fused_kernel(float* losses, float* dlogits, const float* logits, const int* targets,
-                                          const unsigned char* mask, float scale, int V) {
+                                          const unsigned char* mask, const float* scale, int V) {
     int n = blockIdx.x;
     const float* z = logits + (long)n * V;
     __shared__ float red[32];
@@ -979,13 +1016,13 @@ __global__ void crossentropy_fused_kernel(float* losses, float* dlogits, const f
     int tgt = targets[n];
     if (threadIdx.x == 0) losses[n] = -(z[tgt] - mx - logf(sum));
     if (dlogits) {
-        float sc = (mask && !mask[n]) ? 0.0f : scale;
+        float sc = (mask && !mask[n]) ? 0.0f : *scale;
         for (int i = threadIdx.x; i < V; i += blockDim.x)
             dlogits[(long)n * V + i] = (expf(z[i] - mx) / sum - (i == tgt ? 1.0f : 0.0f)) * sc;
     }
 }
 static void crossentropy_fused(float* losses, float* dlogits, const float* logits, const int* targets,
-                               const unsigned char* mask, float scale, int N, int V) {
+                               const unsigned char* mask, const float* scale, int N, int V) {
     crossentropy_fused_kernel<<<N, 256>>>(losses, dlogits, logits, targets, mask, scale, V);
     cudaCheck(cudaGetLastError());
 }
@@ -1495,52 +1532,122 @@ static void ssm_scan_backward(float* dxc, float* ddtr, float* dxz, float* dxdbl,
 }
 
 /* ============================================================================================
- * AdamW over one tensor of the parameter buffer (torch.optim.AdamW semantics, as adamw_step)
+ * The step's scalars live in device memory (StepScalars), written by the host before each step:
+ * the kernels below read them there, so the same captured graph serves every step.
  * ============================================================================================ */
-__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, long n, float lr, float beta1, float beta2,
-                             float bc1, float bc2, float eps, float decay) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float mi = beta1 * m[i] + (1.0f - beta1) * g[i];
-    float vi = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i] * decay - (lr / bc1) * mi / (sqrtf(vi / bc2) + eps);
-}
-static void adamw_update(float* p, const float* g, float* m, float* v, long n, double lr, double beta1, double beta2,
-                         double eps, double weight_decay, int decay_this, int t) {
-    float bc1 = (float)(1 - pow(beta1, t)), bc2 = (float)(1 - pow(beta2, t));
-    float decay = decay_this ? (float)(1 - lr * weight_decay) : 1.0f;
-    adamw_kernel<<<ceil_div(n, 256), 256>>>(p, g, m, v, n, (float)lr, (float)beta1, (float)beta2, bc1, bc2, (float)eps, decay);
-    cudaCheck(cudaGetLastError());
-}
+struct StepScalars {
+    float inv_scored;          /* 1 / scored positions: the scale of dlogits */
+    int scored;                /* positions with mask 1 (all of them without a mask) */
+    float lr, bc1, bc2, decay; /* AdamW: learning rate, 1 - beta1^t, 1 - beta2^t, 1 - lr * weight_decay */
+    float beta1, beta2, eps;
+    double clip;               /* global-norm clip (0 = none) */
+    double loss;               /* out: mean loss over the scored positions */
+    double sumsq;              /* out: sum of the squared gradients */
+};
 
-/* x *= s (gradient clipping) */
-__global__ void scale_kernel(float* x, long n, float s) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) x[i] *= s;
+/* ---- the mean loss: one block sums the per-position losses in a fixed order ---- */
+__global__ void loss_mean_kernel(StepScalars* s, const float* losses, const unsigned char* mask, int N) {
+    __shared__ double red[1024];
+    double acc = 0;
+    for (int i = threadIdx.x; i < N; i += blockDim.x) if (!mask || mask[i]) acc += losses[i];
+    red[threadIdx.x] = acc;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) red[threadIdx.x] += red[threadIdx.x + k];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) s->loss = s->scored ? red[0] / s->scored : 0.0;
 }
-static void scale_inplace(float* x, long n, float s) {
-    scale_kernel<<<ceil_div(n, 256), 256>>>(x, n, s);
+static void loss_mean(StepScalars* s, const float* losses, const unsigned char* mask, int N) {
+    loss_mean_kernel<<<1, 1024>>>(s, losses, mask, N);
     cudaCheck(cudaGetLastError());
 }
 
 /* ============================================================================================
- * global grad norm: per-block sums of squares into one double
+ * global grad norm: per-block sums of squares, then one block adds them in order (deterministic)
  * ============================================================================================ */
-__global__ void sumsq_kernel(double* out, const float* g, long n) {
-    float s = 0;
-    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) s += g[i] * g[i];
-    s = warp_sum(s);
-    if (threadIdx.x % 32 == 0) atomicAdd(out, (double)s);
+#define SUMSQ_BLOCKS 264
+__global__ void sumsq_partial_kernel(double* partials, const float* g, long n) {
+    __shared__ double red[256];
+    double acc = 0;
+    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) acc += (double)g[i] * g[i];
+    red[threadIdx.x] = acc;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) red[threadIdx.x] += red[threadIdx.x + k];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partials[blockIdx.x] = red[0];
 }
-static double grad_norm(const float* g, long n, double* scratch) {
-    cudaCheck(cudaMemset(scratch, 0, sizeof(double)));
-    sumsq_kernel<<<264, 256>>>(scratch, g, n);
+__global__ void sumsq_reduce_kernel(double* out, const double* partials, int n) {
+    if (threadIdx.x != 0) return;
+    double s = 0;
+    for (int k = 0; k < n; k++) s += partials[k];
+    *out = s;
+}
+/* sum of g^2 into *out (device); partials: SUMSQ_BLOCKS doubles */
+static void grad_sumsq(double* out, const float* g, long n, double* partials) {
+    sumsq_partial_kernel<<<SUMSQ_BLOCKS, 256>>>(partials, g, n);
     cudaCheck(cudaGetLastError());
-    double s;
-    cudaCheck(cudaMemcpy(&s, scratch, sizeof(double), cudaMemcpyDeviceToHost));
-    return sqrt(s);
+    sumsq_reduce_kernel<<<1, 32>>>(out, partials, SUMSQ_BLOCKS);
+    cudaCheck(cudaGetLastError());
+}
+
+/* ============================================================================================
+ * AdamW over the whole parameter buffer in one launch (torch.optim.AdamW semantics, as
+ * adamw_step), with the global-norm clip folded in: g <- g * clip / (norm + 1e-6) when
+ * norm > clip, as the trainer does on the CPU. Weight decay differs per tensor (not on norms,
+ * biases, 1-D tensors), so the buffer is cut into AdamChunks of one tensor each; block k
+ * updates chunk k.
+ * ============================================================================================ */
+#define ADAM_CHUNK 4096
+struct AdamChunk { long start; int count, decay; };
+__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, const AdamChunk* chunks, const StepScalars* s) {
+    AdamChunk ch = chunks[blockIdx.x];
+    double norm = sqrt(s->sumsq);
+    float clip_scale = s->clip > 0 && norm > s->clip ? (float)(s->clip / (norm + 1e-6)) : 1.0f;
+    float lr = s->lr, beta1 = s->beta1, beta2 = s->beta2, bc1 = s->bc1, bc2 = s->bc2, eps = s->eps;
+    float decay = ch.decay ? s->decay : 1.0f;
+    for (int k = threadIdx.x; k < ch.count; k += blockDim.x) {
+        long i = ch.start + k;
+        float gi = g[i] * clip_scale;
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * decay - (lr / bc1) * mi / (sqrtf(vi / bc2) + eps);
+    }
+}
+/* the chunk table of a parameter table (device memory; *n_chunks = the grid size) */
+static AdamChunk* adamw_chunks(const ParamTable* pt, int* n_chunks) {
+    int n = 0;
+    for (int i = 0; i < pt->n; i++) n += (int)((pt->t[i].numel + ADAM_CHUNK - 1) / ADAM_CHUNK);
+    AdamChunk* h = (AdamChunk*)mallocCheck((size_t)n * sizeof(AdamChunk));
+    int k = 0;
+    for (int i = 0; i < pt->n; i++)
+        for (size_t o = 0; o < pt->t[i].numel; o += ADAM_CHUNK)
+            h[k++] = {(long)(pt->t[i].offset + o), (int)(pt->t[i].numel - o < ADAM_CHUNK ? pt->t[i].numel - o : ADAM_CHUNK), pt->t[i].decay};
+    AdamChunk* d;
+    device_alloc(&d, (size_t)n * sizeof(AdamChunk));
+    cudaCheck(cudaMemcpy(d, h, (size_t)n * sizeof(AdamChunk), cudaMemcpyHostToDevice));
+    free(h);
+    *n_chunks = n;
+    return d;
+}
+static void adamw_update(float* p, const float* g, float* m, float* v, const AdamChunk* chunks, int n_chunks, const StepScalars* s) {
+    adamw_kernel<<<n_chunks, 256>>>(p, g, m, v, chunks, s);
+    cudaCheck(cudaGetLastError());
+}
+/* the host's half of a step's scalars: the schedule's lr, the bias corrections of step t */
+static void step_scalars_set(StepScalars* s, const OptimConfig* o, double lr, int t) {
+    s->lr = (float)lr;
+    s->bc1 = (float)(1 - pow(o->beta1, t));
+    s->bc2 = (float)(1 - pow(o->beta2, t));
+    s->decay = (float)(1 - lr * o->weight_decay);
+    s->beta1 = (float)o->beta1;
+    s->beta2 = (float)o->beta2;
+    s->eps = (float)o->eps;
+    s->clip = o->grad_clip;
 }
 
 /* ============================================================================================
@@ -1554,9 +1661,18 @@ struct GpuModel {
     float *acts, *dacts, *logits, *dlogits, *losses; /* dacts: ONE layer's gradients, reused */
     int *inputs, *targets;
     unsigned char* mask;
-    double* scratch;
-    float* att_scratch; /* B*H*T: attention backward's row dots */
+    int has_mask;         /* the uploaded batch has a loss mask */
+    StepScalars* step;    /* device: this step's scalars (section "The step's scalars") */
+    double* sumsq_partials;
+    AdamChunk* adam_chunks;
+    int n_adam_chunks;
+    float* att_scratch;   /* B*H*T: attention backward's row dots */
     size_t n_acts, n_dacts;
+    /* train_step's CUDA graph and the shape it was captured for (see train_step) */
+    int use_graph;
+    cudaGraphExec_t graph;
+    int graph_B, graph_T, graph_mask, graph_gen;
+    int warm_B, warm_T, warm_mask, warm_gen; /* the last step run eagerly: the next one may be captured */
 };
 /* The backward needs the gradients of one layer at a time, so dacts holds the layout of a
  * one-layer model: its `encoded` and `res2` are the two residual-stream gradients (into and out
@@ -1603,19 +1719,18 @@ static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, 
 
 /* forward to the logits (the loss is model_forward's, below) */
 template <typename X> /* float (fp32 mode) or bf16: the type of the activations that only feed matmuls */
-static void transformer_forward_x(GpuModel* g, const int* h_inputs, int B, int T) {
+static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs already on the device */
     Model* m = g->host;
     const Config* c = &m->cfg;
     int L = c->n_layer, C = c->n_embd, H = c->n_head, Hd = c->mlp_hidden, V = c->vocab_size, BT = B * T;
     float p = active_dropout(m);
-    cudaCheck(cudaMemcpy(g->inputs, h_inputs, BT * sizeof(int), cudaMemcpyHostToDevice));
     TransformerActs a;
     Arena ar = {(real*)g->acts, 0};
     transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
     X *ln1 = (X*)a.ln1, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
     encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
-    dropout_forward(a.encoded, (long)BT * C, active_embd_dropout(m), dropout_site(m, 0));
+    dropout_forward(a.encoded, (long)BT * C, active_embd_dropout(m), 0);
     for (int l = 0; l < L; l++) {
         TransformerLayerParams w = gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
@@ -1624,9 +1739,9 @@ static void transformer_forward_x(GpuModel* g, const int* h_inputs, int B, int T
         linear_forward(a.qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
         if (c->pos == POS_ROPE) rope_forward(a.qkv + o3, B, T, C, H);
         attention_forward(atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
-                          active_attn_dropout(m), attn_dropout_site(m, l));
+                          active_attn_dropout(m), attn_site(l));
         linear_forward(a.attproj + oC, atty + oC, w.attprojw, w.attprojb, BT, C, C);
-        dropout_forward(a.attproj + oC, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
+        dropout_forward(a.attproj + oC, (long)BT * C, p, 1 + 2 * l);
         residual_forward(a.res1 + oC, x, a.attproj + oC, (long)BT * C);
         gpu_norm_forward(c, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
         linear_forward(a.fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
@@ -1637,7 +1752,7 @@ static void transformer_forward_x(GpuModel* g, const int* h_inputs, int B, int T
             gelu_forward(fch_act + oH, a.fch + oH, (long)BT * Hd);
         }
         linear_forward(a.mlpproj + oC, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
-        dropout_forward(a.mlpproj + oC, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
+        dropout_forward(a.mlpproj + oC, (long)BT * C, p, 2 + 2 * l);
         residual_forward(a.res2 + oC, a.res1 + oC, a.mlpproj + oC, (long)BT * C);
     }
     float* xL = a.res2 + (size_t)(L - 1) * BT * C;
@@ -1660,7 +1775,7 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
     transformer_layout(&d, &dr, &c1, B, T, 1, 0); // gradients stay fp32
     X *ln1 = (X*)a.ln1, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
-    cudaCheck(cudaMemset(g->dacts, 0, g->n_dacts * sizeof(float)));
+    cudaCheck(cudaMemsetAsync(g->dacts, 0, g->n_dacts * sizeof(float)));
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
     float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
     linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V);
@@ -1671,11 +1786,11 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
         if (l < L - 1) { // the gradients accumulate (+=): clear this layer's and the input's
-            cudaCheck(cudaMemset(d.ln1, 0, (size_t)((char*)d.res2 - (char*)d.ln1)));
-            cudaCheck(cudaMemset(dx, 0, (size_t)BT * C * sizeof(float)));
+            cudaCheck(cudaMemsetAsync(d.ln1, 0, (size_t)((char*)d.res2 - (char*)d.ln1)));
+            cudaCheck(cudaMemsetAsync(dx, 0, (size_t)BT * C * sizeof(float)));
         }
         residual_backward(d.res1, d.mlpproj, dout, (long)BT * C);
-        dropout_backward(d.mlpproj, (long)BT * C, p, dropout_site(m, 2 + 2 * l));
+        dropout_backward(d.mlpproj, (long)BT * C, p, 2 + 2 * l);
         linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, d.mlpproj, fch_act + oH, w.mlpprojw, BT, Hd, C);
         if (is_llama(c)) {
             swiglu_backward(d.fch2, d.fch, d.fch_act, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
@@ -1686,10 +1801,10 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
         residual_backward(dx, d.attproj, d.res1, (long)BT * C);
-        dropout_backward(d.attproj, (long)BT * C, p, dropout_site(m, 1 + 2 * l));
+        dropout_backward(d.attproj, (long)BT * C, p, 1 + 2 * l);
         linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, atty + oC, w.attprojw, BT, C, C);
         attention_backward(d.qkv, d.atty, atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
-                           hard_alibi_heads(c), active_attn_dropout(m), attn_dropout_site(m, l));
+                           hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
         linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C);
         gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
@@ -1698,7 +1813,7 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         dx = t;
     }
     // after the swap, dout holds the gradient of the embedding output
-    dropout_backward(dout, (long)BT * C, active_embd_dropout(m), dropout_site(m, 0));
+    dropout_backward(dout, (long)BT * C, active_embd_dropout(m), 0);
     encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C);
 }
 
@@ -1765,12 +1880,11 @@ static int ssm_gpu_check(const Config* c) {
 static SsmLayerParams ssm_gpu_layer(const GpuModel* g, float* buf, int l) { return ssm_layer(g->host, buf, l); }
 
 template <typename X>
-static void ssm_forward_x(GpuModel* g, const int* h_inputs, int B, int T) {
+static void ssm_forward_x(GpuModel* g, int B, int T) {
     const Config* c = &g->host->cfg;
     int L = c->n_layer, C = c->n_embd, E = c->expand * C, N = c->d_state, R = c->dt_rank, W = c->d_conv, V = c->vocab_size;
     int BT = B * T, XD = R + 2 * N, lh = is_longhorn(c);
     size_t n_ck = ssm_n_chunks(T);
-    cudaCheck(cudaMemcpy(g->inputs, h_inputs, BT * sizeof(int), cudaMemcpyHostToDevice));
     SsmGpuActs a;
     Arena ar = {(real*)g->acts, 0};
     ssm_gpu_layout(&a, &ar, c, B, T, sizeof(X) == 2);
@@ -1810,8 +1924,8 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
     float *wte = gpu_tensor(g, g->params, "transformer.backbone.embedding.weight", 0);
     float *dwte = gpu_tensor(g, g->grads, "transformer.backbone.embedding.weight", 0);
     float *xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0, *dout = d.dout, *dx = d.dx;
-    cudaCheck(cudaMemset(d.dlnf, 0, (size_t)BT * C * sizeof(float)));
-    cudaCheck(cudaMemset(dout, 0, (size_t)BT * C * sizeof(float)));
+    cudaCheck(cudaMemsetAsync(d.dlnf, 0, (size_t)BT * C * sizeof(float)));
+    cudaCheck(cudaMemsetAsync(dout, 0, (size_t)BT * C * sizeof(float)));
     linear_backward(d.dlnf, dwte, NULL, g->dlogits, (X*)a.lnf, wte, BT, C, V);
     rmsnorm_backward(dout, gpu_tensor(g, g->grads, "transformer.backbone.norm_f.weight", 0), d.dlnf, xL,
                      gpu_tensor(g, g->params, "transformer.backbone.norm_f.weight", 0), a.lnf_rstd, BT, C);
@@ -1820,8 +1934,8 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
         float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C;
         float *xz = a.xz + 2 * oE, *xc = a.xc + oE, *xdbl = a.xdbl + (size_t)l * BT * XD, *dtr = a.dtr + oE;
-        cudaCheck(cudaMemset(d.dg, 0, (size_t)BT * E * sizeof(float)));
-        cudaCheck(cudaMemset(d.du, 0, (size_t)BT * C * sizeof(float)));
+        cudaCheck(cudaMemsetAsync(d.dg, 0, (size_t)BT * E * sizeof(float)));
+        cudaCheck(cudaMemsetAsync(d.du, 0, (size_t)BT * C * sizeof(float)));
         linear_backward(d.dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C); // out = g @ out_proj^T
         ssm_scan_backward(d.dxc, d.ddtr, d.dxz, d.dxdbl, gr.A_log, gr.D, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
                           w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
@@ -1832,7 +1946,7 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
         conv1d_silu_backward(d.dxz, 2 * E, gr.conv_w, gr.conv_b, d.dxconv, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
         linear_backward(d.du, gr.in_proj, NULL, d.dxz, u + oC, w.in_proj, BT, C, 2 * E);
-        cudaCheck(cudaMemcpy(dx, dout, (size_t)BT * C * sizeof(float), cudaMemcpyDeviceToDevice)); // the residual path
+        cudaCheck(cudaMemcpyAsync(dx, dout, (size_t)BT * C * sizeof(float), cudaMemcpyDeviceToDevice)); // the residual path
         rmsnorm_backward(dx, gr.norm, d.du, x, w.norm, a.rstd + (size_t)l * BT, BT, C);
         float* t = dout; // this block's input gradient is the next (lower) block's output gradient
         dout = dx;
@@ -1859,7 +1973,7 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
     float** bufs[4] = {&g->params, &g->grads, &g->adam_m, &g->adam_v};
     real* src[4] = {host->params, host->grads, host->adam_m, host->adam_v};
     for (int k = 0; k < 4; k++) {
-        cudaCheck(cudaMalloc(bufs[k], P * sizeof(float)));
+        device_alloc(bufs[k], P * sizeof(float));
         cudaCheck(cudaMemcpy(*bufs[k], src[k], P * sizeof(float), cudaMemcpyHostToDevice));
     }
     if (is_ssm_name(host->cfg.model)) {
@@ -1875,40 +1989,114 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
         Config c1 = one_layer(&host->cfg);
         g->n_dacts = gpu_acts_size(&c1, B, T, 0);
     }
-    cudaCheck(cudaMalloc(&g->acts, g->n_acts * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->dacts, g->n_dacts * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->logits, BT * V * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->dlogits, BT * V * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->losses, BT * sizeof(float)));
-    cudaCheck(cudaMalloc(&g->inputs, BT * sizeof(int)));
-    cudaCheck(cudaMalloc(&g->targets, BT * sizeof(int)));
-    cudaCheck(cudaMalloc(&g->mask, BT));
-    cudaCheck(cudaMalloc(&g->scratch, sizeof(double)));
-    cudaCheck(cudaMalloc(&g->att_scratch, BT * host->cfg.n_head * sizeof(float)));
+    device_alloc(&g->acts, g->n_acts * sizeof(float));
+    device_alloc(&g->dacts, g->n_dacts * sizeof(float));
+    device_alloc(&g->logits, BT * V * sizeof(float));
+    device_alloc(&g->dlogits, BT * V * sizeof(float));
+    device_alloc(&g->losses, BT * sizeof(float));
+    device_alloc(&g->inputs, BT * sizeof(int));
+    device_alloc(&g->targets, BT * sizeof(int));
+    device_alloc(&g->mask, BT);
+    device_alloc(&g->step, sizeof(StepScalars));
+    device_alloc(&g->sumsq_partials, SUMSQ_BLOCKS * sizeof(double));
+    g->adam_chunks = adamw_chunks(&host->pt, &g->n_adam_chunks);
+    g->graph = NULL;
+    g->warm_B = -1;
+    device_alloc(&g->att_scratch, BT * host->cfg.n_head * sizeof(float));
 }
-/* forward + fused loss; with targets also fills dlogits (scale 1/N_scored). Returns the mean loss. */
-static double model_forward(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
+/* The batch and this step's scalars -> device, before any kernel of the step (and outside a
+ * captured graph: these are the step's only host-to-device copies). targets NULL: forward only. */
+static void upload_batch(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int BT,
+                         const StepScalars* scalars) {
+    cudaCheck(cudaMemcpyAsync(g->inputs, h_inputs, BT * sizeof(int), cudaMemcpyHostToDevice));
+    StepScalars s = *scalars;
+    if (h_targets) {
+        cudaCheck(cudaMemcpyAsync(g->targets, h_targets, BT * sizeof(int), cudaMemcpyHostToDevice));
+        if (h_mask) cudaCheck(cudaMemcpyAsync(g->mask, h_mask, BT, cudaMemcpyHostToDevice));
+        s.scored = 0;
+        for (int i = 0; i < BT; i++) s.scored += !h_mask || h_mask[i];
+        s.inv_scored = s.scored ? 1.0f / s.scored : 0.0f;
+    }
+    g->has_mask = h_mask != NULL;
+    cudaCheck(cudaMemcpyAsync(g->step, &s, sizeof(s), cudaMemcpyHostToDevice));
+    set_dropout_seed(g->host->dropout_seed);
+}
+/* forward to the logits, then (with_loss) the fused loss: losses, dlogits and the mean loss */
+static void forward_device(GpuModel* g, int B, int T, int with_loss) {
     const Config* c = &g->host->cfg;
     int BT = B * T, V = c->vocab_size;
-    if (is_ssm_name(c->model)) use_fp32 ? ssm_forward_x<float>(g, h_inputs, B, T) : ssm_forward_x<__nv_bfloat16>(g, h_inputs, B, T);
-    else use_fp32 ? transformer_forward_x<float>(g, h_inputs, B, T) : transformer_forward_x<__nv_bfloat16>(g, h_inputs, B, T);
-    if (!h_targets) return 0;
-    long scored = 0;
-    for (int i = 0; i < BT; i++) scored += !h_mask || h_mask[i];
-    cudaCheck(cudaMemcpy(g->targets, h_targets, BT * sizeof(int), cudaMemcpyHostToDevice));
-    if (h_mask) cudaCheck(cudaMemcpy(g->mask, h_mask, BT, cudaMemcpyHostToDevice));
-    crossentropy_fused(g->losses, g->dlogits, g->logits, g->targets, h_mask ? g->mask : NULL, scored ? 1.0f / scored : 0.0f, BT, V);
-    float* losses = (float*)mallocCheck(BT * sizeof(float));
-    cudaCheck(cudaMemcpy(losses, g->losses, BT * sizeof(float), cudaMemcpyDeviceToHost));
-    double sum = 0;
-    for (int i = 0; i < BT; i++) if (!h_mask || h_mask[i]) sum += losses[i];
-    free(losses);
-    return scored ? sum / scored : 0;
+    if (is_ssm_name(c->model)) use_fp32 ? ssm_forward_x<float>(g, B, T) : ssm_forward_x<__nv_bfloat16>(g, B, T);
+    else use_fp32 ? transformer_forward_x<float>(g, B, T) : transformer_forward_x<__nv_bfloat16>(g, B, T);
+    if (!with_loss) return;
+    const unsigned char* mask = g->has_mask ? g->mask : NULL;
+    crossentropy_fused(g->losses, g->dlogits, g->logits, g->targets, mask, &g->step->inv_scored, BT, V);
+    loss_mean(g->step, g->losses, mask, BT);
 }
 /* backward of the last forward (its dlogits): accumulates into g->grads */
-static void model_backward(GpuModel* g, int B, int T) {
+static void backward_device(GpuModel* g, int B, int T) {
     if (is_ssm_name(g->host->cfg.model)) use_fp32 ? ssm_backward_x<float>(g, B, T) : ssm_backward_x<__nv_bfloat16>(g, B, T);
     else use_fp32 ? transformer_backward_x<float>(g, B, T) : transformer_backward_x<__nv_bfloat16>(g, B, T);
+}
+/* the scalars the host reads after a step (this waits for the step to finish) */
+static StepScalars read_scalars(const GpuModel* g) {
+    StepScalars s;
+    cudaCheck(cudaMemcpy(&s, g->step, sizeof(s), cudaMemcpyDeviceToHost));
+    return s;
+}
+
+/* forward + fused loss; with targets also fills dlogits (scale 1/N_scored). Returns the mean loss. */
+static double model_forward(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T) {
+    StepScalars s = {};
+    upload_batch(g, h_inputs, h_targets, h_mask, B * T, &s);
+    forward_device(g, B, T, h_targets != NULL);
+    return h_targets ? read_scalars(g).loss : 0;
+}
+/* backward of the last forward (its dlogits): accumulates into g->grads */
+static void model_backward(GpuModel* g, int B, int T) { backward_device(g, B, T); }
+
+/* One training step: zero the gradients, forward, loss, backward, grad norm, clip and AdamW,
+ * with the batch and the scalars uploaded first and the loss and norm read back last. Between
+ * those two points the kernels are the same at every step, so with use_graph the step is
+ * captured once as a CUDA graph (on the step after an eager one of the same shape, when every
+ * grow-only buffer has its size) and replayed: one launch instead of hundreds. Returns the loss;
+ * *norm = the gradient norm before clipping. */
+static void step_device(GpuModel* g, int B, int T) {
+    size_t P = g->host->pt.total;
+    cudaCheck(cudaMemsetAsync(g->grads, 0, P * sizeof(float)));
+    forward_device(g, B, T, 1);
+    backward_device(g, B, T);
+    grad_sumsq(&g->step->sumsq, g->grads, (long)P, g->sumsq_partials);
+    adamw_update(g->params, g->grads, g->adam_m, g->adam_v, g->adam_chunks, g->n_adam_chunks, g->step);
+}
+static double train_step(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T,
+                         const OptimConfig* o, double lr, int t, double* norm) {
+    StepScalars s = {};
+    step_scalars_set(&s, o, lr, t);
+    upload_batch(g, h_inputs, h_targets, h_mask, B * T, &s);
+    int mask = h_mask != NULL;
+    if (g->graph && (g->graph_B != B || g->graph_T != T || g->graph_mask != mask || g->graph_gen != scratch_generation)) {
+        cudaCheck(cudaGraphExecDestroy(g->graph)); // another shape, or a scratch buffer moved
+        g->graph = NULL;
+    }
+    if (g->graph) {
+        cudaCheck(cudaGraphLaunch(g->graph, cudaStreamPerThread));
+    } else if (g->use_graph && g->warm_B == B && g->warm_T == T && g->warm_mask == mask && g->warm_gen == scratch_generation) {
+        cudaGraph_t graph;
+        cudaCheck(cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeThreadLocal));
+        step_device(g, B, T);
+        cudaCheck(cudaStreamEndCapture(cudaStreamPerThread, &graph));
+        if (g->warm_gen != scratch_generation) { fprintf(stderr, "error: a scratch buffer grew during graph capture\n"); exit(1); }
+        cudaCheck(cudaGraphInstantiate(&g->graph, graph, 0));
+        cudaCheck(cudaGraphDestroy(graph));
+        g->graph_B = B, g->graph_T = T, g->graph_mask = mask, g->graph_gen = scratch_generation;
+        cudaCheck(cudaGraphLaunch(g->graph, cudaStreamPerThread));
+    } else {
+        step_device(g, B, T);
+        g->warm_B = B, g->warm_T = T, g->warm_mask = mask, g->warm_gen = scratch_generation;
+    }
+    s = read_scalars(g);
+    *norm = sqrt(s.sumsq);
+    return s.loss;
 }
 
 } // namespace gpu

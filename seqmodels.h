@@ -726,7 +726,8 @@ static real* layer_ptr(const Model* m, real* buf, const char* fmt, int l) {
 /* the dropout seed of one site (0 = embedding, 1 + 2l / 2 + 2l = layer l's two branches) */
 static uint64_t dropout_site(const Model* m, int site) { return hash64(m->dropout_seed * 1000003ull + site); }
 /* the seed of layer l's attention-probability mask */
-static uint64_t attn_dropout_site(const Model* m, int l) { return dropout_site(m, 1000000 + l); }
+static int attn_site(int l) { return 1000000 + l; }
+static uint64_t attn_dropout_site(const Model* m, int l) { return dropout_site(m, attn_site(l)); }
 static float active_dropout(const Model* m) { return m->training ? m->cfg.dropout : 0.0f; }
 static float active_attn_dropout(const Model* m) { return m->training ? m->cfg.attn_dropout : 0.0f; }
 static float active_embd_dropout(const Model* m) { return m->training ? m->cfg.embd_dropout : 0.0f; }
@@ -2460,6 +2461,7 @@ typedef struct {
     char eval_ckpt[4096], debug_out[4096];
     int threads;
     int fp32; /* train_gpu: fp32 matmuls and attention instead of bf16 tensor cores */
+    int cuda_graph; /* train_gpu: replay each training step as one CUDA graph (0: launch kernels one by one) */
     int n_layer_set; /* -L was given (else SSMs double the default depth) */
     /* synthetic tasks (-d TASK; data/tasks.h): -1 = the task's default */
     int task_vocab, task_len, num_pairs, n_train, n_test, min_len, max_len, min_eval_len, max_eval_len, n_gram;
@@ -2555,6 +2557,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("debug_out", "", ARG_STR, debug_out, "with --eval: write inputs, targets, logits[0,0], loss, grads (safetensors)"),
     ARG("threads", "", ARG_INT, threads, "OpenMP threads (0 = all cores)"),
     ARG("fp32", "", ARG_FLAG, fp32, "train_gpu: fp32 matmuls and attention (for GPU vs CPU checks) instead of bf16 tensor cores"),
+    ARG("cuda_graph", "", ARG_INT, cuda_graph, "train_gpu: 1 = capture the training step once as a CUDA graph and replay it, 0 = launch its kernels one by one"),
     ARG("task_vocab", "", ARG_INT, task_vocab, "task: vocabulary (ar, induction, mqar, dfa: the model's; copy, lookups: letters) (-1 = task default)"),
     ARG("task_len", "", ARG_INT, task_len, "task: sequence length (ar, induction: the key-value / random body; mqar: all)"),
     ARG("num_pairs", "", ARG_INT, num_pairs, "mqar: key-value pairs (all of them queried)"),
@@ -2696,6 +2699,10 @@ struct Backend {
     void (*backward)(Backend* be, Model* m, const int* inputs, const int* targets, const uint8_t* mask, int B, int T);
     void (*zero_grad)(Backend* be, Model* m);
     double (*update)(Backend* be, Model* m, const OptimConfig* o, double lr, int t); /* norm, clip, AdamW -> norm */
+    /* optional: zero_grad + forward + backward + update in one call (-> loss, *norm); the GPU
+     * backend runs the whole step on the device, as one CUDA graph */
+    double (*train_step)(Backend* be, Model* m, const int* inputs, const int* targets, const uint8_t* mask, int B, int T,
+                         const OptimConfig* o, double lr, int t, double* norm);
     void (*logits_rows)(Backend* be, Model* m, int row0, int n, real* out); /* logits (n, V) at positions row0.. of the last forward */
     void (*to_host)(Backend* be, Model* m); /* params, grads, AdamW m, v -> the host Model's buffers */
     void* ctx;
@@ -3160,10 +3167,15 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
         data_batch(&ds, &ts.data_rng, B, T, inputs, targets, mask, row_scratch, row_scratch_mask);
         m.training = 1;
         m.dropout_seed = hash64((uint64_t)a.seed * 31 + step);
-        be->zero_grad(be, &m);
-        double loss = be->forward(be, &m, inputs, targets, mask, B, T);
-        be->backward(be, &m, inputs, targets, mask, B, T);
-        double norm = be->update(be, &m, &a.optim, lr, step + 1); // grad norm, clip, AdamW
+        double loss, norm;
+        if (be->train_step) {
+            loss = be->train_step(be, &m, inputs, targets, mask, B, T, &a.optim, lr, step + 1, &norm);
+        } else {
+            be->zero_grad(be, &m);
+            loss = be->forward(be, &m, inputs, targets, mask, B, T);
+            be->backward(be, &m, inputs, targets, mask, B, T);
+            norm = be->update(be, &m, &a.optim, lr, step + 1); // grad norm, clip, AdamW
+        }
         if (!isfinite(loss) || !isfinite(norm)) sm_die("loss is %g (grad norm %g) at step %d: diverged; try a lower --lr", loss, norm, step + 1);
         ts.step = step + 1;
         double ms = wall_ms() - t0;

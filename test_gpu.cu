@@ -38,7 +38,8 @@ static void check(const char* what, const float* d_got, const float* want, size_
 /* attention forward and backward (row kernels in fp32 mode, tiled kernels in bf16 mode for head
  * size 64) against attention_forward / attention_backward of seqmodels.h */
 static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, double tol_bwd, float p_drop = 0) {
-    uint64_t seed = 31337;
+    uint64_t base = 31337, site = 7, seed = hash64(base * 1000003ull + site); // = dropout_site_dev(site) on the GPU
+    gpu::set_dropout_seed(base);
     int N = B * T, n_masked = H > 1 ? H - 1 : 1;
     size_t n3 = (size_t)N * 3 * C, n1 = (size_t)N * C;
     float *qkv = rand_host(n3, 1), *dout = rand_host(n1, 1), *out = (float*)mallocCheck(n1 * 4);
@@ -51,13 +52,13 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     cudaCheck(cudaMalloc(&d_scratch, (size_t)B * H * T * 4));
     cudaCheck(cudaMemset(d_dqkv, 0, n3 * 4));
     if (gpu::use_fp32) {
-        gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, seed);
-        gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, seed);
+        gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, site);
+        gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
     } else { // bf16 mode writes a bf16 output; widen it for the comparison
         __nv_bfloat16* d_out16;
         cudaCheck(cudaMalloc(&d_out16, n1 * 2));
-        gpu::attention_forward(d_out16, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, seed);
-        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, seed);
+        gpu::attention_forward(d_out16, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, site);
+        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
         __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n1 * 2);
         float* h32 = (float*)mallocCheck(n1 * 4);
         cudaCheck(cudaMemcpy(h16, d_out16, n1 * 2, cudaMemcpyDeviceToHost));
@@ -207,6 +208,49 @@ static void compare_model(const char* model, int pos, int bias, float dropout, i
     check(what, g.logits, m.logits, (size_t)BT * 256, fp32 ? 1e-4 : 2e-2);
     snprintf(what, sizeof(what), "model %s: all %d gradients", label, m.pt.n);
     check(what, g.grads, m.grads, m.pt.total, fp32 ? 1e-4 : 2e-2);
+    model_free(&m);
+}
+
+/* train_step with a CUDA graph (captured on the 2nd step, replayed after) against the same steps
+ * launched kernel by kernel: the same losses and parameters. With dropout on, a graph that kept
+ * the first step's dropout seed or learning rate would drift from the eager run at step 3. */
+static void test_train_step_graph(const char* model) {
+    gpu::use_fp32 = 1;
+    Config c = {0};
+    snprintf(c.model, sizeof(c.model), "%s", model);
+    c.vocab_size = 256; c.block_size = 32; c.n_layer = 2; c.n_head = 4; c.n_embd = 64; c.num_masked_heads = -1;
+    c.pos = is_ssm_name(model) ? POS_NOPE : POS_LEARNED;
+    c.dropout = c.attn_dropout = is_ssm_name(model) ? 0.0f : 0.1f; c.embd_dropout = -1;
+    int B = 4, T = 32, BT = B * T, steps = 5;
+    Model m;
+    if (model_build(&m, &c, 1, 1, 7)) sm_die("%s", sm_err);
+    int *in = (int*)mallocCheck(BT * sizeof(int)), *tg = (int*)mallocCheck(BT * sizeof(int));
+    for (int i = 0; i < BT; i++) { in[i] = (int)rng_below(&rng, 256); tg[i] = (int)rng_below(&rng, 256); }
+    OptimConfig o = {.lr = 1e-3, .min_lr = 1e-4, .warmup = 2, .decay_steps = 5, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 1};
+    float* params[2];
+    double loss[2][8];
+    for (int graph = 0; graph <= 1; graph++) {
+        gpu::GpuModel g;
+        gpu::gpu_model_init(&g, &m, B, T);
+        g.use_graph = graph;
+        m.training = 1;
+        for (int step = 0; step < steps; step++) {
+            m.dropout_seed = hash64(99 + step);
+            double norm;
+            loss[graph][step] = gpu::train_step(&g, in, tg, NULL, B, T, &o, lr_at(&o, step), step + 1, &norm);
+        }
+        if (graph && !g.graph) { printf("FAIL train_step %s: no graph was captured\n", model); n_fail++; }
+        params[graph] = g.params;
+    }
+    char what[128];
+    snprintf(what, sizeof(what), "train_step %s: graph vs eager, params after %d steps", model, steps);
+    float* h_eager = (float*)mallocCheck(m.pt.total * 4);
+    cudaCheck(cudaMemcpy(h_eager, params[0], m.pt.total * 4, cudaMemcpyDeviceToHost));
+    check(what, params[1], h_eager, m.pt.total, 1e-6);
+    float lg = (float)loss[1][steps - 1], le = (float)loss[0][steps - 1], *d_l = to_gpu(&lg, 4);
+    snprintf(what, sizeof(what), "train_step %s: graph vs eager, loss at step %d (%.6f)", model, steps, le);
+    check(what, d_l, &le, 1, 1e-6);
+    free(h_eager);
     model_free(&m);
 }
 
@@ -367,7 +411,8 @@ int main(void) {
         int* d_tg = (int*)to_gpu(tg, N * sizeof(int));
         unsigned char* d_mask = (unsigned char*)to_gpu(mask, N);
         cudaCheck(cudaMalloc(&d_losses, N * 4)); cudaCheck(cudaMalloc(&d_dl, (size_t)N * V * 4));
-        gpu::crossentropy_fused(d_losses, d_dl, d_logits, d_tg, d_mask, 1.0f / scored, N, V);
+        float inv_scored = 1.0f / scored, *d_scale = to_gpu(&inv_scored, 4); // a device scalar, as in a training step
+        gpu::crossentropy_fused(d_losses, d_dl, d_logits, d_tg, d_mask, d_scale, N, V);
         check("crossentropy_fused losses", d_losses, losses, N, 1e-5);
         check("crossentropy_fused dlogits (masked)", d_dl, dl, (size_t)N * V, 1e-5);
     }
@@ -381,22 +426,24 @@ int main(void) {
         for (size_t i = 0; i < P; i++) { m.grads[i] = (float)(rng_uniform(&rng) - 0.5); m.adam_m[i] = (float)(0.01 * (rng_uniform(&rng) - 0.5)); m.adam_v[i] = (float)(1e-4 * rng_uniform(&rng)); }
         float *d_p = to_gpu(m.params, P * 4), *d_g = to_gpu(m.grads, P * 4), *d_m = to_gpu(m.adam_m, P * 4), *d_v = to_gpu(m.adam_v, P * 4);
         OptimConfig o = {.lr = 1e-3, .min_lr = 0, .warmup = 0, .decay_steps = 1, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 1};
+        // CPU: norm, clip (the random gradients' norm is far above 1), AdamW
         double norm_cpu = grad_norm(m.grads, P);
-        double* d_scratch;
-        cudaCheck(cudaMalloc(&d_scratch, sizeof(double)));
-        double norm_gpu = gpu::grad_norm(d_g, (long)P, d_scratch);
-        float nc = (float)norm_cpu;
-        float* d_nc = to_gpu(&nc, 4);
-        float ng = (float)norm_gpu;
-        cudaCheck(cudaMemcpy(d_nc, &ng, 4, cudaMemcpyHostToDevice));
-        check("grad_norm (whole buffer)", d_nc, &nc, 1, 1e-6);
+        grad_clip(m.grads, P, norm_cpu, o.grad_clip);
         adamw_step(&m, &o, o.lr, 3);
-        for (int t = 0; t < m.pt.n; t++) {
-            const TensorInfo* ti = &m.pt.t[t];
-            gpu::adamw_update(d_p + ti->offset, d_g + ti->offset, d_m + ti->offset, d_v + ti->offset, (long)ti->numel, o.lr,
-                              o.beta1, o.beta2, o.eps, o.weight_decay, ti->decay, 3);
-        }
-        check("adamw params (step 3, decay on matrices only)", d_p, m.params, P, 1e-6);
+        // GPU: the step's scalars in device memory, sum of squares, one AdamW launch with the clip folded in
+        gpu::StepScalars s = {}, *d_s;
+        gpu::step_scalars_set(&s, &o, o.lr, 3);
+        d_s = (gpu::StepScalars*)to_gpu(&s, sizeof(s));
+        double* d_partials;
+        cudaCheck(cudaMalloc(&d_partials, SUMSQ_BLOCKS * sizeof(double)));
+        gpu::grad_sumsq(&d_s->sumsq, d_g, (long)P, d_partials);
+        int n_chunks;
+        gpu::AdamChunk* chunks = gpu::adamw_chunks(&m.pt, &n_chunks);
+        gpu::adamw_update(d_p, d_g, d_m, d_v, chunks, n_chunks, d_s);
+        cudaCheck(cudaMemcpy(&s, d_s, sizeof(s), cudaMemcpyDeviceToHost));
+        float nc = (float)norm_cpu, ng = (float)sqrt(s.sumsq), *d_nc = to_gpu(&ng, 4);
+        check("grad_norm (whole buffer)", d_nc, &nc, 1, 1e-6);
+        check("adamw params (step 3, clipped, decay on matrices only)", d_p, m.params, P, 1e-6);
         check("adamw m", d_m, m.adam_m, P, 1e-5);
         check("adamw v", d_v, m.adam_v, P, 1e-5);
         model_free(&m);
@@ -420,6 +467,8 @@ int main(void) {
         compare_model("llama", POS_ROPE, 0, 0.1f, fp32);
         compare_model("llama", POS_NOPE, 0, 0.0f, fp32);
     }
+    test_train_step_graph("gpt");
+    test_train_step_graph("mamba");
     cudaCheck(cudaDeviceSynchronize());
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail != 0;

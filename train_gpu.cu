@@ -23,12 +23,12 @@ static Args gpu_defaults(void) {
     a.batch = 64;
     a.seq_len = 256;
     a.steps = 5000;
+    a.cuda_graph = 1;
     return a;
 }
 
 /* ---- the GPU backend: a GpuModel mirrors the host Model's buffers on the device ---- */
 static gpu::GpuModel G;
-static size_t free_at_start; /* device memory free before our first allocation */
 
 /* dense bf16 tensor-core peak of the GPUs we know (0 = unknown: no MFU in the progress line) */
 static double bf16_peak_flops(const cudaDeviceProp* p) {
@@ -37,11 +37,9 @@ static double bf16_peak_flops(const cudaDeviceProp* p) {
     if (strstr(p->name, "A100")) return 312e12;
     return 0;
 }
-static double gpu_mem_mib(Backend* be) {
+static double gpu_mem_mib(Backend* be) { /* what we allocated (not the CUDA context, not other processes) */
     (void)be;
-    size_t free_now, total;
-    cudaCheck(cudaMemGetInfo(&free_now, &total));
-    return (double)(free_at_start - free_now) / (1 << 20);
+    return (double)gpu::device_bytes / (1 << 20);
 }
 static void gpu_init(Backend* be, Model* m, int B, int T) {
     if (gpu::gpu_model_check(&m->cfg)) sm_die("%s", sm_err); // before any CUDA call: CI checks it without a GPU
@@ -51,12 +49,13 @@ static void gpu_init(Backend* be, Model* m, int B, int T) {
     int dev;
     cudaCheck(cudaGetDevice(&dev));
     cudaCheck(cudaGetDeviceProperties(&prop, dev));
-    size_t total;
-    cudaCheck(cudaMemGetInfo(&free_at_start, &total));
+    size_t free_now, total;
+    cudaCheck(cudaMemGetInfo(&free_now, &total));
     be->peak_flops = bf16_peak_flops(&prop);
     be->mem_mib = gpu_mem_mib;
     printf("device: %s, %.0f GiB%s\n", prop.name, total / 1073741824.0, be->peak_flops > 0 ? "" : " (peak FLOPs unknown: no MFU)");
     gpu::gpu_model_init(&G, m, B, T);
+    G.use_graph = be->args->cuda_graph;
 }
 static double gpu_forward(Backend* be, Model* m, const int* in, const int* tg, const uint8_t* mask, int B, int T) {
     (void)be; (void)m;
@@ -70,17 +69,11 @@ static void gpu_zero_grad(Backend* be, Model* m) {
     (void)be;
     cudaCheck(cudaMemset(G.grads, 0, m->pt.total * sizeof(float)));
 }
-static double gpu_update(Backend* be, Model* m, const OptimConfig* o, double lr, int t) {
-    (void)be;
-    double norm = gpu::grad_norm(G.grads, (long)m->pt.total, G.scratch);
-    if (!isfinite(norm)) return norm;
-    if (o->grad_clip > 0 && norm > o->grad_clip) gpu::scale_inplace(G.grads, (long)m->pt.total, (float)(o->grad_clip / (norm + 1e-6)));
-    for (int i = 0; i < m->pt.n; i++) {
-        const TensorInfo* ti = &m->pt.t[i];
-        gpu::adamw_update(G.params + ti->offset, G.grads + ti->offset, G.adam_m + ti->offset, G.adam_v + ti->offset,
-                          (long)ti->numel, lr, o->beta1, o->beta2, o->eps, o->weight_decay, ti->decay, t);
-    }
-    return norm;
+/* zero grads, forward, loss, backward, grad norm, clip and AdamW on the device (kernels.cuh §6) */
+static double gpu_train_step(Backend* be, Model* m, const int* in, const int* tg, const uint8_t* mask, int B, int T,
+                             const OptimConfig* o, double lr, int t, double* norm) {
+    (void)be; (void)m;
+    return gpu::train_step(&G, in, tg, mask, B, T, o, lr, t, norm);
 }
 static void gpu_logits_rows(Backend* be, Model* m, int row0, int n, real* out) {
     (void)be;
@@ -95,7 +88,9 @@ static void gpu_to_host(Backend* be, Model* m) {
     cudaCheck(cudaMemcpy(m->adam_m, G.adam_m, bytes, cudaMemcpyDeviceToHost));
     cudaCheck(cudaMemcpy(m->adam_v, G.adam_v, bytes, cudaMemcpyDeviceToHost));
 }
-static Backend GPU_BACKEND = {"cuda", 0, gpu_init, gpu_forward, gpu_backward, gpu_zero_grad, gpu_update, gpu_logits_rows, gpu_to_host, NULL};
+static Backend GPU_BACKEND = {.name = "cuda", .host_acts = 0, .init = gpu_init, .forward = gpu_forward, .backward = gpu_backward,
+                               .zero_grad = gpu_zero_grad, .train_step = gpu_train_step, .logits_rows = gpu_logits_rows,
+                               .to_host = gpu_to_host};
 
 int main(int argc, char** argv) {
     Args defaults = gpu_defaults();
