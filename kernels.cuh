@@ -183,10 +183,17 @@ __global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long n) {
         for (; i < n; i++) out[i] = __float2bfloat16(in[i]);
     }
 }
+/* The model's bf16 mirror of its parameter buffer (bf16 mode): AdamW writes it next to the fp32
+ * master weights, so a weight is rounded once per step instead of once per matmul that reads it.
+ * bf16_copy() of a pointer into the parameters returns the mirror's element. */
+static const float* params_base = NULL;
+static const __nv_bfloat16* params16_base = NULL;
+static size_t params_count = 0;
 /* a grow-only device buffer for bf16 copies of matmul operands (allocated on the first steps) */
 struct Bf16Scratch { __nv_bfloat16* p; size_t cap; }; /* cap in bytes */
 static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const __nv_bfloat16* x, long n) { (void)s; (void)n; return x; } /* already bf16 */
 static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
+    if (params16_base && x >= params_base && x + n <= params_base + params_count) return params16_base + (x - params_base);
     scratch_grow(&s->p, &s->cap, n * sizeof(__nv_bfloat16));
     to_bf16_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(s->p, x, n);
     cudaCheck(cudaGetLastError());
@@ -218,11 +225,17 @@ static void linear_forward(float* out, const X* inp, const float* W, const float
         cudaCheck(cudaGetLastError());
     }
 }
+template <typename X, typename D>
+static void linear_backward_gemms(float* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC) {
+    if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, 1.0f, dinp, C); // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
+    gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
+}
 template <typename X>
 static void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, const X* inp, const float* W,
                             int N, int C, int OC) {
-    if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, 1.0f, dinp, C); // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
-    gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
+    static Bf16Scratch sd = {NULL, 0};
+    if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC);
+    else linear_backward_gemms(dinp, dW, bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC); // dout rounded once for both
     if (dbias) bias_grad(dbias, dout, N, OC);
 }
 
@@ -1602,7 +1615,8 @@ static void grad_sumsq(double* out, const float* g, long n, double* partials) {
  * ============================================================================================ */
 #define ADAM_CHUNK 4096
 struct AdamChunk { long start; int count, decay; };
-__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, const AdamChunk* chunks, const StepScalars* s) {
+__global__ void adamw_kernel(float* p, __nv_bfloat16* p16, const float* g, float* m, float* v, const AdamChunk* chunks,
+                             const StepScalars* s) {
     AdamChunk ch = chunks[blockIdx.x];
     double norm = sqrt(s->sumsq);
     float clip_scale = s->clip > 0 && norm > s->clip ? (float)(s->clip / (norm + 1e-6)) : 1.0f;
@@ -1615,7 +1629,9 @@ __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, const
         float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] = p[i] * decay - (lr / bc1) * mi / (sqrtf(vi / bc2) + eps);
+        float pi = p[i] * decay - (lr / bc1) * mi / (sqrtf(vi / bc2) + eps);
+        p[i] = pi;
+        if (p16) p16[i] = __float2bfloat16(pi);
     }
 }
 /* the chunk table of a parameter table (device memory; *n_chunks = the grid size) */
@@ -1634,8 +1650,10 @@ static AdamChunk* adamw_chunks(const ParamTable* pt, int* n_chunks) {
     *n_chunks = n;
     return d;
 }
-static void adamw_update(float* p, const float* g, float* m, float* v, const AdamChunk* chunks, int n_chunks, const StepScalars* s) {
-    adamw_kernel<<<n_chunks, 256>>>(p, g, m, v, chunks, s);
+/* p16: the bf16 mirror of p to refresh, or NULL */
+static void adamw_update(float* p, __nv_bfloat16* p16, const float* g, float* m, float* v, const AdamChunk* chunks, int n_chunks,
+                         const StepScalars* s) {
+    adamw_kernel<<<n_chunks, 256>>>(p, p16, g, m, v, chunks, s);
     cudaCheck(cudaGetLastError());
 }
 /* the host's half of a step's scalars: the schedule's lr, the bias corrections of step t */
@@ -1658,6 +1676,7 @@ static void step_scalars_set(StepScalars* s, const OptimConfig* o, double lr, in
 struct GpuModel {
     Model* host;                          /* config, parameter table, offsets */
     float *params, *grads, *adam_m, *adam_v; /* device buffers, the host layout */
+    __nv_bfloat16* params16;              /* bf16 mode: the parameters rounded to bf16 (see params_base) */
     float *acts, *dacts, *logits, *dlogits, *losses; /* dacts: ONE layer's gradients, reused */
     int *inputs, *targets;
     unsigned char* mask;
@@ -1997,6 +2016,13 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
     device_alloc(&g->inputs, BT * sizeof(int));
     device_alloc(&g->targets, BT * sizeof(int));
     device_alloc(&g->mask, BT);
+    g->params16 = NULL;
+    if (!use_fp32) { // the bf16 mirror of the weights, kept by AdamW from here on
+        device_alloc(&g->params16, P * sizeof(__nv_bfloat16));
+        to_bf16_kernel<<<ceil_div((P + 3) / 4, 256), 256>>>(g->params16, g->params, (long)P);
+        cudaCheck(cudaGetLastError());
+    }
+    params_base = g->params, params16_base = g->params16, params_count = P;
     device_alloc(&g->step, sizeof(StepScalars));
     device_alloc(&g->sumsq_partials, SUMSQ_BLOCKS * sizeof(double));
     g->adam_chunks = adamw_chunks(&host->pt, &g->n_adam_chunks);
@@ -2066,7 +2092,7 @@ static void step_device(GpuModel* g, int B, int T) {
     forward_device(g, B, T, 1);
     backward_device(g, B, T);
     grad_sumsq(&g->step->sumsq, g->grads, (long)P, g->sumsq_partials);
-    adamw_update(g->params, g->grads, g->adam_m, g->adam_v, g->adam_chunks, g->n_adam_chunks, g->step);
+    adamw_update(g->params, g->params16, g->grads, g->adam_m, g->adam_v, g->adam_chunks, g->n_adam_chunks, g->step);
 }
 static double train_step(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T,
                          const OptimConfig* o, double lr, int t, double* norm) {

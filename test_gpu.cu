@@ -214,8 +214,8 @@ static void compare_model(const char* model, int pos, int bias, float dropout, i
 /* train_step with a CUDA graph (captured on the 2nd step, replayed after) against the same steps
  * launched kernel by kernel: the same losses and parameters. With dropout on, a graph that kept
  * the first step's dropout seed or learning rate would drift from the eager run at step 3. */
-static void test_train_step_graph(const char* model) {
-    gpu::use_fp32 = 1;
+static void test_train_step_graph(const char* model, int fp32) {
+    gpu::use_fp32 = fp32;
     Config c = {0};
     snprintf(c.model, sizeof(c.model), "%s", model);
     c.vocab_size = 256; c.block_size = 32; c.n_layer = 2; c.n_head = 4; c.n_embd = 64; c.num_masked_heads = -1;
@@ -229,6 +229,7 @@ static void test_train_step_graph(const char* model) {
     OptimConfig o = {.lr = 1e-3, .min_lr = 1e-4, .warmup = 2, .decay_steps = 5, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 1};
     float* params[2];
     double loss[2][8];
+    char what[128];
     for (int graph = 0; graph <= 1; graph++) {
         gpu::GpuModel g;
         gpu::gpu_model_init(&g, &m, B, T);
@@ -241,15 +242,24 @@ static void test_train_step_graph(const char* model) {
         }
         if (graph && !g.graph) { printf("FAIL train_step %s: no graph was captured\n", model); n_fail++; }
         params[graph] = g.params;
+        if (graph && !fp32) { // the bf16 mirror of the weights follows AdamW's updates
+            size_t P = m.pt.total;
+            __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(P * 2);
+            float* h32 = (float*)mallocCheck(P * 4);
+            cudaCheck(cudaMemcpy(h16, g.params16, P * 2, cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < P; i++) h32[i] = __bfloat162float(h16[i]);
+            snprintf(what, sizeof(what), "train_step %s bf16: weight mirror = params after %d steps", model, steps);
+            check(what, g.params, h32, P, 4e-3);
+            free(h16); free(h32);
+        }
     }
-    char what[128];
-    snprintf(what, sizeof(what), "train_step %s: graph vs eager, params after %d steps", model, steps);
+    snprintf(what, sizeof(what), "train_step %s %s: graph vs eager, params after %d steps", model, fp32 ? "fp32" : "bf16", steps);
     float* h_eager = (float*)mallocCheck(m.pt.total * 4);
     cudaCheck(cudaMemcpy(h_eager, params[0], m.pt.total * 4, cudaMemcpyDeviceToHost));
-    check(what, params[1], h_eager, m.pt.total, 1e-6);
+    check(what, params[1], h_eager, m.pt.total, fp32 ? 1e-6 : 1e-5);
     float lg = (float)loss[1][steps - 1], le = (float)loss[0][steps - 1], *d_l = to_gpu(&lg, 4);
-    snprintf(what, sizeof(what), "train_step %s: graph vs eager, loss at step %d (%.6f)", model, steps, le);
-    check(what, d_l, &le, 1, 1e-6);
+    snprintf(what, sizeof(what), "train_step %s %s: graph vs eager, loss at step %d (%.6f)", model, fp32 ? "fp32" : "bf16", steps, le);
+    check(what, d_l, &le, 1, fp32 ? 1e-6 : 1e-5);
     free(h_eager);
     model_free(&m);
 }
@@ -439,7 +449,7 @@ int main(void) {
         gpu::grad_sumsq(&d_s->sumsq, d_g, (long)P, d_partials);
         int n_chunks;
         gpu::AdamChunk* chunks = gpu::adamw_chunks(&m.pt, &n_chunks);
-        gpu::adamw_update(d_p, d_g, d_m, d_v, chunks, n_chunks, d_s);
+        gpu::adamw_update(d_p, NULL, d_g, d_m, d_v, chunks, n_chunks, d_s);
         cudaCheck(cudaMemcpy(&s, d_s, sizeof(s), cudaMemcpyDeviceToHost));
         float nc = (float)norm_cpu, ng = (float)sqrt(s.sumsq), *d_nc = to_gpu(&ng, 4);
         check("grad_norm (whole buffer)", d_nc, &nc, 1, 1e-6);
@@ -467,8 +477,10 @@ int main(void) {
         compare_model("llama", POS_ROPE, 0, 0.1f, fp32);
         compare_model("llama", POS_NOPE, 0, 0.0f, fp32);
     }
-    test_train_step_graph("gpt");
-    test_train_step_graph("mamba");
+    test_train_step_graph("gpt", 1);
+    test_train_step_graph("mamba", 1);
+    test_train_step_graph("gpt", 0);
+    test_train_step_graph("mamba", 0);
     cudaCheck(cudaDeviceSynchronize());
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail != 0;
