@@ -274,6 +274,9 @@ static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats, grown once
     scratch_grow(&p, &cap, (size_t)NORM_BWD_BLOCKS * 2 * C * sizeof(float));
     return p;
 }
+/* blocks for N rows: at least 64 rows per block, so that small batches leave few partial rows to
+ * add (the reduce walks them in sequence) */
+static int norm_bwd_blocks(int N) { return ceil_div(N, 64) < NORM_BWD_BLOCKS ? ceil_div(N, 64) : NORM_BWD_BLOCKS; }
 __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, int n_blocks, int C) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
@@ -316,9 +319,10 @@ __global__ void layernorm_backward_kernel(float* dinp, float* partials, const fl
 static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                                const float* mean, const float* rstd, int N, int C) {
     float* partials = norm_partials(C);
-    layernorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    int nb = norm_bwd_blocks(N);
+    layernorm_backward_kernel<<<nb, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
     cudaCheck(cudaGetLastError());
-    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, db, partials, NORM_BWD_BLOCKS, C);
+    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, db, partials, nb, C);
     cudaCheck(cudaGetLastError());
 }
 
@@ -363,9 +367,10 @@ __global__ void rmsnorm_backward_kernel(float* dinp, float* partials, const floa
 static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                              const float* rstd, int N, int C) {
     float* partials = norm_partials(C);
-    rmsnorm_backward_kernel<<<NORM_BWD_BLOCKS, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, rstd, N, C);
+    int nb = norm_bwd_blocks(N);
+    rmsnorm_backward_kernel<<<nb, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, rstd, N, C);
     cudaCheck(cudaGetLastError());
-    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, NULL, partials, NORM_BWD_BLOCKS, C);
+    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, NULL, partials, nb, C);
     cudaCheck(cudaGetLastError());
 }
 
