@@ -232,81 +232,127 @@ static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int
 }
 
 /* ---- matmul: the one place where CPU speed lives -------------------------------------------
- * Cm[M,N] += A[M,K] @ Bm[K,N]. A's element (i,k) is A[i*a_row + k*a_col], so A may be a
- * transposed view; Bm and Cm are row-major with row strides ldb, ldc. The output is cut into
- * MM_MR x MM_NR tiles held in registers; for each k the tile receives a rank-1 update from MM_MR
- * scalars of A and one contiguous row piece of Bm (which the compiler vectorises). Tiles are
- * independent, so threads split them and every sum runs over k in order (deterministic). */
-#ifndef MM_MR
-#define MM_MR 8
-#endif
-#ifndef MM_NR
-#define MM_NR 32
-#endif
-static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, int ldb, int M,
-                       int N, int K) {
-    int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
-#pragma omp parallel for collapse(2) schedule(static) if((double)M * N * K > SM_OMP_MIN)
-    for (int jt = 0; jt < ntiles; jt++)
-        for (int it = 0; it < mtiles; it++) {
-            int i0 = it * MM_MR, j0 = jt * MM_NR;
-            real acc[MM_MR][MM_NR];
-            if (i0 + MM_MR <= M && j0 + MM_NR <= N) { // full tile: fixed trip counts, vectorised
-                for (int r = 0; r < MM_MR; r++)
-                    for (int j = 0; j < MM_NR; j++) acc[r][j] = Cm[(size_t)(i0 + r) * ldc + j0 + j];
-                for (int k = 0; k < K; k++) {
-                    const real* b = Bm + (size_t)k * ldb + j0;
-                    for (int r = 0; r < MM_MR; r++) {
-                        real a = A[(i0 + r) * a_row + k * a_col];
-                        for (int j = 0; j < MM_NR; j++) acc[r][j] += a * b[j];
-                    }
-                }
-                for (int r = 0; r < MM_MR; r++)
-                    for (int j = 0; j < MM_NR; j++) Cm[(size_t)(i0 + r) * ldc + j0 + j] = acc[r][j];
-            } else { // edge tile
-                int mr = M - i0 < MM_MR ? M - i0 : MM_MR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
-                for (int r = 0; r < mr; r++)
-                    for (int j = 0; j < nr; j++) acc[r][j] = Cm[(size_t)(i0 + r) * ldc + j0 + j];
-                for (int k = 0; k < K; k++)
-                    for (int r = 0; r < mr; r++) {
-                        real a = A[(i0 + r) * a_row + k * a_col];
-                        for (int j = 0; j < nr; j++) acc[r][j] += a * Bm[(size_t)k * ldb + j0 + j];
-                    }
-                for (int r = 0; r < mr; r++)
-                    for (int j = 0; j < nr; j++) Cm[(size_t)(i0 + r) * ldc + j0 + j] = acc[r][j];
-            }
+ * Cm[M,N] += A[M,K] @ Bm[K,N]. Both operands are strided views: A's element (i,k) is
+ * A[i*a_row + k*a_col] and Bm's element (k,j) is Bm[k*b_row + j*b_col], so either may be a
+ * transpose (linear_forward multiplies by W^T without copying W). Cm is row-major, row stride ldc.
+ *
+ * A packed-panel GEMM (the GotoBLAS / BLIS recipe, cut down to the sizes we meet):
+ *  1. pack: Bm is copied once per call into column panels of MM_NR columns, each a contiguous
+ *     (K, MM_NR) block, zero-padded past N. A is read in place when its rows are contiguous
+ *     (a_col == 1); otherwise (a transposed view) it is copied into row panels (K, MM_MR) so the
+ *     kernel reads one stream instead of jumping a row stride per k.
+ *  2. microkernel: an MM_MR x MM_NR tile of Cm stays in 12 vector registers (6 rows x 2 vectors
+ *     of 8 floats; AVX2 has 16 registers, the other 4 hold two B vectors and one broadcast A
+ *     value). Each k adds an outer product: 12 fused multiply-adds for 2 vector loads.
+ *  3. threads split the tiles in column-panel order (a thread keeps reusing its B panels);
+ *     every element of Cm has one owner and sums k = 0..K-1 in order: deterministic.
+ * vreal is a GCC/clang vector extension of 32 bytes (8 floats, or 4 doubles under SM_DOUBLE);
+ * without AVX2 the compiler emits two 16-byte operations per vector, the code stays the same.
+ * The alignment attribute lets it load from any address of a real. */
+typedef real vreal __attribute__((vector_size(32), aligned(sizeof(real))));
+#define MM_VL ((int)(32 / sizeof(real))) /* reals per vector */
+#define MM_MR 6                          /* tile rows */
+#define MM_NR (2 * MM_VL)                /* tile columns: two vectors */
+
+/* tile[MM_MR, MM_NR] (row stride ldt) += a(r,k) * bp[k, :] for k < K, a(r,k) = a[r*a_row + k*a_col];
+ * bp is one packed B panel (K, MM_NR) */
+static inline void mm_microkernel(real* tile, long ldt, const real* a, long a_row, long a_col, const real* bp, int K) {
+    vreal c0[MM_MR], c1[MM_MR]; // row r of the tile is (c0[r], c1[r]); the compiler keeps them in registers
+    for (int r = 0; r < MM_MR; r++) {
+        c0[r] = *(const vreal*)(tile + r * ldt);
+        c1[r] = *(const vreal*)(tile + r * ldt + MM_VL);
+    }
+    for (int k = 0; k < K; k++) {
+        vreal b0 = *(const vreal*)(bp + (size_t)k * MM_NR), b1 = *(const vreal*)(bp + (size_t)k * MM_NR + MM_VL);
+        for (int r = 0; r < MM_MR; r++) {
+            real ark = a[r * a_row + k * a_col]; // scalar * vector: broadcast
+            c0[r] += ark * b0;
+            c1[r] += ark * b1;
         }
+    }
+    for (int r = 0; r < MM_MR; r++) {
+        *(vreal*)(tile + r * ldt) = c0[r];
+        *(vreal*)(tile + r * ldt + MM_VL) = c1[r];
+    }
 }
 
-/* A scratch buffer for transposed weights. It grows on the first steps only (the largest
- * weight sets its size), never afterwards. */
-static real* scratch_get(size_t n) {
-    static real* buf = NULL;
-    static size_t cap = 0;
-    if (n > cap) {
-        free(buf);
-        buf = (real*)mallocCheck(n * sizeof(real));
-        cap = n;
+/* Scratch buffers (the packed panels; the SSM's partial sums). Each slot grows on the first
+ * steps only (the largest request sets its size), never afterwards. Not for use from inside a
+ * parallel region. */
+enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_SSM, SCRATCH_SLOTS };
+static real* scratch_get(int slot, size_t n) {
+    static real* buf[SCRATCH_SLOTS];
+    static size_t cap[SCRATCH_SLOTS];
+    if (n > cap[slot]) {
+        free(buf[slot]);
+        buf[slot] = (real*)mallocCheck(n * sizeof(real));
+        cap[slot] = n;
     }
-    return buf;
+    return buf[slot];
+}
+
+static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,
+                       int M, int N, int K) {
+    int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
+    int pack_a = a_col != 1;        // A's rows are not contiguous: pack every row panel
+    int m_edge = M % MM_MR != 0;    // a last, partial row panel: packed (zero-padded) too
+    real* Bp = scratch_get(SCRATCH_PACK_B, (size_t)ntiles * K * MM_NR);                // (ntiles, K, MM_NR)
+    real* Ap = pack_a || m_edge ? scratch_get(SCRATCH_PACK_A, (size_t)mtiles * K * MM_MR) : NULL; // (mtiles, K, MM_MR)
+#pragma omp parallel if((double)M * N * K > SM_OMP_MIN)
+    {
+#pragma omp for schedule(static) nowait
+        for (int jt = 0; jt < ntiles; jt++) { // B panel jt: Bp[jt][k][j] = Bm[k, jt*MM_NR + j], 0 past N
+            real* dst = Bp + (size_t)jt * K * MM_NR;
+            int j0 = jt * MM_NR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+            for (int k = 0; k < K; k++) {
+                for (int j = 0; j < nr; j++) dst[(size_t)k * MM_NR + j] = Bm[k * b_row + (j0 + j) * b_col];
+                for (int j = nr; j < MM_NR; j++) dst[(size_t)k * MM_NR + j] = 0;
+            }
+        }
+#pragma omp for schedule(static) // (its implicit barrier: every panel is packed before use)
+        for (int it = 0; it < mtiles; it++) { // A panel it: Ap[it][k][r] = A[it*MM_MR + r, k], 0 past M
+            int i0 = it * MM_MR, mr = M - i0 < MM_MR ? M - i0 : MM_MR;
+            if (!pack_a && mr == MM_MR) continue; // read in place
+            real* dst = Ap + (size_t)it * K * MM_MR;
+            for (int k = 0; k < K; k++)
+                for (int r = 0; r < MM_MR; r++) dst[(size_t)k * MM_MR + r] = r < mr ? A[(i0 + r) * a_row + k * a_col] : 0;
+        }
+#pragma omp for collapse(2) schedule(static)
+        for (int jt = 0; jt < ntiles; jt++)
+            for (int it = 0; it < mtiles; it++) {
+                int i0 = it * MM_MR, j0 = jt * MM_NR;
+                int mr = M - i0 < MM_MR ? M - i0 : MM_MR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+                const real* bp = Bp + (size_t)jt * K * MM_NR;
+                int packed = pack_a || mr < MM_MR;
+                const real* a = packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row;
+                long ar = packed ? 1 : a_row, ac = packed ? MM_MR : a_col;
+                real* c = Cm + (size_t)i0 * ldc + j0;
+                if (mr == MM_MR && nr == MM_NR) {
+                    mm_microkernel(c, ldc, a, ar, ac, bp, K);
+                } else { // edge tile: work on a full-size copy, write back the part inside Cm
+                    real tile[MM_MR * MM_NR] = {0};
+                    for (int r = 0; r < mr; r++)
+                        for (int j = 0; j < nr; j++) tile[r * MM_NR + j] = c[(size_t)r * ldc + j];
+                    mm_microkernel(tile, MM_NR, a, ar, ac, bp, K);
+                    for (int r = 0; r < mr; r++)
+                        for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] = tile[r * MM_NR + j];
+                }
+            }
+    }
 }
 
 /* ---- linear: out (N,OC) = inp (N,C) @ W^T + bias, W (OC,C) like torch.nn.Linear -------------
  * backward: dinp += dout @ W,  dW += dout^T @ inp,  dbias += sum_n dout. */
 static void linear_forward(real* out, const real* inp, const real* W, const real* bias, int N, int C, int OC) {
-    real* WT = scratch_get((size_t)C * OC); // (C,OC): rows of the B operand must be contiguous
-#pragma omp parallel for schedule(static) if((size_t)C * OC > SM_OMP_MIN)
-    for (int c = 0; c < C; c++)
-        for (int o = 0; o < OC; o++) WT[(size_t)c * OC + o] = W[(size_t)o * C + c];
 #pragma omp parallel for schedule(static) if((size_t)N * OC > SM_OMP_MIN)
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] = bias ? bias[o] : 0;
-    matmul_acc(out, OC, inp, C, 1, WT, OC, N, OC, C);
+    matmul_acc(out, OC, inp, C, 1, W, 1, C, N, OC, C); // W^T's element (c,o) is W[o*C + c]
 }
 static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout, const real* inp, const real* W,
                             int N, int C, int OC) {
-    if (dinp) matmul_acc(dinp, C, dout, OC, 1, W, C, N, C, OC);  // (N,C) += (N,OC) @ (OC,C)
-    matmul_acc(dW, C, dout, 1, OC, inp, C, OC, C, N);            // (OC,C) += (N,OC)^T @ (N,C)
+    if (dinp) matmul_acc(dinp, C, dout, OC, 1, W, C, 1, N, C, OC); // (N,C) += (N,OC) @ (OC,C)
+    matmul_acc(dW, C, dout, 1, OC, inp, C, 1, OC, C, N);           // (OC,C) += (N,OC)^T @ (N,C)
     if (dbias) {
 #pragma omp parallel for schedule(static) if((size_t)N * OC > SM_OMP_MIN)
         for (int o = 0; o < OC; o++) {
@@ -1277,7 +1323,7 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
                               int B, int T, int E, int N, int R) {
     int XD = R + 2 * N;
     size_t PW = (size_t)E * N + E; // a partial row: dA_log (E,N), dD (E)
-    real* partial = scratch_get((size_t)B * PW);
+    real* partial = scratch_get(SCRATCH_SSM, (size_t)B * PW);
     memset(partial, 0, (size_t)B * PW * sizeof(real));
 #pragma omp parallel for schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
     for (int b = 0; b < B; b++) {
