@@ -333,8 +333,8 @@ static void matmul(real* Cm, int ldc, const real* A, long a_row, long a_col, con
                 int mr = M - i0 < MM_MR ? M - i0 : MM_MR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
                 const real* bp = Bp + (size_t)jt * K * MM_NR;
                 int packed = pack_a || mr < MM_MR;
-                const real* a = packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row;
                 long ar = packed ? 1 : a_row, ac = packed ? MM_MR : a_col;
+                const real* a = packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row;
                 real* c = Cm + (size_t)i0 * ldc + j0;
                 if (init)
                     for (int r = 0; r < mr; r++)
@@ -604,28 +604,33 @@ static inline void axpy(real* restrict y, real a, const real* restrict x, int n)
 static void attention_forward(real* out, real* att, const real* qkv, int B, int T, int C, int H, int pos,
                               int n_masked, float p_drop, uint64_t seed) {
     // qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) keeps P (row i uses entries 0..i)
-    // Every inner loop runs over keys j or channels d with unit stride, so it vectorises.
-    int hs = C / H;
+    // Every inner loop runs over keys j or channels d with unit stride, so it vectorises; a row of
+    // scores is built MM_VL keys at a time in one vector register (the keys padded to Tp with 0).
+    int hs = C / H, Tp = (T + MM_VL - 1) / MM_VL * MM_VL;
     real scale = 1 / sqrt((real)hs);
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             double slope = pos == POS_ALIBI ? alibi_slope(h, H) : 0;
-            real kT[hs * T]; // this head's keys transposed, (hs,T): scores become vector loops over j
-            real w[T];       // one row of P times the dropout mask
-            for (int j = 0; j < T; j++)
-                for (int d = 0; d < hs; d++) kT[d * T + j] = qkv[((size_t)b * T + j) * 3 * C + C + h * hs + d];
+            real kT[hs * Tp]; // this head's keys transposed, (hs,Tp), zero past T
+            real qs[hs];      // q / sqrt(hs)
+            real w[T];        // one row of P times the dropout mask
+            real srow[Tp];    // one row of scores
+            for (int d = 0; d < hs; d++)
+                for (int j = 0; j < Tp; j++) kT[d * Tp + j] = j < T ? qkv[((size_t)b * T + j) * 3 * C + C + h * hs + d] : 0;
             for (int i = 0; i < T; i++) {
                 const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 real* p = att + (((size_t)b * H + h) * T + i) * T;
                 // keys j < j0 are masked (bias -inf, P = 0): Hard-ALiBi's windowed heads see i-h..i
                 int j0 = pos == POS_HARD_ALIBI && h < n_masked && i - h > 0 ? i - h : 0;
-                for (int j = 0; j <= i; j++) p[j] = 0;
-                for (int d = 0; d < hs; d++) { // S[i, j0..i] = q k^T / sqrt(hs)
-                    real qd = q[d] * scale;
-                    const real* kd = kT + d * T;
-                    for (int j = j0; j <= i; j++) p[j] += qd * kd[j];
+                for (int d = 0; d < hs; d++) qs[d] = q[d] * scale;
+                for (int c = j0 / MM_VL * MM_VL; c <= i; c += MM_VL) { // S[i, c..c+MM_VL) = q k^T / sqrt(hs)
+                    vreal acc = {0};
+                    for (int d = 0; d < hs; d++) acc += qs[d] * *(const vreal*)(kT + d * Tp + c);
+                    *(vreal*)(srow + c) = acc;
                 }
+                for (int j = 0; j < j0; j++) p[j] = 0;
+                for (int j = j0; j <= i; j++) p[j] = srow[j];
                 if (pos == POS_ALIBI)
                     for (int j = j0; j <= i; j++) p[j] += (real)(slope * (j - i));
                 real maxval = p[j0]; // softmax over the window j0..i
@@ -650,28 +655,27 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
 static void attention_backward(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
                                int H, float p_drop, uint64_t seed) {
     // the bias is a constant of the scores, so it does not appear here: P already includes it
-    // (masked keys have P = 0 and contribute nothing)
-    int hs = C / H;
+    // (masked keys have P = 0 and contribute nothing). dP is built like the forward's scores.
+    int hs = C / H, Tp = (T + MM_VL - 1) / MM_VL * MM_VL;
     real scale = 1 / sqrt((real)hs);
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
-            real vT[hs * T]; // this head's values transposed, (hs,T): dP = dY V^T becomes vector loops over j
-            real dp[T];      // one row of dP (stack arrays: nothing is allocated in a step)
+            real vT[hs * Tp]; // this head's values transposed, (hs,Tp), zero past T
+            real dp[Tp];      // one row of dP (stack arrays: nothing is allocated in a step)
             real pm[T];      // one row of P times the dropout mask
             real dqi[hs];    // dQ[i], summed over j before it is added to dqkv
-            for (int j = 0; j < T; j++)
-                for (int d = 0; d < hs; d++) vT[d * T + j] = qkv[((size_t)b * T + j) * 3 * C + 2 * C + h * hs + d];
+            for (int d = 0; d < hs; d++)
+                for (int j = 0; j < Tp; j++) vT[d * Tp + j] = j < T ? qkv[((size_t)b * T + j) * 3 * C + 2 * C + h * hs + d] : 0;
             for (int i = 0; i < T; i++) {
                 const real* p = att + (((size_t)b * H + h) * T + i) * T;
                 const real* dy = dout + ((size_t)b * T + i) * C + h * hs;
                 const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 real* dq = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
-                for (int j = 0; j <= i; j++) dp[j] = 0;
-                for (int d = 0; d < hs; d++) { // dP[i, 0..i] = dY[i] V^T
-                    real g = dy[d];
-                    const real* vd = vT + d * T;
-                    for (int j = 0; j <= i; j++) dp[j] += g * vd[j];
+                for (int c = 0; c <= i; c += MM_VL) { // dP[i, c..c+MM_VL) = dY[i] V^T
+                    vreal acc = {0};
+                    for (int d = 0; d < hs; d++) acc += dy[d] * *(const vreal*)(vT + d * Tp + c);
+                    *(vreal*)(dp + c) = acc;
                 }
                 for (int j = 0; j <= i; j++) pm[j] = p[j];
                 if (p_drop > 0) { // through the dropout mask: dP *= M, and dV uses P * M
