@@ -596,8 +596,9 @@ static inline real attn_bias(int pos, int n_masked, double slope, int h, int i, 
     return 0;
 }
 
-/* y[0..n) += a * x[0..n); restrict: y and x never overlap, so the loop vectorises without checks */
-static inline void axpy(real* restrict y, real a, const real* restrict x, int n) {
+/* y[0..n) += a * x[0..n); __restrict__ (C99 restrict, spelled so C++ and nvcc accept it too): y and x
+ * never overlap, so the loop vectorises without run-time overlap checks */
+static inline void axpy(real* __restrict__ y, real a, const real* __restrict__ x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 

@@ -3,7 +3,7 @@
  * nanoGPT CPU config (gpt L4 C128 Hd512 V256, B12 T64: N = 768 rows), checked against a naive
  * triple loop.
  *
- *   gcc -O3 -march=native -fno-trapping-math -fopenmp -o dev/bench/bench_matmul dev/bench/bench_matmul.c -lm
+ *   make dev/bench/bench_matmul
  *   OMP_NUM_THREADS=2 dev/bench/bench_matmul [reps]
  *
  * forward:  out (N,OC) = inp (N,C) @ W^T      (B operand = W^T, a strided view)
