@@ -202,6 +202,13 @@ static real* carve(Arena* a, size_t n) {
 /* loops smaller than this run on one thread: waking threads costs more than tiny loops save */
 #define SM_OMP_MIN 32768
 
+/* memset(p, 0, n reals) on all threads: the activation gradients are tens of MB, zeroed every step */
+static void zero_reals(real* p, size_t n) {
+    const size_t blk = 16384;
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
+    for (size_t lo = 0; lo < n; lo += blk) memset(p + lo, 0, (n - lo < blk ? n - lo : blk) * sizeof(real));
+}
+
 /* ============================================================================================
  * 3. Shared ops. Each forward is followed by its backward. Backwards ACCUMULATE (+=) into the
  * gradients they produce, so a tensor read by two ops simply receives both contributions.
@@ -232,81 +239,134 @@ static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int
 }
 
 /* ---- matmul: the one place where CPU speed lives -------------------------------------------
- * Cm[M,N] += A[M,K] @ Bm[K,N]. A's element (i,k) is A[i*a_row + k*a_col], so A may be a
- * transposed view; Bm and Cm are row-major with row strides ldb, ldc. The output is cut into
- * MM_MR x MM_NR tiles held in registers; for each k the tile receives a rank-1 update from MM_MR
- * scalars of A and one contiguous row piece of Bm (which the compiler vectorises). Tiles are
- * independent, so threads split them and every sum runs over k in order (deterministic). */
-#ifndef MM_MR
-#define MM_MR 8
-#endif
-#ifndef MM_NR
-#define MM_NR 32
-#endif
-static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, int ldb, int M,
-                       int N, int K) {
-    int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
-#pragma omp parallel for collapse(2) schedule(static) if((double)M * N * K > SM_OMP_MIN)
-    for (int jt = 0; jt < ntiles; jt++)
-        for (int it = 0; it < mtiles; it++) {
-            int i0 = it * MM_MR, j0 = jt * MM_NR;
-            real acc[MM_MR][MM_NR];
-            if (i0 + MM_MR <= M && j0 + MM_NR <= N) { // full tile: fixed trip counts, vectorised
-                for (int r = 0; r < MM_MR; r++)
-                    for (int j = 0; j < MM_NR; j++) acc[r][j] = Cm[(size_t)(i0 + r) * ldc + j0 + j];
-                for (int k = 0; k < K; k++) {
-                    const real* b = Bm + (size_t)k * ldb + j0;
-                    for (int r = 0; r < MM_MR; r++) {
-                        real a = A[(i0 + r) * a_row + k * a_col];
-                        for (int j = 0; j < MM_NR; j++) acc[r][j] += a * b[j];
-                    }
-                }
-                for (int r = 0; r < MM_MR; r++)
-                    for (int j = 0; j < MM_NR; j++) Cm[(size_t)(i0 + r) * ldc + j0 + j] = acc[r][j];
-            } else { // edge tile
-                int mr = M - i0 < MM_MR ? M - i0 : MM_MR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
-                for (int r = 0; r < mr; r++)
-                    for (int j = 0; j < nr; j++) acc[r][j] = Cm[(size_t)(i0 + r) * ldc + j0 + j];
-                for (int k = 0; k < K; k++)
-                    for (int r = 0; r < mr; r++) {
-                        real a = A[(i0 + r) * a_row + k * a_col];
-                        for (int j = 0; j < nr; j++) acc[r][j] += a * Bm[(size_t)k * ldb + j0 + j];
-                    }
-                for (int r = 0; r < mr; r++)
-                    for (int j = 0; j < nr; j++) Cm[(size_t)(i0 + r) * ldc + j0 + j] = acc[r][j];
-            }
+ * Cm[M,N] += A[M,K] @ Bm[K,N]. Both operands are strided views: A's element (i,k) is
+ * A[i*a_row + k*a_col] and Bm's element (k,j) is Bm[k*b_row + j*b_col], so either may be a
+ * transpose (linear_forward multiplies by W^T without copying W). Cm is row-major, row stride ldc.
+ *
+ * A packed-panel GEMM (the GotoBLAS / BLIS recipe, cut down to the sizes we meet):
+ *  1. pack: Bm is copied once per call into column panels of MM_NR columns, each a contiguous
+ *     (K, MM_NR) block, zero-padded past N. A is read in place when its rows are contiguous
+ *     (a_col == 1); otherwise (a transposed view) it is copied into row panels (K, MM_MR) so the
+ *     kernel reads one stream instead of jumping a row stride per k.
+ *  2. microkernel: an MM_MR x MM_NR tile of Cm stays in 12 vector registers (6 rows x 2 vectors
+ *     of 8 floats; AVX2 has 16 registers, the other 4 hold two B vectors and one broadcast A
+ *     value). Each k adds an outer product: 12 fused multiply-adds for 2 vector loads.
+ *  3. threads split the tiles in column-panel order (a thread keeps reusing its B panels);
+ *     every element of Cm has one owner and sums k = 0..K-1 in order: deterministic.
+ * vreal is a GCC/clang vector extension of 32 bytes (8 floats, or 4 doubles under SM_DOUBLE);
+ * without AVX2 the compiler emits two 16-byte operations per vector, the code stays the same.
+ * The alignment attribute lets it load from any address of a real. */
+typedef real vreal __attribute__((vector_size(32), aligned(sizeof(real))));
+#define MM_VL ((int)(32 / sizeof(real))) /* reals per vector */
+#define MM_MR 6                          /* tile rows */
+#define MM_NR (2 * MM_VL)                /* tile columns: two vectors */
+
+/* tile[MM_MR, MM_NR] (row stride ldt) += a(r,k) * bp[k, :] for k < K, a(r,k) = a[r*a_row + k*a_col];
+ * bp is one packed B panel (K, MM_NR) */
+static inline void mm_microkernel(real* tile, long ldt, const real* a, long a_row, long a_col, const real* bp, int K) {
+    vreal c0[MM_MR], c1[MM_MR]; // row r of the tile is (c0[r], c1[r]); the compiler keeps them in registers
+    for (int r = 0; r < MM_MR; r++) {
+        c0[r] = *(const vreal*)(tile + r * ldt);
+        c1[r] = *(const vreal*)(tile + r * ldt + MM_VL);
+    }
+    for (int k = 0; k < K; k++) {
+        vreal b0 = *(const vreal*)(bp + (size_t)k * MM_NR), b1 = *(const vreal*)(bp + (size_t)k * MM_NR + MM_VL);
+        for (int r = 0; r < MM_MR; r++) {
+            real ark = a[r * a_row + k * a_col]; // scalar * vector: broadcast
+            c0[r] += ark * b0;
+            c1[r] += ark * b1;
         }
+    }
+    for (int r = 0; r < MM_MR; r++) {
+        *(vreal*)(tile + r * ldt) = c0[r];
+        *(vreal*)(tile + r * ldt + MM_VL) = c1[r];
+    }
 }
 
-/* A scratch buffer for transposed weights. It grows on the first steps only (the largest
- * weight sets its size), never afterwards. */
-static real* scratch_get(size_t n) {
-    static real* buf = NULL;
-    static size_t cap = 0;
-    if (n > cap) {
-        free(buf);
-        buf = (real*)mallocCheck(n * sizeof(real));
-        cap = n;
+/* Scratch buffers (the packed panels; the SSM's partial sums). Each slot grows on the first
+ * steps only (the largest request sets its size), never afterwards. Not for use from inside a
+ * parallel region. */
+enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_SSM, SCRATCH_SLOTS };
+static real* scratch_get(int slot, size_t n) {
+    static real* buf[SCRATCH_SLOTS];
+    static size_t cap[SCRATCH_SLOTS];
+    if (n > cap[slot]) {
+        free(buf[slot]);
+        buf[slot] = (real*)mallocCheck(n * sizeof(real));
+        cap[slot] = n;
     }
-    return buf;
+    return buf[slot];
+}
+
+/* init = 0: Cm += A @ Bm (matmul_acc). init = 1: Cm = A @ Bm + bias (bias (N) or NULL for zeros),
+ * each tile set by its owner just before the kernel adds to it: no separate pass over Cm. */
+static void matmul(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,
+                   int M, int N, int K, int init, const real* bias) {
+    int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
+    int pack_a = a_col != 1;        // A's rows are not contiguous: pack every row panel
+    int m_edge = M % MM_MR != 0;    // a last, partial row panel: packed (zero-padded) too
+    real* Bp = scratch_get(SCRATCH_PACK_B, (size_t)ntiles * K * MM_NR);                // (ntiles, K, MM_NR)
+    real* Ap = pack_a || m_edge ? scratch_get(SCRATCH_PACK_A, (size_t)mtiles * K * MM_MR) : NULL; // (mtiles, K, MM_MR)
+#pragma omp parallel if((double)M * N * K > SM_OMP_MIN)
+    {
+#pragma omp for schedule(static) nowait
+        for (int jt = 0; jt < ntiles; jt++) { // B panel jt: Bp[jt][k][j] = Bm[k, jt*MM_NR + j], 0 past N
+            real* dst = Bp + (size_t)jt * K * MM_NR;
+            int j0 = jt * MM_NR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+            for (int k = 0; k < K; k++) {
+                for (int j = 0; j < nr; j++) dst[(size_t)k * MM_NR + j] = Bm[k * b_row + (j0 + j) * b_col];
+                for (int j = nr; j < MM_NR; j++) dst[(size_t)k * MM_NR + j] = 0;
+            }
+        }
+#pragma omp for schedule(static) // (its implicit barrier: every panel is packed before use)
+        for (int it = 0; it < mtiles; it++) { // A panel it: Ap[it][k][r] = A[it*MM_MR + r, k], 0 past M
+            int i0 = it * MM_MR, mr = M - i0 < MM_MR ? M - i0 : MM_MR;
+            if (!pack_a && mr == MM_MR) continue; // read in place
+            real* dst = Ap + (size_t)it * K * MM_MR;
+            for (int k = 0; k < K; k++)
+                for (int r = 0; r < MM_MR; r++) dst[(size_t)k * MM_MR + r] = r < mr ? A[(i0 + r) * a_row + k * a_col] : 0;
+        }
+#pragma omp for collapse(2) schedule(static)
+        for (int jt = 0; jt < ntiles; jt++)
+            for (int it = 0; it < mtiles; it++) {
+                int i0 = it * MM_MR, j0 = jt * MM_NR;
+                int mr = M - i0 < MM_MR ? M - i0 : MM_MR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+                const real* bp = Bp + (size_t)jt * K * MM_NR;
+                int packed = pack_a || mr < MM_MR;
+                long ar = packed ? 1 : a_row, ac = packed ? MM_MR : a_col;
+                const real* a = packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row;
+                real* c = Cm + (size_t)i0 * ldc + j0;
+                if (init)
+                    for (int r = 0; r < mr; r++)
+                        for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] = bias ? bias[j0 + j] : 0;
+                if (mr == MM_MR && nr == MM_NR) {
+                    mm_microkernel(c, ldc, a, ar, ac, bp, K);
+                } else { // edge tile: work on a full-size copy, write back the part inside Cm
+                    real tile[MM_MR * MM_NR] = {0};
+                    for (int r = 0; r < mr; r++)
+                        for (int j = 0; j < nr; j++) tile[r * MM_NR + j] = c[(size_t)r * ldc + j];
+                    mm_microkernel(tile, MM_NR, a, ar, ac, bp, K);
+                    for (int r = 0; r < mr; r++)
+                        for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] = tile[r * MM_NR + j];
+                }
+            }
+    }
+}
+
+static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,
+                       int M, int N, int K) {
+    matmul(Cm, ldc, A, a_row, a_col, Bm, b_row, b_col, M, N, K, 0, NULL);
 }
 
 /* ---- linear: out (N,OC) = inp (N,C) @ W^T + bias, W (OC,C) like torch.nn.Linear -------------
  * backward: dinp += dout @ W,  dW += dout^T @ inp,  dbias += sum_n dout. */
 static void linear_forward(real* out, const real* inp, const real* W, const real* bias, int N, int C, int OC) {
-    real* WT = scratch_get((size_t)C * OC); // (C,OC): rows of the B operand must be contiguous
-#pragma omp parallel for schedule(static) if((size_t)C * OC > SM_OMP_MIN)
-    for (int c = 0; c < C; c++)
-        for (int o = 0; o < OC; o++) WT[(size_t)c * OC + o] = W[(size_t)o * C + c];
-#pragma omp parallel for schedule(static) if((size_t)N * OC > SM_OMP_MIN)
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] = bias ? bias[o] : 0;
-    matmul_acc(out, OC, inp, C, 1, WT, OC, N, OC, C);
+    matmul(out, OC, inp, C, 1, W, 1, C, N, OC, C, 1, bias); // W^T's element (c,o) is W[o*C + c]
 }
 static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout, const real* inp, const real* W,
                             int N, int C, int OC) {
-    if (dinp) matmul_acc(dinp, C, dout, OC, 1, W, C, N, C, OC);  // (N,C) += (N,OC) @ (OC,C)
-    matmul_acc(dW, C, dout, 1, OC, inp, C, OC, C, N);            // (OC,C) += (N,OC)^T @ (N,C)
+    if (dinp) matmul_acc(dinp, C, dout, OC, 1, W, C, 1, N, C, OC); // (N,C) += (N,OC) @ (OC,C)
+    matmul_acc(dW, C, dout, 1, OC, inp, C, 1, OC, C, N);           // (OC,C) += (N,OC)^T @ (N,C)
     if (dbias) {
 #pragma omp parallel for schedule(static) if((size_t)N * OC > SM_OMP_MIN)
         for (int o = 0; o < OC; o++) {
@@ -407,13 +467,40 @@ static void rmsnorm_backward(real* dinp, real* dw, const real* dout, const real*
     }
 }
 
+/* ---- exp that the compiler can vectorise -----------------------------------------------------
+ * libm's expf is a function call, so a loop around it runs one element at a time; GELU, SiLU and
+ * the softmaxes spend most of their time there. exp_fast computes e^x = 2^n e^r with
+ * n = round(x / ln2) and r = x - n ln2 (|r| <= ln2/2; ln2 in two parts so r is exact), e^r by its
+ * Taylor series to r^7 (truncation error < 6e-9, under float's resolution; measured: relative
+ * error < 8e-8, about one ulp), and 2^n written straight into the exponent bits. Adding then
+ * subtracting 1.5*2^23 rounds to the nearest integer. x is clamped to [-87, 88] so 2^n stays a
+ * normal float: the result is then 1.6e-38 instead of 0 below (callers never feed -inf) and
+ * 1.65e38 instead of inf above; NaN stays NaN. Plain C: every step vectorises (the Makefile's
+ * -fno-trapping-math lets GCC turn the clamps into min/max). The double build (gradient checks)
+ * keeps libm's exp: the checks need full precision. */
+static inline real exp_fast(real x) {
+#ifdef SM_DOUBLE
+    return exp(x);
+#else
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f; // round(x / ln2)
+    float r = x - n * 0.693145751953125f - n * 1.42860682e-6f; // x - n ln2
+    float p = 1 + r * (1 + r * (1 / 2.f + r * (1 / 6.f + r * (1 / 24.f + r * (1 / 120.f + r * (1 / 720.f + r * (1 / 5040.f)))))));
+    int32_t bits = ((int32_t)n + 127) << 23; // 2^n: biased exponent n + 127, zero mantissa
+    float two_n;
+    memcpy(&two_n, &bits, sizeof(two_n));
+    return p * two_n;
+#endif
+}
+
 /* ---- GELU, tanh form (GPT-2): g(u) = 0.5 u (1 + tanh(z)), z = sqrt(2/pi) (u + 0.044715 u^3) -----
  * Computed as g(u) = u * sigmoid(2z), the same function (0.5 (1 + tanh z) = sigmoid(2z)) with one
  * exp instead of a tanh. With s = sigmoid(2z), th = tanh(z) = 2s - 1:
  * g'(u) = 0.5 (1 + th) + 0.5 u (1 - th^2) sqrt(2/pi) (1 + 3*0.044715 u^2). */
 #define GELU_SCALE 0.7978845608028654 /* sqrt(2/pi) */
 static inline real gelu_sig(real u) { /* sigmoid(2z) */
-    return 1 / (1 + exp(-2 * (real)GELU_SCALE * (u + (real)0.044715 * u * u * u)));
+    return 1 / (1 + exp_fast(-2 * (real)GELU_SCALE * (u + (real)0.044715 * u * u * u)));
 }
 static void gelu_forward(real* out, const real* inp, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
@@ -430,7 +517,7 @@ static void gelu_backward(real* dinp, const real* inp, const real* dout, size_t 
 
 /* ---- SiLU and SwiGLU: silu(u) = u * sigmoid(u), silu'(u) = s + u s (1 - s) --------------------
  * swiglu: out = silu(gate) * up  (LLaMA MLP; the Longhorn repo gates fc_2 and multiplies fc_1). */
-static inline real sigmoidr(real u) { return 1 / (1 + exp(-u)); }
+static inline real sigmoidr(real u) { return 1 / (1 + exp_fast(-u)); }
 static void silu_forward(real* out, const real* inp, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] * sigmoidr(inp[i]);
@@ -509,79 +596,110 @@ static inline real attn_bias(int pos, int n_masked, double slope, int h, int i, 
     return 0;
 }
 
+/* y[0..n) += a * x[0..n); __restrict__ (C99 restrict, spelled so C++ and nvcc accept it too): y and x
+ * never overlap, so the loop vectorises without run-time overlap checks */
+static inline void axpy(real* __restrict__ y, real a, const real* __restrict__ x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 static void attention_forward(real* out, real* att, const real* qkv, int B, int T, int C, int H, int pos,
                               int n_masked, float p_drop, uint64_t seed) {
     // qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) keeps P (row i uses entries 0..i)
-    int hs = C / H;
+    // Every inner loop runs over keys j or channels d with unit stride, so it vectorises; a row of
+    // scores is built MM_VL keys at a time in one vector register (the keys padded to Tp with 0).
+    int hs = C / H, Tp = (T + MM_VL - 1) / MM_VL * MM_VL;
     real scale = 1 / sqrt((real)hs);
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             double slope = pos == POS_ALIBI ? alibi_slope(h, H) : 0;
-            real kT[hs * T]; // this head's keys transposed, (hs,T): scores become vector loops over j
-            for (int j = 0; j < T; j++)
-                for (int d = 0; d < hs; d++) kT[d * T + j] = qkv[((size_t)b * T + j) * 3 * C + C + h * hs + d];
+            real kT[hs * Tp]; // this head's keys transposed, (hs,Tp), zero past T
+            real qs[hs];      // q / sqrt(hs)
+            real w[T];        // one row of P times the dropout mask
+            real srow[Tp];    // one row of scores
+            for (int d = 0; d < hs; d++)
+                for (int j = 0; j < Tp; j++) kT[d * Tp + j] = j < T ? qkv[((size_t)b * T + j) * 3 * C + C + h * hs + d] : 0;
             for (int i = 0; i < T; i++) {
                 const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 real* p = att + (((size_t)b * H + h) * T + i) * T;
-                for (int j = 0; j <= i; j++) p[j] = 0;
-                for (int d = 0; d < hs; d++) { // p[0..i] += q[d] * k[0..i][d]
-                    real qd = q[d] * scale;
-                    for (int j = 0; j <= i; j++) p[j] += qd * kT[d * T + j];
+                // keys j < j0 are masked (bias -inf, P = 0): Hard-ALiBi's windowed heads see i-h..i
+                int j0 = pos == POS_HARD_ALIBI && h < n_masked && i - h > 0 ? i - h : 0;
+                for (int d = 0; d < hs; d++) qs[d] = q[d] * scale;
+                for (int c = j0 / MM_VL * MM_VL; c <= i; c += MM_VL) { // S[i, c..c+MM_VL) = q k^T / sqrt(hs)
+                    vreal acc = {0};
+                    for (int d = 0; d < hs; d++) acc += qs[d] * *(const vreal*)(kT + d * Tp + c);
+                    *(vreal*)(srow + c) = acc;
                 }
-                real maxval = -INFINITY;
-                for (int j = 0; j <= i; j++) {
-                    p[j] += attn_bias(pos, n_masked, slope, h, i, j);
-                    if (p[j] > maxval) maxval = p[j];
-                }
+                for (int j = 0; j < j0; j++) p[j] = 0;
+                for (int j = j0; j <= i; j++) p[j] = srow[j];
+                if (pos == POS_ALIBI)
+                    for (int j = j0; j <= i; j++) p[j] += (real)(slope * (j - i));
+                real maxval = p[j0]; // softmax over the window j0..i
+                for (int j = j0 + 1; j <= i; j++) maxval = p[j] > maxval ? p[j] : maxval;
+                for (int j = j0; j <= i; j++) p[j] = exp_fast(p[j] - maxval);
                 real sum = 0;
-                for (int j = 0; j <= i; j++) {
-                    p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - maxval);
-                    sum += p[j];
+                for (int j = j0; j <= i; j++) sum += p[j];
+                for (int j = j0; j <= i; j++) p[j] /= sum;
+                // y = (P * M) v, M the dropout mask (all ones without dropout)
+                const real* pw = p;
+                if (p_drop > 0) {
+                    size_t row = (((size_t)b * H + h) * T + i) * T;
+                    for (int j = 0; j <= i; j++) w[j] = dropout_keep(seed, row + j, p_drop) ? p[j] / (1 - (real)p_drop) : 0;
+                    pw = w;
                 }
                 real* y = out + ((size_t)b * T + i) * C + h * hs;
-                size_t row = (((size_t)b * H + h) * T + i) * T;
                 for (int d = 0; d < hs; d++) y[d] = 0;
-                for (int j = 0; j <= i; j++) {
-                    p[j] /= sum;
-                    real w = p_drop <= 0 ? p[j] : dropout_keep(seed, row + j, p_drop) ? p[j] / (1 - (real)p_drop) : 0;
-                    const real* v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    for (int d = 0; d < hs; d++) y[d] += w * v[d];
-                }
+                for (int j = j0; j <= i; j++) axpy(y, pw[j], qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs, hs);
             }
         }
 }
 static void attention_backward(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
                                int H, float p_drop, uint64_t seed) {
     // the bias is a constant of the scores, so it does not appear here: P already includes it
-    int hs = C / H;
+    // (masked keys have P = 0 and contribute nothing). dP is built like the forward's scores.
+    int hs = C / H, Tp = (T + MM_VL - 1) / MM_VL * MM_VL;
     real scale = 1 / sqrt((real)hs);
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
-            real dp[T]; // one row of dP (a stack array: nothing is allocated in a step)
+            real vT[hs * Tp]; // this head's values transposed, (hs,Tp), zero past T
+            real dp[Tp];      // one row of dP (stack arrays: nothing is allocated in a step)
+            real pm[T];      // one row of P times the dropout mask
+            real dqi[hs];    // dQ[i], summed over j before it is added to dqkv
+            for (int d = 0; d < hs; d++)
+                for (int j = 0; j < Tp; j++) vT[d * Tp + j] = j < T ? qkv[((size_t)b * T + j) * 3 * C + 2 * C + h * hs + d] : 0;
             for (int i = 0; i < T; i++) {
                 const real* p = att + (((size_t)b * H + h) * T + i) * T;
                 const real* dy = dout + ((size_t)b * T + i) * C + h * hs;
                 const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 real* dq = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
-                real rowsum = 0;
-                size_t row = (((size_t)b * H + h) * T + i) * T;
-                for (int j = 0; j <= i; j++) { // dP = dY V^T, dV += P^T dY (both through the dropout mask)
-                    const real* v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    real* dv = dqkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    real m = p_drop <= 0 ? 1 : dropout_keep(seed, row + j, p_drop) ? 1 / (1 - (real)p_drop) : 0;
-                    real s = 0;
-                    for (int d = 0; d < hs; d++) { s += dy[d] * v[d]; dv[d] += m * p[j] * dy[d]; }
-                    dp[j] = m * s;
-                    rowsum += dp[j] * p[j];
+                for (int c = 0; c <= i; c += MM_VL) { // dP[i, c..c+MM_VL) = dY[i] V^T
+                    vreal acc = {0};
+                    for (int d = 0; d < hs; d++) acc += dy[d] * *(const vreal*)(vT + d * Tp + c);
+                    *(vreal*)(dp + c) = acc;
                 }
-                for (int j = 0; j <= i; j++) { // dS = P (dP - rowsum); dQ, dK
+                for (int j = 0; j <= i; j++) pm[j] = p[j];
+                if (p_drop > 0) { // through the dropout mask: dP *= M, and dV uses P * M
+                    size_t row = (((size_t)b * H + h) * T + i) * T;
+                    for (int j = 0; j <= i; j++) {
+                        real m = dropout_keep(seed, row + j, p_drop) ? 1 / (1 - (real)p_drop) : 0;
+                        dp[j] *= m;
+                        pm[j] *= m;
+                    }
+                }
+                real rowsum = 0;
+                for (int j = 0; j <= i; j++) rowsum += dp[j] * p[j];
+                for (int d = 0; d < hs; d++) dqi[d] = 0;
+                for (int j = 0; j <= i; j++) { // dV[j] += (P*M)[i,j] dY[i]; dS = P (dP - rowsum); dQ, dK
                     real ds = p[j] * (dp[j] - rowsum) * scale;
                     const real* k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
                     real* dk = dqkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
-                    for (int d = 0; d < hs; d++) { dq[d] += ds * k[d]; dk[d] += ds * q[d]; }
+                    real* dv = dqkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
+                    axpy(dv, pm[j], dy, hs);
+                    axpy(dk, ds, q, hs);
+                    axpy(dqi, ds, k, hs);
                 }
+                axpy(dq, 1, dqi, hs);
             }
         }
 }
@@ -618,8 +736,9 @@ static void crossentropy_forward(real* losses, real* probs, const real* logits, 
         real* p = probs + (size_t)n * V;
         real maxval = -INFINITY;
         for (int i = 0; i < V; i++) if (z[i] > maxval) maxval = z[i];
+        for (int i = 0; i < V; i++) p[i] = exp_fast(z[i] - maxval); // vectorised
         double sum = 0;
-        for (int i = 0; i < V; i++) { p[i] = exp(z[i] - maxval); sum += p[i]; }
+        for (int i = 0; i < V; i++) sum += p[i];
         for (int i = 0; i < V; i++) p[i] = (real)(p[i] / sum);
         losses[n] = (real)(-(z[targets[n]] - maxval - log(sum))); // log-sum-exp form: no log(0)
     }
@@ -1278,7 +1397,7 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
                               int B, int T, int E, int N, int R) {
     int XD = R + 2 * N;
     size_t PW = (size_t)E * N + E; // a partial row: dA_log (E,N), dD (E)
-    real* partial = scratch_get((size_t)B * PW);
+    real* partial = scratch_get(SCRATCH_SSM, (size_t)B * PW);
     memset(partial, 0, (size_t)B * PW * sizeof(real));
 #pragma omp parallel for schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
     for (int b = 0; b < B; b++) {
@@ -1554,12 +1673,12 @@ static void model_backward(Model* m, const int* inputs, const int* targets, cons
     int N = B * T, V = m->cfg.vocab_size;
     long scored = 0;
     for (int i = 0; i < N; i++) scored += !mask || mask[i];
-    memset(m->dacts, 0, m->n_acts * sizeof(real));
-    memset(m->dlogits, 0, (size_t)N * V * sizeof(real));
+    zero_reals(m->dacts, m->n_acts);
+    zero_reals(m->dlogits, (size_t)N * V);
     crossentropy_backward(m->dlogits, m->probs, targets, mask, scored ? 1.0 / scored : 0, N, V);
     m->arch->backward(m, inputs, B, T);
 }
-static void model_zero_grad(Model* m) { memset(m->grads, 0, m->pt.total * sizeof(real)); }
+static void model_zero_grad(Model* m) { zero_reals(m->grads, m->pt.total); }
 
 /* Training FLOPs per token (forward + backward), the estimate nanoGPT and PaLM use for MFU:
  * 6 N for the matmuls (N = parameters without the position table, which is a lookup) plus, for
@@ -1619,16 +1738,31 @@ static double lr_at(const OptimConfig* o, int step) {
     return o->min_lr + 0.5 * (1.0 + cos(M_PI * ratio)) * (o->lr - o->min_lr);
 }
 
-/* global L2 norm of the gradient buffer (double accumulation, fixed order) */
+/* global L2 norm of the gradient buffer, in double. The buffer is cut into 64 fixed parts, each
+ * summed in 8 interleaved lanes (so the loop vectorises), lanes then parts added in order: a
+ * fixed order whatever the thread count. */
 static double grad_norm(const real* g, size_t n) {
+    enum { PARTS = 64, LANES = 8 };
+    double part[PARTS];
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
+    for (int p = 0; p < PARTS; p++) {
+        size_t i = n * p / PARTS, hi = n * (p + 1) / PARTS;
+        double lane[LANES] = {0}, s = 0;
+        for (; i + LANES <= hi; i += LANES)
+            for (int l = 0; l < LANES; l++) lane[l] += (double)g[i + l] * g[i + l];
+        for (; i < hi; i++) s += (double)g[i] * g[i];
+        for (int l = 0; l < LANES; l++) s += lane[l];
+        part[p] = s;
+    }
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    for (int p = 0; p < PARTS; p++) s += part[p];
     return sqrt(s);
 }
 /* clip_grad_norm_: scale all gradients by clip / (norm + 1e-6) when the norm exceeds clip */
 static void grad_clip(real* g, size_t n, double norm, double clip) {
     if (clip <= 0 || norm <= clip) return;
     real s = (real)(clip / (norm + 1e-6));
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) g[i] *= s;
 }
 
@@ -1636,12 +1770,14 @@ static void grad_clip(real* g, size_t n, double norm, double clip) {
  * m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr/(1-b1^t) * m / (sqrt(v/(1-b2^t)) + eps) */
 static void adamw_step(Model* m, const OptimConfig* o, double lr, int t) {
     double bc1 = 1 - pow(o->beta1, t), bc2 = 1 - pow(o->beta2, t);
+    // one parallel region for all tensors (each tensor's loop is split, no barrier between them)
+#pragma omp parallel if(m->pt.total > SM_OMP_MIN)
     for (int ti = 0; ti < m->pt.n; ti++) {
         const TensorInfo* info = &m->pt.t[ti];
         real decay = info->decay ? (real)(1 - lr * o->weight_decay) : 1;
         real *p = m->params + info->offset, *g = m->grads + info->offset;
         real *mm = m->adam_m + info->offset, *vv = m->adam_v + info->offset;
-#pragma omp parallel for schedule(static) if(info->numel > SM_OMP_MIN)
+#pragma omp for schedule(static) nowait
         for (size_t i = 0; i < info->numel; i++) {
             mm[i] = (real)o->beta1 * mm[i] + (real)(1 - o->beta1) * g[i];
             vv[i] = (real)o->beta2 * vv[i] + (real)(1 - o->beta2) * g[i] * g[i];
