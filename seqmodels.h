@@ -2585,6 +2585,7 @@ typedef struct {
     Config model;         /* architecture and sizes (vocab and block size come from data / -t) */
     char data[4096];      /* -d */
     int batch, seq_len, steps, stop_at;
+    double time_limit; /* seconds of training, then stop as with stop_at (0 = none) */
     OptimConfig optim;
     long long seed;
     int eval_every, eval_batches;
@@ -2684,6 +2685,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("save_best", "", ARG_FLAG, save_best, "with -o: write the checkpoint only when the periodic val loss improves (within this run)"),
     ARG("resume", "", ARG_STR, resume, "resume training bit-exactly from this checkpoint"),
     ARG("stop_at", "", ARG_INT, stop_at, "stop after this step as if interrupted (-1 = run to --steps)"),
+    ARG("time_limit", "", ARG_DOUBLE, time_limit, "stop as with --stop_at once this many seconds of training have passed (0 = no limit)"),
     ARG("log", "", ARG_STR, log, "CSV log of every step and eval (step,split,loss,lr,grad_norm,ms)"),
     ARG("sample_len", "", ARG_INT, sample_len, "bytes to sample after training (0 = none)"),
     ARG("temperature", "", ARG_DOUBLE, temperature, "sampling temperature (0 = greedy)"),
@@ -3298,7 +3300,10 @@ static int train_main(int argc, char** argv, const Args* defaults, Backend* be) 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     for (int step = ts.step; step < a.steps; step++) {
-        if ((a.stop_at >= 0 && step >= a.stop_at) || stop_requested) { interrupted = 1; break; }
+        if ((a.stop_at >= 0 && step >= a.stop_at) || stop_requested || (a.time_limit > 0 && wall_ms() - t_start > a.time_limit * 1e3)) {
+            interrupted = 1;
+            break;
+        }
         double t0 = wall_ms(), lr = lr_at(&a.optim, step);
         data_batch(&ds, &ts.data_rng, B, T, inputs, targets, mask, row_scratch, row_scratch_mask);
         m.training = 1;

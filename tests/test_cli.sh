@@ -124,6 +124,15 @@ else
     bad "--save_best"; tail -3 "$T/best.log"
 fi
 
+# --time_limit: stop after that much training, save, exit 0 (for schedulers and the device's call limits)
+$TC $SMALL -n 1000000 --time_limit 1 -o "$T/tl.safetensors" >"$T/tl.log" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^stopped at step [0-9]*; resume with" "$T/tl.log" && [ -f "$T/tl.safetensors" ]; then
+    ok "--time_limit 1 stops, saves and exits 0 ($(grep '^stopped' "$T/tl.log" | cut -d';' -f1))"
+else
+    bad "--time_limit (exit $rc): $(tail -2 "$T/tl.log")"
+fi
+
 # Ctrl-C: finish the step, save, exit 130; the checkpoint resumes
 $TC $SMALL -n 1000000 -o "$T/sig.safetensors" >"$T/sig.log" 2>&1 &
 pid=$!
