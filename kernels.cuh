@@ -2085,12 +2085,8 @@ static double model_forward(GpuModel* g, const int* h_inputs, const int* h_targe
 /* backward of the last forward (its dlogits): accumulates into g->grads */
 static void model_backward(GpuModel* g, int B, int T) { backward_device(g, B, T); }
 
-/* One training step: zero the gradients, forward, loss, backward, grad norm, clip and AdamW,
- * with the batch and the scalars uploaded first and the loss and norm read back last. Between
- * those two points the kernels are the same at every step, so with use_graph the step is
- * captured once as a CUDA graph (on the step after an eager one of the same shape, when every
- * grow-only buffer has its size) and replayed: one launch instead of hundreds. Returns the loss;
- * *norm = the gradient norm before clipping. */
+/* the device part of a training step: zero the gradients, forward, loss, backward, grad norm,
+ * clip and AdamW (no host synchronisation, no allocation: it can be captured as a graph) */
 static void step_device(GpuModel* g, int B, int T) {
     size_t P = g->host->pt.total;
     cudaCheck(cudaMemsetAsync(g->grads, 0, P * sizeof(float)));
@@ -2099,6 +2095,11 @@ static void step_device(GpuModel* g, int B, int T) {
     grad_sumsq(&g->step->sumsq, g->grads, (long)P, g->sumsq_partials);
     adamw_update(g->params, g->params16, g->grads, g->adam_m, g->adam_v, g->adam_chunks, g->n_adam_chunks, g->step);
 }
+/* One training step: the batch and the scalars are uploaded first, the loss and the norm read
+ * back last. Between those two points the kernels are the same at every step, so with use_graph
+ * the step is captured once as a CUDA graph (on the step after an eager one of the same shape,
+ * when every grow-only buffer has its size) and replayed: one launch instead of hundreds.
+ * Returns the loss; *norm = the gradient norm before clipping. */
 static double train_step(GpuModel* g, const int* h_inputs, const int* h_targets, const unsigned char* h_mask, int B, int T,
                          const OptimConfig* o, double lr, int t, double* norm) {
     StepScalars s = {};
