@@ -2487,6 +2487,7 @@ typedef struct {
     Shard train, val;             /* text */
     TaskConfig tc;                /* task */
     TaskSet train_set, test_set;
+    int answer_loss;              /* training rows use the metric mask as their loss mask */
     int vocab_size;
 } DataSource;
 
@@ -2523,7 +2524,7 @@ static void task_row(const DataSource* ds, uint64_t* rng, int T, int* inputs, in
         const TaskSet* s = &ds->train_set;
         size_t r = rng_below(rng, (uint64_t)s->n);
         tok = s->tokens + r * s->max_len;
-        lm = s->loss_mask + r * s->max_len;
+        lm = (ds->answer_loss ? s->metric_mask : s->loss_mask) + r * s->max_len;
     }
     task_row_io(tok, lm, T, inputs, targets, mask);
 }
@@ -2603,6 +2604,7 @@ typedef struct {
     /* synthetic tasks (-d TASK; data/tasks.h): -1 = the task's default */
     int task_vocab, task_len, num_pairs, n_train, n_test, min_len, max_len, min_eval_len, max_eval_len, n_gram;
     long long data_seed;
+    int answer_loss; /* task: train on the metric's positions only (AR/IH: the answer), not the task's loss mask */
     char plot[4096]; /* PNG plots PREFIX_*.png at the end of training */
     char prep[4096]; /* with a task: write PREFIX_train.bin / PREFIX_val.bin and exit */
 } Args;
@@ -2707,6 +2709,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("max_eval_len", "", ARG_INT, max_eval_len, "copy, lookups: longest string of the length-generalisation eval"),
     ARG("n_gram", "", ARG_INT, n_gram, "prefix_ngram, suffix_ngram: n-gram length"),
     ARG("data_seed", "", ARG_LL, data_seed, "task: seed of the generated train/test sets (-1 = the task's default, 0)"),
+    ARG("answer_loss", "", ARG_FLAG, answer_loss, "task: train only on the positions the metric scores (ar, induction: the answer) instead of every position"),
     ARG("prep", "", ARG_STR, prep, "PREFIX: with -d TASK, write the task's sets as shards PREFIX_train.bin, PREFIX_val.bin (with the loss mask) and exit"),
     ARG("plot", "", ARG_STR, plot, "PREFIX: at the end write PREFIX_loss.png, and for tasks PREFIX_metric.png (+ PREFIX_length.png for copy/lookup)"),
 };
@@ -3025,6 +3028,7 @@ static void data_open(DataSource* ds, const Args* a) {
                              a->min_eval_len, a->max_eval_len, a->n_gram};
         for (int k = 0; k < 10; k++) if (flags[k] >= 0) *fields[k] = flags[k];
         if (a->data_seed >= 0) tc->seed = (uint64_t)a->data_seed;
+        ds->answer_loss = a->answer_loss;
         if (task_is_packed(tc)) tc->context_len = a->seq_len + 1; // packed training rows fill -t
         if (task_check(tc) || task_make_sets(tc, &ds->train_set, &ds->test_set)) sm_die("task %s", sm_err); // "task ar: ..."
         ds->vocab_size = task_vocab_size(tc);

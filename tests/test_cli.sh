@@ -124,6 +124,17 @@ else
     bad "--save_best"; tail -3 "$T/best.log"
 fi
 
+# --answer_loss: a task's training rows are scored on the answer only (a different loss from every position)
+IHF="-m gpt -L 1 -H 1 -C 16 -d induction --task_len 30 --n_train 50 --n_test 10 -b 4 -n 2 --eval_every 0 --threads 1"
+$TC $IHF >"$T/ih_all.log" 2>&1
+$TC $IHF --answer_loss >"$T/ih_ans.log" 2>&1
+la=$(sed -n 's/^step 1\/2 | loss \([0-9.]*\).*/\1/p' "$T/ih_all.log"); lb=$(sed -n 's/^step 1\/2 | loss \([0-9.]*\).*/\1/p' "$T/ih_ans.log")
+if [ -n "$la" ] && [ -n "$lb" ] && [ "$la" != "$lb" ] && grep -q "^final test loss" "$T/ih_ans.log"; then
+    ok "--answer_loss trains induction on the answer only (step-1 loss $lb vs $la on every position)"
+else
+    bad "--answer_loss: '$la' vs '$lb'"; tail -2 "$T/ih_ans.log"
+fi
+
 # --time_limit: stop after that much training, save, exit 0 (for schedulers and the device's call limits)
 $TC $SMALL -n 1000000 --time_limit 1 -o "$T/tl.safetensors" >"$T/tl.log" 2>&1
 rc=$?
