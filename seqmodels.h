@@ -3188,7 +3188,7 @@ static double run_eval(Backend* be, Model* m, const DataSource* ds, const Args* 
     if (!ds->is_task) {
         int T = data_train_T(ds, a);
         double vl = evaluate(be, m, &ds->val, B, T, final ? 0 : a->eval_batches, inputs, targets, mask);
-        if (final) printf("final val loss %.4f (whole val split) after %d steps, %.1f s of training\n", vl, step, train_s);
+        if (final) printf("final val loss %.4f (whole val split) after %d steps, %.1f s of training in this run\n", vl, step, train_s);
         else printf("step %d | val loss %.4f (%d batches)\n", step, vl, a->eval_batches);
         if (logf) fprintf(logf, "%d,%s,%.6f,,,,\n", step, final ? "val_full" : "val", vl);
         return vl;
@@ -3198,7 +3198,7 @@ static double run_eval(Backend* be, Model* m, const DataSource* ds, const Args* 
     TaskScore sc = task_score(be, m, s, 0, rows, B, inputs, targets, mask, logits_buf);
     *metric_out = task_metric(&ds->tc, &sc);
     if (final && ds->tc.task == TASK_DFA) printf("final test: valid-continuation acc on the last example of each row %.4f\n", sc.acc_last);
-    if (final) printf("final test loss %.4f | %s %.4f | acc %.4f over %ld positions in %ld rows | after %d steps, %.1f s of training\n",
+    if (final) printf("final test loss %.4f | %s %.4f | acc %.4f over %ld positions in %ld rows | after %d steps, %.1f s of training in this run\n",
                       sc.loss, task_metric_name(&ds->tc), *metric_out, sc.acc, sc.n_pos, sc.n_rows, step, train_s);
     else printf("step %d | test loss %.4f | %s %.4f\n", step, sc.loss, task_metric_name(&ds->tc), *metric_out);
     if (logf) fprintf(logf, "%d,%s,%.6f,,,,%.6f\n", step, final ? "test_full" : "test", sc.loss, *metric_out);
