@@ -380,54 +380,88 @@ static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout,
 /* ---- LayerNorm (eps 1e-5): xhat = (x - mean) * rstd, y = w * xhat + b ------------------------
  * backward: dw += sum dy*xhat, db += sum dy, dxhat = dy*w,
  *           dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)).
- * w == NULL means no affine weight (w = 1), b == NULL no bias. */
+ * w == NULL means no affine weight (w = 1), b == NULL no bias.
+ * The row sums run in MM_VL interleaved lanes (a vector register; MM_VL is defined with the
+ * matmul below), the lanes then added in order in double: a fixed order, and the loops vectorise. */
+#define LN_LANES ((int)(32 / sizeof(real)))
+static inline double lanes_total(const real* lane, real tail) {
+    double s = tail;
+    for (int l = 0; l < LN_LANES; l++) s += lane[l];
+    return s;
+}
 static void layernorm_forward(real* out, real* mean, real* rstd, const real* inp, const real* w, const real* b,
                               int N, int C) {
+    // inp, out (N,C); mean, rstd (N)
+    int Cv = C / LN_LANES * LN_LANES; // channels summed in lanes; the rest (C % LN_LANES) one by one
 #pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
     for (int n = 0; n < N; n++) {
         const real* x = inp + (size_t)n * C;
-        double m = 0, v = 0;
-        for (int c = 0; c < C; c++) m += x[c];
-        m /= C;
-        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
-        v /= C;
-        real s = (real)(1.0 / sqrt(v + 1e-5));
+        real lane[LN_LANES] = {0}, tail = 0;
+        for (int c = 0; c < Cv; c += LN_LANES)
+            for (int l = 0; l < LN_LANES; l++) lane[l] += x[c + l];
+        for (int c = Cv; c < C; c++) tail += x[c];
+        real m = (real)(lanes_total(lane, tail) / C);
+        for (int l = 0; l < LN_LANES; l++) lane[l] = 0;
+        tail = 0;
+        for (int c = 0; c < Cv; c += LN_LANES)
+            for (int l = 0; l < LN_LANES; l++) lane[l] += (x[c + l] - m) * (x[c + l] - m);
+        for (int c = Cv; c < C; c++) tail += (x[c] - m) * (x[c] - m);
+        real s = (real)(1.0 / sqrt(lanes_total(lane, tail) / C + 1e-5));
         real* y = out + (size_t)n * C;
-        for (int c = 0; c < C; c++) y[c] = (real)((x[c] - m) * s) * (w ? w[c] : 1) + (b ? b[c] : 0);
-        mean[n] = (real)m;
+        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * s * (w ? w[c] : 1) + (b ? b[c] : 0);
+        mean[n] = m;
         rstd[n] = s;
     }
 }
 static void layernorm_backward(real* dinp, real* dw, real* db, const real* dout, const real* inp, const real* w,
                                const real* mean, const real* rstd, int N, int C) {
-#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
-    for (int n = 0; n < N; n++) {
-        const real* x = inp + (size_t)n * C;
-        const real* dy = dout + (size_t)n * C;
-        double sum_dxhat = 0, sum_dxhat_xhat = 0;
-        for (int c = 0; c < C; c++) {
-            real xhat = (x[c] - mean[n]) * rstd[n], dxhat = dy[c] * (w ? w[c] : 1);
-            sum_dxhat += dxhat;
-            sum_dxhat_xhat += dxhat * xhat;
-        }
-        real mean_dxhat = (real)(sum_dxhat / C), mean_dxhat_xhat = (real)(sum_dxhat_xhat / C);
-        real* dx = dinp + (size_t)n * C;
-        for (int c = 0; c < C; c++) {
-            real xhat = (x[c] - mean[n]) * rstd[n], dxhat = dy[c] * (w ? w[c] : 1);
-            dx[c] += rstd[n] * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
-        }
-    }
-    // parameter gradients: a sum over rows, split by channel so each sum has one owner
-#pragma omp parallel for schedule(static) if((size_t)N * C > SM_OMP_MIN)
-    for (int c = 0; c < C; c++) {
-        real sw = 0, sb = 0;
+    int Cv = C / LN_LANES * LN_LANES;
+#pragma omp parallel if((size_t)N * C > SM_OMP_MIN)
+    {
+#pragma omp for schedule(static) nowait
         for (int n = 0; n < N; n++) {
-            real dy = dout[(size_t)n * C + c];
-            sw += dy * (inp[(size_t)n * C + c] - mean[n]) * rstd[n];
-            sb += dy;
+            const real* x = inp + (size_t)n * C;
+            const real* dy = dout + (size_t)n * C;
+            real m = mean[n], s = rstd[n];
+            real l1[LN_LANES] = {0}, l2[LN_LANES] = {0}, t1 = 0, t2 = 0; // sums of dxhat and dxhat*xhat
+            for (int c = 0; c < Cv; c += LN_LANES)
+                for (int l = 0; l < LN_LANES; l++) {
+                    real xhat = (x[c + l] - m) * s, dxhat = dy[c + l] * (w ? w[c + l] : 1);
+                    l1[l] += dxhat;
+                    l2[l] += dxhat * xhat;
+                }
+            for (int c = Cv; c < C; c++) {
+                real xhat = (x[c] - m) * s, dxhat = dy[c] * (w ? w[c] : 1);
+                t1 += dxhat;
+                t2 += dxhat * xhat;
+            }
+            real mean_dxhat = (real)(lanes_total(l1, t1) / C), mean_dxhat_xhat = (real)(lanes_total(l2, t2) / C);
+            real* dx = dinp + (size_t)n * C;
+            for (int c = 0; c < C; c++) {
+                real xhat = (x[c] - m) * s, dxhat = dy[c] * (w ? w[c] : 1);
+                dx[c] += s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+            }
         }
-        if (dw) dw[c] += sw;
-        if (db) db[c] += sb;
+        // parameter gradients: sums over rows n = 0..N-1 in order; a block of LN_LANES channels
+        // has one owner, and the loop over its channels is contiguous (vectorises)
+#pragma omp for schedule(static)
+        for (int c0 = 0; c0 < C; c0 += LN_LANES) {
+            int nc = C - c0 < LN_LANES ? C - c0 : LN_LANES;
+            real sw[LN_LANES] = {0}, sb[LN_LANES] = {0};
+            for (int n = 0; n < N; n++) {
+                const real* dy = dout + (size_t)n * C + c0;
+                const real* x = inp + (size_t)n * C + c0;
+                real m = mean[n], s = rstd[n];
+                if (nc == LN_LANES)
+                    for (int l = 0; l < LN_LANES; l++) { sw[l] += dy[l] * ((x[l] - m) * s); sb[l] += dy[l]; }
+                else
+                    for (int l = 0; l < nc; l++) { sw[l] += dy[l] * ((x[l] - m) * s); sb[l] += dy[l]; }
+            }
+            for (int l = 0; l < nc; l++) {
+                if (dw) dw[c0 + l] += sw[l];
+                if (db) db[c0 + l] += sb[l];
+            }
+        }
     }
 }
 
