@@ -283,10 +283,20 @@ static inline void mm_microkernel(real* tile, long ldt, const real* a, long a_ro
     }
 }
 
+/* B panel jt of Bm (K,N), element (k,j) at Bm[k*b_row + j*b_col]:
+ * dst[k][j] = Bm[k, jt*MM_NR + j] for k < K, j < MM_NR, zero past N */
+static void mm_pack_panel(real* dst, const real* Bm, long b_row, long b_col, int K, int N, int jt) {
+    int j0 = jt * MM_NR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+    for (int k = 0; k < K; k++) {
+        for (int j = 0; j < nr; j++) dst[(size_t)k * MM_NR + j] = Bm[k * b_row + (j0 + j) * b_col];
+        for (int j = nr; j < MM_NR; j++) dst[(size_t)k * MM_NR + j] = 0;
+    }
+}
+
 /* Scratch buffers (the packed panels; the SSM's partial sums). Each slot grows on the first
  * steps only (the largest request sets its size), never afterwards. Not for use from inside a
  * parallel region. */
-enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_SSM, SCRATCH_SLOTS };
+enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_SSM, SCRATCH_ATTN, SCRATCH_SLOTS };
 static real* scratch_get(int slot, size_t n) {
     static real* buf[SCRATCH_SLOTS];
     static size_t cap[SCRATCH_SLOTS];
@@ -310,14 +320,7 @@ static void matmul(real* Cm, int ldc, const real* A, long a_row, long a_col, con
 #pragma omp parallel if((double)M * N * K > SM_OMP_MIN)
     {
 #pragma omp for schedule(static) nowait
-        for (int jt = 0; jt < ntiles; jt++) { // B panel jt: Bp[jt][k][j] = Bm[k, jt*MM_NR + j], 0 past N
-            real* dst = Bp + (size_t)jt * K * MM_NR;
-            int j0 = jt * MM_NR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
-            for (int k = 0; k < K; k++) {
-                for (int j = 0; j < nr; j++) dst[(size_t)k * MM_NR + j] = Bm[k * b_row + (j0 + j) * b_col];
-                for (int j = nr; j < MM_NR; j++) dst[(size_t)k * MM_NR + j] = 0;
-            }
-        }
+        for (int jt = 0; jt < ntiles; jt++) mm_pack_panel(Bp + (size_t)jt * K * MM_NR, Bm, b_row, b_col, K, N, jt);
 #pragma omp for schedule(static) // (its implicit barrier: every panel is packed before use)
         for (int it = 0; it < mtiles; it++) { // A panel it: Ap[it][k][r] = A[it*MM_MR + r, k], 0 past M
             int i0 = it * MM_MR, mr = M - i0 < MM_MR ? M - i0 : MM_MR;
@@ -630,42 +633,78 @@ static inline real attn_bias(int pos, int n_masked, double slope, int h, int i, 
     return 0;
 }
 
-/* y[0..n) += a * x[0..n); __restrict__ (C99 restrict, spelled so C++ and nvcc accept it too): y and x
- * never overlap, so the loop vectorises without run-time overlap checks */
-static inline void axpy(real* __restrict__ y, real a, const real* __restrict__ x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
+/* Attention runs per (b, h) as small matmuls on the matmul's microkernel (section above), in a
+ * per-thread workspace: operands are copied into buffers padded to whole tiles (rows to a multiple
+ * of MM_MR, packed panels to a multiple of MM_NR, zeros in the padding), so every tile is a full
+ * one. Causality skips the tiles above the diagonal and shortens the k-loops: query row i only
+ * needs keys j <= i. Each element of each product sums its k in order: deterministic. */
+static int attn_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+static int attn_thread(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+static int round_up(int n, int m) { return (n + m - 1) / m * m; }
+/* tile (it, jt) of Cm (row stride ldc) += A[rows of tile it, k0:k1) @ Bp[k0:k1, panel jt];
+ * A row-major with row stride lda, Bp packed panels of K rows each */
+static inline void mm_tile_at(real* Cm, int ldc, const real* A, int lda, const real* Bp, int K, int it, int jt, int k0, int k1) {
+    if (k1 > k0)
+        mm_microkernel(Cm + (size_t)it * MM_MR * ldc + jt * MM_NR, ldc, A + (size_t)it * MM_MR * lda + k0, lda, 1,
+                       Bp + ((size_t)jt * K + k0) * MM_NR, k1 - k0);
+}
+/* reals of workspace per thread: forward and backward (Tm, Tn, Hn: T and hs rounded up to tiles) */
+static size_t attn_ws_size(int T, int hs) {
+    size_t Tm = round_up(T, MM_MR), Tn = round_up(T, MM_NR), Hn = round_up(hs, MM_NR);
+    size_t fwd = Tm * hs + Tn * hs + Hn * T + Tm * Tn + Tm * T + Tm * Hn;
+    size_t bwd = Tm * hs + Tn * hs + 3 * Hn * T + Tm * Tn + 2 * Tm * T + 3 * Tm * Hn;
+    return (fwd > bwd ? fwd : bwd) + 64;
 }
 
 static void attention_forward(real* out, real* att, const real* qkv, int B, int T, int C, int H, int pos,
                               int n_masked, float p_drop, uint64_t seed) {
-    // qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) keeps P (row i uses entries 0..i)
-    // Every inner loop runs over keys j or channels d with unit stride, so it vectorises; a row of
-    // scores is built MM_VL keys at a time in one vector register (the keys padded to Tp with 0).
-    int hs = C / H, Tp = (T + MM_VL - 1) / MM_VL * MM_VL;
+    // qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) keeps P (row i: entries 0..i, zeros after)
+    int hs = C / H, Tm = round_up(T, MM_MR), Tn = round_up(T, MM_NR), Hn = round_up(hs, MM_NR);
+    int mt = Tm / MM_MR, nt = Tn / MM_NR, ht = Hn / MM_NR;
     real scale = 1 / sqrt((real)hs);
+    size_t ws_n = attn_ws_size(T, hs);
+    real* ws_all = scratch_get(SCRATCH_ATTN, ws_n * attn_threads());
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             double slope = pos == POS_ALIBI ? alibi_slope(h, H) : 0;
-            real kT[hs * Tp]; // this head's keys transposed, (hs,Tp), zero past T
-            real qs[hs];      // q / sqrt(hs)
-            real w[T];        // one row of P times the dropout mask
-            real srow[Tp];    // one row of scores
-            for (int d = 0; d < hs; d++)
-                for (int j = 0; j < Tp; j++) kT[d * Tp + j] = j < T ? qkv[((size_t)b * T + j) * 3 * C + C + h * hs + d] : 0;
-            for (int i = 0; i < T; i++) {
-                const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
+            real* ws = ws_all + ws_n * attn_thread();
+            real* qs = ws;            // (Tm,hs) q / sqrt(hs), zero rows past T
+            real* kp = qs + Tm * hs;  // K^T as packed panels (nt, hs, MM_NR)
+            real* vp = kp + Tn * hs;  // V as packed panels (ht, T, MM_NR)
+            real* S = vp + Hn * T;    // (Tm,Tn) scores
+            real* pw = S + Tm * Tn;   // (Tm,T) P times the dropout mask, zero rows past T
+            real* y = pw + Tm * T;    // (Tm,Hn) P V
+            const real* qkv_b = qkv + (size_t)b * T * 3 * C;
+            for (int i = 0; i < Tm; i++)
+                for (int d = 0; d < hs; d++) qs[i * hs + d] = i < T ? qkv_b[(size_t)i * 3 * C + h * hs + d] * scale : 0;
+            for (int jt = 0; jt < nt; jt++) mm_pack_panel(kp + (size_t)jt * hs * MM_NR, qkv_b + C + h * hs, 1, 3 * C, hs, T, jt);
+            for (int dt = 0; dt < ht; dt++) mm_pack_panel(vp + (size_t)dt * T * MM_NR, qkv_b + 2 * C + h * hs, 3 * C, 1, T, hs, dt);
+            // S = (q / sqrt(hs)) K^T: only tiles that hold some j <= i
+            memset(S, 0, sizeof(real) * Tm * Tn);
+            for (int it = 0; it < mt; it++)
+                for (int jt = 0; jt * MM_NR <= it * MM_MR + MM_MR - 1 && jt < nt; jt++)
+                    mm_tile_at(S, Tn, qs, hs, kp, hs, it, jt, 0, hs);
+            for (int i = 0; i < Tm; i++) {
+                real* w = pw + (size_t)i * T;
+                if (i >= T) { for (int j = 0; j < T; j++) w[j] = 0; continue; }
                 real* p = att + (((size_t)b * H + h) * T + i) * T;
                 // keys j < j0 are masked (bias -inf, P = 0): Hard-ALiBi's windowed heads see i-h..i
                 int j0 = pos == POS_HARD_ALIBI && h < n_masked && i - h > 0 ? i - h : 0;
-                for (int d = 0; d < hs; d++) qs[d] = q[d] * scale;
-                for (int c = j0 / MM_VL * MM_VL; c <= i; c += MM_VL) { // S[i, c..c+MM_VL) = q k^T / sqrt(hs)
-                    vreal acc = {0};
-                    for (int d = 0; d < hs; d++) acc += qs[d] * *(const vreal*)(kT + d * Tp + c);
-                    *(vreal*)(srow + c) = acc;
-                }
-                for (int j = 0; j < j0; j++) p[j] = 0;
-                for (int j = j0; j <= i; j++) p[j] = srow[j];
+                for (int j = 0; j < T; j++) p[j] = 0;
+                for (int j = j0; j <= i; j++) p[j] = S[(size_t)i * Tn + j];
                 if (pos == POS_ALIBI)
                     for (int j = j0; j <= i; j++) p[j] += (real)(slope * (j - i));
                 real maxval = p[j0]; // softmax over the window j0..i
@@ -674,66 +713,98 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
                 real sum = 0;
                 for (int j = j0; j <= i; j++) sum += p[j];
                 for (int j = j0; j <= i; j++) p[j] /= sum;
-                // y = (P * M) v, M the dropout mask (all ones without dropout)
-                const real* pw = p;
-                if (p_drop > 0) {
-                    size_t row = (((size_t)b * H + h) * T + i) * T;
-                    for (int j = 0; j <= i; j++) w[j] = dropout_keep(seed, row + j, p_drop) ? p[j] / (1 - (real)p_drop) : 0;
-                    pw = w;
-                }
-                real* y = out + ((size_t)b * T + i) * C + h * hs;
-                for (int d = 0; d < hs; d++) y[d] = 0;
-                for (int j = j0; j <= i; j++) axpy(y, pw[j], qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs, hs);
+                // the row of P * M, M the dropout mask (all ones without dropout)
+                size_t row = (((size_t)b * H + h) * T + i) * T;
+                for (int j = 0; j < T; j++)
+                    w[j] = p_drop > 0 && !dropout_keep(seed, row + j, p_drop) ? 0 : p[j] / (1 - (real)p_drop);
             }
+            // y = (P * M) V: row tile it needs keys up to its last row
+            memset(y, 0, sizeof(real) * Tm * Hn);
+            for (int it = 0; it < mt; it++) {
+                int k1 = it * MM_MR + MM_MR < T ? it * MM_MR + MM_MR : T;
+                for (int dt = 0; dt < ht; dt++) mm_tile_at(y, Hn, pw, T, vp, T, it, dt, 0, k1);
+            }
+            for (int i = 0; i < T; i++)
+                for (int d = 0; d < hs; d++) out[((size_t)b * T + i) * C + h * hs + d] = y[(size_t)i * Hn + d];
         }
 }
 static void attention_backward(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
                                int H, float p_drop, uint64_t seed) {
     // the bias is a constant of the scores, so it does not appear here: P already includes it
-    // (masked keys have P = 0 and contribute nothing). dP is built like the forward's scores.
-    int hs = C / H, Tp = (T + MM_VL - 1) / MM_VL * MM_VL;
+    // (masked keys have P = 0 and contribute nothing). With the (P*M) buffer pm:
+    // dP = dY V^T (then * M), dS = P (dP - rowsum(dP P)) / sqrt(hs), dQ = dS K, dK = dS^T Q, dV = pm^T dY
+    int hs = C / H, Tm = round_up(T, MM_MR), Tn = round_up(T, MM_NR), Hn = round_up(hs, MM_NR);
+    int mt = Tm / MM_MR, nt = Tn / MM_NR, ht = Hn / MM_NR;
     real scale = 1 / sqrt((real)hs);
+    size_t ws_n = attn_ws_size(T, hs);
+    real* ws_all = scratch_get(SCRATCH_ATTN, ws_n * attn_threads());
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
-            real vT[hs * Tp]; // this head's values transposed, (hs,Tp), zero past T
-            real dp[Tp];      // one row of dP (stack arrays: nothing is allocated in a step)
-            real pm[T];      // one row of P times the dropout mask
-            real dqi[hs];    // dQ[i], summed over j before it is added to dqkv
-            for (int d = 0; d < hs; d++)
-                for (int j = 0; j < Tp; j++) vT[d * Tp + j] = j < T ? qkv[((size_t)b * T + j) * 3 * C + 2 * C + h * hs + d] : 0;
-            for (int i = 0; i < T; i++) {
-                const real* p = att + (((size_t)b * H + h) * T + i) * T;
-                const real* dy = dout + ((size_t)b * T + i) * C + h * hs;
-                const real* q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
-                real* dq = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
-                for (int c = 0; c <= i; c += MM_VL) { // dP[i, c..c+MM_VL) = dY[i] V^T
-                    vreal acc = {0};
-                    for (int d = 0; d < hs; d++) acc += dy[d] * *(const vreal*)(vT + d * Tp + c);
-                    *(vreal*)(dp + c) = acc;
-                }
-                for (int j = 0; j <= i; j++) pm[j] = p[j];
-                if (p_drop > 0) { // through the dropout mask: dP *= M, and dV uses P * M
-                    size_t row = (((size_t)b * H + h) * T + i) * T;
-                    for (int j = 0; j <= i; j++) {
-                        real m = dropout_keep(seed, row + j, p_drop) ? 1 / (1 - (real)p_drop) : 0;
-                        dp[j] *= m;
-                        pm[j] *= m;
-                    }
-                }
+            real* ws = ws_all + ws_n * attn_thread();
+            real* dy = ws;              // (Tm,hs) dY, zero rows past T
+            real* vtp = dy + Tm * hs;   // V^T as packed panels (nt, hs, MM_NR)
+            real* dyp = vtp + Tn * hs;  // dY as packed panels (ht, T, MM_NR)
+            real* kp = dyp + Hn * T;    // K as packed panels (ht, T, MM_NR)
+            real* qp = kp + Hn * T;     // Q as packed panels (ht, T, MM_NR)
+            real* dS = qp + Hn * T;     // (Tm,Tn) dP, then dS in place; zero for j > i
+            real* dST = dS + Tm * Tn;   // (Tm,T) dS^T: rows are keys
+            real* pmT = dST + Tm * T;   // (Tm,T) (P*M)^T
+            real* dq = pmT + Tm * T;    // (Tm,Hn) each
+            real* dk = dq + Tm * Hn;
+            real* dv = dk + Tm * Hn;
+            const real* qkv_b = qkv + (size_t)b * T * 3 * C;
+            const real* dout_b = dout + (size_t)b * T * C + h * hs;
+            const real* att_bh = att + ((size_t)b * H + h) * T * T;
+            for (int i = 0; i < Tm; i++)
+                for (int d = 0; d < hs; d++) dy[i * hs + d] = i < T ? dout_b[(size_t)i * C + d] : 0;
+            for (int jt = 0; jt < nt; jt++) mm_pack_panel(vtp + (size_t)jt * hs * MM_NR, qkv_b + 2 * C + h * hs, 1, 3 * C, hs, T, jt);
+            for (int dt = 0; dt < ht; dt++) {
+                mm_pack_panel(dyp + (size_t)dt * T * MM_NR, dout_b, C, 1, T, hs, dt);
+                mm_pack_panel(kp + (size_t)dt * T * MM_NR, qkv_b + C + h * hs, 3 * C, 1, T, hs, dt);
+                mm_pack_panel(qp + (size_t)dt * T * MM_NR, qkv_b + h * hs, 3 * C, 1, T, hs, dt);
+            }
+            // dP = dY V^T on the tiles that hold some j <= i
+            memset(dS, 0, sizeof(real) * Tm * Tn);
+            for (int it = 0; it < mt; it++)
+                for (int jt = 0; jt * MM_NR <= it * MM_MR + MM_MR - 1 && jt < nt; jt++)
+                    mm_tile_at(dS, Tn, dy, hs, vtp, hs, it, jt, 0, hs);
+            for (int i = 0; i < Tm; i++) {
+                real* ds = dS + (size_t)i * Tn;
+                if (i >= T) continue; // (padding rows of dS are zero: dY's padding is)
+                const real* p = att_bh + (size_t)i * T;
+                size_t row = (((size_t)b * H + h) * T + i) * T;
                 real rowsum = 0;
-                for (int j = 0; j <= i; j++) rowsum += dp[j] * p[j];
-                for (int d = 0; d < hs; d++) dqi[d] = 0;
-                for (int j = 0; j <= i; j++) { // dV[j] += (P*M)[i,j] dY[i]; dS = P (dP - rowsum); dQ, dK
-                    real ds = p[j] * (dp[j] - rowsum) * scale;
-                    const real* k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
-                    real* dk = dqkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
-                    real* dv = dqkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    axpy(dv, pm[j], dy, hs);
-                    axpy(dk, ds, q, hs);
-                    axpy(dqi, ds, k, hs);
+                for (int j = 0; j <= i; j++) { // through the dropout mask: dP *= M, and dV uses P * M
+                    real m = p_drop > 0 && !dropout_keep(seed, row + j, p_drop) ? 0 : 1 / (1 - (real)p_drop);
+                    ds[j] *= m;
+                    pmT[(size_t)j * T + i] = p[j] * m;
+                    rowsum += ds[j] * p[j];
                 }
-                axpy(dq, 1, dqi, hs);
+                for (int j = 0; j <= i; j++) ds[j] = p[j] * (ds[j] - rowsum) * scale;
+                for (int j = i + 1; j < Tn; j++) ds[j] = 0;
+                for (int j = i + 1; j < T; j++) pmT[(size_t)j * T + i] = 0;
+                for (int j = 0; j < T; j++) dST[(size_t)j * T + i] = ds[j];
+            }
+            for (int j = T; j < Tm; j++) // padding rows of the transposes
+                for (int i = 0; i < T; i++) dST[(size_t)j * T + i] = pmT[(size_t)j * T + i] = 0;
+            // dQ = dS K (keys up to the tile's last query); dK = dS^T Q and dV = pm^T dY (queries from the tile's first key)
+            memset(dq, 0, sizeof(real) * 3 * Tm * Hn);
+            for (int it = 0; it < mt; it++) {
+                int k1 = it * MM_MR + MM_MR < T ? it * MM_MR + MM_MR : T, k0 = it * MM_MR < T ? it * MM_MR : T;
+                for (int dt = 0; dt < ht; dt++) {
+                    mm_tile_at(dq, Hn, dS, Tn, kp, T, it, dt, 0, k1);
+                    mm_tile_at(dk, Hn, dST, T, qp, T, it, dt, k0, T);
+                    mm_tile_at(dv, Hn, pmT, T, dyp, T, it, dt, k0, T);
+                }
+            }
+            for (int i = 0; i < T; i++) {
+                real* g = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
+                for (int d = 0; d < hs; d++) {
+                    g[d] += dq[(size_t)i * Hn + d];
+                    g[C + d] += dk[(size_t)i * Hn + d];
+                    g[2 * C + d] += dv[(size_t)i * Hn + d];
+                }
             }
         }
 }
