@@ -262,12 +262,23 @@ typedef real vreal __attribute__((vector_size(32), aligned(sizeof(real))));
 #define MM_NR (2 * MM_VL)                /* tile columns: two vectors */
 
 /* tile[MM_MR, MM_NR] (row stride ldt) += a(r,k) * bp[k, :] for k < K, a(r,k) = a[r*a_row + k*a_col];
- * bp is one packed B panel (K, MM_NR) */
-static inline void mm_microkernel(real* tile, long ldt, const real* a, long a_row, long a_col, const real* bp, int K) {
+ * bp is one packed B panel (K, MM_NR). init = 1: the tile starts from bias[0..MM_NR) in every row
+ * (zeros if bias is NULL) instead of its contents, which are not read. */
+static inline void mm_microkernel(real* tile, long ldt, const real* a, long a_row, long a_col, const real* bp, int K,
+                                  int init, const real* bias) {
     vreal c0[MM_MR], c1[MM_MR]; // row r of the tile is (c0[r], c1[r]); the compiler keeps them in registers
     for (int r = 0; r < MM_MR; r++) {
-        c0[r] = *(const vreal*)(tile + r * ldt);
-        c1[r] = *(const vreal*)(tile + r * ldt + MM_VL);
+        if (!init) {
+            c0[r] = *(const vreal*)(tile + r * ldt);
+            c1[r] = *(const vreal*)(tile + r * ldt + MM_VL);
+        } else if (bias) {
+            c0[r] = *(const vreal*)bias;
+            c1[r] = *(const vreal*)(bias + MM_VL);
+        } else {
+            vreal zero = {0};
+            c0[r] = zero;
+            c1[r] = zero;
+        }
     }
     for (int k = 0; k < K; k++) {
         vreal b0 = *(const vreal*)(bp + (size_t)k * MM_NR), b1 = *(const vreal*)(bp + (size_t)k * MM_NR + MM_VL);
@@ -308,10 +319,19 @@ static real* scratch_get(int slot, size_t n) {
     return buf[slot];
 }
 
+/* the GELU (section 3, below) for the matmul's epilogue */
+static inline real gelu_sig(real u);
+static inline real gelu_grad(real u);
+enum { MM_EPI_NONE, MM_EPI_GELU, MM_EPI_GELU_GRAD };
+
 /* init = 0: Cm += A @ Bm (matmul_acc). init = 1: Cm = A @ Bm + bias (bias (N) or NULL for zeros),
- * each tile set by its owner just before the kernel adds to it: no separate pass over Cm. */
-static void matmul(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,
-                   int M, int N, int K, int init, const real* bias) {
+ * each tile set by its owner just before the kernel adds to it: no separate pass over Cm.
+ * An epilogue runs on each finished tile while it is still in L1 (ep has Cm's layout, ldc):
+ *   MM_EPI_GELU:      ep = GELU(Cm)          (the MLP's activation, next to its input Cm)
+ *   MM_EPI_GELU_GRAD: Cm = Cm * GELU'(ep)    (ep = the GELU's input; needs init = 1)
+ * so the MLP needs no separate GELU pass (and no parallel region for it). */
+static void matmul_epi(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,
+                       int M, int N, int K, int init, const real* bias, int epi, real* ep) {
     int mtiles = (M + MM_MR - 1) / MM_MR, ntiles = (N + MM_NR - 1) / MM_NR;
     int pack_a = a_col != 1;        // A's rows are not contiguous: pack every row panel
     int m_edge = M % MM_MR != 0;    // a last, partial row panel: packed (zero-padded) too
@@ -339,21 +359,31 @@ static void matmul(real* Cm, int ldc, const real* A, long a_row, long a_col, con
                 long ar = packed ? 1 : a_row, ac = packed ? MM_MR : a_col;
                 const real* a = packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row;
                 real* c = Cm + (size_t)i0 * ldc + j0;
-                if (init)
-                    for (int r = 0; r < mr; r++)
-                        for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] = bias ? bias[j0 + j] : 0;
                 if (mr == MM_MR && nr == MM_NR) {
-                    mm_microkernel(c, ldc, a, ar, ac, bp, K);
+                    mm_microkernel(c, ldc, a, ar, ac, bp, K, init, bias ? bias + j0 : NULL);
                 } else { // edge tile: work on a full-size copy, write back the part inside Cm
-                    real tile[MM_MR * MM_NR] = {0};
-                    for (int r = 0; r < mr; r++)
-                        for (int j = 0; j < nr; j++) tile[r * MM_NR + j] = c[(size_t)r * ldc + j];
-                    mm_microkernel(tile, MM_NR, a, ar, ac, bp, K);
+                    real tile[MM_MR * MM_NR];
+                    for (int r = 0; r < MM_MR; r++)
+                        for (int j = 0; j < MM_NR; j++)
+                            tile[r * MM_NR + j] = r >= mr || j >= nr ? 0 : !init ? c[(size_t)r * ldc + j] : bias ? bias[j0 + j] : 0;
+                    mm_microkernel(tile, MM_NR, a, ar, ac, bp, K, 0, NULL);
                     for (int r = 0; r < mr; r++)
                         for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] = tile[r * MM_NR + j];
                 }
+                for (int r = 0; epi != MM_EPI_NONE && r < mr; r++) {
+                    real* cr = c + (size_t)r * ldc;
+                    real* er = ep + (size_t)(i0 + r) * ldc + j0;
+                    if (epi == MM_EPI_GELU)
+                        for (int j = 0; j < nr; j++) er[j] = cr[j] * gelu_sig(cr[j]);
+                    else
+                        for (int j = 0; j < nr; j++) cr[j] *= gelu_grad(er[j]);
+                }
             }
     }
+}
+static void matmul(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,
+                   int M, int N, int K, int init, const real* bias) {
+    matmul_epi(Cm, ldc, A, a_row, a_col, Bm, b_row, b_col, M, N, K, init, bias, MM_EPI_NONE, NULL);
 }
 
 static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,
@@ -366,9 +396,19 @@ static void matmul_acc(real* Cm, int ldc, const real* A, long a_row, long a_col,
 static void linear_forward(real* out, const real* inp, const real* W, const real* bias, int N, int C, int OC) {
     matmul(out, OC, inp, C, 1, W, 1, C, N, OC, C, 1, bias); // W^T's element (c,o) is W[o*C + c]
 }
-static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout, const real* inp, const real* W,
-                            int N, int C, int OC) {
-    if (dinp) matmul_acc(dinp, C, dout, OC, 1, W, C, 1, N, C, OC); // (N,C) += (N,OC) @ (OC,C)
+/* the MLP's first layer and its GELU in one pass: out = inp @ W^T + bias, act = GELU(out) */
+static void linear_gelu_forward(real* out, real* act, const real* inp, const real* W, const real* bias, int N, int C, int OC) {
+    matmul_epi(out, OC, inp, C, 1, W, 1, C, N, OC, C, 1, bias, MM_EPI_GELU, act);
+}
+/* dinp_mode: LIN_ACC dinp += dout @ W (as linear_backward); LIN_SET dinp = dout @ W (no zeroed
+ * buffer needed); LIN_SET_GELU_GRAD dinp = (dout @ W) * GELU'(gelu_in): the gradient of the MLP's
+ * GELU input, straight from the gradient of c_proj's output (the GELU's backward in the epilogue). */
+enum { LIN_ACC, LIN_SET, LIN_SET_GELU_GRAD };
+static void linear_backward_ex(real* dinp, int dinp_mode, real* gelu_in, real* dW, real* dbias, const real* dout,
+                               const real* inp, const real* W, int N, int C, int OC) {
+    if (dinp) // (N,C) (+)= (N,OC) @ (OC,C)
+        matmul_epi(dinp, C, dout, OC, 1, W, C, 1, N, C, OC, dinp_mode != LIN_ACC, NULL,
+                   dinp_mode == LIN_SET_GELU_GRAD ? MM_EPI_GELU_GRAD : MM_EPI_NONE, gelu_in);
     matmul_acc(dW, C, dout, 1, OC, inp, C, 1, OC, C, N);           // (OC,C) += (N,OC)^T @ (N,C)
     if (dbias) {
 #pragma omp parallel for schedule(static) if((size_t)N * OC > SM_OMP_MIN)
@@ -378,6 +418,10 @@ static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout,
             dbias[o] += s;
         }
     }
+}
+static void linear_backward(real* dinp, real* dW, real* dbias, const real* dout, const real* inp, const real* W,
+                            int N, int C, int OC) {
+    linear_backward_ex(dinp, LIN_ACC, NULL, dW, dbias, dout, inp, W, N, C, OC);
 }
 
 /* ---- LayerNorm (eps 1e-5): xhat = (x - mean) * rstd, y = w * xhat + b ------------------------
@@ -539,17 +583,17 @@ static inline real exp_fast(real x) {
 static inline real gelu_sig(real u) { /* sigmoid(2z) */
     return 1 / (1 + exp_fast(-2 * (real)GELU_SCALE * (u + (real)0.044715 * u * u * u)));
 }
+static inline real gelu_grad(real u) { /* g'(u) */
+    real s = gelu_sig(u), th = 2 * s - 1;
+    return s + (real)0.5 * u * (1 - th * th) * (real)GELU_SCALE * (1 + (real)(3 * 0.044715) * u * u);
+}
 static void gelu_forward(real* out, const real* inp, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] * gelu_sig(inp[i]);
 }
 static void gelu_backward(real* dinp, const real* inp, const real* dout, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
-    for (size_t i = 0; i < n; i++) {
-        real u = inp[i], s = gelu_sig(u), th = 2 * s - 1;
-        real grad = s + (real)0.5 * u * (1 - th * th) * (real)GELU_SCALE * (1 + (real)(3 * 0.044715) * u * u);
-        dinp[i] += grad * dout[i];
-    }
+    for (size_t i = 0; i < n; i++) dinp[i] += gelu_grad(inp[i]) * dout[i];
 }
 
 /* ---- SiLU and SwiGLU: silu(u) = u * sigmoid(u), silu'(u) = s + u s (1 - s) --------------------
@@ -658,7 +702,7 @@ static int round_up(int n, int m) { return (n + m - 1) / m * m; }
 static inline void mm_tile_at(real* Cm, int ldc, const real* A, int lda, const real* Bp, int K, int it, int jt, int k0, int k1) {
     if (k1 > k0)
         mm_microkernel(Cm + (size_t)it * MM_MR * ldc + jt * MM_NR, ldc, A + (size_t)it * MM_MR * lda + k0, lda, 1,
-                       Bp + ((size_t)jt * K + k0) * MM_NR, k1 - k0);
+                       Bp + ((size_t)jt * K + k0) * MM_NR, k1 - k0, 0, NULL);
 }
 /* reals of workspace per thread: forward and backward (Tm, Tn, Hn: T and hs rounded up to tiles) */
 static size_t attn_ws_size(int T, int hs) {
@@ -728,8 +772,9 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
                 for (int d = 0; d < hs; d++) out[((size_t)b * T + i) * C + h * hs + d] = y[(size_t)i * Hn + d];
         }
 }
-static void attention_backward(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
-                               int H, float p_drop, uint64_t seed) {
+/* set = 0 accumulates into dqkv (dqkv += ...); set = 1 writes it (dqkv = ...) */
+static void attention_backward_ex(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
+                                  int H, float p_drop, uint64_t seed, int set) {
     // the bias is a constant of the scores, so it does not appear here: P already includes it
     // (masked keys have P = 0 and contribute nothing). With the (P*M) buffer pm:
     // dP = dY V^T (then * M), dS = P (dP - rowsum(dP P)) / sqrt(hs), dQ = dS K, dK = dS^T Q, dV = pm^T dY
@@ -801,12 +846,16 @@ static void attention_backward(real* dqkv, const real* dout, const real* qkv, co
             for (int i = 0; i < T; i++) {
                 real* g = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
                 for (int d = 0; d < hs; d++) {
-                    g[d] += dq[(size_t)i * Hn + d];
-                    g[C + d] += dk[(size_t)i * Hn + d];
-                    g[2 * C + d] += dv[(size_t)i * Hn + d];
+                    g[d] = (set ? 0 : g[d]) + dq[(size_t)i * Hn + d];
+                    g[C + d] = (set ? 0 : g[C + d]) + dk[(size_t)i * Hn + d];
+                    g[2 * C + d] = (set ? 0 : g[2 * C + d]) + dv[(size_t)i * Hn + d];
                 }
             }
         }
+}
+static void attention_backward(real* dqkv, const real* dout, const real* qkv, const real* att, int B, int T, int C,
+                               int H, float p_drop, uint64_t seed) {
+    attention_backward_ex(dqkv, dout, qkv, att, B, T, C, H, p_drop, seed, 0);
 }
 
 /* ---- dropout (inverted), in place: keep with probability 1-p and scale by 1/(1-p) -------------
@@ -829,6 +878,11 @@ static void residual_forward(real* out, const real* a, const real* b, size_t n) 
 static void residual_backward(real* da, real* db, const real* dout, size_t n) {
 #pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
     for (size_t i = 0; i < n; i++) { da[i] += dout[i]; db[i] += dout[i]; }
+}
+/* the same, SETTING da = db = dout: for gradients that have no other contribution yet */
+static void residual_backward_set(real* da, real* db, const real* dout, size_t n) {
+#pragma omp parallel for schedule(static) if(n > SM_OMP_MIN)
+    for (size_t i = 0; i < n; i++) { da[i] = dout[i]; db[i] = dout[i]; }
 }
 
 /* ---- softmax cross-entropy with a loss mask ---------------------------------------------------
@@ -1161,13 +1215,13 @@ static void transformer_forward(Model* m, const int* idx, int B, int T) {
         residual_forward(res1, x, attproj, (size_t)BT * C);
         // MLP branch
         tnorm_forward(c, ln2, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, res1, w.ln2w, w.ln2b, BT);
-        linear_forward(fch, ln2, w.fcw, w.fcb, BT, C, Hd);
         if (is_llama(c)) {
             real* fch2 = a.fch2 + (size_t)l * BT * Hd;
+            linear_forward(fch, ln2, w.fcw, w.fcb, BT, C, Hd);
             linear_forward(fch2, ln2, w.fc2w, NULL, BT, C, Hd);
             swiglu_forward(fch_act, fch2, fch, (size_t)BT * Hd); // SiLU on fc_2, times fc_1
         } else {
-            gelu_forward(fch_act, fch, (size_t)BT * Hd);
+            linear_gelu_forward(fch, fch_act, ln2, w.fcw, w.fcb, BT, C, Hd); // fch_act = GELU(fch)
         }
         linear_forward(mlpproj, fch_act, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(mlpproj, (size_t)BT * C, p, dropout_site(m, 2 + 2 * l));
@@ -1191,7 +1245,10 @@ static void transformer_backward(Model* m, const int* idx, int B, int T) {
     real *wte = tensor_ptr(m, m->params, "transformer.wte.weight"), *dwte = tensor_ptr(m, m->grads, "transformer.wte.weight");
     real* xL = L > 0 ? a.res2 + (size_t)(L - 1) * BT * C : a.encoded;
     real* dxL = L > 0 ? d.res2 + (size_t)(L - 1) * BT * C : d.encoded;
-    linear_backward(d.lnf, dwte, NULL, m->dlogits, a.lnf, wte, BT, C, V);
+    // Every activation gradient is SET by its first contribution (LIN_SET, residual_backward_set,
+    // attention_backward_ex(..., 1)), later ones add to it: no buffer needs zeroing but dxL.
+    linear_backward_ex(d.lnf, LIN_SET, NULL, dwte, NULL, m->dlogits, a.lnf, wte, BT, C, V);
+    zero_reals(dxL, (size_t)BT * C);
     tnorm_backward(c, dxL, tensor_ptr(m, m->grads, "transformer.ln_f.weight"), tensor_ptr(m, m->grads, "transformer.ln_f.bias"),
                    d.lnf, xL, tensor_ptr(m, m->params, "transformer.ln_f.weight"), a.lnf_mean, a.lnf_rstd, BT);
     for (int l = L - 1; l >= 0; l--) {
@@ -1200,26 +1257,31 @@ static void transformer_backward(Model* m, const int* idx, int B, int T) {
         real* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
         real* dx = l == 0 ? d.encoded : d.res2 + (size_t)(l - 1) * BT * C;
         // MLP branch, in reverse
-        residual_backward(d.res1 + oC, d.mlpproj + oC, d.res2 + oC, (size_t)BT * C);
+        residual_backward_set(d.res1 + oC, d.mlpproj + oC, d.res2 + oC, (size_t)BT * C);
         dropout_backward(d.mlpproj + oC, (size_t)BT * C, p, dropout_site(m, 2 + 2 * l));
-        linear_backward(d.fch_act + oH, g.mlpprojw, g.mlpprojb, d.mlpproj + oC, a.fch_act + oH, w.mlpprojw, BT, Hd, C);
         if (is_llama(c)) {
+            linear_backward_ex(d.fch_act + oH, LIN_SET, NULL, g.mlpprojw, g.mlpprojb, d.mlpproj + oC, a.fch_act + oH,
+                               w.mlpprojw, BT, Hd, C);
+            zero_reals(d.fch + oH, (size_t)BT * Hd);
+            zero_reals(d.fch2 + oH, (size_t)BT * Hd);
             swiglu_backward(d.fch2 + oH, d.fch + oH, d.fch_act + oH, a.fch2 + oH, a.fch + oH, (size_t)BT * Hd);
-            linear_backward(d.ln2 + oC, g.fc2w, NULL, d.fch2 + oH, a.ln2 + oC, w.fc2w, BT, C, Hd);
-        } else {
-            gelu_backward(d.fch + oH, a.fch + oH, d.fch_act + oH, (size_t)BT * Hd);
+            linear_backward_ex(d.ln2 + oC, LIN_SET, NULL, g.fc2w, NULL, d.fch2 + oH, a.ln2 + oC, w.fc2w, BT, C, Hd);
+            linear_backward(d.ln2 + oC, g.fcw, g.fcb, d.fch + oH, a.ln2 + oC, w.fcw, BT, C, Hd);
+        } else { // c_proj's backward gives d(fch) directly: GELU's backward in its epilogue
+            linear_backward_ex(d.fch + oH, LIN_SET_GELU_GRAD, a.fch + oH, g.mlpprojw, g.mlpprojb, d.mlpproj + oC,
+                               a.fch_act + oH, w.mlpprojw, BT, Hd, C);
+            linear_backward_ex(d.ln2 + oC, LIN_SET, NULL, g.fcw, g.fcb, d.fch + oH, a.ln2 + oC, w.fcw, BT, C, Hd);
         }
-        linear_backward(d.ln2 + oC, g.fcw, g.fcb, d.fch + oH, a.ln2 + oC, w.fcw, BT, C, Hd);
         tnorm_backward(c, d.res1 + oC, g.ln2w, g.ln2b, d.ln2 + oC, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT,
                        a.ln2_rstd + l * BT, BT);
         // attention branch, in reverse
-        residual_backward(dx, d.attproj + oC, d.res1 + oC, (size_t)BT * C);
+        residual_backward_set(dx, d.attproj + oC, d.res1 + oC, (size_t)BT * C);
         dropout_backward(d.attproj + oC, (size_t)BT * C, p, dropout_site(m, 1 + 2 * l));
-        linear_backward(d.atty + oC, g.attprojw, g.attprojb, d.attproj + oC, a.atty + oC, w.attprojw, BT, C, C);
-        attention_backward(d.qkv + o3, d.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T * T, B, T, C, H,
-                           active_attn_dropout(m), attn_dropout_site(m, l));
+        linear_backward_ex(d.atty + oC, LIN_SET, NULL, g.attprojw, g.attprojb, d.attproj + oC, a.atty + oC, w.attprojw, BT, C, C);
+        attention_backward_ex(d.qkv + o3, d.atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T * T, B, T, C, H,
+                              active_attn_dropout(m), attn_dropout_site(m, l), 1);
         if (c->pos == POS_ROPE) rope_backward(d.qkv + o3, B, T, C, H);
-        linear_backward(d.ln1 + oC, g.qkvw, g.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
+        linear_backward_ex(d.ln1 + oC, LIN_SET, NULL, g.qkvw, g.qkvb, d.qkv + o3, a.ln1 + oC, w.qkvw, BT, C, 3 * C);
         tnorm_backward(c, dx, g.ln1w, g.ln1b, d.ln1 + oC, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
     }
     dropout_backward(d.encoded, (size_t)BT * C, active_embd_dropout(m), dropout_site(m, 0));
@@ -1592,6 +1654,7 @@ static void ssm_backward(Model* m, const int* idx, int B, int T) {
     Arena ar = {m->acts, 0}, dr = {m->dacts, 0};
     ssm_layout(&a, &ar, c, B, T);
     ssm_layout(&d, &dr, c, B, T);
+    zero_reals(m->dacts, m->n_acts); // every op below accumulates into the activation gradients
     real *wte = tensor_ptr(m, m->params, "transformer.backbone.embedding.weight");
     real *dwte = tensor_ptr(m, m->grads, "transformer.backbone.embedding.weight");
     real *xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0, *dxL = L > 0 ? d.res + (size_t)(L - 1) * BT * C : d.x0;
@@ -1778,8 +1841,7 @@ static void model_backward(Model* m, const int* inputs, const int* targets, cons
     int N = B * T, V = m->cfg.vocab_size;
     long scored = 0;
     for (int i = 0; i < N; i++) scored += !mask || mask[i];
-    zero_reals(m->dacts, m->n_acts);
-    zero_reals(m->dlogits, (size_t)N * V);
+    zero_reals(m->dlogits, (size_t)N * V); // (the activation gradients m->dacts: each arch's backward)
     crossentropy_backward(m->dlogits, m->probs, targets, mask, scored ? 1.0 / scored : 0, N, V);
     m->arch->backward(m, inputs, B, T);
 }
