@@ -298,6 +298,14 @@ static inline void mm_microkernel(real* tile, long ldt, const real* a, long a_ro
  * dst[k][j] = Bm[k, jt*MM_NR + j] for k < K, j < MM_NR, zero past N */
 static void mm_pack_panel(real* dst, const real* Bm, long b_row, long b_col, int K, int N, int jt) {
     int j0 = jt * MM_NR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+    if (b_col == 1 && nr == MM_NR) { // rows of Bm contiguous: two vector copies per k (the common case)
+        for (int k = 0; k < K; k++) {
+            const real* src = Bm + k * b_row + j0;
+            *(vreal*)(dst + (size_t)k * MM_NR) = *(const vreal*)src;
+            *(vreal*)(dst + (size_t)k * MM_NR + MM_VL) = *(const vreal*)(src + MM_VL);
+        }
+        return;
+    }
     for (int k = 0; k < K; k++) {
         for (int j = 0; j < nr; j++) dst[(size_t)k * MM_NR + j] = Bm[k * b_row + (j0 + j) * b_col];
         for (int j = nr; j < MM_NR; j++) dst[(size_t)k * MM_NR + j] = 0;
@@ -346,8 +354,12 @@ static void matmul_epi(real* Cm, int ldc, const real* A, long a_row, long a_col,
             int i0 = it * MM_MR, mr = M - i0 < MM_MR ? M - i0 : MM_MR;
             if (!pack_a && mr == MM_MR) continue; // read in place
             real* dst = Ap + (size_t)it * K * MM_MR;
-            for (int k = 0; k < K; k++)
-                for (int r = 0; r < MM_MR; r++) dst[(size_t)k * MM_MR + r] = r < mr ? A[(i0 + r) * a_row + k * a_col] : 0;
+            if (a_row == 1 && mr == MM_MR) // A^T's rows contiguous (the dW products): MM_MR reals per k
+                for (int k = 0; k < K; k++)
+                    for (int r = 0; r < MM_MR; r++) dst[(size_t)k * MM_MR + r] = A[i0 + r + k * a_col];
+            else
+                for (int k = 0; k < K; k++)
+                    for (int r = 0; r < MM_MR; r++) dst[(size_t)k * MM_MR + r] = r < mr ? A[(i0 + r) * a_row + k * a_col] : 0;
         }
 #pragma omp for collapse(2) schedule(static)
         for (int jt = 0; jt < ntiles; jt++)
@@ -698,17 +710,19 @@ static int attn_thread(void) {
 }
 static int round_up(int n, int m) { return (n + m - 1) / m * m; }
 /* tile (it, jt) of Cm (row stride ldc) += A[rows of tile it, k0:k1) @ Bp[k0:k1, panel jt];
- * A row-major with row stride lda, Bp packed panels of K rows each */
-static inline void mm_tile_at(real* Cm, int ldc, const real* A, int lda, const real* Bp, int K, int it, int jt, int k0, int k1) {
+ * A's element (i,k) at A[i*a_row + k*a_col] (a_row = 1: A is a transposed row-major buffer),
+ * Bp packed panels of K rows each */
+static inline void mm_tile_at(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bp, int K, int it,
+                              int jt, int k0, int k1) {
     if (k1 > k0)
-        mm_microkernel(Cm + (size_t)it * MM_MR * ldc + jt * MM_NR, ldc, A + (size_t)it * MM_MR * lda + k0, lda, 1,
+        mm_microkernel(Cm + (size_t)it * MM_MR * ldc + jt * MM_NR, ldc, A + it * MM_MR * a_row + k0 * a_col, a_row, a_col,
                        Bp + ((size_t)jt * K + k0) * MM_NR, k1 - k0, 0, NULL);
 }
 /* reals of workspace per thread: forward and backward (Tm, Tn, Hn: T and hs rounded up to tiles) */
 static size_t attn_ws_size(int T, int hs) {
     size_t Tm = round_up(T, MM_MR), Tn = round_up(T, MM_NR), Hn = round_up(hs, MM_NR);
     size_t fwd = Tm * hs + Tn * hs + Hn * T + Tm * Tn + Tm * T + Tm * Hn;
-    size_t bwd = Tm * hs + Tn * hs + 3 * Hn * T + Tm * Tn + 2 * Tm * T + 3 * Tm * Hn;
+    size_t Td = round_up(Tm, MM_NR), bwd = Tm * hs + Tn * hs + 3 * Hn * T + 2 * Td * Td + 3 * Tm * Hn;
     return (fwd > bwd ? fwd : bwd) + 64;
 }
 
@@ -740,7 +754,7 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
             memset(S, 0, sizeof(real) * Tm * Tn);
             for (int it = 0; it < mt; it++)
                 for (int jt = 0; jt * MM_NR <= it * MM_MR + MM_MR - 1 && jt < nt; jt++)
-                    mm_tile_at(S, Tn, qs, hs, kp, hs, it, jt, 0, hs);
+                    mm_tile_at(S, Tn, qs, hs, 1, kp, hs, it, jt, 0, hs);
             for (int i = 0; i < Tm; i++) {
                 real* w = pw + (size_t)i * T;
                 if (i >= T) { for (int j = 0; j < T; j++) w[j] = 0; continue; }
@@ -759,14 +773,16 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
                 for (int j = j0; j <= i; j++) p[j] /= sum;
                 // the row of P * M, M the dropout mask (all ones without dropout)
                 size_t row = (((size_t)b * H + h) * T + i) * T;
-                for (int j = 0; j < T; j++)
-                    w[j] = p_drop > 0 && !dropout_keep(seed, row + j, p_drop) ? 0 : p[j] / (1 - (real)p_drop);
+                if (p_drop > 0)
+                    for (int j = 0; j < T; j++) w[j] = dropout_keep(seed, row + j, p_drop) ? p[j] / (1 - (real)p_drop) : 0;
+                else
+                    for (int j = 0; j < T; j++) w[j] = p[j];
             }
             // y = (P * M) V: row tile it needs keys up to its last row
             memset(y, 0, sizeof(real) * Tm * Hn);
             for (int it = 0; it < mt; it++) {
                 int k1 = it * MM_MR + MM_MR < T ? it * MM_MR + MM_MR : T;
-                for (int dt = 0; dt < ht; dt++) mm_tile_at(y, Hn, pw, T, vp, T, it, dt, 0, k1);
+                for (int dt = 0; dt < ht; dt++) mm_tile_at(y, Hn, pw, T, 1, vp, T, it, dt, 0, k1);
             }
             for (int i = 0; i < T; i++)
                 for (int d = 0; d < hs; d++) out[((size_t)b * T + i) * C + h * hs + d] = y[(size_t)i * Hn + d];
@@ -778,7 +794,9 @@ static void attention_backward_ex(real* dqkv, const real* dout, const real* qkv,
     // the bias is a constant of the scores, so it does not appear here: P already includes it
     // (masked keys have P = 0 and contribute nothing). With the (P*M) buffer pm:
     // dP = dY V^T (then * M), dS = P (dP - rowsum(dP P)) / sqrt(hs), dQ = dS K, dK = dS^T Q, dV = pm^T dY
+    // dS^T and pm^T are read in place as transposed operands (the microkernel takes strides).
     int hs = C / H, Tm = round_up(T, MM_MR), Tn = round_up(T, MM_NR), Hn = round_up(hs, MM_NR);
+    int Td = round_up(Tm, MM_NR); // row stride of dS and pm: >= Tm and Tn, so their transposes are padded too
     int mt = Tm / MM_MR, nt = Tn / MM_NR, ht = Hn / MM_NR;
     real scale = 1 / sqrt((real)hs);
     size_t ws_n = attn_ws_size(T, hs);
@@ -792,10 +810,9 @@ static void attention_backward_ex(real* dqkv, const real* dout, const real* qkv,
             real* dyp = vtp + Tn * hs;  // dY as packed panels (ht, T, MM_NR)
             real* kp = dyp + Hn * T;    // K as packed panels (ht, T, MM_NR)
             real* qp = kp + Hn * T;     // Q as packed panels (ht, T, MM_NR)
-            real* dS = qp + Hn * T;     // (Tm,Tn) dP, then dS in place; zero for j > i
-            real* dST = dS + Tm * Tn;   // (Tm,T) dS^T: rows are keys
-            real* pmT = dST + Tm * T;   // (Tm,T) (P*M)^T
-            real* dq = pmT + Tm * T;    // (Tm,Hn) each
+            real* dS = qp + Hn * T;     // (Td,Td) dP, then dS in place; zero for j > i and past T
+            real* pm = dS + Td * Td;    // (Td,Td) P * M; zero for j > i and past T
+            real* dq = pm + Td * Td;    // (Tm,Hn) each
             real* dk = dq + Tm * Hn;
             real* dv = dk + Tm * Hn;
             const real* qkv_b = qkv + (size_t)b * T * 3 * C;
@@ -810,37 +827,38 @@ static void attention_backward_ex(real* dqkv, const real* dout, const real* qkv,
                 mm_pack_panel(qp + (size_t)dt * T * MM_NR, qkv_b + h * hs, 3 * C, 1, T, hs, dt);
             }
             // dP = dY V^T on the tiles that hold some j <= i
-            memset(dS, 0, sizeof(real) * Tm * Tn);
+            memset(dS, 0, sizeof(real) * Td * Td);
             for (int it = 0; it < mt; it++)
                 for (int jt = 0; jt * MM_NR <= it * MM_MR + MM_MR - 1 && jt < nt; jt++)
-                    mm_tile_at(dS, Tn, dy, hs, vtp, hs, it, jt, 0, hs);
-            for (int i = 0; i < Tm; i++) {
-                real* ds = dS + (size_t)i * Tn;
-                if (i >= T) continue; // (padding rows of dS are zero: dY's padding is)
+                    mm_tile_at(dS, Td, dy, hs, 1, vtp, hs, it, jt, 0, hs);
+            for (int i = 0; i < Td; i++) {
+                real* ds = dS + (size_t)i * Td;
+                real* pmi = pm + (size_t)i * Td;
+                int n = i < T ? i + 1 : 0; // keys 0..i of query i; rows past T stay zero
                 const real* p = att_bh + (size_t)i * T;
-                size_t row = (((size_t)b * H + h) * T + i) * T;
-                real rowsum = 0;
-                for (int j = 0; j <= i; j++) { // through the dropout mask: dP *= M, and dV uses P * M
-                    real m = p_drop > 0 && !dropout_keep(seed, row + j, p_drop) ? 0 : 1 / (1 - (real)p_drop);
-                    ds[j] *= m;
-                    pmT[(size_t)j * T + i] = p[j] * m;
-                    rowsum += ds[j] * p[j];
+                if (p_drop > 0) { // through the dropout mask: dP *= M, and dV uses P * M
+                    size_t row = (((size_t)b * H + h) * T + i) * T;
+                    for (int j = 0; j < n; j++) {
+                        real m = dropout_keep(seed, row + j, p_drop) ? 1 / (1 - (real)p_drop) : 0;
+                        ds[j] *= m;
+                        pmi[j] = p[j] * m;
+                    }
+                } else {
+                    for (int j = 0; j < n; j++) pmi[j] = p[j];
                 }
-                for (int j = 0; j <= i; j++) ds[j] = p[j] * (ds[j] - rowsum) * scale;
-                for (int j = i + 1; j < Tn; j++) ds[j] = 0;
-                for (int j = i + 1; j < T; j++) pmT[(size_t)j * T + i] = 0;
-                for (int j = 0; j < T; j++) dST[(size_t)j * T + i] = ds[j];
+                real rowsum = 0;
+                for (int j = 0; j < n; j++) rowsum += ds[j] * p[j];
+                for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - rowsum) * scale;
+                for (int j = n; j < Td; j++) ds[j] = pmi[j] = 0;
             }
-            for (int j = T; j < Tm; j++) // padding rows of the transposes
-                for (int i = 0; i < T; i++) dST[(size_t)j * T + i] = pmT[(size_t)j * T + i] = 0;
             // dQ = dS K (keys up to the tile's last query); dK = dS^T Q and dV = pm^T dY (queries from the tile's first key)
             memset(dq, 0, sizeof(real) * 3 * Tm * Hn);
             for (int it = 0; it < mt; it++) {
                 int k1 = it * MM_MR + MM_MR < T ? it * MM_MR + MM_MR : T, k0 = it * MM_MR < T ? it * MM_MR : T;
                 for (int dt = 0; dt < ht; dt++) {
-                    mm_tile_at(dq, Hn, dS, Tn, kp, T, it, dt, 0, k1);
-                    mm_tile_at(dk, Hn, dST, T, qp, T, it, dt, k0, T);
-                    mm_tile_at(dv, Hn, pmT, T, dyp, T, it, dt, k0, T);
+                    mm_tile_at(dq, Hn, dS, Td, 1, kp, T, it, dt, 0, k1);
+                    mm_tile_at(dk, Hn, dS, 1, Td, qp, T, it, dt, k0, T);
+                    mm_tile_at(dv, Hn, pm, 1, Td, dyp, T, it, dt, k0, T);
                 }
             }
             for (int i = 0; i < T; i++) {
