@@ -448,6 +448,33 @@ static inline double lanes_total(const real* lane, real tail) {
     for (int l = 0; l < LN_LANES; l++) s += lane[l];
     return s;
 }
+/* sum of x[0..n) and sum of x[j] y[j], max of x[0..n) (n >= 1), in lanes the same way (softmaxes) */
+static inline real sum_lanes(const real* x, int n) {
+    real lane[LN_LANES] = {0}, tail = 0;
+    int nv = n / LN_LANES * LN_LANES;
+    for (int j = 0; j < nv; j += LN_LANES)
+        for (int l = 0; l < LN_LANES; l++) lane[l] += x[j + l];
+    for (int j = nv; j < n; j++) tail += x[j];
+    return (real)lanes_total(lane, tail);
+}
+static inline real dot_lanes(const real* x, const real* y, int n) {
+    real lane[LN_LANES] = {0}, tail = 0;
+    int nv = n / LN_LANES * LN_LANES;
+    for (int j = 0; j < nv; j += LN_LANES)
+        for (int l = 0; l < LN_LANES; l++) lane[l] += x[j + l] * y[j + l];
+    for (int j = nv; j < n; j++) tail += x[j] * y[j];
+    return (real)lanes_total(lane, tail);
+}
+static inline real max_lanes(const real* x, int n) {
+    real lane[LN_LANES], m = x[0];
+    int nv = n / LN_LANES * LN_LANES;
+    for (int l = 0; l < LN_LANES; l++) lane[l] = x[0];
+    for (int j = 0; j < nv; j += LN_LANES)
+        for (int l = 0; l < LN_LANES; l++) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
+    for (int j = nv; j < n; j++) m = x[j] > m ? x[j] : m;
+    for (int l = 0; l < LN_LANES; l++) m = lane[l] > m ? lane[l] : m;
+    return m;
+}
 static void layernorm_forward(real* out, real* mean, real* rstd, const real* inp, const real* w, const real* b,
                               int N, int C) {
     // inp, out (N,C); mean, rstd (N)
@@ -765,11 +792,9 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
                 for (int j = j0; j <= i; j++) p[j] = S[(size_t)i * Tn + j];
                 if (pos == POS_ALIBI)
                     for (int j = j0; j <= i; j++) p[j] += (real)(slope * (j - i));
-                real maxval = p[j0]; // softmax over the window j0..i
-                for (int j = j0 + 1; j <= i; j++) maxval = p[j] > maxval ? p[j] : maxval;
+                real maxval = max_lanes(p + j0, i - j0 + 1); // softmax over the window j0..i
                 for (int j = j0; j <= i; j++) p[j] = exp_fast(p[j] - maxval);
-                real sum = 0;
-                for (int j = j0; j <= i; j++) sum += p[j];
+                real sum = sum_lanes(p + j0, i - j0 + 1);
                 for (int j = j0; j <= i; j++) p[j] /= sum;
                 // the row of P * M, M the dropout mask (all ones without dropout)
                 size_t row = (((size_t)b * H + h) * T + i) * T;
@@ -846,8 +871,7 @@ static void attention_backward_ex(real* dqkv, const real* dout, const real* qkv,
                 } else {
                     for (int j = 0; j < n; j++) pmi[j] = p[j];
                 }
-                real rowsum = 0;
-                for (int j = 0; j < n; j++) rowsum += ds[j] * p[j];
+                real rowsum = n ? dot_lanes(ds, p, n) : 0;
                 for (int j = 0; j < n; j++) ds[j] = p[j] * (ds[j] - rowsum) * scale;
                 for (int j = n; j < Td; j++) ds[j] = pmi[j] = 0;
             }
@@ -911,11 +935,9 @@ static void crossentropy_forward(real* losses, real* probs, const real* logits, 
     for (int n = 0; n < N; n++) {
         const real* z = logits + (size_t)n * V;
         real* p = probs + (size_t)n * V;
-        real maxval = -INFINITY;
-        for (int i = 0; i < V; i++) if (z[i] > maxval) maxval = z[i];
+        real maxval = max_lanes(z, V);
         for (int i = 0; i < V; i++) p[i] = exp_fast(z[i] - maxval); // vectorised
-        double sum = 0;
-        for (int i = 0; i < V; i++) sum += p[i];
+        double sum = sum_lanes(p, V);
         for (int i = 0; i < V; i++) p[i] = (real)(p[i] / sum);
         losses[n] = (real)(-(z[targets[n]] - maxval - log(sum))); // log-sum-exp form: no log(0)
     }
