@@ -212,6 +212,9 @@ static void zero_reals(real* p, size_t n) {
 /* ============================================================================================
  * 3. Shared ops. Each forward is followed by its backward. Backwards ACCUMULATE (+=) into the
  * gradients they produce, so a tensor read by two ops simply receives both contributions.
+ * A few have a variant that SETS (=) the gradient instead (linear_backward_ex with LIN_SET,
+ * residual_backward_set, attention_backward_ex with set = 1): the transformer's backward uses them
+ * for a gradient's first contribution, so its activation gradients need no zeroing.
  * Parallel loops give each output to one thread and sum in a fixed order: results do not depend
  * on the thread count's timing, which is what makes a resumed run bit-exact.
  * ============================================================================================ */
