@@ -1678,6 +1678,10 @@ static void step_scalars_set(StepScalars* s, const OptimConfig* o, double lr, in
  * transformer_backward in seqmodels.h, op for op, over device copies of the same parameter
  * buffer and the same activation layout (attention keeps one LSE per row instead of P).
  * ============================================================================================ */
+/* what a captured step depends on besides the device buffers: batch shape, mask or not, and the
+ * scratch buffers' addresses (scratch_generation) */
+struct StepKey { int B, T, mask, gen; };
+static bool same_key(StepKey a, StepKey b) { return a.B == b.B && a.T == b.T && a.mask == b.mask && a.gen == b.gen; }
 struct GpuModel {
     Model* host;                          /* config, parameter table, offsets */
     float *params, *grads, *adam_m, *adam_v; /* device buffers, the host layout */
@@ -1695,8 +1699,7 @@ struct GpuModel {
     /* train_step's CUDA graph and the shape it was captured for (see train_step) */
     int use_graph;
     cudaGraphExec_t graph;
-    int graph_B, graph_T, graph_mask, graph_gen;
-    int warm_B, warm_T, warm_mask, warm_gen; /* the last step run eagerly: the next one may be captured */
+    StepKey graph_key, warm_key; /* the graph's shape; the last eager step's (the next one may be captured) */
 };
 /* The backward needs the gradients of one layer at a time, so dacts holds the layout of a
  * one-layer model: its `encoded` and `res2` are the two residual-stream gradients (into and out
@@ -2032,7 +2035,7 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
     device_alloc(&g->sumsq_partials, SUMSQ_BLOCKS * sizeof(double));
     g->adam_chunks = adamw_chunks(&host->pt, &g->n_adam_chunks);
     g->graph = NULL;
-    g->warm_B = -1;
+    g->warm_key = {-1, -1, -1, -1};
     device_alloc(&g->att_scratch, BT * host->cfg.n_head * sizeof(float));
 }
 /* The batch and this step's scalars -> device, before any kernel of the step (and outside a
@@ -2105,26 +2108,27 @@ static double train_step(GpuModel* g, const int* h_inputs, const int* h_targets,
     StepScalars s = {};
     step_scalars_set(&s, o, lr, t);
     upload_batch(g, h_inputs, h_targets, h_mask, B * T, &s);
-    int mask = h_mask != NULL;
-    if (g->graph && (g->graph_B != B || g->graph_T != T || g->graph_mask != mask || g->graph_gen != scratch_generation)) {
+    StepKey key = {B, T, h_mask != NULL, scratch_generation};
+    if (g->graph && !same_key(g->graph_key, key)) {
         cudaCheck(cudaGraphExecDestroy(g->graph)); // another shape, or a scratch buffer moved
         g->graph = NULL;
     }
     if (g->graph) {
         cudaCheck(cudaGraphLaunch(g->graph, cudaStreamPerThread));
-    } else if (g->use_graph && g->warm_B == B && g->warm_T == T && g->warm_mask == mask && g->warm_gen == scratch_generation) {
+    } else if (g->use_graph && same_key(g->warm_key, key)) {
         cudaGraph_t graph;
         cudaCheck(cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeThreadLocal));
         step_device(g, B, T);
         cudaCheck(cudaStreamEndCapture(cudaStreamPerThread, &graph));
-        if (g->warm_gen != scratch_generation) { fprintf(stderr, "error: a scratch buffer grew during graph capture\n"); exit(1); }
+        if (key.gen != scratch_generation) { fprintf(stderr, "error: a scratch buffer grew during graph capture\n"); exit(1); }
         cudaCheck(cudaGraphInstantiate(&g->graph, graph, 0));
         cudaCheck(cudaGraphDestroy(graph));
-        g->graph_B = B, g->graph_T = T, g->graph_mask = mask, g->graph_gen = scratch_generation;
+        g->graph_key = key;
         cudaCheck(cudaGraphLaunch(g->graph, cudaStreamPerThread));
     } else {
         step_device(g, B, T);
-        g->warm_B = B, g->warm_T = T, g->warm_mask = mask, g->warm_gen = scratch_generation;
+        key.gen = scratch_generation; // the eager step may have grown a scratch buffer
+        g->warm_key = key;
     }
     s = read_scalars(g);
     *norm = sqrt(s.sumsq);

@@ -748,6 +748,13 @@ static inline void mm_tile_at(real* Cm, int ldc, const real* A, long a_row, long
         mm_microkernel(Cm + (size_t)it * MM_MR * ldc + jt * MM_NR, ldc, A + it * MM_MR * a_row + k0 * a_col, a_row, a_col,
                        Bp + ((size_t)jt * K + k0) * MM_NR, k1 - k0, 0, NULL);
 }
+/* Cm (rows x ldc, zeroed first) = A (row stride K) @ Bp (panels of K rows) on the causal tiles
+ * only: those of mt row tiles x nt panels that hold some column j <= row i; the rest stays zero */
+static void mm_causal_tiles(real* Cm, int ldc, int rows, const real* A, const real* Bp, int K, int mt, int nt) {
+    memset(Cm, 0, sizeof(real) * (size_t)rows * ldc);
+    for (int it = 0; it < mt; it++)
+        for (int jt = 0; jt * MM_NR <= it * MM_MR + MM_MR - 1 && jt < nt; jt++) mm_tile_at(Cm, ldc, A, K, 1, Bp, K, it, jt, 0, K);
+}
 /* reals of workspace per thread: forward and backward (Tm, Tn, Hn: T and hs rounded up to tiles) */
 static size_t attn_ws_size(int T, int hs) {
     size_t Tm = round_up(T, MM_MR), Tn = round_up(T, MM_NR), Hn = round_up(hs, MM_NR);
@@ -780,11 +787,7 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
                 for (int d = 0; d < hs; d++) qs[i * hs + d] = i < T ? qkv_b[(size_t)i * 3 * C + h * hs + d] * scale : 0;
             for (int jt = 0; jt < nt; jt++) mm_pack_panel(kp + (size_t)jt * hs * MM_NR, qkv_b + C + h * hs, 1, 3 * C, hs, T, jt);
             for (int dt = 0; dt < ht; dt++) mm_pack_panel(vp + (size_t)dt * T * MM_NR, qkv_b + 2 * C + h * hs, 3 * C, 1, T, hs, dt);
-            // S = (q / sqrt(hs)) K^T: only tiles that hold some j <= i
-            memset(S, 0, sizeof(real) * Tm * Tn);
-            for (int it = 0; it < mt; it++)
-                for (int jt = 0; jt * MM_NR <= it * MM_MR + MM_MR - 1 && jt < nt; jt++)
-                    mm_tile_at(S, Tn, qs, hs, 1, kp, hs, it, jt, 0, hs);
+            mm_causal_tiles(S, Tn, Tm, qs, kp, hs, mt, nt); // S = (q / sqrt(hs)) K^T
             for (int i = 0; i < Tm; i++) {
                 real* w = pw + (size_t)i * T;
                 if (i >= T) { for (int j = 0; j < T; j++) w[j] = 0; continue; }
@@ -854,11 +857,7 @@ static void attention_backward_ex(real* dqkv, const real* dout, const real* qkv,
                 mm_pack_panel(kp + (size_t)dt * T * MM_NR, qkv_b + C + h * hs, 3 * C, 1, T, hs, dt);
                 mm_pack_panel(qp + (size_t)dt * T * MM_NR, qkv_b + h * hs, 3 * C, 1, T, hs, dt);
             }
-            // dP = dY V^T on the tiles that hold some j <= i
-            memset(dS, 0, sizeof(real) * Td * Td);
-            for (int it = 0; it < mt; it++)
-                for (int jt = 0; jt * MM_NR <= it * MM_MR + MM_MR - 1 && jt < nt; jt++)
-                    mm_tile_at(dS, Td, dy, hs, 1, vtp, hs, it, jt, 0, hs);
+            mm_causal_tiles(dS, Td, Td, dy, vtp, hs, mt, nt); // dP = dY V^T
             for (int i = 0; i < Td; i++) {
                 real* ds = dS + (size_t)i * Td;
                 real* pmi = pm + (size_t)i * Td;
