@@ -5,13 +5,13 @@
  *
  * Two precisions, chosen at run time by gpu::use_fp32 (train_gpu --fp32):
  *   bf16 (default): matmuls on the tensor cores in bf16 with fp32 accumulation (cuBLAS
- *                   COMPUTE_32F_FAST_16BF) and a tiled flash-attention kernel (bf16 wmma tiles,
- *                   fp32 softmax statistics and accumulators), head size 64;
+ *                   COMPUTE_32F_FAST_16BF) and a tiled flash-attention kernel (bf16 mma.sync
+ *                   tiles, fp32 softmax statistics and accumulators), head size 64;
  *   fp32:           cuBLAS SGEMM and the one-warp-per-row attention kernel: exact enough to be
  *                   compared with the CPU reference at 1e-5 (test_gpu).
  * Parameters, gradients and AdamW state are fp32 in both modes; in bf16 mode the activations that
- * only feed matmuls (norm outputs, the attention output, the MLP activation, the SSM's gated
- * output) are stored in bf16, the rest in fp32. The selective scan runs in fp32 in both modes.
+ * only feed matmuls or attention (norm outputs, qkv, the attention output, the MLP activation,
+ * the SSM's gated output) are stored in bf16, the rest in fp32. The selective scan runs in fp32 in both modes.
  *
  * Streams and graphs: everything runs on the per-thread default stream (the Makefile builds with
  * nvcc --default-stream per-thread; cuBLAS is pointed at it), so that train_step (section 6) can
@@ -23,7 +23,6 @@
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <mma.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -134,9 +133,10 @@ static cublasHandle_t cublas_handle() {
     }
     return h;
 }
-__global__ void add_bias_kernel(float* out, const float* bias, long N, int OC) {
+template <typename O>
+__global__ void add_bias_kernel(O* out, const float* bias, long N, int OC) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < N * OC) out[i] += bias[i % OC];
+    if (i < N * OC) store_as(&out[i], to_float(out[i]) + bias[i % OC]);
 }
 /* dbias += column sums of dout (N,OC): blocks of 32 columns x 8 row lanes each sum one slice of
  * the rows into a partial row, then bias_grad_reduce_kernel adds the slices in order (one
@@ -201,12 +201,15 @@ static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
 }
 /* C (m,n) = op(A) op(B) + beta C, column-major, fp32 in and out. fp32 mode: SGEMM. bf16 mode:
  * both operands are rounded to bf16 copies and multiplied on the tensor cores with fp32
- * accumulation (cuBLAS would run fp32 operands as TF32, at half the bf16 rate). */
-template <typename TA, typename TB>
+ * accumulation (cuBLAS would run fp32 operands as TF32, at half the bf16 rate); C may be bf16
+ * (an activation that only feeds bf16 kernels), rounded once from the fp32 accumulators. */
+static cudaDataType_t cuda_type(const float*) { return CUDA_R_32F; }
+static cudaDataType_t cuda_type(const __nv_bfloat16*) { return CUDA_R_16BF; }
+template <typename TA, typename TB, typename TC>
 static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const TA* A, int lda, const TB* B,
-                 int ldb, float beta, float* C, int ldc) {
+                 int ldb, float beta, TC* C, int ldc) {
     const float one = 1.0f;
-    if (use_fp32) { // (only ever called with float operands in fp32 mode)
+    if (use_fp32) { // (only ever called with float operands and output in fp32 mode)
         cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
                                  CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
         return;
@@ -215,10 +218,11 @@ static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int
     long na = (long)lda * (opA == CUBLAS_OP_N ? k : m), nb = (long)ldb * (opB == CUBLAS_OP_N ? n : k);
     const __nv_bfloat16 *A16 = bf16_copy(&sa, A, na), *B16 = bf16_copy(&sb, B, nb);
     cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A16, CUDA_R_16BF, lda, B16, CUDA_R_16BF, ldb, &beta, C,
-                             CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                             cuda_type(C), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
-template <typename X>
-static void linear_forward(float* out, const X* inp, const float* W, const float* bias, int N, int C, int OC) {
+/* out (N,OC) = inp (N,C) W^T + bias; out fp32, or bf16 in bf16 mode */
+template <typename X, typename O>
+static void linear_forward(O* out, const X* inp, const float* W, const float* bias, int N, int C, int OC) {
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, W, C, inp, C, 0.0f, out, OC);
     if (bias) {
         add_bias_kernel<<<ceil_div((long)N * OC, 256), 256>>>(out, bias, N, OC);
@@ -428,19 +432,21 @@ static void swiglu_backward(float* dgate, float* dup, const float* dout, const f
 /* ============================================================================================
  * RoPE, rotate-half layout, in place on q and k of qkv (B,T,3C); sign -1 = backward
  * ============================================================================================ */
-__global__ void rope_rotate_kernel(float* qkv, int BT, int T, int C, int H, int sign) {
+template <typename X>
+__global__ void rope_rotate_kernel(X* qkv, int BT, int T, int C, int H, int sign) {
     int hs = C / H, half = hs / 2;
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x; // over (bt, part, h, i)
     if (i >= (long)BT * 2 * H * half) return;
     int k = (int)(i % half), h = (int)((i / half) % H), part = (int)((i / half / H) % 2), bt = (int)(i / half / H / 2);
     double angle = (bt % T) * pow(10000.0, -2.0 * k / hs); // double like the CPU op: long contexts stay exact
     float cs = (float)cos(angle), sn = (float)(sign * sin(angle));
-    float* x = qkv + (long)bt * 3 * C + part * C + h * hs;
-    float x1 = x[k], x2 = x[k + half];
-    x[k] = x1 * cs - x2 * sn;
-    x[k + half] = x2 * cs + x1 * sn;
+    X* x = qkv + (long)bt * 3 * C + part * C + h * hs;
+    float x1 = to_float(x[k]), x2 = to_float(x[k + half]);
+    store_as(&x[k], x1 * cs - x2 * sn);
+    store_as(&x[k + half], x2 * cs + x1 * sn);
 }
-static void rope_forward(float* qkv, int B, int T, int C, int H) {
+template <typename X> /* qkv fp32, or bf16 in bf16 mode (rotated in fp32, rounded once) */
+static void rope_forward(X* qkv, int B, int T, int C, int H) {
     rope_rotate_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(qkv, B * T, T, C, H, +1);
     cudaCheck(cudaGetLastError());
 }
@@ -487,8 +493,8 @@ __device__ inline double alibi_slope_dev(int h, int H) { /* same as alibi_slope(
 __device__ inline int attn_first_key(int pos, int n_masked, int h, int i) {
     return (pos == POS_HARD_ALIBI && h < n_masked && i - h > 0) ? i - h : 0;
 }
-template <typename X>
-__global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos,
+template <typename X, typename Q>
+__global__ void attention_forward_kernel(X* out, float* lse, const Q* qkv, int B, int T, int C, int H, int pos,
                                          int n_masked, float p_drop, uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
@@ -496,21 +502,21 @@ __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, i
     if (row >= (long)B * H * T) return;
     int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H)), hs = C / H;
     float scale = rsqrtf((float)hs), slope = pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f;
-    const float* q = qkv + ((long)b * T + i) * 3 * C + h * hs;
+    const Q* q = qkv + ((long)b * T + i) * 3 * C + h * hs;
     float qr[ATT_MAX_PER_LANE], o[ATT_MAX_PER_LANE];
     for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
         int d = lane + 32 * r;
-        qr[r] = d < hs ? q[d] * scale : 0.0f;
+        qr[r] = d < hs ? to_float(q[d]) * scale : 0.0f;
         o[r] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
     for (int j = attn_first_key(pos, n_masked, h, i); j <= i; j++) {
-        const float* k = qkv + ((long)b * T + j) * 3 * C + C + h * hs;
-        const float* v = k + C;
+        const Q* k = qkv + ((long)b * T + j) * 3 * C + C + h * hs;
+        const Q* v = k + C;
         float s = 0.0f;
         for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
             int d = lane + 32 * r;
-            if (d < hs) s += qr[r] * k[d];
+            if (d < hs) s += qr[r] * to_float(k[d]);
         }
         s = warp_sum(s) + slope * (j - i);
         float m_new = fmaxf(m, s), corr = expf(m - m_new), p = expf(s - m_new);
@@ -518,7 +524,7 @@ __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, i
         float pd = p * attn_drop_mult(p_drop, seed, (uint64_t)row * T + j);
         for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
             int d = lane + 32 * r;
-            if (d < hs) o[r] = o[r] * corr + pd * v[d];
+            if (d < hs) o[r] = o[r] * corr + pd * to_float(v[d]);
         }
         m = m_new;
     }
@@ -529,15 +535,15 @@ __global__ void attention_forward_kernel(X* out, float* lse, const float* qkv, i
     }
     if (lane == 0) lse[row] = m + logf(l);
 }
-template <typename X>
-static void attention_forward_rows(X* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
+template <typename X, typename Q>
+static void attention_forward_rows(X* out, float* lse, const Q* qkv, int B, int T, int C, int H, int pos, int n_masked,
                                    float p_drop, uint64_t site) {
     if (C / H > 32 * ATT_MAX_PER_LANE) { fprintf(stderr, "error: attention kernel supports head size <= %d\n", 32 * ATT_MAX_PER_LANE); exit(1); }
     attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
-template <typename X>
-__global__ void attention_backward_kernel(float* dqkv, const float* dout, const X* out, const float* qkv,
+template <typename X, typename Q>
+__global__ void attention_backward_kernel(float* dqkv, const float* dout, const X* out, const Q* qkv,
                                           const float* lse, int B, int T, int C, int H, int pos, int n_masked, float p_drop,
                                           uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
@@ -550,7 +556,7 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
     float qr[ATT_MAX_PER_LANE], dor[ATT_MAX_PER_LANE], dq[ATT_MAX_PER_LANE], D = 0.0f;
     for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
         int d = lane + 32 * r;
-        qr[r] = d < hs ? qkv[qoff + d] * scale : 0.0f;
+        qr[r] = d < hs ? to_float(qkv[qoff + d]) * scale : 0.0f;
         dor[r] = d < hs ? dout[ooff + d] : 0.0f;
         D += d < hs ? dor[r] * to_float(out[ooff + d]) : 0.0f;
         dq[r] = 0.0f;
@@ -562,7 +568,7 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         float s = 0.0f, dp = 0.0f;
         for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
             int d = lane + 32 * r;
-            if (d < hs) { s += qr[r] * qkv[koff + d]; dp += dor[r] * qkv[voff + d]; }
+            if (d < hs) { s += qr[r] * to_float(qkv[koff + d]); dp += dor[r] * to_float(qkv[voff + d]); }
         }
         s = warp_sum(s) + slope * (j - i);
         dp = warp_sum(dp);
@@ -573,7 +579,7 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
             if (d >= hs) continue;
             atomicAdd(&dqkv[voff + d], mult * p * dor[r]); // dV += P^T dO (P through the dropout mask)
             atomicAdd(&dqkv[koff + d], ds * qr[r]);      // dK += dS^T Q * scale (qr holds q * scale)
-            dq[r] += ds * qkv[koff + d] * scale;         // dQ += dS K * scale
+            dq[r] += ds * to_float(qkv[koff + d]) * scale;         // dQ += dS K * scale
         }
     }
     for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
@@ -581,8 +587,8 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         if (d < hs) dqkv[qoff + d] += dq[r];
     }
 }
-template <typename X>
-static void attention_backward_rows(float* dqkv, const float* dout, const X* out, const float* qkv, const float* lse, int B,
+template <typename X, typename Q>
+static void attention_backward_rows(float* dqkv, const float* dout, const X* out, const Q* qkv, const float* lse, int B,
                                     int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
     attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
@@ -590,54 +596,115 @@ static void attention_backward_rows(float* dqkv, const float* dout, const X* out
 
 /* --------------------------------------------------------------------------------------------
  * causal attention, tiled flash version for the tensor cores (head size 64; the bf16 mode).
- * A block of 4 warps owns 64 query rows (16 per warp) and walks the key tiles of 64 to the
- * diagonal. Q, K, V tiles are rounded to bf16 in shared memory; S = Q K^T and O += P V run on
- * 16x16x16 bf16 wmma fragments with fp32 accumulators. S, O and the softmax statistics (row max
- * m, row sum l) stay fp32 in registers (frag_row / frag_col say which lane holds which element):
- * each key tile rescales O by exp(m_old - m_new) before P V is added; only P goes through shared
- * memory, as bf16, to become a matmul operand. The forward saves LSE = m + log l per row.
- * Backward without atomics, so the gradients are deterministic: D_i = rowsum(dO_i * O_i);
- * one kernel per key tile accumulates dV = P^T dO and dK = dS^T Q over the query tiles, a second
- * one per query tile accumulates dQ = dS K over the key tiles; both recompute P = exp(S - LSE)
- * and dS = P (dP - D), dP = dO V^T. Position biases as in the row kernel.
+ * Q, K, V are bf16 (the QKV matmul writes them so). A block of 4 warps owns 64 query rows (16
+ * per warp) and walks the key tiles of 64 to the diagonal; the next K, V tile is copied into
+ * shared memory (cp.async) while the current one is multiplied. S = Q K^T and O += P V are
+ * m16n8k16 bf16 mma.sync with fp32 accumulators, operands read from shared memory with
+ * ldmatrix. The softmax works on S where the mma leaves it, in registers: lane (g = lane / 4,
+ * t = lane % 4) holds rows g and g + 8, columns 2t and 2t + 1 of each 16x8 tile; that is also
+ * where the next mma wants the A operand, so P never leaves the registers (only rounded to
+ * bf16). Running max m and sum l per row, O rescaled by exp(m_old - m_new) per key tile; the
+ * forward saves LSE = m + log l per row. Exponentials are exp2 of log2(e)-scaled scores.
+ * Backward without atomics, so the gradients are deterministic: D_i = rowsum(dO_i * O_i) (the
+ * same pass rounds dO to bf16); one kernel per key tile accumulates dV = P^T dO and dK = dS^T Q
+ * over the query tiles, a second one per query tile accumulates dQ = dS K over the key tiles;
+ * both recompute P = exp(S - LSE) and dS = P (dP - D), dP = dO V^T. Position biases as in the
+ * row kernel.
  * -------------------------------------------------------------------------------------------- */
-namespace wmma = nvcuda::wmma;
 typedef __nv_bfloat16 bf16;
-enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride: no bank conflicts */ };
-typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> FragA;
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> FragB;   // B stored (k, n) row-major
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> FragBt;  // B^T stored: B (k, n) at n*ld + k
-typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> FragC;
+enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride: ldmatrix rows hit distinct banks */ };
+#define FA_TILE_ELEMS (FA_TILE * FA_LDB)
+#define LOG2E_F 1.4426950408889634f
 
-/* rows [t0, t0 + 64) of a (T, stride) fp32 matrix, 64 columns from src, into a bf16 tile; rows
- * past T are zeros */
-__device__ inline void fa_load_tile(bf16* dst, const float* src, long stride, int t0, int T) {
-    for (int i = threadIdx.x; i < FA_TILE * FA_D / 4; i += FA_THREADS) {
-        int r = i / (FA_D / 4), c = (i % (FA_D / 4)) * 4;
-        float4 v = t0 + r < T ? *(const float4*)(src + (long)(t0 + r) * stride + c) : make_float4(0, 0, 0, 0);
-        __nv_bfloat162* d = (__nv_bfloat162*)(dst + r * FA_LDB + c);
-        d[0] = __floats2bfloat162_rn(v.x, v.y);
-        d[1] = __floats2bfloat162_rn(v.z, v.w);
+/* c (16x8 fp32) += a (16x16 bf16, row-major) b (16x8 bf16, col-major) */
+__device__ __forceinline__ void mma_bf16_16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+/* four 8x8 bf16 matrices from shared memory; lane l gives the address of row l % 8 of matrix
+ * l / 8 and receives, from each matrix, row l / 4, columns 2 (l % 4) and 2 (l % 4) + 1 (.trans:
+ * column l / 4, rows 2 (l % 4) and 2 (l % 4) + 1) */
+__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const bf16* p) {
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, const bf16* p) {
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+__device__ inline uint32_t pack_bf16(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *(uint32_t*)&v;
+}
+/* asynchronous global -> shared copies: 16 bytes (zeros when !valid), 4 bytes */
+__device__ inline void cp_async16(void* dst, const void* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ inline void cp_async4(void* dst, const void* src, bool valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)), "l"(src), "r"(valid ? 4 : 0));
+}
+__device__ inline void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ inline void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+/* rows [t0, t0 + 64) of a (T, stride) bf16 matrix, 64 columns from src, into a shared tile,
+ * asynchronously; rows past T are zeros */
+__device__ __forceinline__ void fa_load_tile(bf16* dst, const bf16* src, long stride, int t0, int T) {
+    for (int i = threadIdx.x; i < FA_TILE * FA_D / 8; i += FA_THREADS) {
+        int r = i / (FA_D / 8), c = (i % (FA_D / 8)) * 8;
+        bool in = t0 + r < T;
+        cp_async16(dst + r * FA_LDB + c, src + (long)(in ? t0 + r : 0) * stride + c, in);
     }
 }
-/* acc[n] (16 x 16 each: 16 x 64 in all) = a (16 x 64 as 4 fragments) times the 64x64 tile b^T
- * (b stored row-major) */
-__device__ inline void fa_mm_abt(FragC* acc, const FragA* a, const bf16* b) {
-    for (int n = 0; n < 4; n++) {
-        wmma::fill_fragment(acc[n], 0.0f);
-        for (int k = 0; k < 4; k++) {
-            FragBt bt;
-            wmma::load_matrix_sync(bt, b + n * 16 * FA_LDB + k * 16, FA_LDB);
-            wmma::mma_sync(acc[n], a[k], bt, acc[n]);
+/* rows [t0, t0 + 64) of a length-T float vector into shared memory (zeros past T) */
+__device__ __forceinline__ void fa_load_vec(float* dst, const float* src, int t0, int T) {
+    for (int i = threadIdx.x; i < FA_TILE; i += FA_THREADS) cp_async4(dst + i, src + (t0 + i < T ? t0 + i : 0), t0 + i < T);
+}
+/* the A fragments (4 chunks of 16 columns) of rows r0.. r0 + 15 of a shared 64-wide tile */
+__device__ __forceinline__ void fa_frag_a(uint32_t (*a)[4], const bf16* tile, int r0) {
+    int lane = threadIdx.x % 32;
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++) ldmatrix_x4(a[kc], tile + (r0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * FA_LDB + kc * 16 + (lane >> 4) * 8);
+}
+/* acc (16 x 64: 8 tiles of 16x8) = a (16 x 64) times tile^T, tile a shared (64 rows, 64) matrix:
+ * S = Q K^T with tile = K, dP = dO V^T with tile = V */
+__device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const uint32_t (*a)[4], const bf16* tile) {
+    int lane = threadIdx.x % 32;
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) acc[n][e] = 0.0f;
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++)
+        #pragma unroll
+        for (int np = 0; np < 4; np++) { // rows np*16 .. +15 of the tile = two n tiles
+            uint32_t b[4];
+            ldmatrix_x4(b, tile + (np * 16 + (lane >> 4) * 8 + (lane & 7)) * FA_LDB + kc * 16 + ((lane >> 3) & 1) * 8);
+            mma_bf16_16816(acc[2 * np], a[kc], b[0], b[1]);
+            mma_bf16_16816(acc[2 * np + 1], a[kc], b[2], b[3]);
+        }
+}
+/* acc (16 x 64) += p (16 x 64, fp32 accumulator layout, rounded to bf16 here) times tile, a
+ * shared (64, 64) matrix: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
+__device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], const bf16* tile) {
+    int lane = threadIdx.x % 32;
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++) { // 16 columns of p = the accumulator tiles 2kc, 2kc + 1
+        uint32_t a[4] = {pack_bf16(p[2 * kc][0], p[2 * kc][1]), pack_bf16(p[2 * kc][2], p[2 * kc][3]),
+                         pack_bf16(p[2 * kc + 1][0], p[2 * kc + 1][1]), pack_bf16(p[2 * kc + 1][2], p[2 * kc + 1][3])};
+        #pragma unroll
+        for (int dp = 0; dp < 4; dp++) {
+            uint32_t b[4];
+            ldmatrix_x4_trans(b, tile + (kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * FA_LDB + dp * 16 + (lane >> 4) * 8);
+            mma_bf16_16816(acc[2 * dp], a, b[0], b[1]);
+            mma_bf16_16816(acc[2 * dp + 1], a, b[2], b[3]);
         }
     }
 }
-/* Where element e (0..7) of a 16x16 fp32 accumulator fragment lives on sm_80 and later (two
- * m16n8 mma tiles side by side): lane (g = lane / 4, t = lane % 4) holds rows g and g + 8,
- * columns 2t, 2t + 1, 2t + 8, 2t + 9. The softmax works on the fragments in registers with
- * it; test_gpu's attention checks would fail on any other layout. */
-__device__ inline int frag_row(int lane, int e) { return (lane >> 2) + 8 * ((e >> 1) & 1); }
-__device__ inline int frag_col(int lane, int e) { return 2 * (lane & 3) + (e & 1) + 8 * (e >> 2); }
+/* where element e (0..3) of accumulator tile n lives: row g + 8 (e / 2), column 8n + 2t + e % 2 */
+__device__ inline int fa_row(int lane, int e) { return (lane >> 2) + 8 * (e >> 1); }
+__device__ inline int fa_col(int lane, int n, int e) { return 8 * n + 2 * (lane & 3) + (e & 1); }
 /* max / sum over the 4 lanes that share a row */
 __device__ inline float quad_max(float x) {
     x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
@@ -657,273 +724,275 @@ __device__ inline bool fa_tile_full(int q0, int k0, int T, int pos, int n_masked
     return k0 < q0 && q0 + FA_TILE <= T && !(pos == POS_HARD_ALIBI && h < n_masked);
 }
 __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f; }
+/* the dropout element index of (b, h, query i, key j) */
+__device__ inline uint64_t fa_drop_idx(int b, int h, int H, int T, int i, int j) { return (((uint64_t)b * H + h) * T + i) * T + j; }
 
-/* smem bytes: forward Q, K, V, P tiles; backward (dK dV) Q, dO, K, V, P^T, dS^T + LSE, D;
- * backward (dQ) Q, dO, K, V, dS (all bf16) */
-#define FA_FWD_SMEM (4 * FA_TILE * FA_LDB * 2)
-#define FA_BWD_SMEM (6 * FA_TILE * FA_LDB * 2 + 2 * FA_TILE * 4)
+/* shared memory bytes: forward Q, K x2, V x2; backward (dK dV) K, V, Q x2, dO x2, LSE x2, D x2;
+ * backward (dQ) Q, dO, K x2, V x2 */
+#define FA_FWD_SMEM (5 * FA_TILE_ELEMS * 2)
+#define FA_BWD_SMEM (6 * FA_TILE_ELEMS * 2 + 4 * FA_TILE * 4)
 
-template <typename X>
-__global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(X* out, float* lse, const float* qkv, int T, int C,
+__global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf16* out, float* lse, const bf16* qkv, int T, int C,
                                                                              int H, int pos, int n_masked, float p_drop,
                                                                              uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB, *Ps = Vs + FA_TILE * FA_LDB;
+    bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: two buffers each
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
-    const float* base = qkv + (long)b * T * stride + h * FA_D;
+    const bf16* base = qkv + (long)b * T * stride + h * FA_D;
+    int kt0 = attn_first_key(pos, n_masked, h, q0) / FA_TILE;
     fa_load_tile(Qs, base, stride, q0, T);
-    __syncthreads();
-    FragA qf[4]; // this warp's 16 query rows, for every key tile
-    for (int k = 0; k < 4; k++) wmma::load_matrix_sync(qf[k], Qs + warp * 16 * FA_LDB + k * 16, FA_LDB);
-    FragC o[4], s[4];
-    for (int n = 0; n < 4; n++) wmma::fill_fragment(o[n], 0.0f);
-    bf16* Pw = Ps + warp * 16 * FA_LDB;
-    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
+    fa_load_tile(Ks, base + C, stride, kt0 * FA_TILE, T);
+    fa_load_tile(Vs, base + 2 * C, stride, kt0 * FA_TILE, T);
+    cp_async_commit();
+    uint32_t qf[4][4]; // this warp's 16 query rows as A fragments, for every key tile
+    float o[8][4], s[8][4];
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) o[n][e] = 0.0f;
+    float sc = rsqrtf((float)FA_D) * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F; // log2 units
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; // rows g and g + 8 of this lane
-    for (int kt = attn_first_key(pos, n_masked, h, q0) / FA_TILE; kt <= qt; kt++) {
-        __syncthreads(); // every warp is done with the previous K, V
-        fa_load_tile(Ks, base + C, stride, kt * FA_TILE, T);
-        fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
+    for (int kt = kt0; kt <= qt; kt++) {
+        int cur = (kt - kt0) & 1;
+        if (kt < qt) { // the next tile into the other buffers while this one is multiplied
+            fa_load_tile(Ks + (cur ^ 1) * FA_TILE_ELEMS, base + C, stride, (kt + 1) * FA_TILE, T);
+            fa_load_tile(Vs + (cur ^ 1) * FA_TILE_ELEMS, base + 2 * C, stride, (kt + 1) * FA_TILE, T);
+        }
+        cp_async_commit();
+        cp_async_wait<1>(); // everything but the newest group: this tile (and Q) are in
         __syncthreads();
-        fa_mm_abt(s, qf, Ks); // S (16, 64) = Q K^T, in registers
+        if (kt == kt0) fa_frag_a(qf, Qs, warp * 16);
+        fa_mm_abt(s, qf, Ks + cur * FA_TILE_ELEMS); // S (16, 64) = Q K^T
         bool full = fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h);
         float mx[2] = {-INFINITY, -INFINITY};
-        for (int n = 0; n < 4; n++)
-            for (int e = 0; e < 8; e++) {
-                int i = r0 + frag_row(lane, e), j = kt * FA_TILE + n * 16 + frag_col(lane, e);
-                float v = full || fa_visible(i, j, T, pos, n_masked, h) ? s[n].x[e] * scale + slope * (j - i) : -INFINITY;
-                s[n].x[e] = v;
-                mx[(e >> 1) & 1] = fmaxf(mx[(e >> 1) & 1], v);
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int i = r0 + fa_row(lane, e), j = kt * FA_TILE + fa_col(lane, n, e);
+                s[n][e] = full || fa_visible(i, j, T, pos, n_masked, h) ? s[n][e] * sc + sl * (j - i) : -INFINITY;
+                mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
             }
-        float m_use[2], corr[2], sum[2] = {0.0f, 0.0f};
+        float corr[2], m_use[2], sum[2] = {0.0f, 0.0f};
+        #pragma unroll
         for (int u = 0; u < 2; u++) {
             float m_new = fmaxf(m[u], quad_max(mx[u]));
-            m_use[u] = m_new == -INFINITY ? 0.0f : m_new; // a row may see no key of this tile
-            corr[u] = expf(m[u] - m_use[u]);
+            m_use[u] = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
+            corr[u] = exp2f(m[u] - m_use[u]);
             m[u] = m_new;
         }
-        for (int n = 0; n < 4; n++)
-            for (int e = 0; e < 8; e++) {
-                int u = (e >> 1) & 1;
-                float p = expf(s[n].x[e] - m_use[u]);
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int u = e >> 1;
+                float p = exp2f(s[n][e] - m_use[u]);
                 sum[u] += p; // l sums the undropped probabilities, P V takes the dropped ones
-                if (p_drop > 0.0f) {
-                    int i = r0 + frag_row(lane, e), j = kt * FA_TILE + n * 16 + frag_col(lane, e);
-                    p *= attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + i) * T + j);
-                }
-                Pw[frag_row(lane, e) * FA_LDB + n * 16 + frag_col(lane, e)] = __float2bfloat16(p);
-                o[n].x[e] *= corr[u];
+                if (p_drop > 0.0f)
+                    p *= attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, r0 + fa_row(lane, e), kt * FA_TILE + fa_col(lane, n, e)));
+                s[n][e] = p;
+                o[n][e] *= corr[u];
             }
+        #pragma unroll
         for (int u = 0; u < 2; u++) l[u] = l[u] * corr[u] + quad_sum(sum[u]);
-        __syncwarp();
-        FragA pf[4];
-        for (int k = 0; k < 4; k++) wmma::load_matrix_sync(pf[k], Pw + k * 16, FA_LDB);
-        for (int n = 0; n < 4; n++) // O (16, 64) += P V
-            for (int k = 0; k < 4; k++) {
-                FragB vf;
-                wmma::load_matrix_sync(vf, Vs + k * 16 * FA_LDB + n * 16, FA_LDB);
-                wmma::mma_sync(o[n], pf[k], vf, o[n]);
-            }
-        __syncwarp(); // P is read before the next tile overwrites it
+        fa_mm_pb(o, s, Vs + cur * FA_TILE_ELEMS); // O (16, 64) += P V
+        __syncthreads(); // every warp is done with this buffer before the next prefetch refills it
     }
-    for (int n = 0; n < 4; n++)
-        for (int e = 0; e < 8; e++) {
-            int i = r0 + frag_row(lane, e);
-            if (i < T) store_as(&out[((long)b * T + i) * C + h * FA_D + n * 16 + frag_col(lane, e)], o[n].x[e] / l[(e >> 1) & 1]);
-        }
-    if ((lane & 3) == 0)
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
         for (int u = 0; u < 2; u++) {
             int i = r0 + (lane >> 2) + 8 * u;
-            if (i < T) lse[((long)b * H + h) * T + i] = m[u] + logf(l[u]);
+            if (i < T)
+                *(__nv_bfloat162*)&out[((long)b * T + i) * C + h * FA_D + fa_col(lane, n, 2 * u)] =
+                    __floats2bfloat162_rn(o[n][2 * u] / l[u], o[n][2 * u + 1] / l[u]);
+        }
+    if ((lane & 3) == 0)
+        #pragma unroll
+        for (int u = 0; u < 2; u++) {
+            int i = r0 + (lane >> 2) + 8 * u;
+            if (i < T) lse[((long)b * H + h) * T + i] = (m[u] + log2f(l[u])) / LOG2E_F;
         }
 }
 
-/* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d]: one warp per row */
+/* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d], one warp per row; dout16 = dout rounded to bf16
+ * (the backward kernels' operand) */
 template <typename X>
-__global__ void attention_rowdot_kernel(float* D, const float* dout, const X* out, int B, int T, int C, int H) {
+__global__ void attention_rowdot_kernel(float* D, bf16* dout16, const float* dout, const X* out, int B, int T, int C, int H) {
     long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
     int lane = threadIdx.x % 32, hs = C / H;
     if (row >= (long)B * H * T) return;
     int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H));
     long off = ((long)b * T + i) * C + h * hs;
     float s = 0.0f;
-    for (int d = lane; d < hs; d += 32) s += dout[off + d] * to_float(out[off + d]);
+    for (int d = lane; d < hs; d += 32) {
+        s += dout[off + d] * to_float(out[off + d]);
+        if (dout16) dout16[off + d] = __float2bfloat16(dout[off + d]);
+    }
     s = warp_sum(s);
     if (lane == 0) D[row] = s;
 }
 
 /* dK, dV of one key tile: warp w owns keys k0 + 16w .. + 15 and works on S^T (keys x queries) */
-__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dkdv_kernel(float* dqkv, const float* dout, const float* qkv,
+__global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dkdv_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
                                                                                    const float* lse, const float* D, int T, int C,
                                                                                    int H, int pos, int n_masked, float p_drop,
                                                                                    uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
-    bf16 *Pt = Vs + FA_TILE * FA_LDB, *dSt = Pt + FA_TILE * FA_LDB;
-    float *Ls = (float*)(dSt + FA_TILE * FA_LDB), *Ds = Ls + FA_TILE;
+    bf16 *Ks = (bf16*)smem, *Vs = Ks + FA_TILE_ELEMS, *Qs = Vs + FA_TILE_ELEMS, *dOs = Qs + 2 * FA_TILE_ELEMS; // Q, dO: x2
+    float *Ls = (float*)(dOs + 2 * FA_TILE_ELEMS), *Ds = Ls + 2 * FA_TILE;                               // x2 each
     int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, n_qt = ceil_div_dev(T, FA_TILE); // the first key tiles have the most work
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, k0 = kt * FA_TILE, j0 = k0 + warp * 16;
-    long stride = 3L * C;
-    const float* base = qkv + (long)b * T * stride + h * FA_D;
-    const float* dbase = dout + (long)b * T * C + h * FA_D;
-    fa_load_tile(Ks, base + C, stride, k0, T);
-    fa_load_tile(Vs, base + 2 * C, stride, k0, T);
-    __syncthreads();
-    FragA kf[4], vf[4];
-    for (int k = 0; k < 4; k++) {
-        wmma::load_matrix_sync(kf[k], Ks + warp * 16 * FA_LDB + k * 16, FA_LDB);
-        wmma::load_matrix_sync(vf[k], Vs + warp * 16 * FA_LDB + k * 16, FA_LDB);
-    }
-    FragC dK[4], dV[4], s[4];
-    for (int n = 0; n < 4; n++) { wmma::fill_fragment(dK[n], 0.0f); wmma::fill_fragment(dV[n], 0.0f); }
-    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
-    bf16 *Pw = Pt + warp * 16 * FA_LDB, *dSw = dSt + warp * 16 * FA_LDB;
+    long stride = 3L * C, row0 = ((long)b * H + h) * T;
+    const bf16* base = qkv + (long)b * T * stride + h * FA_D;
+    const bf16* dbase = dout + (long)b * T * C + h * FA_D;
     int qt_last = n_qt - 1; // a windowed head's key is seen only by queries up to k0 + 63 + h
     if (pos == POS_HARD_ALIBI && h < n_masked) qt_last = min(qt_last, (k0 + FA_TILE - 1 + h) / FA_TILE);
+    fa_load_tile(Ks, base + C, stride, k0, T);
+    fa_load_tile(Vs, base + 2 * C, stride, k0, T);
+    fa_load_tile(Qs, base, stride, kt * FA_TILE, T);
+    fa_load_tile(dOs, dbase, C, kt * FA_TILE, T);
+    fa_load_vec(Ls, lse + row0, kt * FA_TILE, T);
+    fa_load_vec(Ds, D + row0, kt * FA_TILE, T);
+    cp_async_commit();
+    uint32_t kf[4][4], vf[4][4];
+    float dK[8][4], dV[8][4], s[8][4], dp[8][4];
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) dK[n][e] = dV[n][e] = 0.0f;
+    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F;
     for (int qt = kt; qt <= qt_last; qt++) {
-        int q0 = qt * FA_TILE;
-        __syncthreads();
-        fa_load_tile(Qs, base, stride, q0, T);
-        fa_load_tile(dOs, dbase, C, q0, T);
-        for (int x = threadIdx.x; x < FA_TILE; x += FA_THREADS) {
-            long row = ((long)b * H + h) * T + q0 + x;
-            Ls[x] = q0 + x < T ? lse[row] : 0.0f;
-            Ds[x] = q0 + x < T ? D[row] : 0.0f;
+        int cur = (qt - kt) & 1, q0 = qt * FA_TILE;
+        if (qt < qt_last) {
+            int nq = (qt + 1) * FA_TILE;
+            fa_load_tile(Qs + (cur ^ 1) * FA_TILE_ELEMS, base, stride, nq, T);
+            fa_load_tile(dOs + (cur ^ 1) * FA_TILE_ELEMS, dbase, C, nq, T);
+            fa_load_vec(Ls + (cur ^ 1) * FA_TILE, lse + row0, nq, T);
+            fa_load_vec(Ds + (cur ^ 1) * FA_TILE, D + row0, nq, T);
         }
+        cp_async_commit();
+        cp_async_wait<1>();
         __syncthreads();
-        fa_mm_abt(s, kf, Qs); // S^T (16 keys, 64 queries) = K Q^T
+        if (qt == kt) { fa_frag_a(kf, Ks, warp * 16); fa_frag_a(vf, Vs, warp * 16); }
+        const bf16 *Q = Qs + cur * FA_TILE_ELEMS, *dO = dOs + cur * FA_TILE_ELEMS;
+        const float *Lq = Ls + cur * FA_TILE, *Dq = Ds + cur * FA_TILE;
+        fa_mm_abt(s, kf, Q);   // S^T (16 keys, 64 queries) = K Q^T
+        fa_mm_abt(dp, vf, dO); // dP^T = V dO^T
         bool full = fa_tile_full(q0, k0, T, pos, n_masked, h);
-        for (int n = 0; n < 4; n++)
-            for (int e = 0; e < 8; e++) {
-                int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = q0 + c, j = j0 + row;
-                float p = full || fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Ls[c]) : 0.0f;
-                dSw[row * FA_LDB + c] = __float2bfloat16(p); // parked until dP is known
-                Pw[row * FA_LDB + c] = __float2bfloat16(p_drop > 0.0f ? p * attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + i) * T + j) : p);
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int c = fa_col(lane, n, e), i = q0 + c, j = j0 + fa_row(lane, e);
+                float p = full || fa_visible(i, j, T, pos, n_masked, h) ? exp2f(s[n][e] * sc + sl * (j - i) - Lq[c] * LOG2E_F) : 0.0f;
+                float mult = p_drop > 0.0f ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, i, j)) : 1.0f;
+                s[n][e] = p * mult;                   // P^T through the dropout mask, for dV
+                dp[n][e] = p * (dp[n][e] * mult - Dq[c]); // dS^T
             }
-        fa_mm_abt(s, vf, dOs); // dP^T (16, 64) = V dO^T, into the same registers (fewer registers, more blocks)
-        for (int n = 0; n < 4; n++)
-            for (int e = 0; e < 8; e++) { // each lane reads back only the P elements it wrote
-                int row = frag_row(lane, e), c = n * 16 + frag_col(lane, e);
-                float dp = s[n].x[e];
-                if (p_drop > 0.0f) dp *= attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + q0 + c) * T + j0 + row);
-                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(dSw[row * FA_LDB + c]) * (dp - Ds[c]));
-            }
-        __syncwarp();
-        for (int k = 0; k < 4; k++) { // over the 64 queries of the tile, 16 at a time
-            FragA pa, sa;
-            wmma::load_matrix_sync(pa, Pw + k * 16, FA_LDB);
-            wmma::load_matrix_sync(sa, dSw + k * 16, FA_LDB);
-            for (int n = 0; n < 4; n++) {
-                FragB ob, qb;
-                wmma::load_matrix_sync(ob, dOs + k * 16 * FA_LDB + n * 16, FA_LDB);
-                wmma::load_matrix_sync(qb, Qs + k * 16 * FA_LDB + n * 16, FA_LDB);
-                wmma::mma_sync(dV[n], pa, ob, dV[n]); // dV += P^T dO
-                wmma::mma_sync(dK[n], sa, qb, dK[n]); // dK += dS^T Q
-            }
-        }
-        __syncwarp();
+        fa_mm_pb(dV, s, dO);  // dV += P^T dO
+        fa_mm_pb(dK, dp, Q);  // dK += dS^T Q
+        __syncthreads();
     }
     // dqkv[k part] += scale * dK, dqkv[v part] += dV (this block owns these rows: no atomics)
-    for (int n = 0; n < 4; n++)
-        for (int e = 0; e < 8; e++) {
-            int j = j0 + frag_row(lane, e);
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int j = j0 + fa_row(lane, e);
             if (j >= T) continue;
-            float* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + n * 16 + frag_col(lane, e);
-            dst[C] += scale * dK[n].x[e];
-            dst[2 * C] += dV[n].x[e];
+            float* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, e);
+            dst[C] += scale * dK[n][e];
+            dst[2 * C] += dV[n][e];
         }
 }
 
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
-__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(float* dqkv, const float* dout, const float* qkv,
+__global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dq_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
                                                                                  const float* lse, const float* D, int T, int C,
                                                                                  int H, int pos, int n_masked, float p_drop,
                                                                                  uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE * FA_LDB, *Ks = dOs + FA_TILE * FA_LDB, *Vs = Ks + FA_TILE * FA_LDB;
-    bf16* dSs = Vs + FA_TILE * FA_LDB;
+    bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE_ELEMS, *Ks = dOs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: x2
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
-    const float* base = qkv + (long)b * T * stride + h * FA_D;
+    const bf16* base = qkv + (long)b * T * stride + h * FA_D;
+    int kt0 = attn_first_key(pos, n_masked, h, q0) / FA_TILE;
     fa_load_tile(Qs, base, stride, q0, T);
     fa_load_tile(dOs, dout + (long)b * T * C + h * FA_D, C, q0, T);
-    __syncthreads();
-    FragA qf[4], of[4];
-    for (int k = 0; k < 4; k++) {
-        wmma::load_matrix_sync(qf[k], Qs + warp * 16 * FA_LDB + k * 16, FA_LDB);
-        wmma::load_matrix_sync(of[k], dOs + warp * 16 * FA_LDB + k * 16, FA_LDB);
-    }
-    FragC dQ[4], s[4];
-    for (int n = 0; n < 4; n++) wmma::fill_fragment(dQ[n], 0.0f);
-    float Li[2], Di[2]; // LSE and D of rows g and g + 8
+    fa_load_tile(Ks, base + C, stride, kt0 * FA_TILE, T);
+    fa_load_tile(Vs, base + 2 * C, stride, kt0 * FA_TILE, T);
+    cp_async_commit();
+    uint32_t qf[4][4], of[4][4];
+    float dQ[8][4], s[8][4], dp[8][4];
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) dQ[n][e] = 0.0f;
+    float Li[2], Di[2]; // LSE (log2 units) and D of rows g and g + 8
+    #pragma unroll
     for (int u = 0; u < 2; u++) {
         int i = r0 + (lane >> 2) + 8 * u;
-        Li[u] = i < T ? lse[((long)b * H + h) * T + i] : 0.0f;
+        Li[u] = i < T ? lse[((long)b * H + h) * T + i] * LOG2E_F : 0.0f;
         Di[u] = i < T ? D[((long)b * H + h) * T + i] : 0.0f;
     }
-    float scale = rsqrtf((float)FA_D), slope = fa_slope(pos, h, H);
-    bf16* dSw = dSs + warp * 16 * FA_LDB;
-    for (int kt = attn_first_key(pos, n_masked, h, q0) / FA_TILE; kt <= qt; kt++) {
-        __syncthreads();
-        fa_load_tile(Ks, base + C, stride, kt * FA_TILE, T);
-        fa_load_tile(Vs, base + 2 * C, stride, kt * FA_TILE, T);
-        __syncthreads();
-        fa_mm_abt(s, qf, Ks); // S = Q K^T
-        bool full = fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h);
-        for (int n = 0; n < 4; n++)
-            for (int e = 0; e < 8; e++) { // P, parked in the dS tile
-                int u = (e >> 1) & 1, row = frag_row(lane, e), c = n * 16 + frag_col(lane, e), i = r0 + row, j = kt * FA_TILE + c;
-                float p = full || fa_visible(i, j, T, pos, n_masked, h) ? expf(s[n].x[e] * scale + slope * (j - i) - Li[u]) : 0.0f;
-                dSw[row * FA_LDB + c] = __float2bfloat16(p);
-            }
-        fa_mm_abt(s, of, Vs); // dP = dO V^T, into the same registers
-        for (int n = 0; n < 4; n++)
-            for (int e = 0; e < 8; e++) {
-                int u = (e >> 1) & 1, row = frag_row(lane, e), c = n * 16 + frag_col(lane, e);
-                float dp = s[n].x[e];
-                if (p_drop > 0.0f) dp *= attn_drop_mult(p_drop, seed, (((uint64_t)b * H + h) * T + r0 + row) * T + kt * FA_TILE + c);
-                dSw[row * FA_LDB + c] = __float2bfloat16(__bfloat162float(dSw[row * FA_LDB + c]) * (dp - Di[u]));
-            }
-        __syncwarp();
-        for (int k = 0; k < 4; k++) { // dQ += dS K, over the 64 keys 16 at a time
-            FragA sa;
-            wmma::load_matrix_sync(sa, dSw + k * 16, FA_LDB);
-            for (int n = 0; n < 4; n++) {
-                FragB kb;
-                wmma::load_matrix_sync(kb, Ks + k * 16 * FA_LDB + n * 16, FA_LDB);
-                wmma::mma_sync(dQ[n], sa, kb, dQ[n]);
-            }
+    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F;
+    for (int kt = kt0; kt <= qt; kt++) {
+        int cur = (kt - kt0) & 1;
+        if (kt < qt) {
+            fa_load_tile(Ks + (cur ^ 1) * FA_TILE_ELEMS, base + C, stride, (kt + 1) * FA_TILE, T);
+            fa_load_tile(Vs + (cur ^ 1) * FA_TILE_ELEMS, base + 2 * C, stride, (kt + 1) * FA_TILE, T);
         }
-        __syncwarp();
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+        if (kt == kt0) { fa_frag_a(qf, Qs, warp * 16); fa_frag_a(of, dOs, warp * 16); }
+        const bf16 *K = Ks + cur * FA_TILE_ELEMS, *V = Vs + cur * FA_TILE_ELEMS;
+        fa_mm_abt(s, qf, K);  // S = Q K^T
+        fa_mm_abt(dp, of, V); // dP = dO V^T
+        bool full = fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h);
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int u = e >> 1, i = r0 + fa_row(lane, e), j = kt * FA_TILE + fa_col(lane, n, e);
+                float p = full || fa_visible(i, j, T, pos, n_masked, h) ? exp2f(s[n][e] * sc + sl * (j - i) - Li[u]) : 0.0f;
+                float mult = p_drop > 0.0f ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, i, j)) : 1.0f;
+                dp[n][e] = p * (dp[n][e] * mult - Di[u]); // dS
+            }
+        fa_mm_pb(dQ, dp, K); // dQ += dS K
+        __syncthreads();
     }
-    for (int n = 0; n < 4; n++)
-        for (int e = 0; e < 8; e++) {
-            int i = r0 + frag_row(lane, e);
-            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + n * 16 + frag_col(lane, e)] += scale * dQ[n].x[e];
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int i = r0 + fa_row(lane, e);
+            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, e)] += scale * dQ[n][e];
         }
 }
 
-/* bf16 mode (output X = bf16) runs the tiled kernels for head size 64 and the row kernels for
- * other head sizes (up to 128); fp32 mode (X = float) always the row kernels */
+/* bf16 mode (output and qkv bf16) runs the tiled kernels for head size 64 and the row kernels
+ * for other head sizes (up to 128); fp32 mode always the row kernels */
 static bool attention_uses_flash(int C, int H) { return C / H == FA_D && C % H == 0; }
 /* p_drop, site: attention-probability dropout (0 = none), the mask of dropout_keep() with the
  * seed of dropout site `site` at this step (dropout_site_dev) */
 static void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
                               float p_drop = 0, uint64_t site = 0) {
-    attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site); // fp32 output: the row kernel
+    attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site); // fp32: the row kernel
 }
-static void attention_forward(__nv_bfloat16* out, float* lse, const float* qkv, int B, int T, int C, int H, int pos, int n_masked,
+static void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int T, int C, int H, int pos, int n_masked,
                               float p_drop = 0, uint64_t site = 0) {
     if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site); return; } // slow path
     static bool configured = false;
     if (!configured) {
-        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel<__nv_bfloat16>, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
+        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
         configured = true;
     }
     dim3 grid(ceil_div(T, FA_TILE), H, B);
@@ -937,7 +1006,7 @@ static void attention_backward(float* dqkv, const float* dout, const float* out,
     (void)scratch;
     attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
-static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat16* out, const float* qkv, const float* lse,
+static void attention_backward(float* dqkv, const float* dout, const bf16* out, const bf16* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
                                uint64_t site = 0) {
     if (!attention_uses_flash(C, H)) {
@@ -945,17 +1014,19 @@ static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat
         return;
     }
     static bool configured = false;
+    static Bf16Scratch dout16 = {NULL, 0}; // dout rounded to bf16, the kernels' operand (grown once)
     if (!configured) {
         cudaCheck(cudaFuncSetAttribute(flash_attention_backward_dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
         cudaCheck(cudaFuncSetAttribute(flash_attention_backward_dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
         configured = true;
     }
-    attention_rowdot_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(scratch, dout, out, B, T, C, H);
+    scratch_grow(&dout16.p, &dout16.cap, (size_t)B * T * C * sizeof(bf16));
+    attention_rowdot_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(scratch, dout16.p, dout, out, B, T, C, H);
     cudaCheck(cudaGetLastError());
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
+    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
-    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
+    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 
@@ -1754,7 +1825,7 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
     TransformerActs a;
     Arena ar = {(real*)g->acts, 0};
     transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
-    X *ln1 = (X*)a.ln1, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
+    X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
     encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
     dropout_forward(a.encoded, (long)BT * C, active_embd_dropout(m), 0);
@@ -1763,9 +1834,9 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
         gpu_norm_forward(c, ln1 + oC, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
-        linear_forward(a.qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
-        if (c->pos == POS_ROPE) rope_forward(a.qkv + o3, B, T, C, H);
-        attention_forward(atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
+        linear_forward(qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
+        if (c->pos == POS_ROPE) rope_forward(qkv + o3, B, T, C, H);
+        attention_forward(atty + oC, a.att + (size_t)l * B * H * T, qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
                           active_attn_dropout(m), attn_site(l));
         linear_forward(a.attproj + oC, atty + oC, w.attprojw, w.attprojb, BT, C, C);
         dropout_forward(a.attproj + oC, (long)BT * C, p, 1 + 2 * l);
@@ -1801,7 +1872,7 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
     transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
     transformer_layout(&d, &dr, &c1, B, T, 1, 0); // gradients stay fp32
-    X *ln1 = (X*)a.ln1, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
+    X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
     cudaCheck(cudaMemsetAsync(g->dacts, 0, g->n_dacts * sizeof(float)));
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
     float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
@@ -1830,7 +1901,7 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         residual_backward(dx, d.attproj, d.res1, (long)BT * C);
         dropout_backward(d.attproj, (long)BT * C, p, 1 + 2 * l);
         linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, atty + oC, w.attprojw, BT, C, C);
-        attention_backward(d.qkv, d.atty, atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
+        attention_backward(d.qkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
         linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C);

@@ -1183,15 +1183,15 @@ typedef struct {
     real *lnf, *lnf_mean, *lnf_rstd; // (B,T,C), (B,T), (B,T)
 } TransformerActs;
 /* att_row: numbers kept per (b, h, query) by attention (CPU: the T probabilities; GPU: 1, the
- * log-sum-exp). x_half (GPU bf16 mode): ln1, atty, ln2 and fch_act, which only feed matmuls,
- * are stored as bf16 and take half the room. */
+ * log-sum-exp). x_half (GPU bf16 mode): ln1, qkv, atty, ln2 and fch_act, which only feed
+ * matmuls and attention, are stored as bf16 and take half the room. */
 static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int x_half) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = x_half ? 2 : 1;
     a->encoded = carve(ar, BT * C);
     a->ln1 = carve(ar, (L * BT * C + xd - 1) / xd);
     a->ln1_mean = carve(ar, L * BT);
     a->ln1_rstd = carve(ar, L * BT);
-    a->qkv = carve(ar, L * BT * 3 * C);
+    a->qkv = carve(ar, (L * BT * 3 * C + xd - 1) / xd);
     a->att = carve(ar, L * B * c->n_head * (size_t)T * att_row);
     a->atty = carve(ar, (L * BT * C + xd - 1) / xd);
     a->attproj = carve(ar, L * BT * C);

@@ -43,6 +43,11 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     int N = B * T, n_masked = H > 1 ? H - 1 : 1;
     size_t n3 = (size_t)N * 3 * C, n1 = (size_t)N * C;
     float *qkv = rand_host(n3, 1), *dout = rand_host(n1, 1), *out = (float*)mallocCheck(n1 * 4);
+    __nv_bfloat16* qkv16 = (__nv_bfloat16*)mallocCheck(n3 * 2); // bf16 mode: qkv is stored in bf16, so the
+    for (size_t i = 0; i < n3; i++) {                            // reference gets the same rounded inputs
+        qkv16[i] = __float2bfloat16(qkv[i]);
+        if (!gpu::use_fp32) qkv[i] = __bfloat162float(qkv16[i]);
+    }
     float *att = (float*)mallocCheck((size_t)B * H * T * T * 4), *dqkv = (float*)mallocCheck(n3 * 4);
     memset(dqkv, 0, n3 * 4);
     attention_forward(out, att, qkv, B, T, C, H, pos, n_masked, p_drop, seed);
@@ -55,10 +60,11 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
         gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, site);
         gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
     } else { // bf16 mode writes a bf16 output; widen it for the comparison
-        __nv_bfloat16* d_out16;
+        __nv_bfloat16 *d_out16, *d_qkv16 = (__nv_bfloat16*)to_gpu(qkv16, n3 * 2);
         cudaCheck(cudaMalloc(&d_out16, n1 * 2));
-        gpu::attention_forward(d_out16, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, site);
-        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
+        gpu::attention_forward(d_out16, d_lse, d_qkv16, B, T, C, H, pos, n_masked, p_drop, site);
+        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv16, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
+        cudaCheck(cudaFree(d_qkv16));
         __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n1 * 2);
         float* h32 = (float*)mallocCheck(n1 * 4);
         cudaCheck(cudaMemcpy(h16, d_out16, n1 * 2, cudaMemcpyDeviceToHost));
@@ -73,7 +79,7 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     check(what, d_out, out, n1, tol_fwd);
     snprintf(what, sizeof(what), "attention_backward %s hs %d T %d (%s%s)", kind, C / H, T, POS_NAMES[pos], p_drop > 0 ? ", dropout" : "");
     check(what, d_dqkv, dqkv, n3, tol_bwd);
-    free(qkv); free(dout); free(out); free(att); free(dqkv);
+    free(qkv); free(qkv16); free(dout); free(out); free(att); free(dqkv);
     cudaCheck(cudaFree(d_qkv)); cudaCheck(cudaFree(d_dout)); cudaCheck(cudaFree(d_out)); cudaCheck(cudaFree(d_lse));
     cudaCheck(cudaFree(d_dqkv)); cudaCheck(cudaFree(d_scratch));
 }
@@ -256,7 +262,9 @@ static void test_train_step_graph(const char* model, int fp32) {
     snprintf(what, sizeof(what), "train_step %s %s: graph vs eager, params after %d steps", model, fp32 ? "fp32" : "bf16", steps);
     float* h_eager = (float*)mallocCheck(m.pt.total * 4);
     cudaCheck(cudaMemcpy(h_eager, params[0], m.pt.total * 4, cudaMemcpyDeviceToHost));
-    check(what, params[1], h_eager, m.pt.total, fp32 ? 1e-6 : 1e-5);
+    // not bit-exact: the float atomics of encoder_backward and the norm backward add in a varying
+    // order, and in bf16 mode a last-bit difference can flip a bf16 rounding of qkv or the weights
+    check(what, params[1], h_eager, m.pt.total, fp32 ? 1e-6 : 1e-4);
     float lg = (float)loss[1][steps - 1], le = (float)loss[0][steps - 1], *d_l = to_gpu(&lg, 4);
     snprintf(what, sizeof(what), "train_step %s %s: graph vs eager, loss at step %d (%.6f)", model, fp32 ? "fp32" : "bf16", steps, le);
     check(what, d_l, &le, 1, fp32 ? 1e-6 : 1e-5);
