@@ -142,12 +142,13 @@ __global__ void add_bias_kernel(O* out, const float* bias, long N, int OC) {
  * the rows into a partial row, then bias_grad_reduce_kernel adds the slices in order (one
  * thread per column over all N rows would leave most of the GPU idle) */
 #define BIAS_GRAD_SLICES 64
-__global__ void bias_grad_partial_kernel(float* partials, const float* dout, int N, int OC) {
+template <typename D>
+__global__ void bias_grad_partial_kernel(float* partials, const D* dout, int N, int OC) {
     __shared__ float red[8][33];
     int o = blockIdx.x * 32 + threadIdx.x, per = (N + gridDim.y - 1) / gridDim.y, r0 = blockIdx.y * per, r1 = min(N, r0 + per);
     float s = 0;
     if (o < OC)
-        for (int r = r0 + threadIdx.y; r < r1; r += 8) s += dout[(long)r * OC + o];
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) s += to_float(dout[(long)r * OC + o]);
     red[threadIdx.y][threadIdx.x] = s;
     __syncthreads();
     if (threadIdx.y == 0 && o < OC) {
@@ -162,7 +163,8 @@ __global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int
     for (int k = 0; k < slices; k++) s += partials[(long)k * OC + o];
     dbias[o] += s;
 }
-static void bias_grad(float* dbias, const float* dout, int N, int OC) {
+template <typename D>
+static void bias_grad(float* dbias, const D* dout, int N, int OC) {
     static float* partials = NULL;
     static size_t cap = 0;
     scratch_grow(&partials, &cap, (size_t)BIAS_GRAD_SLICES * OC * sizeof(float)); // grown once
@@ -234,12 +236,13 @@ static void linear_backward_gemms(float* dinp, float* dW, const D* dout, const X
     if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, 1.0f, dinp, C); // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
 }
-template <typename X>
-static void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, const X* inp, const float* W,
+/* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16 */
+template <typename X, typename D>
+static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
                             int N, int C, int OC) {
     static Bf16Scratch sd = {NULL, 0};
     if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC);
-    else linear_backward_gemms(dinp, dW, bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC); // dout rounded once for both
+    else linear_backward_gemms(dinp, dW, bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC);
     if (dbias) bias_grad(dbias, dout, N, OC);
 }
 
@@ -383,23 +386,30 @@ static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const fl
  * ============================================================================================ */
 #define GELU_SCALE_F 0.7978845608028654f
 __device__ inline float gelu_sig(float u) { return 1.0f / (1.0f + expf(-2.0f * GELU_SCALE_F * (u + 0.044715f * u * u * u))); }
-template <typename X>
-__global__ void gelu_forward_kernel(X* out, const float* inp, long n) {
+template <typename X, typename I>
+__global__ void gelu_forward_kernel(X* out, const I* inp, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) store_as(&out[i], inp[i] * gelu_sig(inp[i]));
+    if (i < n) {
+        float u = to_float(inp[i]);
+        store_as(&out[i], u * gelu_sig(u));
+    }
 }
-template <typename X>
-static void gelu_forward(X* out, const float* inp, long n) {
+template <typename X, typename I> /* inp fp32, or bf16 in bf16 mode (the c_fc matmul writes bf16) */
+static void gelu_forward(X* out, const I* inp, long n) {
     gelu_forward_kernel<<<ceil_div(n, 256), 256>>>(out, inp, n);
     cudaCheck(cudaGetLastError());
 }
-__global__ void gelu_backward_kernel(float* dinp, const float* inp, const float* dout, long n) {
+template <typename D, typename I>
+__global__ void gelu_backward_kernel(D* dinp, const I* inp, const float* dout, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    float u = inp[i], s = gelu_sig(u), th = 2.0f * s - 1.0f;
-    dinp[i] += dout[i] * (s + 0.5f * u * (1.0f - th * th) * GELU_SCALE_F * (1.0f + 3.0f * 0.044715f * u * u));
+    float u = to_float(inp[i]), s = gelu_sig(u), th = 2.0f * s - 1.0f;
+    store_as(&dinp[i], dout[i] * (s + 0.5f * u * (1.0f - th * th) * GELU_SCALE_F * (1.0f + 3.0f * 0.044715f * u * u)));
 }
-static void gelu_backward(float* dinp, const float* inp, const float* dout, long n) {
+/* dinp = (set, not +=) dout * GELU'(inp). bf16 mode: inp and dinp bf16; dinp only feeds the
+ * c_fc matmul's backward, which would round it anyway */
+template <typename D, typename I>
+static void gelu_backward(D* dinp, const I* inp, const float* dout, long n) {
     gelu_backward_kernel<<<ceil_div(n, 256), 256>>>(dinp, inp, dout, n);
     cudaCheck(cudaGetLastError());
 }
@@ -407,24 +417,29 @@ static void gelu_backward(float* dinp, const float* inp, const float* dout, long
 /* ============================================================================================
  * SwiGLU: out = silu(gate) * up
  * ============================================================================================ */
-template <typename X>
-__global__ void swiglu_forward_kernel(X* out, const float* gate, const float* up, long n) {
+template <typename X, typename I>
+__global__ void swiglu_forward_kernel(X* out, const I* gate, const I* up, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) store_as(&out[i], gate[i] / (1.0f + expf(-gate[i])) * up[i]);
+    if (i < n) {
+        float g = to_float(gate[i]);
+        store_as(&out[i], g / (1.0f + expf(-g)) * to_float(up[i]));
+    }
 }
-template <typename X>
-static void swiglu_forward(X* out, const float* gate, const float* up, long n) {
+template <typename X, typename I> /* gate, up fp32, or bf16 in bf16 mode (written so by their matmuls) */
+static void swiglu_forward(X* out, const I* gate, const I* up, long n) {
     swiglu_forward_kernel<<<ceil_div(n, 256), 256>>>(out, gate, up, n);
     cudaCheck(cudaGetLastError());
 }
-__global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n) {
+template <typename I>
+__global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* dout, const I* gate, const I* up, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    float s = 1.0f / (1.0f + expf(-gate[i]));
-    dgate[i] += dout[i] * up[i] * (s + gate[i] * s * (1.0f - s));
-    dup[i] += dout[i] * gate[i] * s;
+    float g = to_float(gate[i]), u = to_float(up[i]), s = 1.0f / (1.0f + expf(-g));
+    dgate[i] += dout[i] * u * (s + g * s * (1.0f - s));
+    dup[i] += dout[i] * g * s;
 }
-static void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, long n) {
+template <typename I>
+static void swiglu_backward(float* dgate, float* dup, const float* dout, const I* gate, const I* up, long n) {
     swiglu_backward_kernel<<<ceil_div(n, 256), 256>>>(dgate, dup, dout, gate, up, n);
     cudaCheck(cudaGetLastError());
 }
@@ -1825,7 +1840,8 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
     TransformerActs a;
     Arena ar = {(real*)g->acts, 0};
     transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
-    X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
+    X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch = (X*)a.fch, *fch2 = (X*)a.fch2;
+    X* fch_act = (X*)a.fch_act;
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
     encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
     dropout_forward(a.encoded, (long)BT * C, active_embd_dropout(m), 0);
@@ -1842,12 +1858,12 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         dropout_forward(a.attproj + oC, (long)BT * C, p, 1 + 2 * l);
         residual_forward(a.res1 + oC, x, a.attproj + oC, (long)BT * C);
         gpu_norm_forward(c, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
-        linear_forward(a.fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
+        linear_forward(fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
         if (is_llama(c)) {
-            linear_forward(a.fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
-            swiglu_forward(fch_act + oH, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
+            linear_forward(fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
+            swiglu_forward(fch_act + oH, fch2 + oH, fch + oH, (long)BT * Hd);
         } else {
-            gelu_forward(fch_act + oH, a.fch + oH, (long)BT * Hd);
+            gelu_forward(fch_act + oH, fch + oH, (long)BT * Hd);
         }
         linear_forward(a.mlpproj + oC, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(a.mlpproj + oC, (long)BT * C, p, 2 + 2 * l);
@@ -1872,7 +1888,8 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
     transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
     transformer_layout(&d, &dr, &c1, B, T, 1, 0); // gradients stay fp32
-    X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch_act = (X*)a.fch_act;
+    X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch = (X*)a.fch, *fch2 = (X*)a.fch2;
+    X* fch_act = (X*)a.fch_act;
     cudaCheck(cudaMemsetAsync(g->dacts, 0, g->n_dacts * sizeof(float)));
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
     float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
@@ -1891,12 +1908,13 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         dropout_backward(d.mlpproj, (long)BT * C, p, 2 + 2 * l);
         linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, d.mlpproj, fch_act + oH, w.mlpprojw, BT, Hd, C);
         if (is_llama(c)) {
-            swiglu_backward(d.fch2, d.fch, d.fch_act, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
+            swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd);
-        } else {
-            gelu_backward(d.fch, a.fch + oH, d.fch_act, (long)BT * Hd);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
+        } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
+            gelu_backward((X*)d.fch, fch + oH, d.fch_act, (long)BT * Hd);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         }
-        linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
         residual_backward(dx, d.attproj, d.res1, (long)BT * C);
         dropout_backward(d.attproj, (long)BT * C, p, 1 + 2 * l);

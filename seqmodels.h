@@ -1183,8 +1183,8 @@ typedef struct {
     real *lnf, *lnf_mean, *lnf_rstd; // (B,T,C), (B,T), (B,T)
 } TransformerActs;
 /* att_row: numbers kept per (b, h, query) by attention (CPU: the T probabilities; GPU: 1, the
- * log-sum-exp). x_half (GPU bf16 mode): ln1, qkv, atty, ln2 and fch_act, which only feed
- * matmuls and attention, are stored as bf16 and take half the room. */
+ * log-sum-exp). x_half (GPU bf16 mode): ln1, qkv, atty, ln2, fch, fch2 and fch_act, which
+ * only feed matmuls, attention and the MLP activation, are stored as bf16 and take half the room. */
 static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int x_half) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = x_half ? 2 : 1;
     a->encoded = carve(ar, BT * C);
@@ -1199,8 +1199,8 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
     a->ln2 = carve(ar, (L * BT * C + xd - 1) / xd);
     a->ln2_mean = carve(ar, L * BT);
     a->ln2_rstd = carve(ar, L * BT);
-    a->fch = carve(ar, L * BT * Hd);
-    a->fch2 = carve(ar, is_llama(c) ? L * BT * Hd : 0);
+    a->fch = carve(ar, (L * BT * Hd + xd - 1) / xd);
+    a->fch2 = carve(ar, is_llama(c) ? (L * BT * Hd + xd - 1) / xd : 0);
     a->fch_act = carve(ar, (L * BT * Hd + xd - 1) / xd);
     a->mlpproj = carve(ar, L * BT * C);
     a->res2 = carve(ar, L * BT * C);

@@ -20,6 +20,24 @@ static float* to_gpu(const void* h, size_t bytes) {
     cudaCheck(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice));
     return d;
 }
+/* host floats rounded to bf16 in place (the reference then sees what the GPU sees), and their
+ * bf16 copy on the device */
+static __nv_bfloat16* round_to_gpu16(float* h, size_t n) {
+    __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n * 2);
+    for (size_t i = 0; i < n; i++) { h16[i] = __float2bfloat16(h[i]); h[i] = __bfloat162float(h16[i]); }
+    __nv_bfloat16* d = (__nv_bfloat16*)to_gpu(h16, n * 2);
+    free(h16);
+    return d;
+}
+/* a device bf16 array widened into a device float array, for check() */
+static void widen_on_gpu(float* d_out, const __nv_bfloat16* d16, size_t n) {
+    __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n * 2);
+    float* h32 = (float*)mallocCheck(n * 4);
+    cudaCheck(cudaMemcpy(h16, d16, n * 2, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; i++) h32[i] = __bfloat162float(h16[i]);
+    cudaCheck(cudaMemcpy(d_out, h32, n * 4, cudaMemcpyHostToDevice));
+    free(h16); free(h32);
+}
 static void check(const char* what, const float* d_got, const float* want, size_t n, double tol) {
     float* got = (float*)mallocCheck(n * sizeof(float));
     cudaCheck(cudaMemcpy(got, d_got, n * sizeof(float), cudaMemcpyDeviceToHost));
@@ -43,11 +61,7 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     int N = B * T, n_masked = H > 1 ? H - 1 : 1;
     size_t n3 = (size_t)N * 3 * C, n1 = (size_t)N * C;
     float *qkv = rand_host(n3, 1), *dout = rand_host(n1, 1), *out = (float*)mallocCheck(n1 * 4);
-    __nv_bfloat16* qkv16 = (__nv_bfloat16*)mallocCheck(n3 * 2); // bf16 mode: qkv is stored in bf16, so the
-    for (size_t i = 0; i < n3; i++) {                            // reference gets the same rounded inputs
-        qkv16[i] = __float2bfloat16(qkv[i]);
-        if (!gpu::use_fp32) qkv[i] = __bfloat162float(qkv16[i]);
-    }
+    __nv_bfloat16* d_qkv16 = gpu::use_fp32 ? NULL : round_to_gpu16(qkv, n3); // bf16 mode: qkv is stored in bf16
     float *att = (float*)mallocCheck((size_t)B * H * T * T * 4), *dqkv = (float*)mallocCheck(n3 * 4);
     memset(dqkv, 0, n3 * 4);
     attention_forward(out, att, qkv, B, T, C, H, pos, n_masked, p_drop, seed);
@@ -60,18 +74,12 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
         gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, site);
         gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
     } else { // bf16 mode writes a bf16 output; widen it for the comparison
-        __nv_bfloat16 *d_out16, *d_qkv16 = (__nv_bfloat16*)to_gpu(qkv16, n3 * 2);
+        __nv_bfloat16* d_out16;
         cudaCheck(cudaMalloc(&d_out16, n1 * 2));
         gpu::attention_forward(d_out16, d_lse, d_qkv16, B, T, C, H, pos, n_masked, p_drop, site);
         gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv16, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
-        cudaCheck(cudaFree(d_qkv16));
-        __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n1 * 2);
-        float* h32 = (float*)mallocCheck(n1 * 4);
-        cudaCheck(cudaMemcpy(h16, d_out16, n1 * 2, cudaMemcpyDeviceToHost));
-        for (size_t i = 0; i < n1; i++) h32[i] = __bfloat162float(h16[i]);
-        cudaCheck(cudaMemcpy(d_out, h32, n1 * 4, cudaMemcpyHostToDevice));
-        free(h16); free(h32);
-        cudaCheck(cudaFree(d_out16));
+        widen_on_gpu(d_out, d_out16, n1);
+        cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_qkv16));
     }
     char what[128];
     const char* kind = gpu::use_fp32 ? "rows fp32" : gpu::attention_uses_flash(C, H) ? "tiled bf16" : "rows bf16-out";
@@ -79,7 +87,7 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     check(what, d_out, out, n1, tol_fwd);
     snprintf(what, sizeof(what), "attention_backward %s hs %d T %d (%s%s)", kind, C / H, T, POS_NAMES[pos], p_drop > 0 ? ", dropout" : "");
     check(what, d_dqkv, dqkv, n3, tol_bwd);
-    free(qkv); free(qkv16); free(dout); free(out); free(att); free(dqkv);
+    free(qkv); free(dout); free(out); free(att); free(dqkv);
     cudaCheck(cudaFree(d_qkv)); cudaCheck(cudaFree(d_dout)); cudaCheck(cudaFree(d_out)); cudaCheck(cudaFree(d_lse));
     cudaCheck(cudaFree(d_dqkv)); cudaCheck(cudaFree(d_scratch));
 }
@@ -403,6 +411,7 @@ int main(void) {
         size_t n = BTC * 4;
         float *u = rand_host(n, 4), *dout = rand_host(n, 1), *o2 = rand_host(n, 1);
         float *out = (float*)mallocCheck(n * 4), *du = (float*)mallocCheck(n * 4), *res = (float*)mallocCheck(n * 4);
+        memset(du, 0, n * 4);
         gelu_forward(out, u, n);
         gelu_backward(du, u, dout, n);
         residual_forward(res, u, o2, n);
@@ -415,6 +424,19 @@ int main(void) {
         check("gelu_forward", d_out, out, n, 1e-5);
         check("gelu_backward", d_du, du, n, 1e-5);
         check("residual_forward", d_res, res, n, 1e-7);
+        // bf16 mode: the c_fc matmul writes u in bf16, GELU writes bf16 out and bf16 d(u)
+        __nv_bfloat16 *d_u16 = round_to_gpu16(u, n), *d_out16, *d_du16;
+        cudaCheck(cudaMalloc(&d_out16, n * 2)); cudaCheck(cudaMalloc(&d_du16, n * 2));
+        memset(du, 0, n * 4);
+        gelu_forward(out, u, n);
+        gelu_backward(du, u, dout, n);
+        gpu::gelu_forward(d_out16, d_u16, n);
+        gpu::gelu_backward(d_du16, d_u16, d_dout, n);
+        widen_on_gpu(d_out, d_out16, n);
+        widen_on_gpu(d_du, d_du16, n);
+        check("gelu_forward (bf16 in, bf16 out)", d_out, out, n, 1e-2);
+        check("gelu_backward (bf16 in, bf16 out)", d_du, du, n, 1e-2);
+        cudaCheck(cudaFree(d_u16)); cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_du16));
     }
     { // fused cross-entropy (with a loss mask) vs crossentropy_forward + backward
         float* logits = rand_host((size_t)N * V, 5);
