@@ -53,6 +53,31 @@ __device__ inline float to_float(float x) { return x; }
 __device__ inline float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ inline void store_as(float* p, float v) { *p = v; }
 __device__ inline void store_as(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
+/* 8 consecutive elements as one (bf16) or two (fp32) 16-byte accesses: elementwise kernels over
+ * bf16 arrays reach full bandwidth only with wide accesses (p 16-byte aligned) */
+__device__ inline void load8(float* v, const float* p) {
+    float4 a = ((const float4*)p)[0], b = ((const float4*)p)[1];
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+__device__ inline void load8(float* v, const __nv_bfloat16* p) {
+    uint4 u = *(const uint4*)p;
+    const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
+    for (int k = 0; k < 4; k++) {
+        float2 f = __bfloat1622float2(h[k]);
+        v[2 * k] = f.x;
+        v[2 * k + 1] = f.y;
+    }
+}
+__device__ inline void store8(float* p, const float* v) {
+    ((float4*)p)[0] = make_float4(v[0], v[1], v[2], v[3]);
+    ((float4*)p)[1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+__device__ inline void store8(__nv_bfloat16* p, const float* v) {
+    uint4 u;
+    __nv_bfloat162* h = (__nv_bfloat162*)&u;
+    for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
+    *(uint4*)p = u;
+}
 
 /* 1 = fp32 everywhere (SGEMM, fp32 attention); 0 = bf16 tensor cores (see the top of the file) */
 static int use_fp32 = 0;
@@ -386,31 +411,48 @@ static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const fl
  * ============================================================================================ */
 #define GELU_SCALE_F 0.7978845608028654f
 __device__ inline float gelu_sig(float u) { return 1.0f / (1.0f + expf(-2.0f * GELU_SCALE_F * (u + 0.044715f * u * u * u))); }
+__device__ inline float gelu_grad_dev(float u) {
+    float s = gelu_sig(u), th = 2.0f * s - 1.0f;
+    return s + 0.5f * u * (1.0f - th * th) * GELU_SCALE_F * (1.0f + 3.0f * 0.044715f * u * u);
+}
+/* 8 elements per thread (n % 8 == 0: the MLP width times the rows; else one at a time) */
 template <typename X, typename I>
 __global__ void gelu_forward_kernel(X* out, const I* inp, long n) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) {
-        float u = to_float(inp[i]);
-        store_as(&out[i], u * gelu_sig(u));
+    long i = ((long)blockIdx.x * blockDim.x + threadIdx.x) * 8;
+    if (i >= n) return;
+    if (n % 8 == 0) {
+        float v[8];
+        load8(v, inp + i);
+        for (int k = 0; k < 8; k++) v[k] *= gelu_sig(v[k]);
+        store8(out + i, v);
+    } else {
+        for (long e = i; e < min(n, i + 8); e++) store_as(&out[e], to_float(inp[e]) * gelu_sig(to_float(inp[e])));
     }
 }
 template <typename X, typename I> /* inp fp32, or bf16 in bf16 mode (the c_fc matmul writes bf16) */
 static void gelu_forward(X* out, const I* inp, long n) {
-    gelu_forward_kernel<<<ceil_div(n, 256), 256>>>(out, inp, n);
+    gelu_forward_kernel<<<ceil_div(ceil_div(n, 8), 256), 256>>>(out, inp, n);
     cudaCheck(cudaGetLastError());
 }
 template <typename D, typename I>
 __global__ void gelu_backward_kernel(D* dinp, const I* inp, const float* dout, long n) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    long i = ((long)blockIdx.x * blockDim.x + threadIdx.x) * 8;
     if (i >= n) return;
-    float u = to_float(inp[i]), s = gelu_sig(u), th = 2.0f * s - 1.0f;
-    store_as(&dinp[i], dout[i] * (s + 0.5f * u * (1.0f - th * th) * GELU_SCALE_F * (1.0f + 3.0f * 0.044715f * u * u)));
+    if (n % 8 == 0) {
+        float u[8], d[8];
+        load8(u, inp + i);
+        load8(d, dout + i);
+        for (int k = 0; k < 8; k++) d[k] *= gelu_grad_dev(u[k]);
+        store8(dinp + i, d);
+    } else {
+        for (long e = i; e < min(n, i + 8); e++) store_as(&dinp[e], dout[e] * gelu_grad_dev(to_float(inp[e])));
+    }
 }
 /* dinp = (set, not +=) dout * GELU'(inp). bf16 mode: inp and dinp bf16; dinp only feeds the
  * c_fc matmul's backward, which would round it anyway */
 template <typename D, typename I>
 static void gelu_backward(D* dinp, const I* inp, const float* dout, long n) {
-    gelu_backward_kernel<<<ceil_div(n, 256), 256>>>(dinp, inp, dout, n);
+    gelu_backward_kernel<<<ceil_div(ceil_div(n, 8), 256), 256>>>(dinp, inp, dout, n);
     cudaCheck(cudaGetLastError());
 }
 
