@@ -789,6 +789,10 @@ __device__ inline uint64_t fa_drop_idx(int b, int h, int H, int T, int i, int j)
 #define FA_FWD_SMEM (5 * FA_TILE_ELEMS * 2)
 #define FA_BWD_SMEM (6 * FA_TILE_ELEMS * 2 + 4 * FA_TILE * 4)
 
+/* DROP: attention dropout on. A separate instance: the hash of every element's mask, unrolled
+ * over the tile, would multiply the code size, and the kernels without it stall on instruction
+ * fetch already (measured with ncu) */
+template <bool DROP>
 __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf16* out, float* lse, const bf16* qkv, int T, int C,
                                                                              int H, int pos, int n_masked, float p_drop,
                                                                              uint64_t site) {
@@ -848,7 +852,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
                 int u = e >> 1;
                 float p = exp2f(s[n][e] - m_use[u]);
                 sum[u] += p; // l sums the undropped probabilities, P V takes the dropped ones
-                if (p_drop > 0.0f)
+                if (DROP)
                     p *= attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, r0 + fa_row(lane, e), kt * FA_TILE + fa_col(lane, n, e)));
                 s[n][e] = p;
                 o[n][e] *= corr[u];
@@ -894,7 +898,11 @@ __global__ void attention_rowdot_kernel(float* D, bf16* dout16, const float* dou
 }
 
 /* dK, dV of one key tile: warp w owns keys k0 + 16w .. + 15 and works on S^T (keys x queries) */
-__global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dkdv_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
+#ifndef FA_DKDV_MIN_BLOCKS
+#define FA_DKDV_MIN_BLOCKS 3 /* blocks per SM: 3 spills a few registers to L1, 2 leaves the SM idle more */
+#endif
+template <bool DROP>
+__global__ void __launch_bounds__(FA_THREADS, FA_DKDV_MIN_BLOCKS) flash_attention_backward_dkdv_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
                                                                                    const float* lse, const float* D, int T, int C,
                                                                                    int H, int pos, int n_masked, float p_drop,
                                                                                    uint64_t site) {
@@ -916,7 +924,6 @@ __global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dkdv_k
     fa_load_vec(Ls, lse + row0, kt * FA_TILE, T);
     fa_load_vec(Ds, D + row0, kt * FA_TILE, T);
     cp_async_commit();
-    uint32_t kf[4][4], vf[4][4];
     float dK[8][4], dV[8][4], s[8][4], dp[8][4];
     #pragma unroll
     for (int n = 0; n < 8; n++)
@@ -935,11 +942,15 @@ __global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dkdv_k
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();
-        if (qt == kt) { fa_frag_a(kf, Ks, warp * 16); fa_frag_a(vf, Vs, warp * 16); }
         const bf16 *Q = Qs + cur * FA_TILE_ELEMS, *dO = dOs + cur * FA_TILE_ELEMS;
         const float *Lq = Ls + cur * FA_TILE, *Dq = Ds + cur * FA_TILE;
-        fa_mm_abt(s, kf, Q);   // S^T (16 keys, 64 queries) = K Q^T
-        fa_mm_abt(dp, vf, dO); // dP^T = V dO^T
+        { // the K, V fragments are read again for every query tile: 32 registers fewer, a block more per SM
+            uint32_t kf[4][4], vf[4][4];
+            fa_frag_a(kf, Ks, warp * 16);
+            fa_mm_abt(s, kf, Q);   // S^T (16 keys, 64 queries) = K Q^T
+            fa_frag_a(vf, Vs, warp * 16);
+            fa_mm_abt(dp, vf, dO); // dP^T = V dO^T
+        }
         bool full = fa_tile_full(q0, k0, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)
@@ -947,7 +958,7 @@ __global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dkdv_k
             for (int e = 0; e < 4; e++) {
                 int c = fa_col(lane, n, e), i = q0 + c, j = j0 + fa_row(lane, e);
                 float p = full || fa_visible(i, j, T, pos, n_masked, h) ? exp2f(s[n][e] * sc + sl * (j - i) - Lq[c] * LOG2E_F) : 0.0f;
-                float mult = p_drop > 0.0f ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, i, j)) : 1.0f;
+                float mult = DROP ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, i, j)) : 1.0f;
                 s[n][e] = p * mult;                   // P^T through the dropout mask, for dV
                 dp[n][e] = p * (dp[n][e] * mult - Dq[c]); // dS^T
             }
@@ -969,7 +980,8 @@ __global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dkdv_k
 }
 
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
-__global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dq_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
+template <bool DROP>
+__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
                                                                                  const float* lse, const float* D, int T, int C,
                                                                                  int H, int pos, int n_masked, float p_drop,
                                                                                  uint64_t site) {
@@ -986,7 +998,6 @@ __global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dq_ker
     fa_load_tile(Ks, base + C, stride, kt0 * FA_TILE, T);
     fa_load_tile(Vs, base + 2 * C, stride, kt0 * FA_TILE, T);
     cp_async_commit();
-    uint32_t qf[4][4], of[4][4];
     float dQ[8][4], s[8][4], dp[8][4];
     #pragma unroll
     for (int n = 0; n < 8; n++)
@@ -1009,10 +1020,14 @@ __global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dq_ker
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();
-        if (kt == kt0) { fa_frag_a(qf, Qs, warp * 16); fa_frag_a(of, dOs, warp * 16); }
         const bf16 *K = Ks + cur * FA_TILE_ELEMS, *V = Vs + cur * FA_TILE_ELEMS;
-        fa_mm_abt(s, qf, K);  // S = Q K^T
-        fa_mm_abt(dp, of, V); // dP = dO V^T
+        { // the Q, dO fragments are read again for every key tile: fewer registers, a block more per SM
+            uint32_t qf[4][4], of[4][4];
+            fa_frag_a(qf, Qs, warp * 16);
+            fa_mm_abt(s, qf, K);  // S = Q K^T
+            fa_frag_a(of, dOs, warp * 16);
+            fa_mm_abt(dp, of, V); // dP = dO V^T
+        }
         bool full = fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)
@@ -1020,7 +1035,7 @@ __global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_backward_dq_ker
             for (int e = 0; e < 4; e++) {
                 int u = e >> 1, i = r0 + fa_row(lane, e), j = kt * FA_TILE + fa_col(lane, n, e);
                 float p = full || fa_visible(i, j, T, pos, n_masked, h) ? exp2f(s[n][e] * sc + sl * (j - i) - Li[u]) : 0.0f;
-                float mult = p_drop > 0.0f ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, i, j)) : 1.0f;
+                float mult = DROP ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, i, j)) : 1.0f;
                 dp[n][e] = p * (dp[n][e] * mult - Di[u]); // dS
             }
         fa_mm_pb(dQ, dp, K); // dQ += dS K
@@ -1049,11 +1064,13 @@ static void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int
     if (!attention_uses_flash(C, H)) { attention_forward_rows(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site); return; } // slow path
     static bool configured = false;
     if (!configured) {
-        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
+        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
+        cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
         configured = true;
     }
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    flash_attention_forward_kernel<<<grid, FA_THREADS, FA_FWD_SMEM>>>(out, lse, qkv, T, C, H, pos, n_masked, p_drop, site);
+    (p_drop > 0 ? flash_attention_forward_kernel<true> : flash_attention_forward_kernel<false>)<<<grid, FA_THREADS, FA_FWD_SMEM>>>(
+        out, lse, qkv, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 /* scratch: B*H*T floats (the row dots D) */
@@ -1073,17 +1090,23 @@ static void attention_backward(float* dqkv, const float* dout, const bf16* out, 
     static bool configured = false;
     static Bf16Scratch dout16 = {NULL, 0}; // dout rounded to bf16, the kernels' operand (grown once)
     if (!configured) {
-        cudaCheck(cudaFuncSetAttribute(flash_attention_backward_dkdv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
-        cudaCheck(cudaFuncSetAttribute(flash_attention_backward_dq_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
+        for (int drop = 0; drop < 2; drop++) {
+            cudaCheck(cudaFuncSetAttribute(drop ? flash_attention_backward_dkdv_kernel<true> : flash_attention_backward_dkdv_kernel<false>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
+            cudaCheck(cudaFuncSetAttribute(drop ? flash_attention_backward_dq_kernel<true> : flash_attention_backward_dq_kernel<false>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, FA_BWD_SMEM));
+        }
         configured = true;
     }
     scratch_grow(&dout16.p, &dout16.cap, (size_t)B * T * C * sizeof(bf16));
     attention_rowdot_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(scratch, dout16.p, dout, out, B, T, C, H);
     cudaCheck(cudaGetLastError());
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    flash_attention_backward_dkdv_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
+    (p_drop > 0 ? flash_attention_backward_dkdv_kernel<true> : flash_attention_backward_dkdv_kernel<false>)<<<grid, FA_THREADS, FA_BWD_SMEM>>>(
+        dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
-    flash_attention_backward_dq_kernel<<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
+    (p_drop > 0 ? flash_attention_backward_dq_kernel<true> : flash_attention_backward_dq_kernel<false>)<<<grid, FA_THREADS, FA_BWD_SMEM>>>(
+        dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 
