@@ -240,8 +240,40 @@ static void linear_backward(float* dinp, float* dW, float* dbias, const float* d
 }
 
 /* ============================================================================================
- * LayerNorm (eps 1e-5): one warp per row
+ * LayerNorm (eps 1e-5), and the kernels it shares with RMSNorm: RMSNorm is LayerNorm with the
+ * mean taken as 0 and no bias (template flag RMS). One warp per row. Rows of up to NORM_MAX_C
+ * columns are held in registers, lane l owning the float4s at columns 4 (l + 32 k), k < NV, so
+ * a row is read once, with 16-byte loads; other widths (C % 4 != 0, C > NORM_MAX_C) and
+ * unaligned rows take the strided *_rows kernels, which read a row again for each pass.
  * ============================================================================================ */
+#define NORM_MAX_C 1024
+/* NV, the float4s a lane holds for C columns, rounded up to a width we instantiate */
+static int norm_nv(int C) {
+    int nv = ceil_div(C, 128);
+    return nv <= 4 ? nv : nv <= 6 ? 6 : 8;
+}
+static bool aligned(const void* p, int bytes) { return (uintptr_t)p % bytes == 0; } /* NULL is */
+/* calls F<NV>(args...) with NV = norm_nv(C) */
+#define NORM_NV_SWITCH(C, F, ...)                  \
+    switch (norm_nv(C)) {                          \
+    case 1: F<1>(__VA_ARGS__); break;              \
+    case 2: F<2>(__VA_ARGS__); break;              \
+    case 3: F<3>(__VA_ARGS__); break;              \
+    case 4: F<4>(__VA_ARGS__); break;              \
+    case 6: F<6>(__VA_ARGS__); break;              \
+    default: F<8>(__VA_ARGS__); break;             \
+    }
+/* 4 floats of a register row from and to memory (16-byte aligned; bf16: 8 bytes) */
+__device__ inline void ld4(float (&v)[4], const float* p) {
+    float4 t = *(const float4*)p;
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+}
+__device__ inline void st4(float* p, const float (&v)[4]) { *(float4*)p = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ inline void st4(__nv_bfloat16* p, const float (&v)[4]) {
+    __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
+    *(uint2*)p = make_uint2(*(const unsigned*)&lo, *(const unsigned*)&hi);
+}
+
 template <typename X>
 __global__ void layernorm_forward_kernel(X* out, float* mean, float* rstd, const float* inp, const float* w,
                                          const float* b, int N, int C) {
@@ -264,70 +296,167 @@ static void layernorm_forward(X* out, float* mean, float* rstd, const float* inp
     layernorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, mean, rstd, inp, w, b, N, C);
     cudaCheck(cudaGetLastError());
 }
-/* The weight gradients are column sums over all rows: each block sums its rows into shared
- * memory, writes one partial row per block, and norm_reduce_kernel adds the partials (a global
- * atomicAdd per row and column would serialise thousands of rows on the same C addresses). */
+
+/* Backward: dxhat = dy w, xhat = (x - mean) r, dx = r (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
+ * (RMSNorm: no mean(dxhat) term), added to dx (+=, as the CPU op). The weight gradients dw = sum
+ * dy xhat, db = sum dy are column sums over all rows: each warp sums its rows, each block adds its
+ * warps in order into one partial row, and norm_reduce_kernel adds the partial rows in order: the
+ * same sums in the same order on every run, no atomics. */
 #define NORM_BWD_BLOCKS 264
-static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats, grown once */
+static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats: a block's dw then db, grown once */
     static float* p = NULL;
     static size_t cap = 0;
     scratch_grow(&p, &cap, (size_t)NORM_BWD_BLOCKS * 2 * C * sizeof(float));
     return p;
 }
 /* blocks for N rows: at least 64 rows per block, so that small batches leave few partial rows to
- * add (the reduce walks them in sequence) */
+ * add */
 static int norm_bwd_blocks(int N) { return ceil_div(N, 64) < NORM_BWD_BLOCKS ? ceil_div(N, 64) : NORM_BWD_BLOCKS; }
+/* dw[c] += sum_k partials[k][c], db[c] += sum_k partials[k][C + c]: blocks of 32 columns x 16
+ * slices of the partial rows (one thread per column walking all of them was latency-bound), the
+ * slices added in order */
 __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, int n_blocks, int C) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
+    __shared__ float red[2][16][33];
+    int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx;
     float sw = 0, sb = 0;
-    for (int k = 0; k < n_blocks; k++) {
-        sw += partials[(long)k * 2 * C + c];
-        sb += partials[(long)k * 2 * C + C + c];
-    }
+    if (c < C)
+        for (int k = ty; k < n_blocks; k += 16) {
+            sw += partials[(long)k * 2 * C + c];
+            if (db) sb += partials[(long)k * 2 * C + C + c];
+        }
+    red[0][ty][tx] = sw;
+    red[1][ty][tx] = sb;
+    __syncthreads();
+    if (ty > 0 || c >= C) return;
+    for (int i = 1; i < 16; i++) { sw += red[0][i][tx]; sb += red[1][i][tx]; }
     if (dw) dw[c] += sw;
     if (db) db[c] += sb;
 }
-/* dx per row in one warp (rows strided over the grid); dw, db partial sums per block */
-__global__ void layernorm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
-                                          const float* w, const float* mean, const float* rstd, int N, int C) {
-    extern __shared__ float acc[]; // dw (C), db (C)
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
-    __syncthreads();
+/* rows strided over the grid, one warp each, the row (x, dy) in registers: read once. Each warp
+ * sums its rows' dw, db into its own slice of shared memory (registers would halve the warps that
+ * fit on a multiprocessor, and these loads need many in flight). */
+template <int NV, bool RMS>
+__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
+                                                               const float* w, const float* mean, const float* rstd, int N, int C) {
+    extern __shared__ float red[]; // (warps, 2C): each warp's dw (C) and db (C)
     int warps = blockDim.x / 32, lane = threadIdx.x % 32;
+    float* acc = red + (long)(threadIdx.x / 32) * 2 * C;
+    for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
+    __syncwarp(); // from here on a lane owns the columns of its register row
     for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+        long o = (long)row * C;
+        float m = RMS ? 0.0f : mean[row], r = rstd[row], s1 = 0, s2 = 0;
+        float x[NV][4], dy[NV][4], v[NV][4]; // x becomes xhat, dy dxhat; v: dx before the add
+#pragma unroll
+        for (int k = 0; k < NV; k++) { // every load of the row issued before the first use
+            int c = 4 * (lane + 32 * k);
+            if (c < C) { ld4(x[k], inp + o + c); ld4(dy[k], dout + o + c); ld4(v[k], dinp + o + c); }
+            else for (int j = 0; j < 4; j++) x[k][j] = dy[k][j] = 0.0f; // adds nothing below
+        }
+#pragma unroll
+        for (int k = 0; k < NV; k++) {
+            int c = 4 * (lane + 32 * k);
+            if (c >= C) continue;
+            float wk[4] = {1.0f, 1.0f, 1.0f, 1.0f}, dw[4], db[4];
+            if (w) ld4(wk, w + c);
+            ld4(dw, acc + c);
+            if (!RMS) ld4(db, acc + C + c);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                float xhat = (x[k][j] - m) * r, dxhat = dy[k][j] * wk[j];
+                s1 += dxhat;
+                s2 += dxhat * xhat;
+                dw[j] += dy[k][j] * xhat;
+                db[j] += dy[k][j];
+                x[k][j] = xhat;
+                dy[k][j] = dxhat;
+            }
+            st4(acc + c, dw);
+            if (!RMS) st4(acc + C + c, db);
+        }
+        s1 = RMS ? 0.0f : warp_sum(s1) / C;
+        s2 = warp_sum(s2) / C;
+#pragma unroll
+        for (int k = 0; k < NV; k++) {
+            int c = 4 * (lane + 32 * k);
+            if (c >= C) continue;
+#pragma unroll
+            for (int j = 0; j < 4; j++) v[k][j] += r * (dy[k][j] - s1 - x[k][j] * s2);
+            st4(dinp + o + c, v[k]);
+        }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < (RMS ? C : 2 * C); c += blockDim.x) { // the block's partial row: its warps in order
+        float s = 0;
+        for (int i = 0; i < warps; i++) s += red[(long)i * 2 * C + c];
+        partials[(long)blockIdx.x * 2 * C + c] = s;
+    }
+}
+/* any width: the row read from memory in each pass, one warp per block, whose lanes own their
+ * columns of the block's partial row (plain adds, in row order) */
+template <bool RMS>
+__global__ void norm_backward_rows_kernel(float* dinp, float* partials, const float* dout, const float* inp,
+                                          const float* w, const float* mean, const float* rstd, int N, int C) {
+    int lane = threadIdx.x;
+    float* acc = partials + (long)blockIdx.x * 2 * C; // dw (C), db (C)
+    for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
+    for (int row = blockIdx.x; row < N; row += gridDim.x) {
         const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
-        float m = mean[row], r = rstd[row], s1 = 0, s2 = 0;
+        float m = RMS ? 0.0f : mean[row], r = rstd[row], s1 = 0, s2 = 0;
         for (int c = lane; c < C; c += 32) {
             float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
             s1 += dxhat;
             s2 += dxhat * xhat;
         }
-        s1 = warp_sum(s1) / C;
+        s1 = RMS ? 0.0f : warp_sum(s1) / C;
         s2 = warp_sum(s2) / C;
         float* dx = dinp + (long)row * C;
         for (int c = lane; c < C; c += 32) {
             float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
             dx[c] += r * (dxhat - s1 - xhat * s2);
-            atomicAdd(&acc[c], dy[c] * xhat); // shared memory: cheap
-            atomicAdd(&acc[C + c], dy[c]);
+            acc[c] += dy[c] * xhat;
+            acc[C + c] += dy[c];
         }
     }
-    __syncthreads();
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
+}
+template <int NV>
+static void norm_backward_vec(bool rms, int nb, float* dinp, float* partials, const float* dout, const float* inp,
+                              const float* w, const float* mean, const float* rstd, int N, int C) {
+    static bool configured = false;
+    if (!configured) { // 8 warps' dw, db: 64 KB at NORM_MAX_C, over the default 48
+        int most = 8 * 2 * NORM_MAX_C * sizeof(float);
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        configured = true;
+    }
+    size_t smem = 8 * 2 * C * sizeof(float); // 256 threads: 8 warps
+    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+}
+/* db NULL, mean unused: RMSNorm */
+static void norm_backward(bool rms, float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                          const float* mean, const float* rstd, int N, int C) {
+    float* partials = norm_partials(C);
+    int nb = norm_bwd_blocks(N);
+    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(dinp, 16) && aligned(dout, 16) && aligned(inp, 16) && aligned(w, 16);
+    if (vec) {
+        NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, partials, dout, inp, w, mean, rstd, N, C);
+    } else if (rms) {
+        norm_backward_rows_kernel<true><<<nb, 32>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    } else {
+        norm_backward_rows_kernel<false><<<nb, 32>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    }
+    cudaCheck(cudaGetLastError());
+    norm_reduce_kernel<<<ceil_div(C, 32), dim3(32, 16)>>>(dw, db, partials, nb, C);
+    cudaCheck(cudaGetLastError());
 }
 static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                                const float* mean, const float* rstd, int N, int C) {
-    float* partials = norm_partials(C);
-    int nb = norm_bwd_blocks(N);
-    layernorm_backward_kernel<<<nb, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
-    cudaCheck(cudaGetLastError());
-    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, db, partials, nb, C);
-    cudaCheck(cudaGetLastError());
+    norm_backward(false, dinp, dw, db, dout, inp, w, mean, rstd, N, C);
 }
 
 /* ============================================================================================
- * RMSNorm: one warp per row
+ * RMSNorm: one warp per row (the backward is LayerNorm's kernel with RMS set)
  * ============================================================================================ */
 template <typename X>
 __global__ void rmsnorm_forward_kernel(X* out, float* rstd, const float* inp, const float* w, int N, int C, float eps) {
@@ -345,33 +474,9 @@ static void rmsnorm_forward(X* out, float* rstd, const float* inp, const float* 
     rmsnorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, rstd, inp, w, N, C, (float)eps);
     cudaCheck(cudaGetLastError());
 }
-__global__ void rmsnorm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp, const float* w,
-                                        const float* rstd, int N, int C) {
-    extern __shared__ float acc[]; // dw (C); the db half of the partial row stays 0
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
-    __syncthreads();
-    int warps = blockDim.x / 32, lane = threadIdx.x % 32;
-    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
-        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
-        float r = rstd[row], s = 0;
-        for (int c = lane; c < C; c += 32) s += dy[c] * (w ? w[c] : 1.0f) * x[c] * r;
-        s = warp_sum(s) / C;
-        for (int c = lane; c < C; c += 32) {
-            dinp[(long)row * C + c] += r * (dy[c] * (w ? w[c] : 1.0f) - x[c] * r * s);
-            atomicAdd(&acc[c], dy[c] * x[c] * r);
-        }
-    }
-    __syncthreads();
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
-}
 static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                              const float* rstd, int N, int C) {
-    float* partials = norm_partials(C);
-    int nb = norm_bwd_blocks(N);
-    rmsnorm_backward_kernel<<<nb, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, rstd, N, C);
-    cudaCheck(cudaGetLastError());
-    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, NULL, partials, nb, C);
-    cudaCheck(cudaGetLastError());
+    norm_backward(true, dinp, dw, NULL, dout, inp, w, NULL, rstd, N, C);
 }
 
 /* ============================================================================================

@@ -35,6 +35,51 @@ static void check(const char* what, const float* d_got, const float* want, size_
     free(got);
 }
 
+/* LayerNorm / RMSNorm (rms) forward and backward against the CPU ops. The backward adds to
+ * gradients that are already there (dx, dw, db start random), and run again from the same start it
+ * must give the same bits (no float atomics whose order varies). */
+static void test_norm(int rms, int N, int C) {
+    size_t n = (size_t)N * C;
+    float *x = rand_host(n, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(n, 1);
+    float *dx = rand_host(n, 1), *dw = rand_host(C, 1), *db = rand_host(C, 1); // the earlier gradients
+    float *d_x = to_gpu(x, n * 4), *d_w = to_gpu(w, C * 4), *d_b = to_gpu(b, C * 4), *d_dout = to_gpu(dout, n * 4);
+    float *d_dx0 = to_gpu(dx, n * 4), *d_dw0 = to_gpu(dw, C * 4), *d_db0 = to_gpu(db, C * 4); // kept: the start of both runs
+    float *out = (float*)mallocCheck(n * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
+    if (rms) {
+        rmsnorm_forward(out, rstd, x, w, N, C, 1e-5);
+        rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
+    } else {
+        layernorm_forward(out, mean, rstd, x, w, b, N, C);
+        layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
+    }
+    float *d_out, *d_mean, *d_rstd, *d_dx[2], *d_dw[2], *d_db[2];
+    cudaCheck(cudaMalloc(&d_out, n * 4)); cudaCheck(cudaMalloc(&d_mean, N * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4));
+    if (rms) gpu::rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5);
+    else gpu::layernorm_forward(d_out, d_mean, d_rstd, d_x, d_w, d_b, N, C);
+    for (int run = 0; run < 2; run++) {
+        cudaCheck(cudaMalloc(&d_dx[run], n * 4)); cudaCheck(cudaMalloc(&d_dw[run], C * 4)); cudaCheck(cudaMalloc(&d_db[run], C * 4));
+        cudaCheck(cudaMemcpy(d_dx[run], d_dx0, n * 4, cudaMemcpyDeviceToDevice));
+        cudaCheck(cudaMemcpy(d_dw[run], d_dw0, C * 4, cudaMemcpyDeviceToDevice));
+        cudaCheck(cudaMemcpy(d_db[run], d_db0, C * 4, cudaMemcpyDeviceToDevice));
+        if (rms) gpu::rmsnorm_backward(d_dx[run], d_dw[run], d_dout, d_x, d_w, d_rstd, N, C);
+        else gpu::layernorm_backward(d_dx[run], d_dw[run], d_db[run], d_dout, d_x, d_w, d_mean, d_rstd, N, C);
+    }
+    char what[160], label[96];
+    snprintf(label, sizeof(label), "%s N %d C %d (%s)", rms ? "rmsnorm" : "layernorm", N, C,
+             C % 4 == 0 && C <= NORM_MAX_C ? "register rows" : "strided");
+    snprintf(what, sizeof(what), "%s forward out", label); check(what, d_out, out, n, 1e-5);
+    snprintf(what, sizeof(what), "%s forward rstd", label); check(what, d_rstd, rstd, N, 1e-5);
+    snprintf(what, sizeof(what), "%s backward dx (+=)", label); check(what, d_dx[0], dx, n, 1e-4);
+    snprintf(what, sizeof(what), "%s backward dw (+=)", label); check(what, d_dw[0], dw, C, 1e-4);
+    if (!rms) { snprintf(what, sizeof(what), "%s backward db (+=)", label); check(what, d_db[0], db, C, 1e-4); }
+    float* dw_run0 = (float*)mallocCheck(C * 4);
+    cudaCheck(cudaMemcpy(dw_run0, d_dw[0], C * 4, cudaMemcpyDeviceToHost));
+    snprintf(what, sizeof(what), "%s backward dw, run twice: same bits", label); check(what, d_dw[1], dw_run0, C, 0);
+    free(x); free(w); free(b); free(dout); free(dx); free(dw); free(db); free(out); free(mean); free(rstd); free(dw_run0);
+    float* dev[] = {d_x, d_w, d_b, d_dout, d_dx0, d_dw0, d_db0, d_out, d_mean, d_rstd, d_dx[0], d_dx[1], d_dw[0], d_dw[1], d_db[0], d_db[1]};
+    for (size_t k = 0; k < sizeof(dev) / sizeof(dev[0]); k++) cudaCheck(cudaFree(dev[k]));
+}
+
 /* attention forward and backward (row kernels in fp32 mode, tiled kernels in bf16 mode for head
  * size 64) against attention_forward / attention_backward of seqmodels.h */
 static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, double tol_bwd, float p_drop = 0) {
@@ -321,20 +366,6 @@ int main(void) {
         check("linear_backward dW (bf16)", d_dW, dW, (size_t)OC * Cin, 1e-2);
         gpu::use_fp32 = 1;
     }
-    { // rmsnorm forward / backward
-        float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *dout = rand_host(BTC, 1);
-        float *out = (float*)mallocCheck(BTC * 4), *rstd = (float*)mallocCheck(N * 4), *dx = (float*)mallocCheck(BTC * 4), *dw = (float*)mallocCheck(C * 4);
-        rmsnorm_forward(out, rstd, x, w, N, C, 1e-5);
-        rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
-        float *d_x = to_gpu(x, BTC * 4), *d_w = to_gpu(w, C * 4), *d_dout = to_gpu(dout, BTC * 4), *d_out, *d_rstd, *d_dx, *d_dw;
-        cudaCheck(cudaMalloc(&d_out, BTC * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4)); cudaCheck(cudaMalloc(&d_dx, BTC * 4)); cudaCheck(cudaMalloc(&d_dw, C * 4));
-        cudaCheck(cudaMemset(d_dx, 0, BTC * 4)); cudaCheck(cudaMemset(d_dw, 0, C * 4));
-        gpu::rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5);
-        gpu::rmsnorm_backward(d_dx, d_dw, d_dout, d_x, d_w, d_rstd, N, C);
-        check("rmsnorm_forward", d_out, out, BTC, 1e-5);
-        check("rmsnorm_backward dx", d_dx, dx, BTC, 1e-4);
-        check("rmsnorm_backward dw", d_dw, dw, C, 1e-4);
-    }
     { // swiglu, rope
         size_t n = BTC * 3;
         float *g = rand_host(n, 4), *u = rand_host(n, 1), *dout = rand_host(n, 1);
@@ -372,24 +403,15 @@ int main(void) {
     test_attention(2, 200, 128, 2, POS_ALIBI, 1e-2, 2e-2, 0.2f);
     test_attention(2, 200, 128, 2, POS_HARD_ALIBI, 1e-2, 2e-2, 0.2f);
     gpu::use_fp32 = 1;
-    { // layernorm forward / backward
-        float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(BTC, 1);
-        float *out = (float*)mallocCheck(BTC * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
-        float *dx = (float*)mallocCheck(BTC * 4), *dw = (float*)mallocCheck(C * 4), *db = (float*)mallocCheck(C * 4);
-        layernorm_forward(out, mean, rstd, x, w, b, N, C);
-        layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
-        float *d_x = to_gpu(x, BTC * 4), *d_w = to_gpu(w, C * 4), *d_b = to_gpu(b, C * 4), *d_dout = to_gpu(dout, BTC * 4);
-        float *d_out, *d_mean, *d_rstd, *d_dx, *d_dw, *d_db;
-        cudaCheck(cudaMalloc(&d_out, BTC * 4)); cudaCheck(cudaMalloc(&d_mean, N * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4));
-        cudaCheck(cudaMalloc(&d_dx, BTC * 4)); cudaCheck(cudaMalloc(&d_dw, C * 4)); cudaCheck(cudaMalloc(&d_db, C * 4));
-        cudaCheck(cudaMemset(d_dx, 0, BTC * 4)); cudaCheck(cudaMemset(d_dw, 0, C * 4)); cudaCheck(cudaMemset(d_db, 0, C * 4));
-        gpu::layernorm_forward(d_out, d_mean, d_rstd, d_x, d_w, d_b, N, C);
-        gpu::layernorm_backward(d_dx, d_dw, d_db, d_dout, d_x, d_w, d_mean, d_rstd, N, C);
-        check("layernorm_forward out", d_out, out, BTC, 1e-5);
-        check("layernorm_forward rstd", d_rstd, rstd, N, 1e-5);
-        check("layernorm_backward dx", d_dx, dx, BTC, 1e-4);
-        check("layernorm_backward dw", d_dw, dw, C, 1e-4);
-        check("layernorm_backward db", d_db, db, C, 1e-4);
+    // LayerNorm and RMSNorm: register rows (C % 4 == 0, C <= NORM_MAX_C; lanes left idle at 96, 640)
+    // and the strided kernels (C 97, 1100)
+    for (int rms = 0; rms <= 1; rms++) {
+        test_norm(rms, N, C);
+        test_norm(rms, 1000, 768);
+        test_norm(rms, 203, 640);
+        test_norm(rms, 130, 1024);
+        test_norm(rms, 70, 97);
+        test_norm(rms, 50, 1100);
     }
     { // gelu, residual
         size_t n = BTC * 4;
