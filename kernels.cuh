@@ -298,7 +298,9 @@ static void layernorm_forward(X* out, float* mean, float* rstd, const float* inp
 }
 
 /* Backward: dxhat = dy w, xhat = (x - mean) r, dx = r (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
- * (RMSNorm: no mean(dxhat) term), added to dx (+=, as the CPU op). The weight gradients dw = sum
+ * (RMSNorm: no mean(dxhat) term), added to dx (+=, as the CPU op); or, given dres, the residual
+ * stream's gradient that passes the norm by: dx = dres + ..., written, so that dx needs neither a
+ * clearing nor a copy of dres first (dx may be dres). The weight gradients dw = sum
  * dy xhat, db = sum dy are column sums over all rows: each warp sums its rows, each block adds its
  * warps in order into one partial row, and norm_reduce_kernel adds the partial rows in order: the
  * same sums in the same order on every run, no atomics. */
@@ -337,7 +339,7 @@ __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, 
  * fit on a multiprocessor, and these loads need many in flight). */
 template <int NV, bool RMS>
 __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
-                                                               const float* w, const float* mean, const float* rstd, int N, int C) {
+                                                               const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     extern __shared__ float red[]; // (warps, 2C): each warp's dw (C) and db (C)
     int warps = blockDim.x / 32, lane = threadIdx.x % 32;
     float* acc = red + (long)(threadIdx.x / 32) * 2 * C;
@@ -346,11 +348,12 @@ __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, floa
     for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
         long o = (long)row * C;
         float m = RMS ? 0.0f : mean[row], r = rstd[row], s1 = 0, s2 = 0;
-        float x[NV][4], dy[NV][4], v[NV][4]; // x becomes xhat, dy dxhat; v: dx before the add
+        const float* base = (dres ? dres : dinp) + o; // what dx adds to
+        float x[NV][4], dy[NV][4], v[NV][4];            // x becomes xhat, dy dxhat
 #pragma unroll
         for (int k = 0; k < NV; k++) { // every load of the row issued before the first use
             int c = 4 * (lane + 32 * k);
-            if (c < C) { ld4(x[k], inp + o + c); ld4(dy[k], dout + o + c); ld4(v[k], dinp + o + c); }
+            if (c < C) { ld4(x[k], inp + o + c); ld4(dy[k], dout + o + c); ld4(v[k], base + c); }
             else for (int j = 0; j < 4; j++) x[k][j] = dy[k][j] = 0.0f; // adds nothing below
         }
 #pragma unroll
@@ -396,7 +399,7 @@ __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, floa
  * columns of the block's partial row (plain adds, in row order) */
 template <bool RMS>
 __global__ void norm_backward_rows_kernel(float* dinp, float* partials, const float* dout, const float* inp,
-                                          const float* w, const float* mean, const float* rstd, int N, int C) {
+                                          const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     int lane = threadIdx.x;
     float* acc = partials + (long)blockIdx.x * 2 * C; // dw (C), db (C)
     for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
@@ -411,9 +414,10 @@ __global__ void norm_backward_rows_kernel(float* dinp, float* partials, const fl
         s1 = RMS ? 0.0f : warp_sum(s1) / C;
         s2 = warp_sum(s2) / C;
         float* dx = dinp + (long)row * C;
+        const float* base = dres ? dres + (long)row * C : dx; // what dx adds to
         for (int c = lane; c < C; c += 32) {
             float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
-            dx[c] += r * (dxhat - s1 - xhat * s2);
+            dx[c] = base[c] + r * (dxhat - s1 - xhat * s2);
             acc[c] += dy[c] * xhat;
             acc[C + c] += dy[c];
         }
@@ -421,7 +425,7 @@ __global__ void norm_backward_rows_kernel(float* dinp, float* partials, const fl
 }
 template <int NV>
 static void norm_backward_vec(bool rms, int nb, float* dinp, float* partials, const float* dout, const float* inp,
-                              const float* w, const float* mean, const float* rstd, int N, int C) {
+                              const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     static bool configured = false;
     if (!configured) { // 8 warps' dw, db: 64 KB at NORM_MAX_C, over the default 48
         int most = 8 * 2 * NORM_MAX_C * sizeof(float);
@@ -430,29 +434,30 @@ static void norm_backward_vec(bool rms, int nb, float* dinp, float* partials, co
         configured = true;
     }
     size_t smem = 8 * 2 * C * sizeof(float); // 256 threads: 8 warps
-    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
-    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
 }
-/* db NULL, mean unused: RMSNorm */
-static void norm_backward(bool rms, float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
-                          const float* mean, const float* rstd, int N, int C) {
+/* db NULL, mean unused: RMSNorm; dres NULL: dx += */
+static void norm_backward(bool rms, float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* dres,
+                          const float* w, const float* mean, const float* rstd, int N, int C) {
     float* partials = norm_partials(C);
     int nb = norm_bwd_blocks(N);
-    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(dinp, 16) && aligned(dout, 16) && aligned(inp, 16) && aligned(w, 16);
+    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(dinp, 16) && aligned(dout, 16) && aligned(inp, 16) && aligned(dres, 16) &&
+               aligned(w, 16);
     if (vec) {
-        NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, partials, dout, inp, w, mean, rstd, N, C);
+        NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
     } else if (rms) {
-        norm_backward_rows_kernel<true><<<nb, 32>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+        norm_backward_rows_kernel<true><<<nb, 32>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
     } else {
-        norm_backward_rows_kernel<false><<<nb, 32>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+        norm_backward_rows_kernel<false><<<nb, 32>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
     }
     cudaCheck(cudaGetLastError());
     norm_reduce_kernel<<<ceil_div(C, 32), dim3(32, 16)>>>(dw, db, partials, nb, C);
     cudaCheck(cudaGetLastError());
 }
 static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
-                               const float* mean, const float* rstd, int N, int C) {
-    norm_backward(false, dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+                               const float* mean, const float* rstd, int N, int C, const float* dres = NULL) {
+    norm_backward(false, dinp, dw, db, dout, inp, dres, w, mean, rstd, N, C);
 }
 
 /* ============================================================================================
@@ -475,8 +480,8 @@ static void rmsnorm_forward(X* out, float* rstd, const float* inp, const float* 
     cudaCheck(cudaGetLastError());
 }
 static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                             const float* rstd, int N, int C) {
-    norm_backward(true, dinp, dw, NULL, dout, inp, w, NULL, rstd, N, C);
+                             const float* rstd, int N, int C, const float* dres = NULL) {
+    norm_backward(true, dinp, dw, NULL, dout, inp, dres, w, NULL, rstd, N, C);
 }
 
 /* ============================================================================================
@@ -1065,7 +1070,9 @@ static void attention_backward(float* dqkv, const float* dout, const __nv_bfloat
 }
 
 /* ============================================================================================
- * residual: out = a + b
+ * residual: out = a + b. Its backward copies nothing: both inputs' gradient is dout, which the
+ * branch reads as it is (or through its dropout, out of place) and the norm before the branch adds
+ * to its own (norm_backward's dres); see transformer_backward_x.
  * ============================================================================================ */
 __global__ void residual_forward_kernel(float* out, const float* a, const float* b, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -1076,30 +1083,29 @@ static void residual_forward(float* out, const float* a, const float* b, long n)
     cudaCheck(cudaGetLastError());
 }
 
-__global__ void residual_backward_kernel(float* da, float* db, const float* dout, long n) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) { da[i] += dout[i]; db[i] += dout[i]; }
-}
-static void residual_backward(float* da, float* db, const float* dout, long n) {
-    residual_backward_kernel<<<ceil_div(n, 256), 256>>>(da, db, dout, n);
-    cudaCheck(cudaGetLastError());
-}
-
 /* ============================================================================================
  * dropout, in place, the same hash of (seed, index) as the CPU op: identical masks on both
  * ============================================================================================ */
-__global__ void dropout_kernel(float* x, long n, float p, uint64_t site) {
+__global__ void dropout_kernel(float* out, const float* x, long n, float p, uint64_t site) { /* out may be x */
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    x[i] = dropout_keep_dev(seed, (uint64_t)i, p) ? x[i] / (1.0f - p) : 0.0f;
+    out[i] = dropout_keep_dev(seed, (uint64_t)i, p) ? x[i] / (1.0f - p) : 0.0f;
 }
 static void dropout_forward(float* x, long n, float p, uint64_t site) {
     if (p <= 0) return;
-    dropout_kernel<<<ceil_div(n, 256), 256>>>(x, n, p, site);
+    dropout_kernel<<<ceil_div(n, 256), 256>>>(x, x, n, p, site);
     cudaCheck(cudaGetLastError());
 }
 static void dropout_backward(float* dx, long n, float p, uint64_t site) { dropout_forward(dx, n, p, site); }
+/* out of place: dx = the dropout backward of dout, returned; with nothing dropped that is dout
+ * itself, and nothing is written */
+static const float* dropout_backward_to(float* dx, const float* dout, long n, float p, uint64_t site) {
+    if (p <= 0) return dout;
+    dropout_kernel<<<ceil_div(n, 256), 256>>>(dx, dout, n, p, site);
+    cudaCheck(cudaGetLastError());
+    return dx;
+}
 
 /* ============================================================================================
  * fused softmax cross-entropy: one block per position computes the loss and, in the same pass,
@@ -1843,10 +1849,11 @@ static void gpu_norm_forward(const Config* c, X* out, float* mean, float* rstd, 
     if (is_llama(c)) rmsnorm_forward(out, rstd, x, w, N, c->n_embd, 1e-5);
     else layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd);
 }
+/* dres NULL: dx += the norm's backward; else dx = dres + it (see norm_backward) */
 static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const float* dout, const float* x, const float* w,
-                              const float* mean, const float* rstd, int N) {
-    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd);
-    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd);
+                              const float* mean, const float* rstd, int N, const float* dres) {
+    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd, dres);
+    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd, dres);
 }
 
 /* forward to the logits (the loss is model_forward's, below) */
@@ -1912,18 +1919,19 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
     linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V);
     gpu_norm_backward(c, dout, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
-                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT);
+                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT, NULL);
     for (int l = L - 1; l >= 0; l--) {
         TransformerLayerParams w = gpu_layer(g, g->params, l), gr = gpu_layer(g, g->grads, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
-        if (l < L - 1) { // the gradients accumulate (+=): clear this layer's and the input's
-            cudaCheck(cudaMemsetAsync(d.ln1, 0, (size_t)((char*)d.res2 - (char*)d.ln1)));
-            cudaCheck(cudaMemsetAsync(dx, 0, (size_t)BT * C * sizeof(float)));
+        if (l < L - 1) { // the branches' gradients accumulate (+=): clear them (not attproj, res1, mlpproj
+                         // and dx: written below, or not used)
+            cudaCheck(cudaMemsetAsync(d.ln1, 0, (size_t)((char*)d.attproj - (char*)d.ln1)));
+            cudaCheck(cudaMemsetAsync(d.ln2, 0, (size_t)((char*)d.mlpproj - (char*)d.ln2)));
         }
-        residual_backward(d.res1, d.mlpproj, dout, (long)BT * C);
-        dropout_backward(d.mlpproj, (long)BT * C, p, 2 + 2 * l);
-        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, d.mlpproj, fch_act + oH, w.mlpprojw, BT, Hd, C);
+        // res2 = res1 + mlp branch: the branch's gradient is dout (through its dropout)
+        const float* dmlp = dropout_backward_to(d.mlpproj, dout, (long)BT * C, p, 2 + 2 * l);
+        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oH, w.mlpprojw, BT, Hd, C);
         if (is_llama(c)) {
             swiglu_backward(d.fch2, d.fch, d.fch_act, a.fch2 + oH, a.fch + oH, (long)BT * Hd);
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd);
@@ -1931,15 +1939,16 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
             gelu_backward(d.fch, a.fch + oH, d.fch_act, (long)BT * Hd);
         }
         linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
-        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
-        residual_backward(dx, d.attproj, d.res1, (long)BT * C);
-        dropout_backward(d.attproj, (long)BT * C, p, 1 + 2 * l);
-        linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, atty + oC, w.attprojw, BT, C, C);
+        // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
+        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout);
+        const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
+        linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C);
         attention_backward(d.qkv, d.atty, atty + oC, a.qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
         linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C);
-        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
+        // dx = d res1 (the residual path) + ln_1's backward
+        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
         dout = dx;
         dx = t;

@@ -37,22 +37,27 @@ static void check(const char* what, const float* d_got, const float* want, size_
 
 /* LayerNorm / RMSNorm (rms) forward and backward against the CPU ops. The backward adds to
  * gradients that are already there (dx, dw, db start random), and run again from the same start it
- * must give the same bits (no float atomics whose order varies). */
+ * must give the same bits (no float atomics whose order varies). With a residual gradient dres it
+ * writes dx = dres + the norm's backward into a buffer of NaNs (CPU: dres, then +=). */
 static void test_norm(int rms, int N, int C) {
     size_t n = (size_t)N * C;
     float *x = rand_host(n, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(n, 1);
     float *dx = rand_host(n, 1), *dw = rand_host(C, 1), *db = rand_host(C, 1); // the earlier gradients
+    float *dres = rand_host(n, 1), *dxr = (float*)mallocCheck(n * 4);
+    memcpy(dxr, dres, n * 4);
     float *d_x = to_gpu(x, n * 4), *d_w = to_gpu(w, C * 4), *d_b = to_gpu(b, C * 4), *d_dout = to_gpu(dout, n * 4);
     float *d_dx0 = to_gpu(dx, n * 4), *d_dw0 = to_gpu(dw, C * 4), *d_db0 = to_gpu(db, C * 4); // kept: the start of both runs
     float *out = (float*)mallocCheck(n * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
     if (rms) {
         rmsnorm_forward(out, rstd, x, w, N, C, 1e-5);
         rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
+        rmsnorm_backward(dxr, NULL, dout, x, w, rstd, N, C);
     } else {
         layernorm_forward(out, mean, rstd, x, w, b, N, C);
         layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
+        layernorm_backward(dxr, NULL, NULL, dout, x, w, mean, rstd, N, C);
     }
-    float *d_out, *d_mean, *d_rstd, *d_dx[2], *d_dw[2], *d_db[2];
+    float *d_out, *d_mean, *d_rstd, *d_dx[2], *d_dw[2], *d_db[2], *d_dres = to_gpu(dres, n * 4), *d_dxr;
     cudaCheck(cudaMalloc(&d_out, n * 4)); cudaCheck(cudaMalloc(&d_mean, N * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4));
     if (rms) gpu::rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5);
     else gpu::layernorm_forward(d_out, d_mean, d_rstd, d_x, d_w, d_b, N, C);
@@ -64,6 +69,10 @@ static void test_norm(int rms, int N, int C) {
         if (rms) gpu::rmsnorm_backward(d_dx[run], d_dw[run], d_dout, d_x, d_w, d_rstd, N, C);
         else gpu::layernorm_backward(d_dx[run], d_dw[run], d_db[run], d_dout, d_x, d_w, d_mean, d_rstd, N, C);
     }
+    cudaCheck(cudaMalloc(&d_dxr, n * 4));
+    cudaCheck(cudaMemset(d_dxr, 0xff, n * 4)); // NaN: dx must be written, not added to
+    if (rms) gpu::rmsnorm_backward(d_dxr, NULL, d_dout, d_x, d_w, d_rstd, N, C, d_dres);
+    else gpu::layernorm_backward(d_dxr, NULL, NULL, d_dout, d_x, d_w, d_mean, d_rstd, N, C, d_dres);
     char what[160], label[96];
     snprintf(label, sizeof(label), "%s N %d C %d (%s)", rms ? "rmsnorm" : "layernorm", N, C,
              C % 4 == 0 && C <= NORM_MAX_C ? "register rows" : "strided");
@@ -72,11 +81,13 @@ static void test_norm(int rms, int N, int C) {
     snprintf(what, sizeof(what), "%s backward dx (+=)", label); check(what, d_dx[0], dx, n, 1e-4);
     snprintf(what, sizeof(what), "%s backward dw (+=)", label); check(what, d_dw[0], dw, C, 1e-4);
     if (!rms) { snprintf(what, sizeof(what), "%s backward db (+=)", label); check(what, d_db[0], db, C, 1e-4); }
+    snprintf(what, sizeof(what), "%s backward dx = dres + ...", label); check(what, d_dxr, dxr, n, 1e-4);
     float* dw_run0 = (float*)mallocCheck(C * 4);
     cudaCheck(cudaMemcpy(dw_run0, d_dw[0], C * 4, cudaMemcpyDeviceToHost));
     snprintf(what, sizeof(what), "%s backward dw, run twice: same bits", label); check(what, d_dw[1], dw_run0, C, 0);
     free(x); free(w); free(b); free(dout); free(dx); free(dw); free(db); free(out); free(mean); free(rstd); free(dw_run0);
-    float* dev[] = {d_x, d_w, d_b, d_dout, d_dx0, d_dw0, d_db0, d_out, d_mean, d_rstd, d_dx[0], d_dx[1], d_dw[0], d_dw[1], d_db[0], d_db[1]};
+    free(dres); free(dxr);
+    float* dev[] = {d_dres, d_dxr, d_x, d_w, d_b, d_dout, d_dx0, d_dw0, d_db0, d_out, d_mean, d_rstd, d_dx[0], d_dx[1], d_dw[0], d_dw[1], d_db[0], d_db[1]};
     for (size_t k = 0; k < sizeof(dev) / sizeof(dev[0]); k++) cudaCheck(cudaFree(dev[k]));
 }
 
@@ -429,6 +440,17 @@ int main(void) {
         check("gelu_forward", d_out, out, n, 1e-5);
         check("gelu_backward", d_du, du, n, 1e-5);
         check("residual_forward", d_res, res, n, 1e-7);
+        // dropout backward out of place (the residual branches' gradient): the CPU's masks
+        uint64_t base = 777, site = 5;
+        gpu::set_dropout_seed(base);
+        cudaCheck(cudaMemset(d_res, 0xff, n * 4));
+        const float* got = gpu::dropout_backward_to(d_res, d_dout, n, 0.3f, site);
+        memcpy(res, dout, n * 4);
+        dropout_backward(res, n, 0.3f, hash64(base * 1000003ull + site)); // = dropout_site_dev(site)
+        check("dropout_backward_to (p 0.3, out of place)", got, res, n, 1e-7);
+        got = gpu::dropout_backward_to(d_res, d_dout, n, 0.0f, site);
+        printf("%-4s %s\n", got == d_dout ? "ok" : "FAIL", "dropout_backward_to (p 0): returns dout itself");
+        got == d_dout ? n_pass++ : n_fail++;
     }
     { // fused cross-entropy (with a loss mask) vs crossentropy_forward + backward
         float* logits = rand_host((size_t)N * V, 5);
