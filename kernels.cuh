@@ -274,27 +274,111 @@ __device__ inline void st4(__nv_bfloat16* p, const float (&v)[4]) {
     *(uint2*)p = make_uint2(*(const unsigned*)&lo, *(const unsigned*)&hi);
 }
 
-template <typename X>
-__global__ void layernorm_forward_kernel(X* out, float* mean, float* rstd, const float* inp, const float* w,
-                                         const float* b, int N, int C) {
+/* Forward: y = (x - mean) r w + b, r = 1/sqrt(var + eps) (RMSNorm: mean 0, var = mean(x^2), no
+ * b); mean and rstd are kept for the backward. Given a branch, x = inp + branch is the residual
+ * add before the norm, written to res (fp32: the backward reads it) in the same pass. */
+template <typename X, int NV, bool RMS>
+__global__ void norm_forward_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                                    const float* w, const float* b, int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
-    const float* x = inp + (long)row * C;
+    long o = (long)row * C;
+    float x[NV][4], s = 0, v = 0;
+#pragma unroll
+    for (int k = 0; k < NV; k++) { // every load of the row issued before the first use
+        int c = 4 * (lane + 32 * k);
+        float y[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (c < C) {
+            ld4(x[k], inp + o + c);
+            if (branch) ld4(y, branch + o + c);
+        } else {
+            for (int j = 0; j < 4; j++) x[k][j] = 0.0f;
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) x[k][j] += y[j];
+    }
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+        int c = 4 * (lane + 32 * k);
+        if (branch && c < C) st4(res + o + c, x[k]);
+        for (int j = 0; j < 4; j++) s += x[k][j];
+    }
+    float m = RMS ? 0.0f : warp_sum(s) / C;
+#pragma unroll
+    for (int k = 0; k < NV; k++)
+        if (4 * (lane + 32 * k) < C)
+            for (int j = 0; j < 4; j++) v += (x[k][j] - m) * (x[k][j] - m);
+    float r = rsqrtf(warp_sum(v) / C + eps);
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+        int c = 4 * (lane + 32 * k);
+        if (c >= C) continue;
+        float wk[4] = {1.0f, 1.0f, 1.0f, 1.0f}, bk[4] = {0.0f, 0.0f, 0.0f, 0.0f}, y[4];
+        if (w) ld4(wk, w + c);
+        if (b) ld4(bk, b + c);
+        for (int j = 0; j < 4; j++) y[j] = (x[k][j] - m) * r * wk[j] + bk[j];
+        st4(out + o + c, y);
+    }
+    if (lane == 0) {
+        if (!RMS) mean[row] = m;
+        rstd[row] = r;
+    }
+}
+/* any width: the row read from memory in each pass */
+template <typename X, bool RMS>
+__global__ void norm_forward_rows_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                                         const float* w, const float* b, int N, int C, float eps) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    long o = (long)row * C;
+    const float* x = inp + o;
+    if (branch) { // the residual add first (a lane reads back only the columns it wrote)
+        for (int c = lane; c < C; c += 32) res[o + c] = x[c] + branch[o + c];
+        x = res + o;
+    }
     float s = 0;
     for (int c = lane; c < C; c += 32) s += x[c];
-    float m = warp_sum(s) / C;
+    float m = RMS ? 0.0f : warp_sum(s) / C;
     float v = 0;
     for (int c = lane; c < C; c += 32) v += (x[c] - m) * (x[c] - m);
-    float r = rsqrtf(warp_sum(v) / C + 1e-5f);
-    X* y = out + (long)row * C;
-    for (int c = lane; c < C; c += 32) store_as(&y[c], (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f));
-    if (lane == 0) { mean[row] = m; rstd[row] = r; }
+    float r = rsqrtf(warp_sum(v) / C + eps);
+    for (int c = lane; c < C; c += 32) store_as(&out[o + c], (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f));
+    if (lane == 0) {
+        if (!RMS) mean[row] = m;
+        rstd[row] = r;
+    }
+}
+template <int NV, typename X>
+static void norm_forward_vec(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                             const float* w, const float* b, int N, int C, float eps) {
+    if (rms) norm_forward_kernel<X, NV, true><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    else norm_forward_kernel<X, NV, false><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+}
+/* mean unused, b NULL: RMSNorm; branch NULL: no residual add (res unused) */
+template <typename X>
+static void norm_forward(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                         const float* w, const float* b, int N, int C, float eps) {
+    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(out, 4 * sizeof(X)) && aligned(res, 16) && aligned(inp, 16) &&
+               aligned(branch, 16) && aligned(w, 16) && aligned(b, 16);
+    if (vec) {
+        NORM_NV_SWITCH(C, norm_forward_vec, rms, out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    } else if (rms) {
+        norm_forward_rows_kernel<X, true><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    } else {
+        norm_forward_rows_kernel<X, false><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    }
+    cudaCheck(cudaGetLastError());
 }
 template <typename X>
 static void layernorm_forward(X* out, float* mean, float* rstd, const float* inp, const float* w, const float* b,
                               int N, int C) {
-    layernorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, mean, rstd, inp, w, b, N, C);
-    cudaCheck(cudaGetLastError());
+    norm_forward(false, out, mean, rstd, NULL, inp, NULL, w, b, N, C, 1e-5f);
+}
+/* res = inp + branch (the residual add), out = LayerNorm(res): one pass */
+template <typename X>
+static void residual_layernorm_forward(float* res, X* out, float* mean, float* rstd, const float* inp, const float* branch,
+                                       const float* w, const float* b, int N, int C) {
+    norm_forward(false, out, mean, rstd, res, inp, branch, w, b, N, C, 1e-5f);
 }
 
 /* Backward: dxhat = dy w, xhat = (x - mean) r, dx = r (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
@@ -461,23 +545,17 @@ static void layernorm_backward(float* dinp, float* dw, float* db, const float* d
 }
 
 /* ============================================================================================
- * RMSNorm: one warp per row (the backward is LayerNorm's kernel with RMS set)
+ * RMSNorm: LayerNorm's kernels with RMS set
  * ============================================================================================ */
 template <typename X>
-__global__ void rmsnorm_forward_kernel(X* out, float* rstd, const float* inp, const float* w, int N, int C, float eps) {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= N) return;
-    const float* x = inp + (long)row * C;
-    float ss = 0;
-    for (int c = lane; c < C; c += 32) ss += x[c] * x[c];
-    float r = rsqrtf(warp_sum(ss) / C + eps);
-    for (int c = lane; c < C; c += 32) store_as(&out[(long)row * C + c], x[c] * r * (w ? w[c] : 1.0f));
-    if (lane == 0) rstd[row] = r;
-}
-template <typename X>
 static void rmsnorm_forward(X* out, float* rstd, const float* inp, const float* w, int N, int C, double eps) {
-    rmsnorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, rstd, inp, w, N, C, (float)eps);
-    cudaCheck(cudaGetLastError());
+    norm_forward(true, out, NULL, rstd, NULL, inp, NULL, w, NULL, N, C, (float)eps);
+}
+/* res = inp + branch (the residual add), out = RMSNorm(res): one pass */
+template <typename X>
+static void residual_rmsnorm_forward(float* res, X* out, float* rstd, const float* inp, const float* branch, const float* w,
+                                     int N, int C, double eps) {
+    norm_forward(true, out, NULL, rstd, res, inp, branch, w, NULL, N, C, (float)eps);
 }
 static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                              const float* rstd, int N, int C, const float* dres = NULL) {
@@ -1849,6 +1927,13 @@ static void gpu_norm_forward(const Config* c, X* out, float* mean, float* rstd, 
     if (is_llama(c)) rmsnorm_forward(out, rstd, x, w, N, c->n_embd, 1e-5);
     else layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd);
 }
+/* res = x + branch (the residual add) and out = norm(res), in one pass */
+template <typename X>
+static void gpu_residual_norm_forward(const Config* c, float* res, X* out, float* mean, float* rstd, const float* x, const float* branch,
+                                      const float* w, const float* b, int N) {
+    if (is_llama(c)) residual_rmsnorm_forward(res, out, rstd, x, branch, w, N, c->n_embd, 1e-5);
+    else residual_layernorm_forward(res, out, mean, rstd, x, branch, w, b, N, c->n_embd);
+}
 /* dres NULL: dx += the norm's backward; else dx = dres + it (see norm_backward) */
 static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const float* dout, const float* x, const float* w,
                               const float* mean, const float* rstd, int N, const float* dres) {
@@ -1870,19 +1955,20 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
     encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
     dropout_forward(a.encoded, (long)BT * C, active_embd_dropout(m), 0);
+    TransformerLayerParams w0 = gpu_layer(g, g->params, 0); // layer 0's ln_1; the next ones' are fused into the residual adds
+    gpu_norm_forward(c, ln1, a.ln1_mean, a.ln1_rstd, a.encoded, w0.ln1w, w0.ln1b, BT);
     for (int l = 0; l < L; l++) {
         TransformerLayerParams w = gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
-        gpu_norm_forward(c, ln1 + oC, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
         linear_forward(a.qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
         if (c->pos == POS_ROPE) rope_forward(a.qkv + o3, B, T, C, H);
         attention_forward(atty + oC, a.att + (size_t)l * B * H * T, a.qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
                           active_attn_dropout(m), attn_site(l));
         linear_forward(a.attproj + oC, atty + oC, w.attprojw, w.attprojb, BT, C, C);
         dropout_forward(a.attproj + oC, (long)BT * C, p, 1 + 2 * l);
-        residual_forward(a.res1 + oC, x, a.attproj + oC, (long)BT * C);
-        gpu_norm_forward(c, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
+        // res1 = x + attention branch, and its ln_2
+        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj + oC, w.ln2w, w.ln2b, BT);
         linear_forward(a.fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
         if (is_llama(c)) {
             linear_forward(a.fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
@@ -1892,11 +1978,17 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         }
         linear_forward(a.mlpproj + oC, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(a.mlpproj + oC, (long)BT * C, p, 2 + 2 * l);
-        residual_forward(a.res2 + oC, a.res1 + oC, a.mlpproj + oC, (long)BT * C);
+        // res2 = res1 + mlp branch, and the norm that reads it: the next layer's ln_1, or ln_f
+        if (l < L - 1) {
+            TransformerLayerParams wn = gpu_layer(g, g->params, l + 1);
+            gpu_residual_norm_forward(c, a.res2 + oC, ln1 + oC + (size_t)BT * C, a.ln1_mean + (l + 1) * BT, a.ln1_rstd + (l + 1) * BT,
+                                      a.res1 + oC, a.mlpproj + oC, wn.ln1w, wn.ln1b, BT);
+        } else {
+            gpu_residual_norm_forward(c, a.res2 + oC, a.lnf, a.lnf_mean, a.lnf_rstd, a.res1 + oC, a.mlpproj + oC,
+                                      gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
+                                      gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
+        }
     }
-    float* xL = a.res2 + (size_t)(L - 1) * BT * C;
-    gpu_norm_forward(c, a.lnf, a.lnf_mean, a.lnf_rstd, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
-                     gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
     linear_forward(g->logits, a.lnf, wte, NULL, BT, C, V);
 }
 /* backward of the last forward (dlogits are already there): accumulates into g->grads. The

@@ -35,7 +35,21 @@ static void check(const char* what, const float* d_got, const float* want, size_
     free(got);
 }
 
-/* LayerNorm / RMSNorm (rms) forward and backward against the CPU ops. The backward adds to
+/* a bf16 device buffer widened to fp32 and checked like check() */
+static void check_bf16(const char* what, const __nv_bfloat16* d_got, const float* want, size_t n, double tol) {
+    __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n * 2);
+    float* h32 = (float*)mallocCheck(n * 4);
+    cudaCheck(cudaMemcpy(h16, d_got, n * 2, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; i++) h32[i] = __bfloat162float(h16[i]);
+    float* d32 = to_gpu(h32, n * 4);
+    check(what, d32, want, n, tol);
+    cudaCheck(cudaFree(d32));
+    free(h16); free(h32);
+}
+
+/* LayerNorm / RMSNorm (rms) forward and backward against the CPU ops. The forward with the
+ * residual add fused in (res = a + branch, out = norm(res)) against residual_forward then the norm,
+ * with fp32 and bf16 outputs. The backward adds to
  * gradients that are already there (dx, dw, db start random), and run again from the same start it
  * must give the same bits (no float atomics whose order varies). With a residual gradient dres it
  * writes dx = dres + the norm's backward into a buffer of NaNs (CPU: dres, then +=). */
@@ -78,6 +92,27 @@ static void test_norm(int rms, int N, int C) {
              C % 4 == 0 && C <= NORM_MAX_C ? "register rows" : "strided");
     snprintf(what, sizeof(what), "%s forward out", label); check(what, d_out, out, n, 1e-5);
     snprintf(what, sizeof(what), "%s forward rstd", label); check(what, d_rstd, rstd, N, 1e-5);
+    { // the residual add fused into the forward
+        float *a = rand_host(n, 1), *br = rand_host(n, 1), *res = (float*)mallocCheck(n * 4), *outr = (float*)mallocCheck(n * 4);
+        residual_forward(res, a, br, n);
+        if (rms) rmsnorm_forward(outr, rstd, res, w, N, C, 1e-5);
+        else layernorm_forward(outr, mean, rstd, res, w, b, N, C);
+        float *d_a = to_gpu(a, n * 4), *d_br = to_gpu(br, n * 4), *d_res;
+        __nv_bfloat16* d_out16;
+        cudaCheck(cudaMalloc(&d_res, n * 4)); cudaCheck(cudaMalloc(&d_out16, n * 2));
+        cudaCheck(cudaMemset(d_res, 0xff, n * 4)); cudaCheck(cudaMemset(d_out, 0xff, n * 4));
+        if (rms) gpu::residual_rmsnorm_forward(d_res, d_out, d_rstd, d_a, d_br, d_w, N, C, 1e-5);
+        else gpu::residual_layernorm_forward(d_res, d_out, d_mean, d_rstd, d_a, d_br, d_w, d_b, N, C);
+        snprintf(what, sizeof(what), "%s residual+norm forward: res = a + branch", label); check(what, d_res, res, n, 1e-7);
+        snprintf(what, sizeof(what), "%s residual+norm forward: out", label); check(what, d_out, outr, n, 1e-5);
+        snprintf(what, sizeof(what), "%s residual+norm forward: rstd", label); check(what, d_rstd, rstd, N, 1e-5);
+        if (!rms) { snprintf(what, sizeof(what), "%s residual+norm forward: mean", label); check(what, d_mean, mean, N, 1e-5); }
+        if (rms) gpu::residual_rmsnorm_forward(d_res, d_out16, d_rstd, d_a, d_br, d_w, N, C, 1e-5);
+        else gpu::residual_layernorm_forward(d_res, d_out16, d_mean, d_rstd, d_a, d_br, d_w, d_b, N, C);
+        snprintf(what, sizeof(what), "%s residual+norm forward: out in bf16", label); check_bf16(what, d_out16, outr, n, 1e-2);
+        free(a); free(br); free(res); free(outr);
+        cudaCheck(cudaFree(d_a)); cudaCheck(cudaFree(d_br)); cudaCheck(cudaFree(d_res)); cudaCheck(cudaFree(d_out16));
+    }
     snprintf(what, sizeof(what), "%s backward dx (+=)", label); check(what, d_dx[0], dx, n, 1e-4);
     snprintf(what, sizeof(what), "%s backward dw (+=)", label); check(what, d_dw[0], dw, C, 1e-4);
     if (!rms) { snprintf(what, sizeof(what), "%s backward db (+=)", label); check(what, d_db[0], db, C, 1e-4); }
