@@ -257,153 +257,343 @@ static void linear_forward(O* out, const X* inp, const float* W, const float* bi
     }
 }
 template <typename X, typename D>
-static void linear_backward_gemms(float* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC) {
-    if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, 1.0f, dinp, C); // dinp^T (C,N) += W^T (C,OC) dout^T (OC,N)
+static void linear_backward_gemms(float* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC,
+                                  bool set_dinp) {
+    if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, set_dinp ? 0.0f : 1.0f, dinp, C); // dinp^T (C,N) (+)= W^T (C,OC) dout^T (OC,N)
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
 }
-/* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16 */
+/* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16. set_dinp: dinp =
+ * (the first gradient a buffer gets: no clearing before it, and no read of the old values) */
 template <typename X, typename D>
 static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
-                            int N, int C, int OC) {
+                            int N, int C, int OC, bool set_dinp = false) {
     static Bf16Scratch sd = {NULL, 0};
-    if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC);
-    else linear_backward_gemms(dinp, dW, bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC);
+    if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC, set_dinp);
+    else linear_backward_gemms(dinp, dW, bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC, set_dinp);
     if (dbias) bias_grad(dbias, dout, N, OC);
 }
 
 /* ============================================================================================
- * LayerNorm (eps 1e-5): one warp per row
+ * LayerNorm (eps 1e-5), and the kernels it shares with RMSNorm: RMSNorm is LayerNorm with the
+ * mean taken as 0 and no bias (template flag RMS). One warp per row. Rows of up to NORM_MAX_C
+ * columns are held in registers, lane l owning the float4s at columns 4 (l + 32 k), k < NV, so
+ * a row is read once, with 16-byte loads; other widths (C % 4 != 0, C > NORM_MAX_C) and
+ * unaligned rows take the strided *_rows kernels, which read a row again for each pass.
  * ============================================================================================ */
-template <typename X>
-__global__ void layernorm_forward_kernel(X* out, float* mean, float* rstd, const float* inp, const float* w,
-                                         const float* b, int N, int C) {
+#define NORM_MAX_C 1024
+/* NV, the float4s a lane holds for C columns, rounded up to a width we instantiate */
+static int norm_nv(int C) {
+    int nv = ceil_div(C, 128);
+    return nv <= 4 ? nv : nv <= 6 ? 6 : 8;
+}
+static bool aligned(const void* p, int bytes) { return (uintptr_t)p % bytes == 0; } /* NULL is */
+/* calls F<NV>(args...) with NV = norm_nv(C) */
+#define NORM_NV_SWITCH(C, F, ...)                  \
+    switch (norm_nv(C)) {                          \
+    case 1: F<1>(__VA_ARGS__); break;              \
+    case 2: F<2>(__VA_ARGS__); break;              \
+    case 3: F<3>(__VA_ARGS__); break;              \
+    case 4: F<4>(__VA_ARGS__); break;              \
+    case 6: F<6>(__VA_ARGS__); break;              \
+    default: F<8>(__VA_ARGS__); break;             \
+    }
+/* 4 floats of a register row from and to memory (16-byte aligned; bf16: 8 bytes) */
+__device__ inline void ld4(float (&v)[4], const float* p) {
+    float4 t = *(const float4*)p;
+    v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
+}
+__device__ inline void st4(float* p, const float (&v)[4]) { *(float4*)p = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ inline void st4(__nv_bfloat16* p, const float (&v)[4]) {
+    __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
+    *(uint2*)p = make_uint2(*(const unsigned*)&lo, *(const unsigned*)&hi);
+}
+
+/* Forward: y = (x - mean) r w + b, r = 1/sqrt(var + eps) (RMSNorm: mean 0, var = mean(x^2), no
+ * b); mean and rstd are kept for the backward. Given a branch, x = inp + branch is the residual
+ * add before the norm, written to res (fp32: the backward reads it) in the same pass. */
+template <typename X, int NV, bool RMS>
+__global__ void norm_forward_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                                    const float* w, const float* b, int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
-    const float* x = inp + (long)row * C;
+    long o = (long)row * C;
+    float x[NV][4], s = 0, v = 0;
+#pragma unroll
+    for (int k = 0; k < NV; k++) { // every load of the row issued before the first use
+        int c = 4 * (lane + 32 * k);
+        float y[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (c < C) {
+            ld4(x[k], inp + o + c);
+            if (branch) ld4(y, branch + o + c);
+        } else {
+            for (int j = 0; j < 4; j++) x[k][j] = 0.0f;
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) x[k][j] += y[j];
+    }
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+        int c = 4 * (lane + 32 * k);
+        if (branch && c < C) st4(res + o + c, x[k]);
+        for (int j = 0; j < 4; j++) s += x[k][j];
+    }
+    float m = RMS ? 0.0f : warp_sum(s) / C;
+#pragma unroll
+    for (int k = 0; k < NV; k++)
+        if (4 * (lane + 32 * k) < C)
+            for (int j = 0; j < 4; j++) v += (x[k][j] - m) * (x[k][j] - m);
+    float r = rsqrtf(warp_sum(v) / C + eps);
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+        int c = 4 * (lane + 32 * k);
+        if (c >= C) continue;
+        float wk[4] = {1.0f, 1.0f, 1.0f, 1.0f}, bk[4] = {0.0f, 0.0f, 0.0f, 0.0f}, y[4];
+        if (w) ld4(wk, w + c);
+        if (b) ld4(bk, b + c);
+        for (int j = 0; j < 4; j++) y[j] = (x[k][j] - m) * r * wk[j] + bk[j];
+        st4(out + o + c, y);
+    }
+    if (lane == 0) {
+        if (!RMS) mean[row] = m;
+        rstd[row] = r;
+    }
+}
+/* any width: the row read from memory in each pass */
+template <typename X, bool RMS>
+__global__ void norm_forward_rows_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                                         const float* w, const float* b, int N, int C, float eps) {
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    long o = (long)row * C;
+    const float* x = inp + o;
+    if (branch) { // the residual add first (a lane reads back only the columns it wrote)
+        for (int c = lane; c < C; c += 32) res[o + c] = x[c] + branch[o + c];
+        x = res + o;
+    }
     float s = 0;
     for (int c = lane; c < C; c += 32) s += x[c];
-    float m = warp_sum(s) / C;
+    float m = RMS ? 0.0f : warp_sum(s) / C;
     float v = 0;
     for (int c = lane; c < C; c += 32) v += (x[c] - m) * (x[c] - m);
-    float r = rsqrtf(warp_sum(v) / C + 1e-5f);
-    X* y = out + (long)row * C;
-    for (int c = lane; c < C; c += 32) store_as(&y[c], (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f));
-    if (lane == 0) { mean[row] = m; rstd[row] = r; }
+    float r = rsqrtf(warp_sum(v) / C + eps);
+    for (int c = lane; c < C; c += 32) store_as(&out[o + c], (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f));
+    if (lane == 0) {
+        if (!RMS) mean[row] = m;
+        rstd[row] = r;
+    }
+}
+template <int NV, typename X>
+static void norm_forward_vec(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                             const float* w, const float* b, int N, int C, float eps) {
+    if (rms) norm_forward_kernel<X, NV, true><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    else norm_forward_kernel<X, NV, false><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+}
+/* mean unused, b NULL: RMSNorm; branch NULL: no residual add (res unused) */
+template <typename X>
+static void norm_forward(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+                         const float* w, const float* b, int N, int C, float eps) {
+    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(out, 4 * sizeof(X)) && aligned(res, 16) && aligned(inp, 16) &&
+               aligned(branch, 16) && aligned(w, 16) && aligned(b, 16);
+    if (vec) {
+        NORM_NV_SWITCH(C, norm_forward_vec, rms, out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    } else if (rms) {
+        norm_forward_rows_kernel<X, true><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    } else {
+        norm_forward_rows_kernel<X, false><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    }
+    cudaCheck(cudaGetLastError());
 }
 template <typename X>
 static void layernorm_forward(X* out, float* mean, float* rstd, const float* inp, const float* w, const float* b,
                               int N, int C) {
-    layernorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, mean, rstd, inp, w, b, N, C);
-    cudaCheck(cudaGetLastError());
+    norm_forward(false, out, mean, rstd, NULL, inp, NULL, w, b, N, C, 1e-5f);
 }
-/* The weight gradients are column sums over all rows: each block sums its rows into shared
- * memory, writes one partial row per block, and norm_reduce_kernel adds the partials (a global
- * atomicAdd per row and column would serialise thousands of rows on the same C addresses). */
+/* res = inp + branch (the residual add), out = LayerNorm(res): one pass */
+template <typename X>
+static void residual_layernorm_forward(float* res, X* out, float* mean, float* rstd, const float* inp, const float* branch,
+                                       const float* w, const float* b, int N, int C) {
+    norm_forward(false, out, mean, rstd, res, inp, branch, w, b, N, C, 1e-5f);
+}
+
+/* Backward: dxhat = dy w, xhat = (x - mean) r, dx = r (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
+ * (RMSNorm: no mean(dxhat) term), added to dx (+=, as the CPU op); or, given dres, the residual
+ * stream's gradient that passes the norm by: dx = dres + ..., written, so that dx needs neither a
+ * clearing nor a copy of dres first (dx may be dres). The weight gradients dw = sum
+ * dy xhat, db = sum dy are column sums over all rows: each warp sums its rows, each block adds its
+ * warps in order into one partial row, and norm_reduce_kernel adds the partial rows in order: the
+ * same sums in the same order on every run, no atomics. */
 #define NORM_BWD_BLOCKS 264
-static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats, grown once */
+static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats: a block's dw then db, grown once */
     static float* p = NULL;
     static size_t cap = 0;
     scratch_grow(&p, &cap, (size_t)NORM_BWD_BLOCKS * 2 * C * sizeof(float));
     return p;
 }
 /* blocks for N rows: at least 64 rows per block, so that small batches leave few partial rows to
- * add (the reduce walks them in sequence) */
+ * add */
 static int norm_bwd_blocks(int N) { return ceil_div(N, 64) < NORM_BWD_BLOCKS ? ceil_div(N, 64) : NORM_BWD_BLOCKS; }
+/* dw[c] += sum_k partials[k][c], db[c] += sum_k partials[k][C + c]: blocks of 32 columns x 16
+ * slices of the partial rows (one thread per column walking all of them was latency-bound), the
+ * slices added in order */
 __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, int n_blocks, int C) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
+    __shared__ float red[2][16][33];
+    int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx;
     float sw = 0, sb = 0;
-    for (int k = 0; k < n_blocks; k++) {
-        sw += partials[(long)k * 2 * C + c];
-        sb += partials[(long)k * 2 * C + C + c];
-    }
+    if (c < C)
+        for (int k = ty; k < n_blocks; k += 16) {
+            sw += partials[(long)k * 2 * C + c];
+            if (db) sb += partials[(long)k * 2 * C + C + c];
+        }
+    red[0][ty][tx] = sw;
+    red[1][ty][tx] = sb;
+    __syncthreads();
+    if (ty > 0 || c >= C) return;
+    for (int i = 1; i < 16; i++) { sw += red[0][i][tx]; sb += red[1][i][tx]; }
     if (dw) dw[c] += sw;
     if (db) db[c] += sb;
 }
-/* dx per row in one warp (rows strided over the grid); dw, db partial sums per block */
-__global__ void layernorm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
-                                          const float* w, const float* mean, const float* rstd, int N, int C) {
-    extern __shared__ float acc[]; // dw (C), db (C)
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
-    __syncthreads();
+/* rows strided over the grid, one warp each, the row (x, dy) in registers: read once. Each warp
+ * sums its rows' dw, db into its own slice of shared memory (registers would halve the warps that
+ * fit on a multiprocessor, and these loads need many in flight). */
+template <int NV, bool RMS>
+__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
+                                                               const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
+    extern __shared__ float red[]; // (warps, 2C): each warp's dw (C) and db (C)
     int warps = blockDim.x / 32, lane = threadIdx.x % 32;
+    float* acc = red + (long)(threadIdx.x / 32) * 2 * C;
+    for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
+    __syncwarp(); // from here on a lane owns the columns of its register row
     for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
+        long o = (long)row * C;
+        float m = RMS ? 0.0f : mean[row], r = rstd[row], s1 = 0, s2 = 0;
+        const float* base = (dres ? dres : dinp) + o; // what dx adds to
+        float x[NV][4], dy[NV][4], v[NV][4];            // x becomes xhat, dy dxhat
+#pragma unroll
+        for (int k = 0; k < NV; k++) { // every load of the row issued before the first use
+            int c = 4 * (lane + 32 * k);
+            if (c < C) { ld4(x[k], inp + o + c); ld4(dy[k], dout + o + c); ld4(v[k], base + c); }
+            else for (int j = 0; j < 4; j++) x[k][j] = dy[k][j] = 0.0f; // adds nothing below
+        }
+#pragma unroll
+        for (int k = 0; k < NV; k++) {
+            int c = 4 * (lane + 32 * k);
+            if (c >= C) continue;
+            float wk[4] = {1.0f, 1.0f, 1.0f, 1.0f}, dw[4], db[4];
+            if (w) ld4(wk, w + c);
+            ld4(dw, acc + c);
+            if (!RMS) ld4(db, acc + C + c);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                float xhat = (x[k][j] - m) * r, dxhat = dy[k][j] * wk[j];
+                s1 += dxhat;
+                s2 += dxhat * xhat;
+                dw[j] += dy[k][j] * xhat;
+                db[j] += dy[k][j];
+                x[k][j] = xhat;
+                dy[k][j] = dxhat;
+            }
+            st4(acc + c, dw);
+            if (!RMS) st4(acc + C + c, db);
+        }
+        s1 = RMS ? 0.0f : warp_sum(s1) / C;
+        s2 = warp_sum(s2) / C;
+#pragma unroll
+        for (int k = 0; k < NV; k++) {
+            int c = 4 * (lane + 32 * k);
+            if (c >= C) continue;
+#pragma unroll
+            for (int j = 0; j < 4; j++) v[k][j] += r * (dy[k][j] - s1 - x[k][j] * s2);
+            st4(dinp + o + c, v[k]);
+        }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < (RMS ? C : 2 * C); c += blockDim.x) { // the block's partial row: its warps in order
+        float s = 0;
+        for (int i = 0; i < warps; i++) s += red[(long)i * 2 * C + c];
+        partials[(long)blockIdx.x * 2 * C + c] = s;
+    }
+}
+/* any width: the row read from memory in each pass, one warp per block, whose lanes own their
+ * columns of the block's partial row (plain adds, in row order) */
+template <bool RMS>
+__global__ void norm_backward_rows_kernel(float* dinp, float* partials, const float* dout, const float* inp,
+                                          const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
+    int lane = threadIdx.x;
+    float* acc = partials + (long)blockIdx.x * 2 * C; // dw (C), db (C)
+    for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
+    for (int row = blockIdx.x; row < N; row += gridDim.x) {
         const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
-        float m = mean[row], r = rstd[row], s1 = 0, s2 = 0;
+        float m = RMS ? 0.0f : mean[row], r = rstd[row], s1 = 0, s2 = 0;
         for (int c = lane; c < C; c += 32) {
             float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
             s1 += dxhat;
             s2 += dxhat * xhat;
         }
-        s1 = warp_sum(s1) / C;
+        s1 = RMS ? 0.0f : warp_sum(s1) / C;
         s2 = warp_sum(s2) / C;
         float* dx = dinp + (long)row * C;
+        const float* base = dres ? dres + (long)row * C : dx; // what dx adds to
         for (int c = lane; c < C; c += 32) {
             float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
-            dx[c] += r * (dxhat - s1 - xhat * s2);
-            atomicAdd(&acc[c], dy[c] * xhat); // shared memory: cheap
-            atomicAdd(&acc[C + c], dy[c]);
+            dx[c] = base[c] + r * (dxhat - s1 - xhat * s2);
+            acc[c] += dy[c] * xhat;
+            acc[C + c] += dy[c];
         }
     }
-    __syncthreads();
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
 }
-static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
-                               const float* mean, const float* rstd, int N, int C) {
+template <int NV>
+static void norm_backward_vec(bool rms, int nb, float* dinp, float* partials, const float* dout, const float* inp,
+                              const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
+    static bool configured = false;
+    if (!configured) { // 8 warps' dw, db: 64 KB at NORM_MAX_C, over the default 48
+        int most = 8 * 2 * NORM_MAX_C * sizeof(float);
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        configured = true;
+    }
+    size_t smem = 8 * 2 * C * sizeof(float); // 256 threads: 8 warps
+    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+}
+/* db NULL, mean unused: RMSNorm; dres NULL: dx += */
+static void norm_backward(bool rms, float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* dres,
+                          const float* w, const float* mean, const float* rstd, int N, int C) {
     float* partials = norm_partials(C);
     int nb = norm_bwd_blocks(N);
-    layernorm_backward_kernel<<<nb, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, mean, rstd, N, C);
+    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(dinp, 16) && aligned(dout, 16) && aligned(inp, 16) && aligned(dres, 16) &&
+               aligned(w, 16);
+    if (vec) {
+        NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+    } else if (rms) {
+        norm_backward_rows_kernel<true><<<nb, 32>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+    } else {
+        norm_backward_rows_kernel<false><<<nb, 32>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+    }
     cudaCheck(cudaGetLastError());
-    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, db, partials, nb, C);
+    norm_reduce_kernel<<<ceil_div(C, 32), dim3(32, 16)>>>(dw, db, partials, nb, C);
     cudaCheck(cudaGetLastError());
+}
+static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                               const float* mean, const float* rstd, int N, int C, const float* dres = NULL) {
+    norm_backward(false, dinp, dw, db, dout, inp, dres, w, mean, rstd, N, C);
 }
 
 /* ============================================================================================
- * RMSNorm: one warp per row
+ * RMSNorm: LayerNorm's kernels with RMS set
  * ============================================================================================ */
 template <typename X>
-__global__ void rmsnorm_forward_kernel(X* out, float* rstd, const float* inp, const float* w, int N, int C, float eps) {
-    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (row >= N) return;
-    const float* x = inp + (long)row * C;
-    float ss = 0;
-    for (int c = lane; c < C; c += 32) ss += x[c] * x[c];
-    float r = rsqrtf(warp_sum(ss) / C + eps);
-    for (int c = lane; c < C; c += 32) store_as(&out[(long)row * C + c], x[c] * r * (w ? w[c] : 1.0f));
-    if (lane == 0) rstd[row] = r;
-}
-template <typename X>
 static void rmsnorm_forward(X* out, float* rstd, const float* inp, const float* w, int N, int C, double eps) {
-    rmsnorm_forward_kernel<<<ceil_div(N, 8), 256>>>(out, rstd, inp, w, N, C, (float)eps);
-    cudaCheck(cudaGetLastError());
+    norm_forward(true, out, NULL, rstd, NULL, inp, NULL, w, NULL, N, C, (float)eps);
 }
-__global__ void rmsnorm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp, const float* w,
-                                        const float* rstd, int N, int C) {
-    extern __shared__ float acc[]; // dw (C); the db half of the partial row stays 0
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) acc[c] = 0.0f;
-    __syncthreads();
-    int warps = blockDim.x / 32, lane = threadIdx.x % 32;
-    for (int row = blockIdx.x * warps + threadIdx.x / 32; row < N; row += gridDim.x * warps) {
-        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
-        float r = rstd[row], s = 0;
-        for (int c = lane; c < C; c += 32) s += dy[c] * (w ? w[c] : 1.0f) * x[c] * r;
-        s = warp_sum(s) / C;
-        for (int c = lane; c < C; c += 32) {
-            dinp[(long)row * C + c] += r * (dy[c] * (w ? w[c] : 1.0f) - x[c] * r * s);
-            atomicAdd(&acc[c], dy[c] * x[c] * r);
-        }
-    }
-    __syncthreads();
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) partials[(long)blockIdx.x * 2 * C + c] = acc[c];
+/* res = inp + branch (the residual add), out = RMSNorm(res): one pass */
+template <typename X>
+static void residual_rmsnorm_forward(float* res, X* out, float* rstd, const float* inp, const float* branch, const float* w,
+                                     int N, int C, double eps) {
+    norm_forward(true, out, NULL, rstd, res, inp, branch, w, NULL, N, C, (float)eps);
 }
 static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                             const float* rstd, int N, int C) {
-    float* partials = norm_partials(C);
-    int nb = norm_bwd_blocks(N);
-    rmsnorm_backward_kernel<<<nb, 256, 2 * C * sizeof(float)>>>(dinp, partials, dout, inp, w, rstd, N, C);
-    cudaCheck(cudaGetLastError());
-    norm_reduce_kernel<<<ceil_div(C, 256), 256>>>(dw, NULL, partials, nb, C);
-    cudaCheck(cudaGetLastError());
+                             const float* rstd, int N, int C, const float* dres = NULL) {
+    norm_backward(true, dinp, dw, NULL, dout, inp, dres, w, NULL, rstd, N, C);
 }
 
 /* ============================================================================================
@@ -477,8 +667,8 @@ __global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* do
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     float g = to_float(gate[i]), u = to_float(up[i]), s = 1.0f / (1.0f + expf(-g));
-    dgate[i] += dout[i] * u * (s + g * s * (1.0f - s));
-    dup[i] += dout[i] * g * s;
+    dgate[i] = dout[i] * u * (s + g * s * (1.0f - s)); // set, not +=: the first (only) gradient they get
+    dup[i] = dout[i] * g * s;
 }
 template <typename I>
 static void swiglu_backward(float* dgate, float* dup, const float* dout, const I* gate, const I* up, long n) {
@@ -995,7 +1185,8 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
         fa_mm_pb(dK, dp, Q);  // dK += dS^T Q
         __syncthreads();
     }
-    // dqkv[k part] += scale * dK, dqkv[v part] += dV (this block owns these rows: no atomics)
+    // dqkv[k part] = scale * dK, dqkv[v part] = dV (this block owns these rows: no atomics; written,
+    // not added: the only gradient these get)
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
@@ -1003,8 +1194,8 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
             int j = j0 + fa_row(lane, e);
             if (j >= T) continue;
             float* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, e);
-            dst[C] += scale * dK[n][e];
-            dst[2 * C] += dV[n][e];
+            dst[C] = scale * dK[n][e];
+            dst[2 * C] = dV[n][e];
         }
 }
 
@@ -1086,7 +1277,7 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         #pragma unroll
         for (int e = 0; e < 4; e++) {
             int i = r0 + fa_row(lane, e);
-            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, e)] += scale * dQ[n][e];
+            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, e)] = scale * dQ[n][e];
         }
 }
 
@@ -1113,17 +1304,20 @@ static void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int
         out, lse, qkv, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
-/* scratch: B*H*T floats (the row dots D) */
+/* dqkv = the gradient (written, not added; the row kernels add with atomics into a cleared
+ * buffer). scratch: B*H*T floats (the row dots D) */
 static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
                                uint64_t site = 0) {
     (void)scratch;
+    cudaCheck(cudaMemsetAsync(dqkv, 0, (size_t)B * T * 3 * C * sizeof(float)));
     attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
 static void attention_backward(float* dqkv, const float* dout, const bf16* out, const bf16* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
                                uint64_t site = 0) {
     if (!attention_uses_flash(C, H)) {
+        cudaCheck(cudaMemsetAsync(dqkv, 0, (size_t)B * T * 3 * C * sizeof(float)));
         attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
         return;
     }
@@ -1151,7 +1345,9 @@ static void attention_backward(float* dqkv, const float* dout, const bf16* out, 
 }
 
 /* ============================================================================================
- * residual: out = a + b
+ * residual: out = a + b. Its backward copies nothing: both inputs' gradient is dout, which the
+ * branch reads as it is (or through its dropout, out of place) and the norm before the branch adds
+ * to its own (norm_backward's dres); see transformer_backward_x.
  * ============================================================================================ */
 __global__ void residual_forward_kernel(float* out, const float* a, const float* b, long n) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -1162,30 +1358,29 @@ static void residual_forward(float* out, const float* a, const float* b, long n)
     cudaCheck(cudaGetLastError());
 }
 
-__global__ void residual_backward_kernel(float* da, float* db, const float* dout, long n) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) { da[i] += dout[i]; db[i] += dout[i]; }
-}
-static void residual_backward(float* da, float* db, const float* dout, long n) {
-    residual_backward_kernel<<<ceil_div(n, 256), 256>>>(da, db, dout, n);
-    cudaCheck(cudaGetLastError());
-}
-
 /* ============================================================================================
  * dropout, in place, the same hash of (seed, index) as the CPU op: identical masks on both
  * ============================================================================================ */
-__global__ void dropout_kernel(float* x, long n, float p, uint64_t site) {
+__global__ void dropout_kernel(float* out, const float* x, long n, float p, uint64_t site) { /* out may be x */
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    x[i] = dropout_keep_dev(seed, (uint64_t)i, p) ? x[i] / (1.0f - p) : 0.0f;
+    out[i] = dropout_keep_dev(seed, (uint64_t)i, p) ? x[i] / (1.0f - p) : 0.0f;
 }
 static void dropout_forward(float* x, long n, float p, uint64_t site) {
     if (p <= 0) return;
-    dropout_kernel<<<ceil_div(n, 256), 256>>>(x, n, p, site);
+    dropout_kernel<<<ceil_div(n, 256), 256>>>(x, x, n, p, site);
     cudaCheck(cudaGetLastError());
 }
 static void dropout_backward(float* dx, long n, float p, uint64_t site) { dropout_forward(dx, n, p, site); }
+/* out of place: dx = the dropout backward of dout, returned; with nothing dropped that is dout
+ * itself, and nothing is written */
+static const float* dropout_backward_to(float* dx, const float* dout, long n, float p, uint64_t site) {
+    if (p <= 0) return dout;
+    dropout_kernel<<<ceil_div(n, 256), 256>>>(dx, dout, n, p, site);
+    cudaCheck(cudaGetLastError());
+    return dx;
+}
 
 /* ============================================================================================
  * fused softmax cross-entropy: one block per position computes the loss and, in the same pass,
@@ -1929,10 +2124,18 @@ static void gpu_norm_forward(const Config* c, X* out, float* mean, float* rstd, 
     if (is_llama(c)) rmsnorm_forward(out, rstd, x, w, N, c->n_embd, 1e-5);
     else layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd);
 }
+/* res = x + branch (the residual add) and out = norm(res), in one pass */
+template <typename X>
+static void gpu_residual_norm_forward(const Config* c, float* res, X* out, float* mean, float* rstd, const float* x, const float* branch,
+                                      const float* w, const float* b, int N) {
+    if (is_llama(c)) residual_rmsnorm_forward(res, out, rstd, x, branch, w, N, c->n_embd, 1e-5);
+    else residual_layernorm_forward(res, out, mean, rstd, x, branch, w, b, N, c->n_embd);
+}
+/* dres NULL: dx += the norm's backward; else dx = dres + it (see norm_backward) */
 static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const float* dout, const float* x, const float* w,
-                              const float* mean, const float* rstd, int N) {
-    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd);
-    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd);
+                              const float* mean, const float* rstd, int N, const float* dres) {
+    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd, dres);
+    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd, dres);
 }
 
 /* forward to the logits (the loss is model_forward's, below) */
@@ -1950,19 +2153,20 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
     encoder_forward(a.encoded, g->inputs, wte, gpu_tensor(g, g->params, "transformer.wpe.weight", 0), B, T, C);
     dropout_forward(a.encoded, (long)BT * C, active_embd_dropout(m), 0);
+    TransformerLayerParams w0 = gpu_layer(g, g->params, 0); // layer 0's ln_1; the next ones' are fused into the residual adds
+    gpu_norm_forward(c, ln1, a.ln1_mean, a.ln1_rstd, a.encoded, w0.ln1w, w0.ln1b, BT);
     for (int l = 0; l < L; l++) {
         TransformerLayerParams w = gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
-        gpu_norm_forward(c, ln1 + oC, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT);
         linear_forward(qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
         if (c->pos == POS_ROPE) rope_forward(qkv + o3, B, T, C, H);
         attention_forward(atty + oC, a.att + (size_t)l * B * H * T, qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
                           active_attn_dropout(m), attn_site(l));
         linear_forward(a.attproj + oC, atty + oC, w.attprojw, w.attprojb, BT, C, C);
         dropout_forward(a.attproj + oC, (long)BT * C, p, 1 + 2 * l);
-        residual_forward(a.res1 + oC, x, a.attproj + oC, (long)BT * C);
-        gpu_norm_forward(c, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
+        // res1 = x + attention branch, and its ln_2
+        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj + oC, w.ln2w, w.ln2b, BT);
         linear_forward(fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
         if (is_llama(c)) {
             linear_forward(fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
@@ -1972,11 +2176,17 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         }
         linear_forward(a.mlpproj + oC, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(a.mlpproj + oC, (long)BT * C, p, 2 + 2 * l);
-        residual_forward(a.res2 + oC, a.res1 + oC, a.mlpproj + oC, (long)BT * C);
+        // res2 = res1 + mlp branch, and the norm that reads it: the next layer's ln_1, or ln_f
+        if (l < L - 1) {
+            TransformerLayerParams wn = gpu_layer(g, g->params, l + 1);
+            gpu_residual_norm_forward(c, a.res2 + oC, ln1 + oC + (size_t)BT * C, a.ln1_mean + (l + 1) * BT, a.ln1_rstd + (l + 1) * BT,
+                                      a.res1 + oC, a.mlpproj + oC, wn.ln1w, wn.ln1b, BT);
+        } else {
+            gpu_residual_norm_forward(c, a.res2 + oC, a.lnf, a.lnf_mean, a.lnf_rstd, a.res1 + oC, a.mlpproj + oC,
+                                      gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
+                                      gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
+        }
     }
-    float* xL = a.res2 + (size_t)(L - 1) * BT * C;
-    gpu_norm_forward(c, a.lnf, a.lnf_mean, a.lnf_rstd, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
-                     gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
     linear_forward(g->logits, a.lnf, wte, NULL, BT, C, V);
 }
 /* backward of the last forward (dlogits are already there): accumulates into g->grads. The
@@ -1995,40 +2205,39 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     transformer_layout(&d, &dr, &c1, B, T, 1, 0); // gradients stay fp32
     X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch = (X*)a.fch, *fch2 = (X*)a.fch2;
     X* fch_act = (X*)a.fch_act;
-    cudaCheck(cudaMemsetAsync(g->dacts, 0, g->n_dacts * sizeof(float)));
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
     float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
-    linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V);
+    // Every activation gradient below is written by its first producer (set_dinp, norm_backward's
+    // dres, the GELU/SwiGLU/attention backwards): nothing is cleared per layer, only ln_f's output
+    cudaCheck(cudaMemsetAsync(dout, 0, (size_t)BT * C * sizeof(float)));
+    linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V, true);
     gpu_norm_backward(c, dout, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
-                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT);
+                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT, NULL);
     for (int l = L - 1; l >= 0; l--) {
         TransformerLayerParams w = gpu_layer(g, g->params, l), gr = gpu_layer(g, g->grads, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
-        if (l < L - 1) { // the gradients accumulate (+=): clear this layer's and the input's
-            cudaCheck(cudaMemsetAsync(d.ln1, 0, (size_t)((char*)d.res2 - (char*)d.ln1)));
-            cudaCheck(cudaMemsetAsync(dx, 0, (size_t)BT * C * sizeof(float)));
-        }
-        residual_backward(d.res1, d.mlpproj, dout, (long)BT * C);
-        dropout_backward(d.mlpproj, (long)BT * C, p, 2 + 2 * l);
-        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, d.mlpproj, fch_act + oH, w.mlpprojw, BT, Hd, C);
+        // res2 = res1 + mlp branch: the branch's gradient is dout (through its dropout)
+        const float* dmlp = dropout_backward_to(d.mlpproj, dout, (long)BT * C, p, 2 + 2 * l);
+        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oH, w.mlpprojw, BT, Hd, C, true);
         if (is_llama(c)) {
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
-            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd);
+            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd, true);
             linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
             gelu_backward((X*)d.fch, fch + oH, d.fch_act, (long)BT * Hd);
-            linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oC, w.fcw, BT, C, Hd);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oC, w.fcw, BT, C, Hd, true);
         }
-        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT);
-        residual_backward(dx, d.attproj, d.res1, (long)BT * C);
-        dropout_backward(d.attproj, (long)BT * C, p, 1 + 2 * l);
-        linear_backward(d.atty, gr.attprojw, gr.attprojb, d.attproj, atty + oC, w.attprojw, BT, C, C);
+        // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
+        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout);
+        const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
+        linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true);
         attention_backward(d.qkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
-        linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C);
-        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT);
+        linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C, true);
+        // dx = d res1 (the residual path) + ln_1's backward
+        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
         dout = dx;
         dx = t;

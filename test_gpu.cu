@@ -53,6 +53,97 @@ static void check(const char* what, const float* d_got, const float* want, size_
     free(got);
 }
 
+/* a bf16 device buffer widened to fp32 and checked like check() */
+static void check_bf16(const char* what, const __nv_bfloat16* d_got, const float* want, size_t n, double tol) {
+    __nv_bfloat16* h16 = (__nv_bfloat16*)mallocCheck(n * 2);
+    float* h32 = (float*)mallocCheck(n * 4);
+    cudaCheck(cudaMemcpy(h16, d_got, n * 2, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; i++) h32[i] = __bfloat162float(h16[i]);
+    float* d32 = to_gpu(h32, n * 4);
+    check(what, d32, want, n, tol);
+    cudaCheck(cudaFree(d32));
+    free(h16); free(h32);
+}
+
+/* LayerNorm / RMSNorm (rms) forward and backward against the CPU ops. The forward with the
+ * residual add fused in (res = a + branch, out = norm(res)) against residual_forward then the norm,
+ * with fp32 and bf16 outputs. The backward adds to
+ * gradients that are already there (dx, dw, db start random), and run again from the same start it
+ * must give the same bits (no float atomics whose order varies). With a residual gradient dres it
+ * writes dx = dres + the norm's backward into a buffer of NaNs (CPU: dres, then +=). */
+static void test_norm(int rms, int N, int C) {
+    size_t n = (size_t)N * C;
+    float *x = rand_host(n, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(n, 1);
+    float *dx = rand_host(n, 1), *dw = rand_host(C, 1), *db = rand_host(C, 1); // the earlier gradients
+    float *dres = rand_host(n, 1), *dxr = (float*)mallocCheck(n * 4);
+    memcpy(dxr, dres, n * 4);
+    float *d_x = to_gpu(x, n * 4), *d_w = to_gpu(w, C * 4), *d_b = to_gpu(b, C * 4), *d_dout = to_gpu(dout, n * 4);
+    float *d_dx0 = to_gpu(dx, n * 4), *d_dw0 = to_gpu(dw, C * 4), *d_db0 = to_gpu(db, C * 4); // kept: the start of both runs
+    float *out = (float*)mallocCheck(n * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
+    if (rms) {
+        rmsnorm_forward(out, rstd, x, w, N, C, 1e-5);
+        rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
+        rmsnorm_backward(dxr, NULL, dout, x, w, rstd, N, C);
+    } else {
+        layernorm_forward(out, mean, rstd, x, w, b, N, C);
+        layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
+        layernorm_backward(dxr, NULL, NULL, dout, x, w, mean, rstd, N, C);
+    }
+    float *d_out, *d_mean, *d_rstd, *d_dx[2], *d_dw[2], *d_db[2], *d_dres = to_gpu(dres, n * 4), *d_dxr;
+    cudaCheck(cudaMalloc(&d_out, n * 4)); cudaCheck(cudaMalloc(&d_mean, N * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4));
+    if (rms) gpu::rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5);
+    else gpu::layernorm_forward(d_out, d_mean, d_rstd, d_x, d_w, d_b, N, C);
+    for (int run = 0; run < 2; run++) {
+        cudaCheck(cudaMalloc(&d_dx[run], n * 4)); cudaCheck(cudaMalloc(&d_dw[run], C * 4)); cudaCheck(cudaMalloc(&d_db[run], C * 4));
+        cudaCheck(cudaMemcpy(d_dx[run], d_dx0, n * 4, cudaMemcpyDeviceToDevice));
+        cudaCheck(cudaMemcpy(d_dw[run], d_dw0, C * 4, cudaMemcpyDeviceToDevice));
+        cudaCheck(cudaMemcpy(d_db[run], d_db0, C * 4, cudaMemcpyDeviceToDevice));
+        if (rms) gpu::rmsnorm_backward(d_dx[run], d_dw[run], d_dout, d_x, d_w, d_rstd, N, C);
+        else gpu::layernorm_backward(d_dx[run], d_dw[run], d_db[run], d_dout, d_x, d_w, d_mean, d_rstd, N, C);
+    }
+    cudaCheck(cudaMalloc(&d_dxr, n * 4));
+    cudaCheck(cudaMemset(d_dxr, 0xff, n * 4)); // NaN: dx must be written, not added to
+    if (rms) gpu::rmsnorm_backward(d_dxr, NULL, d_dout, d_x, d_w, d_rstd, N, C, d_dres);
+    else gpu::layernorm_backward(d_dxr, NULL, NULL, d_dout, d_x, d_w, d_mean, d_rstd, N, C, d_dres);
+    char what[160], label[96];
+    snprintf(label, sizeof(label), "%s N %d C %d (%s)", rms ? "rmsnorm" : "layernorm", N, C,
+             C % 4 == 0 && C <= NORM_MAX_C ? "register rows" : "strided");
+    snprintf(what, sizeof(what), "%s forward out", label); check(what, d_out, out, n, 1e-5);
+    snprintf(what, sizeof(what), "%s forward rstd", label); check(what, d_rstd, rstd, N, 1e-5);
+    { // the residual add fused into the forward
+        float *a = rand_host(n, 1), *br = rand_host(n, 1), *res = (float*)mallocCheck(n * 4), *outr = (float*)mallocCheck(n * 4);
+        residual_forward(res, a, br, n);
+        if (rms) rmsnorm_forward(outr, rstd, res, w, N, C, 1e-5);
+        else layernorm_forward(outr, mean, rstd, res, w, b, N, C);
+        float *d_a = to_gpu(a, n * 4), *d_br = to_gpu(br, n * 4), *d_res;
+        __nv_bfloat16* d_out16;
+        cudaCheck(cudaMalloc(&d_res, n * 4)); cudaCheck(cudaMalloc(&d_out16, n * 2));
+        cudaCheck(cudaMemset(d_res, 0xff, n * 4)); cudaCheck(cudaMemset(d_out, 0xff, n * 4));
+        if (rms) gpu::residual_rmsnorm_forward(d_res, d_out, d_rstd, d_a, d_br, d_w, N, C, 1e-5);
+        else gpu::residual_layernorm_forward(d_res, d_out, d_mean, d_rstd, d_a, d_br, d_w, d_b, N, C);
+        snprintf(what, sizeof(what), "%s residual+norm forward: res = a + branch", label); check(what, d_res, res, n, 1e-7);
+        snprintf(what, sizeof(what), "%s residual+norm forward: out", label); check(what, d_out, outr, n, 1e-5);
+        snprintf(what, sizeof(what), "%s residual+norm forward: rstd", label); check(what, d_rstd, rstd, N, 1e-5);
+        if (!rms) { snprintf(what, sizeof(what), "%s residual+norm forward: mean", label); check(what, d_mean, mean, N, 1e-5); }
+        if (rms) gpu::residual_rmsnorm_forward(d_res, d_out16, d_rstd, d_a, d_br, d_w, N, C, 1e-5);
+        else gpu::residual_layernorm_forward(d_res, d_out16, d_mean, d_rstd, d_a, d_br, d_w, d_b, N, C);
+        snprintf(what, sizeof(what), "%s residual+norm forward: out in bf16", label); check_bf16(what, d_out16, outr, n, 1e-2);
+        free(a); free(br); free(res); free(outr);
+        cudaCheck(cudaFree(d_a)); cudaCheck(cudaFree(d_br)); cudaCheck(cudaFree(d_res)); cudaCheck(cudaFree(d_out16));
+    }
+    snprintf(what, sizeof(what), "%s backward dx (+=)", label); check(what, d_dx[0], dx, n, 1e-4);
+    snprintf(what, sizeof(what), "%s backward dw (+=)", label); check(what, d_dw[0], dw, C, 1e-4);
+    if (!rms) { snprintf(what, sizeof(what), "%s backward db (+=)", label); check(what, d_db[0], db, C, 1e-4); }
+    snprintf(what, sizeof(what), "%s backward dx = dres + ...", label); check(what, d_dxr, dxr, n, 1e-4);
+    float* dw_run0 = (float*)mallocCheck(C * 4);
+    cudaCheck(cudaMemcpy(dw_run0, d_dw[0], C * 4, cudaMemcpyDeviceToHost));
+    snprintf(what, sizeof(what), "%s backward dw, run twice: same bits", label); check(what, d_dw[1], dw_run0, C, 0);
+    free(x); free(w); free(b); free(dout); free(dx); free(dw); free(db); free(out); free(mean); free(rstd); free(dw_run0);
+    free(dres); free(dxr);
+    float* dev[] = {d_dres, d_dxr, d_x, d_w, d_b, d_dout, d_dx0, d_dw0, d_db0, d_out, d_mean, d_rstd, d_dx[0], d_dx[1], d_dw[0], d_dw[1], d_db[0], d_db[1]};
+    for (size_t k = 0; k < sizeof(dev) / sizeof(dev[0]); k++) cudaCheck(cudaFree(dev[k]));
+}
+
 /* attention forward and backward (row kernels in fp32 mode, tiled kernels in bf16 mode for head
  * size 64) against attention_forward / attention_backward of seqmodels.h */
 static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, double tol_bwd, float p_drop = 0) {
@@ -337,20 +428,6 @@ int main(void) {
         check("linear_backward dW (bf16)", d_dW, dW, (size_t)OC * Cin, 1e-2);
         gpu::use_fp32 = 1;
     }
-    { // rmsnorm forward / backward
-        float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *dout = rand_host(BTC, 1);
-        float *out = (float*)mallocCheck(BTC * 4), *rstd = (float*)mallocCheck(N * 4), *dx = (float*)mallocCheck(BTC * 4), *dw = (float*)mallocCheck(C * 4);
-        rmsnorm_forward(out, rstd, x, w, N, C, 1e-5);
-        rmsnorm_backward(dx, dw, dout, x, w, rstd, N, C);
-        float *d_x = to_gpu(x, BTC * 4), *d_w = to_gpu(w, C * 4), *d_dout = to_gpu(dout, BTC * 4), *d_out, *d_rstd, *d_dx, *d_dw;
-        cudaCheck(cudaMalloc(&d_out, BTC * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4)); cudaCheck(cudaMalloc(&d_dx, BTC * 4)); cudaCheck(cudaMalloc(&d_dw, C * 4));
-        cudaCheck(cudaMemset(d_dx, 0, BTC * 4)); cudaCheck(cudaMemset(d_dw, 0, C * 4));
-        gpu::rmsnorm_forward(d_out, d_rstd, d_x, d_w, N, C, 1e-5);
-        gpu::rmsnorm_backward(d_dx, d_dw, d_dout, d_x, d_w, d_rstd, N, C);
-        check("rmsnorm_forward", d_out, out, BTC, 1e-5);
-        check("rmsnorm_backward dx", d_dx, dx, BTC, 1e-4);
-        check("rmsnorm_backward dw", d_dw, dw, C, 1e-4);
-    }
     { // swiglu, rope
         size_t n = BTC * 3;
         float *g = rand_host(n, 4), *u = rand_host(n, 1), *dout = rand_host(n, 1);
@@ -388,24 +465,15 @@ int main(void) {
     test_attention(2, 200, 128, 2, POS_ALIBI, 1e-2, 2e-2, 0.2f);
     test_attention(2, 200, 128, 2, POS_HARD_ALIBI, 1e-2, 2e-2, 0.2f);
     gpu::use_fp32 = 1;
-    { // layernorm forward / backward
-        float *x = rand_host(BTC, 2), *w = rand_host(C, 1), *b = rand_host(C, 1), *dout = rand_host(BTC, 1);
-        float *out = (float*)mallocCheck(BTC * 4), *mean = (float*)mallocCheck(N * 4), *rstd = (float*)mallocCheck(N * 4);
-        float *dx = (float*)mallocCheck(BTC * 4), *dw = (float*)mallocCheck(C * 4), *db = (float*)mallocCheck(C * 4);
-        layernorm_forward(out, mean, rstd, x, w, b, N, C);
-        layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
-        float *d_x = to_gpu(x, BTC * 4), *d_w = to_gpu(w, C * 4), *d_b = to_gpu(b, C * 4), *d_dout = to_gpu(dout, BTC * 4);
-        float *d_out, *d_mean, *d_rstd, *d_dx, *d_dw, *d_db;
-        cudaCheck(cudaMalloc(&d_out, BTC * 4)); cudaCheck(cudaMalloc(&d_mean, N * 4)); cudaCheck(cudaMalloc(&d_rstd, N * 4));
-        cudaCheck(cudaMalloc(&d_dx, BTC * 4)); cudaCheck(cudaMalloc(&d_dw, C * 4)); cudaCheck(cudaMalloc(&d_db, C * 4));
-        cudaCheck(cudaMemset(d_dx, 0, BTC * 4)); cudaCheck(cudaMemset(d_dw, 0, C * 4)); cudaCheck(cudaMemset(d_db, 0, C * 4));
-        gpu::layernorm_forward(d_out, d_mean, d_rstd, d_x, d_w, d_b, N, C);
-        gpu::layernorm_backward(d_dx, d_dw, d_db, d_dout, d_x, d_w, d_mean, d_rstd, N, C);
-        check("layernorm_forward out", d_out, out, BTC, 1e-5);
-        check("layernorm_forward rstd", d_rstd, rstd, N, 1e-5);
-        check("layernorm_backward dx", d_dx, dx, BTC, 1e-4);
-        check("layernorm_backward dw", d_dw, dw, C, 1e-4);
-        check("layernorm_backward db", d_db, db, C, 1e-4);
+    // LayerNorm and RMSNorm: register rows (C % 4 == 0, C <= NORM_MAX_C; lanes left idle at 96, 640)
+    // and the strided kernels (C 97, 1100)
+    for (int rms = 0; rms <= 1; rms++) {
+        test_norm(rms, N, C);
+        test_norm(rms, 1000, 768);
+        test_norm(rms, 203, 640);
+        test_norm(rms, 130, 1024);
+        test_norm(rms, 70, 97);
+        test_norm(rms, 50, 1100);
     }
     { // gelu, residual
         size_t n = BTC * 4;
@@ -437,6 +505,17 @@ int main(void) {
         check("gelu_forward (bf16 in, bf16 out)", d_out, out, n, 1e-2);
         check("gelu_backward (bf16 in, bf16 out)", d_du, du, n, 1e-2);
         cudaCheck(cudaFree(d_u16)); cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_du16));
+        // dropout backward out of place (the residual branches' gradient): the CPU's masks
+        uint64_t base = 777, site = 5;
+        gpu::set_dropout_seed(base);
+        cudaCheck(cudaMemset(d_res, 0xff, n * 4));
+        const float* got = gpu::dropout_backward_to(d_res, d_dout, n, 0.3f, site);
+        memcpy(res, dout, n * 4);
+        dropout_backward(res, n, 0.3f, hash64(base * 1000003ull + site)); // = dropout_site_dev(site)
+        check("dropout_backward_to (p 0.3, out of place)", got, res, n, 1e-7);
+        got = gpu::dropout_backward_to(d_res, d_dout, n, 0.0f, site);
+        printf("%-4s %s\n", got == d_dout ? "ok" : "FAIL", "dropout_backward_to (p 0): returns dout itself");
+        got == d_dout ? n_pass++ : n_fail++;
     }
     { // fused cross-entropy (with a loss mask) vs crossentropy_forward + backward
         float* logits = rand_host((size_t)N * V, 5);
