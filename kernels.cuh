@@ -458,7 +458,7 @@ __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, 
 template <int NV, bool RMS>
 __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
                                                                const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
-    extern __shared__ float red[]; // (warps, 2C): each warp's dw (C) and db (C)
+    extern __shared__ __align__(16) float red[]; // (warps, 2C): each warp's dw (C) and db (C)
     int warps = blockDim.x / 32, lane = threadIdx.x % 32;
     float* acc = red + (long)(threadIdx.x / 32) * 2 * C;
     for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
