@@ -697,7 +697,8 @@ static void rope_forward(X* qkv, int B, int T, int C, int H) {
     rope_rotate_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(qkv, B * T, T, C, H, +1);
     cudaCheck(cudaGetLastError());
 }
-static void rope_backward(float* dqkv, int B, int T, int C, int H) {
+template <typename X>
+static void rope_backward(X* dqkv, int B, int T, int C, int H) {
     rope_rotate_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(dqkv, B * T, T, C, H, -1);
     cudaCheck(cudaGetLastError());
 }
@@ -1109,7 +1110,7 @@ __global__ void attention_rowdot_kernel(float* D, bf16* dout16, const float* dou
                                 (measured: 4.7 vs 5.6 ms per step on config b); with dropout 2 */
 #endif
 template <bool DROP>
-__global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) flash_attention_backward_dkdv_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
+__global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) flash_attention_backward_dkdv_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv,
                                                                                    const float* lse, const float* D, int T, int C,
                                                                                    int H, int pos, int n_masked, float p_drop,
                                                                                    uint64_t site) {
@@ -1193,15 +1194,15 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
         for (int e = 0; e < 4; e++) {
             int j = j0 + fa_row(lane, e);
             if (j >= T) continue;
-            float* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, e);
-            dst[C] = scale * dK[n][e];
-            dst[2 * C] = dV[n][e];
+            bf16* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, e);
+            dst[C] = __float2bfloat16(scale * dK[n][e]);
+            dst[2 * C] = __float2bfloat16(dV[n][e]);
         }
 }
 
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
 template <bool DROP>
-__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(float* dqkv, const bf16* dout, const bf16* qkv,
+__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv,
                                                                                  const float* lse, const float* D, int T, int C,
                                                                                  int H, int pos, int n_masked, float p_drop,
                                                                                  uint64_t site) {
@@ -1277,7 +1278,7 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         #pragma unroll
         for (int e = 0; e < 4; e++) {
             int i = r0 + fa_row(lane, e);
-            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, e)] = scale * dQ[n][e];
+            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, e)] = __float2bfloat16(scale * dQ[n][e]);
         }
 }
 
@@ -1313,12 +1314,20 @@ static void attention_backward(float* dqkv, const float* dout, const float* out,
     cudaCheck(cudaMemsetAsync(dqkv, 0, (size_t)B * T * 3 * C * sizeof(float)));
     attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
-static void attention_backward(float* dqkv, const float* dout, const bf16* out, const bf16* qkv, const float* lse,
+/* bf16 mode: dqkv in bf16, the operand of the QKV matmul's backward (the tiled kernels write it;
+ * the row kernels add into an fp32 scratch, rounded once at the end) */
+static void attention_backward(bf16* dqkv, const float* dout, const bf16* out, const bf16* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
                                uint64_t site = 0) {
     if (!attention_uses_flash(C, H)) {
-        cudaCheck(cudaMemsetAsync(dqkv, 0, (size_t)B * T * 3 * C * sizeof(float)));
-        attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+        static float* dqkv32 = NULL;
+        static size_t cap = 0;
+        long n = (long)B * T * 3 * C;
+        scratch_grow(&dqkv32, &cap, n * sizeof(float));
+        cudaCheck(cudaMemsetAsync(dqkv32, 0, n * sizeof(float)));
+        attention_backward_rows(dqkv32, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+        to_bf16_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(dqkv, dqkv32, n);
+        cudaCheck(cudaGetLastError());
         return;
     }
     static bool configured = false;
@@ -2095,10 +2104,13 @@ static Config one_layer(const Config* c) {
     c1.n_layer = 1;
     return c1;
 }
+/* the GPU's activation layout flags (see transformer_layout): bf16 mode stores matmul-only
+ * activations in bf16; the branch outputs hold one layer */
+static int gpu_layout_flags(int x_half) { return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_ONE_BRANCH; }
 static size_t gpu_acts_size(const Config* c, int B, int T, int x_half) {
     TransformerActs a;
     Arena ar = {NULL, 0};
-    transformer_layout(&a, &ar, c, B, T, 1, x_half);
+    transformer_layout(&a, &ar, c, B, T, 1, gpu_layout_flags(x_half));
     return ar.used;
 }
 static float* gpu_tensor(const GpuModel* g, float* buf, const char* fmt, int l) {
@@ -2147,7 +2159,7 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
     float p = active_dropout(m);
     TransformerActs a;
     Arena ar = {(real*)g->acts, 0};
-    transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
+    transformer_layout(&a, &ar, c, B, T, 1, gpu_layout_flags(sizeof(X) == 2));
     X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch = (X*)a.fch, *fch2 = (X*)a.fch2;
     X* fch_act = (X*)a.fch_act;
     float* wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0);
@@ -2163,10 +2175,10 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         if (c->pos == POS_ROPE) rope_forward(qkv + o3, B, T, C, H);
         attention_forward(atty + oC, a.att + (size_t)l * B * H * T, qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
                           active_attn_dropout(m), attn_site(l));
-        linear_forward(a.attproj + oC, atty + oC, w.attprojw, w.attprojb, BT, C, C);
-        dropout_forward(a.attproj + oC, (long)BT * C, p, 1 + 2 * l);
+        linear_forward(a.attproj, atty + oC, w.attprojw, w.attprojb, BT, C, C); // one buffer for all layers (LAYOUT_ONE_BRANCH)
+        dropout_forward(a.attproj, (long)BT * C, p, 1 + 2 * l);
         // res1 = x + attention branch, and its ln_2
-        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj + oC, w.ln2w, w.ln2b, BT);
+        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj, w.ln2w, w.ln2b, BT);
         linear_forward(fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
         if (is_llama(c)) {
             linear_forward(fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
@@ -2174,15 +2186,15 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         } else {
             gelu_forward(fch_act + oH, fch + oH, (long)BT * Hd);
         }
-        linear_forward(a.mlpproj + oC, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
-        dropout_forward(a.mlpproj + oC, (long)BT * C, p, 2 + 2 * l);
+        linear_forward(a.mlpproj, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
+        dropout_forward(a.mlpproj, (long)BT * C, p, 2 + 2 * l);
         // res2 = res1 + mlp branch, and the norm that reads it: the next layer's ln_1, or ln_f
         if (l < L - 1) {
             TransformerLayerParams wn = gpu_layer(g, g->params, l + 1);
             gpu_residual_norm_forward(c, a.res2 + oC, ln1 + oC + (size_t)BT * C, a.ln1_mean + (l + 1) * BT, a.ln1_rstd + (l + 1) * BT,
-                                      a.res1 + oC, a.mlpproj + oC, wn.ln1w, wn.ln1b, BT);
+                                      a.res1 + oC, a.mlpproj, wn.ln1w, wn.ln1b, BT);
         } else {
-            gpu_residual_norm_forward(c, a.res2 + oC, a.lnf, a.lnf_mean, a.lnf_rstd, a.res1 + oC, a.mlpproj + oC,
+            gpu_residual_norm_forward(c, a.res2 + oC, a.lnf, a.lnf_mean, a.lnf_rstd, a.res1 + oC, a.mlpproj,
                                       gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
                                       gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
         }
@@ -2201,8 +2213,8 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     float p = active_dropout(m);
     TransformerActs a, d;
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
-    transformer_layout(&a, &ar, c, B, T, 1, sizeof(X) == 2);
-    transformer_layout(&d, &dr, &c1, B, T, 1, 0); // gradients stay fp32
+    transformer_layout(&a, &ar, c, B, T, 1, gpu_layout_flags(sizeof(X) == 2));
+    transformer_layout(&d, &dr, &c1, B, T, 1, gpu_layout_flags(0)); // gradients stay fp32
     X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch = (X*)a.fch, *fch2 = (X*)a.fch2;
     X* fch_act = (X*)a.fch_act;
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
@@ -2232,10 +2244,11 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout);
         const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
         linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true);
-        attention_backward(d.qkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
+        X* dqkv = (X*)d.qkv; // bf16 mode: written in bf16 by attention, the operand of the QKV backward
+        attention_backward(dqkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
-        if (c->pos == POS_ROPE) rope_backward(d.qkv, B, T, C, H);
-        linear_backward(d.ln1, gr.qkvw, gr.qkvb, d.qkv, ln1 + oC, w.qkvw, BT, C, 3 * C, true);
+        if (c->pos == POS_ROPE) rope_backward(dqkv, B, T, C, H);
+        linear_backward(d.ln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oC, w.qkvw, BT, C, 3 * C, true);
         // dx = d res1 (the residual path) + ln_1's backward
         gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient

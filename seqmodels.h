@@ -1183,10 +1183,14 @@ typedef struct {
     real *lnf, *lnf_mean, *lnf_rstd; // (B,T,C), (B,T), (B,T)
 } TransformerActs;
 /* att_row: numbers kept per (b, h, query) by attention (CPU: the T probabilities; GPU: 1, the
- * log-sum-exp). x_half (GPU bf16 mode): ln1, qkv, atty, ln2, fch, fch2 and fch_act, which
- * only feed matmuls, attention and the MLP activation, are stored as bf16 and take half the room. */
-static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int x_half) {
-    size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = x_half ? 2 : 1;
+ * log-sum-exp). flags (the GPU's): LAYOUT_X_HALF (bf16 mode): ln1, qkv, atty, ln2, fch, fch2 and
+ * fch_act, which only feed matmuls, attention and the MLP activation, are stored as bf16 and take
+ * half the room; LAYOUT_ONE_BRANCH: attproj and mlpproj (a branch's output before it joins the
+ * residual stream, never read by the backward) hold one layer, reused by every layer. */
+enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2 };
+static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int flags) {
+    size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = flags & LAYOUT_X_HALF ? 2 : 1;
+    size_t Lb = flags & LAYOUT_ONE_BRANCH ? 1 : L; // layers of branch outputs
     a->encoded = carve(ar, BT * C);
     a->ln1 = carve(ar, (L * BT * C + xd - 1) / xd);
     a->ln1_mean = carve(ar, L * BT);
@@ -1194,7 +1198,7 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
     a->qkv = carve(ar, (L * BT * 3 * C + xd - 1) / xd);
     a->att = carve(ar, L * B * c->n_head * (size_t)T * att_row);
     a->atty = carve(ar, (L * BT * C + xd - 1) / xd);
-    a->attproj = carve(ar, L * BT * C);
+    a->attproj = carve(ar, Lb * BT * C);
     a->res1 = carve(ar, L * BT * C);
     a->ln2 = carve(ar, (L * BT * C + xd - 1) / xd);
     a->ln2_mean = carve(ar, L * BT);
@@ -1202,7 +1206,7 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
     a->fch = carve(ar, (L * BT * Hd + xd - 1) / xd);
     a->fch2 = carve(ar, is_llama(c) ? (L * BT * Hd + xd - 1) / xd : 0);
     a->fch_act = carve(ar, (L * BT * Hd + xd - 1) / xd);
-    a->mlpproj = carve(ar, L * BT * C);
+    a->mlpproj = carve(ar, Lb * BT * C);
     a->res2 = carve(ar, L * BT * C);
     a->lnf = carve(ar, BT * C);
     a->lnf_mean = carve(ar, BT);

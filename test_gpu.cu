@@ -165,12 +165,13 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
         gpu::attention_forward(d_out, d_lse, d_qkv, B, T, C, H, pos, n_masked, p_drop, site);
         gpu::attention_backward(d_dqkv, d_dout, d_out, d_qkv, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
     } else { // bf16 mode writes a bf16 output; widen it for the comparison
-        __nv_bfloat16* d_out16;
-        cudaCheck(cudaMalloc(&d_out16, n1 * 2));
+        __nv_bfloat16 *d_out16, *d_dqkv16; // bf16 mode: attention writes bf16 output and bf16 dqkv
+        cudaCheck(cudaMalloc(&d_out16, n1 * 2)); cudaCheck(cudaMalloc(&d_dqkv16, n3 * 2));
         gpu::attention_forward(d_out16, d_lse, d_qkv16, B, T, C, H, pos, n_masked, p_drop, site);
-        gpu::attention_backward(d_dqkv, d_dout, d_out16, d_qkv16, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
+        gpu::attention_backward(d_dqkv16, d_dout, d_out16, d_qkv16, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
         widen_on_gpu(d_out, d_out16, n1);
-        cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_qkv16));
+        widen_on_gpu(d_dqkv, d_dqkv16, n3);
+        cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_qkv16)); cudaCheck(cudaFree(d_dqkv16));
     }
     char what[128];
     const char* kind = gpu::use_fp32 ? "rows fp32" : gpu::attention_uses_flash(C, H) ? "tiled bf16" : "rows bf16-out";
