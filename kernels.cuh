@@ -1368,7 +1368,8 @@ static void residual_forward(float* out, const float* a, const float* b, long n)
 }
 
 /* ============================================================================================
- * dropout, in place, the same hash of (seed, index) as the CPU op: identical masks on both
+ * dropout, in place (the backward also out of place), the same hash of (seed, index) as the CPU
+ * op: identical masks on both
  * ============================================================================================ */
 __global__ void dropout_kernel(float* out, const float* x, long n, float p, uint64_t site) { /* out may be x */
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
