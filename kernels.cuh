@@ -128,17 +128,33 @@ static void encoder_forward(float* out, const int* idx, const float* wte, const 
     encoder_forward_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(out, idx, wte, wpe, B * T, T, C);
     cudaCheck(cudaGetLastError());
 }
-/* scatter-add with atomics (the order of the adds varies: fp32 results differ in the last bits) */
-__global__ void encoder_backward_kernel(float* dwte, float* dwpe, const float* dout, const int* idx, int BT, int T, int C) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long)BT * C) return;
-    int bt = (int)(i / C), c = (int)(i % C);
-    atomicAdd(&dwte[(long)idx[bt] * C + c], dout[i]);
-    if (dwpe) atomicAdd(&dwpe[(long)(bt % T) * C + c], dout[i]);
+/* Deterministic, no atomics: the same sums in the same order at every run, so that a training
+ * step replays bit for bit. dwte: one block per token v walks all positions in order and adds the
+ * rows whose token is v (V x B*T index reads: cheap for byte-level vocabularies); dwpe: one thread
+ * per (t, c) adds over the batch. */
+__global__ void encoder_backward_wte_kernel(float* dwte, const float* dout, const int* idx, int BT, int C) {
+    int v = blockIdx.x;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float s = 0.0f;
+        for (int bt = 0; bt < BT; bt++)
+            if (idx[bt] == v) s += dout[(long)bt * C + c];
+        dwte[(long)v * C + c] += s;
+    }
 }
-static void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* idx, int B, int T, int C) {
-    encoder_backward_kernel<<<ceil_div((long)B * T * C, 256), 256>>>(dwte, dwpe, dout, idx, B * T, T, C);
+__global__ void encoder_backward_wpe_kernel(float* dwpe, const float* dout, int B, int T, int C) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x; // (t, c)
+    if (i >= (long)T * C) return;
+    float s = 0.0f;
+    for (int b = 0; b < B; b++) s += dout[(long)b * T * C + i];
+    dwpe[i] += s;
+}
+static void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* idx, int B, int T, int C, int V) {
+    encoder_backward_wte_kernel<<<V, min(C, 256)>>>(dwte, dout, idx, B * T, C);
     cudaCheck(cudaGetLastError());
+    if (dwpe) {
+        encoder_backward_wpe_kernel<<<ceil_div((long)T * C, 256), 256>>>(dwpe, dout, B, T, C);
+        cudaCheck(cudaGetLastError());
+    }
 }
 
 /* ============================================================================================
@@ -1098,6 +1114,7 @@ __global__ void attention_rowdot_kernel(float* D, bf16* dout16, const float* dou
     float d[8], o[8], s = 0.0f;
     load8(d, dout + off);
     load8(o, out + off);
+    #pragma unroll
     for (int k = 0; k < 8; k++) s += d[k] * o[k];
     if (valid) store8(dout16 + off, d);
     for (int k = 4; k >= 1; k >>= 1) s += __shfl_xor_sync(0xffffffff, s, k, 8);
@@ -1191,12 +1208,12 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            int j = j0 + fa_row(lane, e);
+        for (int u = 0; u < 2; u++) { // elements 2u, 2u + 1: one row, two neighbouring columns
+            int j = j0 + (lane >> 2) + 8 * u;
             if (j >= T) continue;
-            bf16* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, e);
-            dst[C] = __float2bfloat16(scale * dK[n][e]);
-            dst[2 * C] = __float2bfloat16(dV[n][e]);
+            bf16* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, 2 * u);
+            *(__nv_bfloat162*)(dst + C) = __floats2bfloat162_rn(scale * dK[n][2 * u], scale * dK[n][2 * u + 1]);
+            *(__nv_bfloat162*)(dst + 2 * C) = __floats2bfloat162_rn(dV[n][2 * u], dV[n][2 * u + 1]);
         }
 }
 
@@ -1276,9 +1293,11 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            int i = r0 + fa_row(lane, e);
-            if (i < T) dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, e)] = __float2bfloat16(scale * dQ[n][e]);
+        for (int u = 0; u < 2; u++) {
+            int i = r0 + (lane >> 2) + 8 * u;
+            if (i < T)
+                *(__nv_bfloat162*)&dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, 2 * u)] =
+                    __floats2bfloat162_rn(scale * dQ[n][2 * u], scale * dQ[n][2 * u + 1]);
         }
 }
 
@@ -2258,7 +2277,7 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     }
     // after the swap, dout holds the gradient of the embedding output
     dropout_backward(dout, (long)BT * C, active_embd_dropout(m), 0);
-    encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C);
+    encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C, V);
 }
 
 /* ============================================================================================
@@ -2396,7 +2415,7 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         dout = dx;
         dx = t;
     }
-    encoder_backward(dwte, NULL, dout, g->inputs, B, T, C);
+    encoder_backward(dwte, NULL, dout, g->inputs, B, T, C, c->vocab_size);
 }
 
 /* ============================================================================================

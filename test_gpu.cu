@@ -324,7 +324,7 @@ static void test_train_step_graph(const char* model, int fp32) {
     gpu::use_fp32 = fp32;
     Config c = {0};
     snprintf(c.model, sizeof(c.model), "%s", model);
-    c.vocab_size = 256; c.block_size = 32; c.n_layer = 2; c.n_head = 4; c.n_embd = 64; c.num_masked_heads = -1;
+    c.vocab_size = 256; c.block_size = 32; c.n_layer = 2; c.n_head = 1; c.n_embd = 64; c.num_masked_heads = -1; // heads of 64: bf16 mode takes the tiled attention
     c.pos = is_ssm_name(model) ? POS_NOPE : POS_LEARNED;
     c.dropout = c.attn_dropout = is_ssm_name(model) ? 0.0f : 0.1f; c.embd_dropout = -1;
     int B = 4, T = 32, BT = B * T, steps = 5;
@@ -362,9 +362,11 @@ static void test_train_step_graph(const char* model, int fp32) {
     snprintf(what, sizeof(what), "train_step %s %s: graph vs eager, params after %d steps", model, fp32 ? "fp32" : "bf16", steps);
     float* h_eager = (float*)mallocCheck(m.pt.total * 4);
     cudaCheck(cudaMemcpy(h_eager, params[0], m.pt.total * 4, cudaMemcpyDeviceToHost));
-    // not bit-exact: the float atomics of encoder_backward and the norm backward add in a varying
-    // order, and in bf16 mode a last-bit difference can flip a bf16 rounding of qkv or the weights
-    check(what, params[1], h_eager, m.pt.total, fp32 ? 1e-6 : 1e-4);
+    // gpt in bf16 mode: every sum of the step has a fixed order (no float atomics), so graph and
+    // eager agree bit for bit; the fp32 row attention kernel and mamba's kernels still add some
+    // partial sums with atomics, in a varying order
+    bool exact = strcmp(model, "gpt") == 0 && !fp32;
+    check(what, params[1], h_eager, m.pt.total, exact ? 0.0 : fp32 ? 1e-6 : 1e-5);
     float lg = (float)loss[1][steps - 1], le = (float)loss[0][steps - 1], *d_l = to_gpu(&lg, 4);
     snprintf(what, sizeof(what), "train_step %s %s: graph vs eager, loss at step %d (%.6f)", model, fp32 ? "fp32" : "bf16", steps, le);
     check(what, d_l, &le, 1, fp32 ? 1e-6 : 1e-5);
@@ -397,7 +399,7 @@ int main(void) {
         cudaCheck(cudaMemset(d_dwte, 0, (size_t)V * C * 4));
         cudaCheck(cudaMemset(d_dwpe, 0, (size_t)T * C * 4));
         gpu::encoder_forward(d_out, d_idx, d_wte, d_wpe, B, T, C);
-        gpu::encoder_backward(d_dwte, d_dwpe, d_dout, d_idx, B, T, C);
+        gpu::encoder_backward(d_dwte, d_dwpe, d_dout, d_idx, B, T, C, V);
         check("encoder_forward (wte + wpe)", d_out, out, BTC, 1e-6);
         check("encoder_backward dwte", d_dwte, dwte, (size_t)V * C, 1e-5);
         check("encoder_backward dwpe", d_dwpe, dwpe, (size_t)T * C, 1e-5);
