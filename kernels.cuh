@@ -129,16 +129,49 @@ static void encoder_forward(float* out, const int* idx, const float* wte, const 
     cudaCheck(cudaGetLastError());
 }
 /* Deterministic, no atomics: the same sums in the same order at every run, so that a training
- * step replays bit for bit. dwte: one block per token v walks all positions in order and adds the
- * rows whose token is v (V x B*T index reads: cheap for byte-level vocabularies); dwpe: one thread
- * per (t, c) adds over the batch. */
-__global__ void encoder_backward_wte_kernel(float* dwte, const float* dout, const int* idx, int BT, int C) {
-    int v = blockIdx.x;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float s = 0.0f;
-        for (int bt = 0; bt < BT; bt++)
-            if (idx[bt] == v) s += dout[(long)bt * C + c];
-        dwte[(long)v * C + c] += s;
+ * step replays bit for bit. dwte: one block per token v. For each chunk of positions the block
+ * first lists, in order, the positions whose token is v (each thread checks a run of consecutive
+ * positions; a block-wide prefix sum of the counts places them), then every thread adds those
+ * rows for its columns, in list order. dwpe: one thread per (t, c) adds over the batch. */
+#define ENC_THREADS 256
+#define ENC_CHUNK 4096 /* positions listed at a time (shared memory) */
+__global__ void __launch_bounds__(ENC_THREADS) encoder_backward_wte_kernel(float* dwte, const float* dout, const int* idx, int BT, int C) {
+    __shared__ int pos[ENC_CHUNK];
+    __shared__ int warp_total[ENC_THREADS / 32];
+    int v = blockIdx.x, lane = threadIdx.x % 32, warp = threadIdx.x / 32, per = ENC_CHUNK / ENC_THREADS;
+    for (int c0 = 0; c0 < C; c0 += 4 * ENC_THREADS) { // 4 columns per thread at a time
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int p0 = 0; p0 < BT; p0 += ENC_CHUNK) {
+            int first = p0 + threadIdx.x * per, mine = 0;
+            for (int k = 0; k < per; k++) mine += first + k < BT && idx[first + k] == v;
+            int incl = mine; // block-wide exclusive prefix sum of the counts
+            for (int d = 1; d < 32; d *= 2) {
+                int up = __shfl_up_sync(0xffffffff, incl, d);
+                if (lane >= d) incl += up;
+            }
+            if (lane == 31) warp_total[warp] = incl;
+            __syncthreads();
+            int at = incl - mine, n = 0;
+            for (int w = 0; w < ENC_THREADS / 32; w++) {
+                if (w < warp) at += warp_total[w];
+                n += warp_total[w];
+            }
+            for (int k = 0; k < per; k++)
+                if (first + k < BT && idx[first + k] == v) pos[at++] = first + k;
+            __syncthreads();
+            for (int q = 0; q < n; q++) {
+                const float* row = dout + (long)pos[q] * C;
+                for (int k = 0; k < 4; k++) {
+                    int c = c0 + threadIdx.x + k * ENC_THREADS;
+                    if (c < C) acc[k] += row[c];
+                }
+            }
+            __syncthreads(); // pos and warp_total are refilled for the next chunk
+        }
+        for (int k = 0; k < 4; k++) {
+            int c = c0 + threadIdx.x + k * ENC_THREADS;
+            if (c < C) dwte[(long)v * C + c] += acc[k];
+        }
     }
 }
 __global__ void encoder_backward_wpe_kernel(float* dwpe, const float* dout, int B, int T, int C) {
@@ -149,7 +182,7 @@ __global__ void encoder_backward_wpe_kernel(float* dwpe, const float* dout, int 
     dwpe[i] += s;
 }
 static void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* idx, int B, int T, int C, int V) {
-    encoder_backward_wte_kernel<<<V, min(C, 256)>>>(dwte, dout, idx, B * T, C);
+    encoder_backward_wte_kernel<<<V, ENC_THREADS>>>(dwte, dout, idx, B * T, C);
     cudaCheck(cudaGetLastError());
     if (dwpe) {
         encoder_backward_wpe_kernel<<<ceil_div((long)T * C, 256), 256>>>(dwpe, dout, B, T, C);
