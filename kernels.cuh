@@ -906,8 +906,9 @@ static void attention_backward_rows(float* dqkv, const float* dout, const X* out
  * Backward without atomics, so the gradients are deterministic: D_i = rowsum(dO_i * O_i) (the
  * same pass rounds dO to bf16); one kernel per key tile accumulates dV = P^T dO and dK = dS^T Q
  * over the query tiles, a second one per query tile accumulates dQ = dS K over the key tiles;
- * both recompute P = exp(S - LSE) and dS = P (dP - D), dP = dO V^T. Position biases as in the
- * row kernel.
+ * both recompute P = exp(S - LSE) and dS = P (dP - D), dP = dO V^T, and each writes its part of
+ * dqkv in bf16 (the QKV matmul's backward operand; every element written once, nothing added).
+ * Position biases as in the row kernel.
  * -------------------------------------------------------------------------------------------- */
 typedef __nv_bfloat16 bf16;
 enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride: ldmatrix rows hit distinct banks */ };
