@@ -53,6 +53,13 @@ __device__ inline float to_float(float x) { return x; }
 __device__ inline float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ inline void store_as(float* p, float v) { *p = v; }
 __device__ inline void store_as(__nv_bfloat16* p, float v) { *p = __float2bfloat16(v); }
+/* 2^x in one instruction on the special-function unit (ex2.approx, 2 ulp; exp2f adds range
+ * fix-ups); 2^-inf = 0. The attention softmax and the selective scan's decays use it. */
+__device__ __forceinline__ float ex2_approx(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
 /* 8 consecutive elements as one (bf16) or two (fp32) 16-byte accesses: elementwise kernels over
  * bf16 arrays reach full bandwidth only with wide accesses (p 16-byte aligned) */
 __device__ inline void load8(float* v, const float* p) {
@@ -914,12 +921,6 @@ typedef __nv_bfloat16 bf16;
 enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride: ldmatrix rows hit distinct banks */ };
 #define FA_TILE_ELEMS (FA_TILE * FA_LDB)
 #define LOG2E_F 1.4426950408889634f
-/* 2^x in one instruction (MUFU.EX2; exp2f adds range fix-ups); 2^-inf = 0 */
-__device__ __forceinline__ float fast_exp2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
 
 /* c (16x8 fp32) += a (16x16 bf16, row-major) b (16x8 bf16, col-major) */
 __device__ __forceinline__ void mma_bf16_16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
@@ -1099,7 +1100,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         for (int u = 0; u < 2; u++) {
             float m_new = fmaxf(m[u], quad_max(mx[u]));
             m_use[u] = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
-            corr[u] = fast_exp2(m[u] - m_use[u]);
+            corr[u] = ex2_approx(m[u] - m_use[u]);
             m[u] = m_new;
         }
         #pragma unroll
@@ -1107,7 +1108,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
             #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int u = e >> 1;
-                float p = fast_exp2(s[n][e] - m_use[u]);
+                float p = ex2_approx(s[n][e] - m_use[u]);
                 sum[u] += p; // l sums the undropped probabilities, P V takes the dropped ones
                 if (DROP)
                     p *= attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, r0 + fa_row(lane, e), kt * FA_TILE + fa_col(lane, n, e)));
@@ -1214,14 +1215,14 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
             #pragma unroll
             for (int n = 0; n < 8; n++)
                 #pragma unroll
-                for (int e = 0; e < 4; e++) s[n][e] = fast_exp2(s[n][e] * sc - Lq[fa_col(lane, n, e)]);
+                for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] * sc - Lq[fa_col(lane, n, e)]);
         } else {
             #pragma unroll
             for (int n = 0; n < 8; n++)
                 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     int c = fa_col(lane, n, e), i = q0 + c, j = j0 + fa_row(lane, e);
-                    s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? fast_exp2(s[n][e] * sc + sl * (j - i) - Lq[c]) : 0.0f;
+                    s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? ex2_approx(s[n][e] * sc + sl * (j - i) - Lq[c]) : 0.0f;
                 }
         }
         #pragma unroll
@@ -1304,14 +1305,14 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
             #pragma unroll
             for (int n = 0; n < 8; n++)
                 #pragma unroll
-                for (int e = 0; e < 4; e++) s[n][e] = fast_exp2(s[n][e] * sc - Li[e >> 1]);
+                for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] * sc - Li[e >> 1]);
         } else {
             #pragma unroll
             for (int n = 0; n < 8; n++)
                 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     int i = r0 + fa_row(lane, e), j = kt * FA_TILE + fa_col(lane, n, e);
-                    s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? fast_exp2(s[n][e] * sc + sl * (j - i) - Li[e >> 1]) : 0.0f;
+                    s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? ex2_approx(s[n][e] * sc + sl * (j - i) - Li[e >> 1]) : 0.0f;
                 }
         }
         #pragma unroll
@@ -1656,12 +1657,6 @@ __device__ inline float ssm_dt(float v, float ksq) {
     return v > 20.0f ? v : log1pf(__expf(v));
 }
 
-/* 2^x on the special-function unit (ex2.approx: 2 ulp), the one exp per (t, e, n) */
-__device__ inline float ex2_approx(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
 /* one chunk of a thread's inputs, loaded a chunk ahead so that the loads overlap the scan:
  * xc, the dt projection and z of its channel at each step, and the block's share of the B/C rows */
 template <int N>
