@@ -4,7 +4,8 @@
  * T1024 E1536 N16, H200): 255 registers, 1.46 active warps per scheduler, 0.39 eligible, issue
  * slots 32% busy, ~17 instructions per (t,e,n): too few warps in flight and too many instructions.
  * The variants: a lane pair per channel (N/2 states each: twice the warps), single- or double-
- * buffered chunk loads, a register cap (min blocks per SM), and float4 reads of the B/C rows.
+ * buffered chunk loads, a register cap (min blocks per SM), and float4 reads of the B/C rows; and
+ * the time split (segments scanned in parallel, then a carry pass; see split_local).
  * Prints ms (median of 20) and the max |difference| of g and of the checkpoints vs kernels.cuh.
  *   make dev/bench/scan_fwd_variants && dev/bench/scan_fwd_variants [B T E]
  */
@@ -71,6 +72,114 @@ __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restric
     }
 }
 
+/* Time split (the next step for issue 6): T cut into segments of SEG steps (a multiple of
+ * SSM_CHUNK), SEG/T times more warps than the one-pass scan for twice its exponentials and input
+ * reads. Three kernels:
+ *   split_local  per (b, e, segment): the scan from h = 0 over the segment -> its end state hl and
+ *                the sum of its step sizes (the segment multiplies state n by 2^(A2_n sum dt));
+ *   split_carry  per (b, e): h_start(s + 1) = 2^(A2 sum dt(s)) h_start(s) + hl(s), in order;
+ *   split_final  per (b, e, segment): the scan again from h_start, writing g and the checkpoints.
+ * (Written at the end of session 10 without a GPU: the harness below compares it with kernels.cuh.) */
+template <int N>
+__device__ inline void split_setup(float (&A2)[N], const float* __restrict__ A_log, int ec) {
+#pragma unroll
+    for (int j = 0; j < N; j++) A2[j] = -__expf(A_log[ec * N + j]) * 1.4426950408889634f;
+}
+template <int N>
+__device__ inline void split_stage(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<N>& c) {
+    __syncwarp(); // every lane is done with the previous chunk's rows
+#pragma unroll
+    for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
+        int j = 32 * q + threadIdx.x;
+        sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
+    }
+    __syncwarp();
+}
+template <int N>
+__global__ void __launch_bounds__(32) split_local(float* __restrict__ hl, float* __restrict__ sdt, const float* __restrict__ xc,
+    const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
+    const float* __restrict__ A_log, int T, int E, int R, int SEG) {
+    __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t]
+    int b = blockIdx.y, seg = blockIdx.z, n_seg = gridDim.z, e = blockIdx.x * 32 + threadIdx.x, ec = e < E ? e : 0;
+    float A2[N], h[N], bias = dt_bias[ec], sum_dt = 0.0f;
+    split_setup(A2, A_log, ec);
+#pragma unroll
+    for (int j = 0; j < N; j++) h[j] = 0.0f;
+    ScanChunk<N> c;
+    for (int t0 = seg * SEG; t0 < min(T, (seg + 1) * SEG); t0 += SSM_CHUNK) {
+        scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
+        split_stage(sBC, c);
+#pragma unroll
+        for (int s = 0; s < SSM_CHUNK; s++) {
+            if (t0 + s >= T) break;
+            float dt = ssm_dt<0>(c.v[s] + bias, 0.0f), dtx = dt * c.x[s];
+            sum_dt += dt;
+#pragma unroll
+            for (int j = 0; j < N; j++) h[j] = ex2_approx(dt * A2[j]) * h[j] + dtx * sBC[s][j];
+        }
+    }
+    if (e >= E) return;
+    long o = ((long)b * n_seg + seg) * E + e;
+#pragma unroll
+    for (int j = 0; j < N; j++) hl[o * N + j] = h[j];
+    sdt[o] = sum_dt;
+}
+template <int N>
+__global__ void split_carry(float* __restrict__ hs, const float* __restrict__ hl, const float* __restrict__ sdt,
+                            const float* __restrict__ A_log, int B, int E, int n_seg) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x; // (b, e)
+    if (i >= (long)B * E) return;
+    int b = (int)(i / E), e = (int)(i % E);
+    float A2[N], h[N];
+    split_setup(A2, A_log, e);
+#pragma unroll
+    for (int j = 0; j < N; j++) h[j] = 0.0f;
+    for (int s = 0; s < n_seg; s++) {
+        long o = ((long)b * n_seg + s) * E + e;
+        float d = sdt[o];
+#pragma unroll
+        for (int j = 0; j < N; j++) {
+            hs[o * N + j] = h[j]; // the state before segment s
+            h[j] = ex2_approx(A2[j] * d) * h[j] + hl[o * N + j];
+        }
+    }
+}
+template <int N>
+__global__ void __launch_bounds__(32) split_final(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const float* __restrict__ hs,
+    const float* __restrict__ xc, const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
+    const float* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R, int SEG) {
+    __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N];
+    int b = blockIdx.y, seg = blockIdx.z, n_seg = gridDim.z, e = blockIdx.x * 32 + threadIdx.x, ec = e < E ? e : 0;
+    bool active = e < E;
+    int n_ck = ssm_n_chunks(T);
+    float A2[N], h[N], bias = dt_bias[ec], Dd = D[ec];
+    split_setup(A2, A_log, ec);
+#pragma unroll
+    for (int j = 0; j < N; j++) h[j] = hs[(((long)b * n_seg + seg) * E + ec) * N + j];
+    ScanChunk<N> c;
+    for (int t0 = seg * SEG; t0 < min(T, (seg + 1) * SEG); t0 += SSM_CHUNK) {
+        scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
+        split_stage(sBC, c);
+        if (active) {
+            float* ck = hck + (((long)b * n_ck + t0 / SSM_CHUNK) * E + e) * N; // the state before step t0
+#pragma unroll
+            for (int j = 0; j < N; j++) ck[j] = h[j];
+        }
+#pragma unroll
+        for (int s = 0; s < SSM_CHUNK; s++) {
+            if (t0 + s >= T) break;
+            float dt = ssm_dt<0>(c.v[s] + bias, 0.0f), dtx = dt * c.x[s], y = 0.0f;
+#pragma unroll
+            for (int j = 0; j < N; j++) {
+                h[j] = ex2_approx(dt * A2[j]) * h[j] + dtx * sBC[s][j];
+                y += h[j] * sBC[s][N + j];
+            }
+            y += Dd * c.x[s];
+            if (active) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * c.z[s] * sigmoidf_(c.z[s]));
+        }
+    }
+}
+
 static double max_diff_bf16(const __nv_bfloat16* a, const __nv_bfloat16* b, size_t n) {
     std::vector<__nv_bfloat16> x(n), y(n);
     cudaCheck(cudaMemcpy(x.data(), a, n * 2, cudaMemcpyDeviceToHost)); cudaCheck(cudaMemcpy(y.data(), b, n * 2, cudaMemcpyDeviceToHost));
@@ -113,5 +222,21 @@ int main(int argc, char** argv) {
                max_diff_bf16(g0, g1, n), max_diff(hck0, hck1, nck));                                                       \
     }
     VARIANT(0, 1, 1) VARIANT(0, 0, 1) VARIANT(0, 0, 12) VARIANT(1, 1, 1) VARIANT(1, 0, 1) VARIANT(1, 0, 12) VARIANT(1, 0, 16) VARIANT(1, 1, 12)
+    for (int SEG : {64, 128, 256}) { // the time split, three kernels
+        int n_seg = ceil_div(T, SEG);
+        size_t ns = (size_t)B * n_seg * E;
+        float *hl, *sdt, *hs;
+        cudaCheck(cudaMalloc(&hl, ns * N * 4)); cudaCheck(cudaMalloc(&sdt, ns * 4)); cudaCheck(cudaMalloc(&hs, ns * N * 4));
+        cudaCheck(cudaMemset(g1, 0xff, n * 2)); cudaCheck(cudaMemset(hck1, 0xff, nck * 4));
+        dim3 grid(ceil_div(E, 32), B, n_seg);
+        double ms = median_ms([&] {
+            split_local<N><<<grid, 32>>>(hl, sdt, xc, dtr, bias, xdbl, xz, A_log, T, E, R, SEG);
+            split_carry<N><<<ceil_div((long)B * E, 128), 128>>>(hs, hl, sdt, A_log, B, E, n_seg);
+            split_final<N><<<grid, 32>>>(g1, hck1, hs, xc, dtr, bias, xdbl, xz, A_log, D, T, E, R, SEG);
+            cudaCheck(cudaGetLastError());
+        });
+        printf("| time split, segments of %d (3 kernels) | %.3f | %.2e | %.2e |\n", SEG, ms, max_diff_bf16(g0, g1, n), max_diff(hck0, hck1, nck));
+        cudaCheck(cudaFree(hl)); cudaCheck(cudaFree(sdt)); cudaCheck(cudaFree(hs));
+    }
     return 0;
 }
