@@ -1030,6 +1030,29 @@ __device__ inline bool fa_tile_full(int q0, int k0, int T, int pos, int n_masked
     return k0 < q0 && q0 + FA_TILE <= T && !(pos == POS_HARD_ALIBI && h < n_masked);
 }
 __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f; }
+/* The scores of a 16 x 64 accumulator tile in log2 units: s sc + sl (j - i) where query i sees key
+ * j, else -inf (so that 2^(s - anything) = 0). Element coordinates: rows from r0, columns from c0;
+ * KEY_ROWS: the rows are keys and the columns queries (the dK dV kernel's S^T). q0, k0: the query
+ * and key tiles, for the short path of tiles with no mask and no bias. */
+template <bool KEY_ROWS>
+__device__ __forceinline__ void fa_scores(float (*s)[4], float sc, float sl, int q0, int k0, int r0, int c0, int T, int pos,
+                                          int n_masked, int h) {
+    int lane = threadIdx.x % 32;
+    if (sl == 0.0f && fa_tile_full(q0, k0, T, pos, n_masked, h)) { // most tiles
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) s[n][e] *= sc;
+        return;
+    }
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int r = r0 + fa_row(lane, e), c = c0 + fa_col(lane, n, e), i = KEY_ROWS ? c : r, j = KEY_ROWS ? r : c;
+            s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? s[n][e] * sc + sl * (j - i) : -INFINITY;
+        }
+}
 /* the dropout element index of (b, h, query i, key j) */
 __device__ inline uint64_t fa_drop_idx(int b, int h, int H, int T, int i, int j) { return (((uint64_t)b * H + h) * T + i) * T + j; }
 
@@ -1076,25 +1099,12 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         __syncthreads();
         if (kt == kt0) fa_frag_a(qf, Qs, warp * 16);
         fa_mm_abt(s, qf, Ks + cur * FA_TILE_ELEMS); // S (16, 64) = Q K^T
+        fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
         float mx[2] = {-INFINITY, -INFINITY};
-        if (sl == 0.0f && fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h)) { // most tiles: no mask, no bias
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    s[n][e] *= sc;
-                    mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
-                }
-        } else {
-            #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int i = r0 + fa_row(lane, e), j = kt * FA_TILE + fa_col(lane, n, e);
-                    s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? s[n][e] * sc + sl * (j - i) : -INFINITY;
-                    mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
-                }
-        }
+            for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
         float corr[2], m_use[2], sum[2] = {0.0f, 0.0f};
         #pragma unroll
         for (int u = 0; u < 2; u++) {
@@ -1211,20 +1221,11 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
             fa_frag_a(vf, Vs, warp * 16);
             fa_mm_abt(dp, vf, dO); // dP^T = V dO^T
         }
-        if (sl == 0.0f && fa_tile_full(q0, k0, T, pos, n_masked, h)) { // most tiles: no mask, no bias
+        fa_scores<true>(s, sc, sl, q0, k0, j0, q0, T, pos, n_masked, h);
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] * sc - Lq[fa_col(lane, n, e)]);
-        } else {
-            #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int c = fa_col(lane, n, e), i = q0 + c, j = j0 + fa_row(lane, e);
-                    s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? ex2_approx(s[n][e] * sc + sl * (j - i) - Lq[c]) : 0.0f;
-                }
-        }
+            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] - Lq[fa_col(lane, n, e)]); // P^T
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
@@ -1301,20 +1302,11 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
             fa_frag_a(of, dOs, warp * 16);
             fa_mm_abt(dp, of, V); // dP = dO V^T
         }
-        if (sl == 0.0f && fa_tile_full(q0, kt * FA_TILE, T, pos, n_masked, h)) { // most tiles: no mask, no bias
+        fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] * sc - Li[e >> 1]);
-        } else {
-            #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    int i = r0 + fa_row(lane, e), j = kt * FA_TILE + fa_col(lane, n, e);
-                    s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? ex2_approx(s[n][e] * sc + sl * (j - i) - Li[e >> 1]) : 0.0f;
-                }
-        }
+            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] - Li[e >> 1]); // P
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll

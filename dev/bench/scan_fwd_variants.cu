@@ -14,6 +14,18 @@
 #include "bench_util.cuh"
 using namespace gpu;
 
+/* a chunk's B/C rows (spread over the lanes by scan_chunk_load) into shared memory */
+template <int N>
+__device__ inline void stage_bc(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<N>& c) {
+    __syncwarp(); // every lane is done with the previous chunk's rows
+#pragma unroll
+    for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
+        int j = 32 * q + threadIdx.x;
+        sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
+    }
+    __syncwarp();
+}
+
 /* PAIR: lanes 2c, 2c+1 share channel c (N/2 states each); DBUF: load the next chunk while scanning */
 template <int N, int PAIR, int DBUF, int MINB>
 __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
@@ -35,13 +47,7 @@ __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restric
         ScanChunk<N>& c = cbuf[DBUF ? (k & 1) : 0];
         if (DBUF && k + 1 < n_ck) scan_chunk_load(cbuf[(k + 1) & 1], xc, dtr, xz, xdbl, b, t0 + SSM_CHUNK, T, E, ec, R);
         if (!DBUF && k > 0) scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
-        __syncwarp();
-#pragma unroll
-        for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
-            int j = 32 * q + lane;
-            sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
-        }
-        __syncwarp();
+        stage_bc(sBC, c);
         if (active) {
             float* ck = hck + (((long)b * n_ck + k) * E + e) * N + n0;
 #pragma unroll
@@ -86,16 +92,6 @@ __device__ inline void split_setup(float (&A2)[N], const float* __restrict__ A_l
     for (int j = 0; j < N; j++) A2[j] = -__expf(A_log[ec * N + j]) * 1.4426950408889634f;
 }
 template <int N>
-__device__ inline void split_stage(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<N>& c) {
-    __syncwarp(); // every lane is done with the previous chunk's rows
-#pragma unroll
-    for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
-        int j = 32 * q + threadIdx.x;
-        sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
-    }
-    __syncwarp();
-}
-template <int N>
 __global__ void __launch_bounds__(32) split_local(float* __restrict__ hl, float* __restrict__ sdt, const float* __restrict__ xc,
     const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
     const float* __restrict__ A_log, int T, int E, int R, int SEG) {
@@ -108,7 +104,7 @@ __global__ void __launch_bounds__(32) split_local(float* __restrict__ hl, float*
     ScanChunk<N> c;
     for (int t0 = seg * SEG; t0 < min(T, (seg + 1) * SEG); t0 += SSM_CHUNK) {
         scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
-        split_stage(sBC, c);
+        stage_bc(sBC, c);
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
@@ -159,7 +155,7 @@ __global__ void __launch_bounds__(32) split_final(__nv_bfloat16* __restrict__ g,
     ScanChunk<N> c;
     for (int t0 = seg * SEG; t0 < min(T, (seg + 1) * SEG); t0 += SSM_CHUNK) {
         scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
-        split_stage(sBC, c);
+        stage_bc(sBC, c);
         if (active) {
             float* ck = hck + (((long)b * n_ck + t0 / SSM_CHUNK) * E + e) * N; // the state before step t0
 #pragma unroll
