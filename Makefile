@@ -71,18 +71,18 @@ test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants
 
 train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
 test_gpu.out: test_gpu.cu kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
 # the scan kernels alone (ms, GB/s, roofline terms): dev/bench/bench_scan_cuda [B T E N]
 dev/bench/bench_scan_cuda: dev/bench/bench_scan.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
 # kernel experiment: forms of the scan forward against kernels.cuh's (dev/bench/scan_fwd_variants [B T E])
 dev/bench/scan_fwd_variants: dev/bench/scan_fwd_variants.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
 # on a GPU machine: build and run every kernel against its CPU op
 test_gpu: test_gpu.out

@@ -20,6 +20,7 @@
  * upload and the loss readback may synchronise with the host, allocate or free.
  */
 #pragma once
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -203,14 +204,17 @@ static void encoder_backward(float* dwte, float* dwpe, const float* dout, const 
  * out^T = W inp^T is one GEMM with W transposed. Backward: dinp += dout @ W, dW += dout^T @ inp.
  * ============================================================================================ */
 #define CUBLAS_WORKSPACE (32u << 20)
+static void* cublas_workspace() { /* one workspace for cuBLAS and cuBLASLt (one stream: never used at once) */
+    static void* ws = NULL;
+    if (!ws) device_alloc(&ws, CUBLAS_WORKSPACE);
+    return ws;
+}
 static cublasHandle_t cublas_handle() {
     static cublasHandle_t h = NULL;
     if (!h) { // our stream, and our workspace: cuBLAS must not allocate inside a graph capture
         cublasCheck(cublasCreate(&h));
         cublasCheck(cublasSetStream(h, cudaStreamPerThread));
-        void* ws;
-        device_alloc(&ws, CUBLAS_WORKSPACE);
-        cublasCheck(cublasSetWorkspace(h, ws, CUBLAS_WORKSPACE));
+        cublasCheck(cublasSetWorkspace(h, cublas_workspace(), CUBLAS_WORKSPACE));
     }
     return h;
 }
@@ -327,6 +331,69 @@ static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout,
     if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC, set_dinp);
     else linear_backward_gemms(dinp, dW, bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC, set_dinp);
     if (dbias) bias_grad(dbias, dout, N, OC);
+}
+/* D (m,n) = epilogue(op(A) op(B) [+ bias]) through cuBLASLt, bf16 operands and output, fp32
+ * accumulation, column-major like gemm(). The two epilogues of the MLP:
+ *   CUBLASLT_EPILOGUE_GELU_AUX(_BIAS): D = GELU(x), aux = x (the pre-activation, kept for the backward)
+ *   CUBLASLT_EPILOGUE_DGELU:           D = x * GELU'(aux)
+ * (GELU in the tanh form, as ours). aux has D's shape and leading dimension. Returns false, with
+ * nothing launched, where cuBLASLt has no kernel for the case: the caller then runs the plain
+ * matmul and our GELU kernel. The heuristic's choice is kept per shape (a short table). */
+static bool gemm_epilogue(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const __nv_bfloat16* A, int lda,
+                          const __nv_bfloat16* B, int ldb, __nv_bfloat16* D, int ldd, cublasLtEpilogue_t epi,
+                          __nv_bfloat16* aux, const float* bias) {
+    static cublasLtHandle_t lt = NULL;
+    if (!lt) cublasCheck(cublasLtCreate(&lt));
+    struct Plan { int m, n, k, opA, opB, epi, bias; bool ok; cublasLtMatmulAlgo_t algo; };
+    static Plan plans[32];
+    static int n_plans = 0;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t Ad, Bd, Dd;
+    cublasCheck(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)));
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)));
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    int64_t ld_aux = ldd;
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
+    cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld_aux, sizeof(ld_aux)));
+    if (bias) {
+        cudaDataType_t bias_type = CUDA_R_32F; // our biases are the fp32 master weights
+        cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+        cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
+    }
+    cublasCheck(cublasLtMatrixLayoutCreate(&Ad, CUDA_R_16BF, opA == CUBLAS_OP_N ? m : k, opA == CUBLAS_OP_N ? k : m, lda));
+    cublasCheck(cublasLtMatrixLayoutCreate(&Bd, CUDA_R_16BF, opB == CUBLAS_OP_N ? k : n, opB == CUBLAS_OP_N ? n : k, ldb));
+    cublasCheck(cublasLtMatrixLayoutCreate(&Dd, CUDA_R_16BF, m, n, ldd));
+    Plan* plan = NULL;
+    for (int i = 0; i < n_plans && !plan; i++) {
+        Plan* q = &plans[i];
+        if (q->m == m && q->n == n && q->k == k && q->opA == opA && q->opB == opB && q->epi == epi && q->bias == (bias != NULL)) plan = q;
+    }
+    if (!plan) { // first time for this shape: ask the heuristic
+        Plan fresh = {m, n, k, opA, opB, epi, bias != NULL, false, {}};
+        cublasLtMatmulPreference_t pref;
+        uint64_t ws_bytes = CUBLAS_WORKSPACE;
+        cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
+        cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof(ws_bytes)));
+        cublasLtMatmulHeuristicResult_t res;
+        int found = 0;
+        if (cublasLtMatmulAlgoGetHeuristic(lt, op, Ad, Bd, Dd, Dd, pref, 1, &res, &found) == CUBLAS_STATUS_SUCCESS && found > 0) {
+            fresh.ok = true;
+            fresh.algo = res.algo;
+        }
+        cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+        plan = n_plans < 32 ? &plans[n_plans++] : &plans[31]; // (a model has a handful of shapes)
+        *plan = fresh;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    if (plan->ok)
+        cublasCheck(cublasLtMatmul(lt, op, &one, A, Ad, B, Bd, &zero, D, Dd, D, Dd, &plan->algo, cublas_workspace(), CUBLAS_WORKSPACE,
+                                   cudaStreamPerThread));
+    cublasCheck(cublasLtMatrixLayoutDestroy(Ad));
+    cublasCheck(cublasLtMatrixLayoutDestroy(Bd));
+    cublasCheck(cublasLtMatrixLayoutDestroy(Dd));
+    cublasCheck(cublasLtMatmulDescDestroy(op));
+    return plan->ok;
 }
 
 /* ============================================================================================
@@ -512,8 +579,9 @@ __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, 
  * sums its rows' dw, db into its own slice of shared memory (registers would halve the warps that
  * fit on a multiprocessor, and these loads need many in flight). */
 template <int NV, bool RMS>
-__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, float* partials, const float* dout, const float* inp,
-                                                               const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
+__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout,
+                                                               const float* inp, const float* dres, const float* w, const float* mean,
+                                                               const float* rstd, int N, int C) {
     extern __shared__ __align__(16) float red[]; // (warps, 2C): each warp's dw (C) and db (C)
     int warps = blockDim.x / 32, lane = threadIdx.x % 32;
     float* acc = red + (long)(threadIdx.x / 32) * 2 * C;
@@ -560,6 +628,7 @@ __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, floa
 #pragma unroll
             for (int j = 0; j < 4; j++) v[k][j] += r * (dy[k][j] - s1 - x[k][j] * s2);
             st4(dinp + o + c, v[k]);
+            if (dinp16) st4(dinp16 + o + c, v[k]);
         }
     }
     __syncthreads();
@@ -572,7 +641,7 @@ __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, floa
 /* any width: the row read from memory in each pass, one warp per block, whose lanes own their
  * columns of the block's partial row (plain adds, in row order) */
 template <bool RMS>
-__global__ void norm_backward_rows_kernel(float* dinp, float* partials, const float* dout, const float* inp,
+__global__ void norm_backward_rows_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout, const float* inp,
                                           const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     int lane = threadIdx.x;
     float* acc = partials + (long)blockIdx.x * 2 * C; // dw (C), db (C)
@@ -592,14 +661,15 @@ __global__ void norm_backward_rows_kernel(float* dinp, float* partials, const fl
         for (int c = lane; c < C; c += 32) {
             float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
             dx[c] = base[c] + r * (dxhat - s1 - xhat * s2);
+            if (dinp16) dinp16[(long)row * C + c] = __float2bfloat16(dx[c]);
             acc[c] += dy[c] * xhat;
             acc[C + c] += dy[c];
         }
     }
 }
 template <int NV>
-static void norm_backward_vec(bool rms, int nb, float* dinp, float* partials, const float* dout, const float* inp,
-                              const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
+static void norm_backward_vec(bool rms, int nb, float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout,
+                              const float* inp, const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     static bool configured = false;
     if (!configured) { // 8 warps' dw, db: 64 KB at NORM_MAX_C, over the default 48
         int most = 8 * 2 * NORM_MAX_C * sizeof(float);
@@ -608,30 +678,32 @@ static void norm_backward_vec(bool rms, int nb, float* dinp, float* partials, co
         configured = true;
     }
     size_t smem = 8 * 2 * C * sizeof(float); // 256 threads: 8 warps
-    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
-    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
+    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
 }
-/* db NULL, mean unused: RMSNorm; dres NULL: dx += */
+/* db NULL, mean unused: RMSNorm; dres NULL: dx +=. dinp16: also a bf16 copy of dx (the residual
+ * stream's gradient is the next matmul backward's operand: this saves it a rounding pass) */
 static void norm_backward(bool rms, float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* dres,
-                          const float* w, const float* mean, const float* rstd, int N, int C) {
+                          const float* w, const float* mean, const float* rstd, int N, int C, __nv_bfloat16* dinp16 = NULL) {
     float* partials = norm_partials(C);
     int nb = norm_bwd_blocks(N);
     bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(dinp, 16) && aligned(dout, 16) && aligned(inp, 16) && aligned(dres, 16) &&
-               aligned(w, 16);
+               aligned(w, 16) && aligned(dinp16, 8);
     if (vec) {
-        NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+        NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
     } else if (rms) {
-        norm_backward_rows_kernel<true><<<nb, 32>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+        norm_backward_rows_kernel<true><<<nb, 32>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
     } else {
-        norm_backward_rows_kernel<false><<<nb, 32>>>(dinp, partials, dout, inp, dres, w, mean, rstd, N, C);
+        norm_backward_rows_kernel<false><<<nb, 32>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
     }
     cudaCheck(cudaGetLastError());
     norm_reduce_kernel<<<ceil_div(C, 32), dim3(32, 16)>>>(dw, db, partials, nb, C);
     cudaCheck(cudaGetLastError());
 }
 static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
-                               const float* mean, const float* rstd, int N, int C, const float* dres = NULL) {
-    norm_backward(false, dinp, dw, db, dout, inp, dres, w, mean, rstd, N, C);
+                               const float* mean, const float* rstd, int N, int C, const float* dres = NULL,
+                               __nv_bfloat16* dinp16 = NULL) {
+    norm_backward(false, dinp, dw, db, dout, inp, dres, w, mean, rstd, N, C, dinp16);
 }
 
 /* ============================================================================================
@@ -648,8 +720,8 @@ static void residual_rmsnorm_forward(float* res, X* out, float* rstd, const floa
     norm_forward(true, out, NULL, rstd, res, inp, branch, w, NULL, N, C, (float)eps);
 }
 static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
-                             const float* rstd, int N, int C, const float* dres = NULL) {
-    norm_backward(true, dinp, dw, NULL, dout, inp, dres, w, NULL, rstd, N, C);
+                             const float* rstd, int N, int C, const float* dres = NULL, __nv_bfloat16* dinp16 = NULL) {
+    norm_backward(true, dinp, dw, NULL, dout, inp, dres, w, NULL, rstd, N, C, dinp16);
 }
 
 /* ============================================================================================
@@ -700,6 +772,49 @@ template <typename D, typename I>
 static void gelu_backward(D* dinp, const I* inp, const float* dout, long n) {
     gelu_backward_kernel<<<ceil_div(ceil_div(n, 8), 256), 256>>>(dinp, inp, dout, n);
     cudaCheck(cudaGetLastError());
+}
+/* The MLP's first layer and its GELU, as seqmodels.h's linear_gelu_forward: out = inp W^T + bias
+ * (the pre-activation, kept for the backward), act = GELU(out). bf16 mode: one cuBLASLt matmul
+ * whose epilogue writes both; else (fp32 mode, or no cuBLASLt kernel) the matmul, then GELU. */
+static bool linear_gelu_fused(float*, float*, const float*, const float*, const float*, int, int, int) { return false; }
+static bool linear_gelu_fused(__nv_bfloat16* out, __nv_bfloat16* act, const __nv_bfloat16* inp, const float* W, const float* bias,
+                              int N, int C, int OC) {
+    static Bf16Scratch sw = {NULL, 0};
+    return gemm_epilogue(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, bf16_copy(&sw, W, (long)OC * C), C, inp, C, act, OC,
+                         bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX, out, bias);
+}
+template <typename X>
+static void linear_gelu_forward(X* out, X* act, const X* inp, const float* W, const float* bias, int N, int C, int OC) {
+    if (!use_fp32 && linear_gelu_fused(out, act, inp, W, bias, N, C, OC)) return;
+    linear_forward(out, inp, W, bias, N, C, OC);
+    gelu_forward(act, out, (long)N * OC);
+}
+/* The MLP's second layer's backward with the GELU's, as linear_backward_ex(LIN_SET_GELU_GRAD):
+ * dgelu_in = (dout W) * GELU'(gelu_in), written (the gradient of the first layer's output, in the
+ * activation type: bf16 mode writes the operand of c_fc's backward directly); dW, dbias +=. bf16
+ * mode: the GELU' is the matmul's epilogue, so the (N, C) fp32 gradient of the GELU output never
+ * exists; else dact (N, C) holds it between the matmul and gelu_backward. */
+static bool dgelu_fused(float*, const float*, const __nv_bfloat16*, const float*, int, int, int) { return false; }
+static bool dgelu_fused(__nv_bfloat16* dgelu_in, const __nv_bfloat16* gelu_in, const __nv_bfloat16* dout16, const float* W,
+                        int N, int C, int OC) {
+    static Bf16Scratch sw = {NULL, 0};
+    return gemm_epilogue(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, bf16_copy(&sw, W, (long)OC * C), C, dout16, OC, dgelu_in, C,
+                         CUBLASLT_EPILOGUE_DGELU, (__nv_bfloat16*)gelu_in, NULL);
+}
+template <typename X, typename D>
+static void linear_backward_gelu(X* dgelu_in, float* dact, const X* gelu_in, float* dW, float* dbias, const D* dout,
+                                 const X* act, const float* W, int N, int C, int OC) {
+    if (use_fp32) {
+        linear_backward(dact, dW, dbias, dout, act, W, N, C, OC, true);
+        gelu_backward(dgelu_in, gelu_in, dact, (long)N * C);
+        return;
+    }
+    static Bf16Scratch sd = {NULL, 0};
+    const __nv_bfloat16* dout16 = bf16_copy(&sd, dout, (long)N * OC); // rounded once for both matmuls (if fp32)
+    bool fused = dgelu_fused(dgelu_in, gelu_in, dout16, W, N, C, OC);
+    linear_backward_gemms(fused ? NULL : dact, dW, dout16, act, W, N, C, OC, true);
+    if (!fused) gelu_backward(dgelu_in, gelu_in, dact, (long)N * C);
+    if (dbias) bias_grad(dbias, dout, N, OC);
 }
 
 /* ============================================================================================
@@ -2184,11 +2299,11 @@ static void gpu_residual_norm_forward(const Config* c, float* res, X* out, float
     if (is_llama(c)) residual_rmsnorm_forward(res, out, rstd, x, branch, w, N, c->n_embd, 1e-5);
     else residual_layernorm_forward(res, out, mean, rstd, x, branch, w, b, N, c->n_embd);
 }
-/* dres NULL: dx += the norm's backward; else dx = dres + it (see norm_backward) */
+/* dres NULL: dx += the norm's backward; else dx = dres + it (see norm_backward); dx16: a bf16 copy of dx, or NULL */
 static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const float* dout, const float* x, const float* w,
-                              const float* mean, const float* rstd, int N, const float* dres) {
-    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd, dres);
-    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd, dres);
+                              const float* mean, const float* rstd, int N, const float* dres, __nv_bfloat16* dx16 = NULL) {
+    if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd, dres, dx16);
+    else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd, dres, dx16);
 }
 
 /* forward to the logits (the loss is model_forward's, below) */
@@ -2220,12 +2335,12 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         dropout_forward(a.attproj, (long)BT * C, p, 1 + 2 * l);
         // res1 = x + attention branch, and its ln_2
         gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj, w.ln2w, w.ln2b, BT);
-        linear_forward(fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
         if (is_llama(c)) {
+            linear_forward(fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
             linear_forward(fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
             swiglu_forward(fch_act + oH, fch2 + oH, fch + oH, (long)BT * Hd);
         } else {
-            gelu_forward(fch_act + oH, fch + oH, (long)BT * Hd);
+            linear_gelu_forward(fch + oH, fch_act + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd); // fch_act = GELU(fch)
         }
         linear_forward(a.mlpproj, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(a.mlpproj, (long)BT * C, p, 2 + 2 * l);
@@ -2260,38 +2375,50 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     X* fch_act = (X*)a.fch_act;
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
     float *xL = a.res2 + (size_t)(L - 1) * BT * C, *dout = d.res2, *dx = d.encoded; // residual-stream gradients
+    // bf16 mode without residual dropout: the norm backwards also write their dx in bf16 (g16), which
+    // is then the attproj / mlpproj backward's operand as it is (no fp32 -> bf16 pass). One buffer:
+    // each copy is read by the next matmul backward before the next norm backward rewrites it.
+    static Bf16Scratch g16s = {NULL, 0};
+    __nv_bfloat16* g16 = NULL;
+    if (sizeof(X) == 2 && p <= 0) {
+        scratch_grow(&g16s.p, &g16s.cap, (size_t)BT * C * sizeof(__nv_bfloat16));
+        g16 = g16s.p;
+    }
     // Every activation gradient below is written by its first producer (set_dinp, norm_backward's
     // dres, the GELU/SwiGLU/attention backwards): nothing is cleared per layer, only ln_f's output
     cudaCheck(cudaMemsetAsync(dout, 0, (size_t)BT * C * sizeof(float)));
     linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V, true);
     gpu_norm_backward(c, dout, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
-                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT, NULL);
+                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT, NULL, g16);
     for (int l = L - 1; l >= 0; l--) {
         TransformerLayerParams w = gpu_layer(g, g->params, l), gr = gpu_layer(g, g->grads, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
         // res2 = res1 + mlp branch: the branch's gradient is dout (through its dropout)
         const float* dmlp = dropout_backward_to(d.mlpproj, dout, (long)BT * C, p, 2 + 2 * l);
-        linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oH, w.mlpprojw, BT, Hd, C, true);
         if (is_llama(c)) {
+            if (g16) linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oH, w.mlpprojw, BT, Hd, C, true);
+            else linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oH, w.mlpprojw, BT, Hd, C, true);
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd, true);
             linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
-            gelu_backward((X*)d.fch, fch + oH, d.fch_act, (long)BT * Hd);
+            if (g16) linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oH, w.mlpprojw, BT, Hd, C);
+            else linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oH, w.mlpprojw, BT, Hd, C);
             linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oC, w.fcw, BT, C, Hd, true);
         }
         // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
-        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout);
+        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
-        linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true);
+        if (g16) linear_backward(d.atty, gr.attprojw, gr.attprojb, g16, atty + oC, w.attprojw, BT, C, C, true);
+        else linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true);
         X* dqkv = (X*)d.qkv; // bf16 mode: written in bf16 by attention, the operand of the QKV backward
         attention_backward(dqkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(dqkv, B, T, C, H);
         linear_backward(d.ln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oC, w.qkvw, BT, C, 3 * C, true);
         // dx = d res1 (the residual path) + ln_1's backward
-        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1);
+        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1, l > 0 ? g16 : NULL);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
         dout = dx;
         dx = t;
