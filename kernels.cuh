@@ -336,12 +336,14 @@ static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout,
  * accumulation, column-major like gemm(). The two epilogues of the MLP:
  *   CUBLASLT_EPILOGUE_GELU_AUX(_BIAS): D = GELU(x), aux = x (the pre-activation, kept for the backward)
  *   CUBLASLT_EPILOGUE_DGELU:           D = x * GELU'(aux)
- * (GELU in the tanh form, as ours). aux has D's shape and leading dimension. Returns false, with
+ * (GELU in the tanh form, as ours). aux has D's shape and leading dimension; the bias is bf16 (the
+ * parameters' bf16 mirror: cuBLASLt has no GELU_AUX_BIAS kernel with an fp32 bias and bf16 output,
+ * measured on an H200). Returns false, with
  * nothing launched, where cuBLASLt has no kernel for the case: the caller then runs the plain
  * matmul and our GELU kernel. The heuristic's choice is kept per shape (a short table). */
 static bool gemm_epilogue(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const __nv_bfloat16* A, int lda,
                           const __nv_bfloat16* B, int ldb, __nv_bfloat16* D, int ldd, cublasLtEpilogue_t epi,
-                          __nv_bfloat16* aux, const float* bias) {
+                          __nv_bfloat16* aux, const __nv_bfloat16* bias) {
     static cublasLtHandle_t lt = NULL;
     if (!lt) cublasCheck(cublasLtCreate(&lt));
     struct Plan { int m, n, k, opA, opB, epi, bias; bool ok; cublasLtMatmulAlgo_t algo; };
@@ -356,10 +358,8 @@ static bool gemm_epilogue(cublasOperation_t opA, cublasOperation_t opB, int m, i
     int64_t ld_aux = ldd;
     cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
     cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld_aux, sizeof(ld_aux)));
-    if (bias) {
-        cudaDataType_t bias_type = CUDA_R_32F; // our biases are the fp32 master weights
+    if (bias) { // (its type: D's, by default)
         cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
-        cublasCheck(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
     }
     cublasCheck(cublasLtMatrixLayoutCreate(&Ad, CUDA_R_16BF, opA == CUBLAS_OP_N ? m : k, opA == CUBLAS_OP_N ? k : m, lda));
     cublasCheck(cublasLtMatrixLayoutCreate(&Bd, CUDA_R_16BF, opB == CUBLAS_OP_N ? k : n, opB == CUBLAS_OP_N ? n : k, ldb));
@@ -779,9 +779,9 @@ static void gelu_backward(D* dinp, const I* inp, const float* dout, long n) {
 static bool linear_gelu_fused(float*, float*, const float*, const float*, const float*, int, int, int) { return false; }
 static bool linear_gelu_fused(__nv_bfloat16* out, __nv_bfloat16* act, const __nv_bfloat16* inp, const float* W, const float* bias,
                               int N, int C, int OC) {
-    static Bf16Scratch sw = {NULL, 0};
+    static Bf16Scratch sw = {NULL, 0}, sb = {NULL, 0};
     return gemm_epilogue(CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, bf16_copy(&sw, W, (long)OC * C), C, inp, C, act, OC,
-                         bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX, out, bias);
+                         bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX, out, bias ? bf16_copy(&sb, bias, OC) : NULL);
 }
 template <typename X>
 static void linear_gelu_forward(X* out, X* act, const X* inp, const float* W, const float* bias, int N, int C, int OC) {
