@@ -2262,7 +2262,7 @@ static Config one_layer(const Config* c) {
 }
 /* the GPU's activation layout flags (see transformer_layout): bf16 mode stores matmul-only
  * activations in bf16; the branch outputs hold one layer */
-static int gpu_layout_flags(int x_half) { return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_ONE_BRANCH; }
+static int gpu_layout_flags(int x_half) { return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_ONE_BRANCH | LAYOUT_ONE_ACT; }
 static size_t gpu_acts_size(const Config* c, int B, int T, int x_half) {
     TransformerActs a;
     Arena ar = {NULL, 0};
@@ -2338,11 +2338,11 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         if (is_llama(c)) {
             linear_forward(fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
             linear_forward(fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
-            swiglu_forward(fch_act + oH, fch2 + oH, fch + oH, (long)BT * Hd);
+            swiglu_forward(fch_act, fch2 + oH, fch + oH, (long)BT * Hd); // fch_act: one layer (LAYOUT_ONE_ACT)
         } else {
-            linear_gelu_forward(fch + oH, fch_act + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd); // fch_act = GELU(fch)
+            linear_gelu_forward(fch + oH, fch_act, ln2 + oC, w.fcw, w.fcb, BT, C, Hd); // fch_act = GELU(fch), one layer
         }
-        linear_forward(a.mlpproj, fch_act + oH, w.mlpprojw, w.mlpprojb, BT, Hd, C);
+        linear_forward(a.mlpproj, fch_act, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(a.mlpproj, (long)BT * C, p, 2 + 2 * l);
         // res2 = res1 + mlp branch, and the norm that reads it: the next layer's ln_1, or ln_f
         if (l < L - 1) {
@@ -2396,15 +2396,19 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
         // res2 = res1 + mlp branch: the branch's gradient is dout (through its dropout)
         const float* dmlp = dropout_backward_to(d.mlpproj, dout, (long)BT * C, p, 2 + 2 * l);
+        if (l < L - 1) { // the activation again (LAYOUT_ONE_ACT: the buffer holds the last layer's), for c_proj's dW
+            if (is_llama(c)) swiglu_forward(fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
+            else gelu_forward(fch_act, fch + oH, (long)BT * Hd);
+        }
         if (is_llama(c)) {
-            if (g16) linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oH, w.mlpprojw, BT, Hd, C, true);
-            else linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oH, w.mlpprojw, BT, Hd, C, true);
+            if (g16) linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, g16, fch_act, w.mlpprojw, BT, Hd, C, true);
+            else linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act, w.mlpprojw, BT, Hd, C, true);
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd, true);
             linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
-            if (g16) linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oH, w.mlpprojw, BT, Hd, C);
-            else linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oH, w.mlpprojw, BT, Hd, C);
+            if (g16) linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act, w.mlpprojw, BT, Hd, C);
+            else linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act, w.mlpprojw, BT, Hd, C);
             linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oC, w.fcw, BT, C, Hd, true);
         }
         // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch

@@ -1186,11 +1186,13 @@ typedef struct {
  * log-sum-exp). flags (the GPU's): LAYOUT_X_HALF (bf16 mode): ln1, qkv, atty, ln2, fch, fch2 and
  * fch_act, which only feed matmuls, attention and the MLP activation, are stored as bf16 and take
  * half the room; LAYOUT_ONE_BRANCH: attproj and mlpproj (a branch's output before it joins the
- * residual stream, never read by the backward) hold one layer, reused by every layer. */
-enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2 };
+ * residual stream, never read by the backward) hold one layer, reused by every layer;
+ * LAYOUT_ONE_ACT: fch_act holds one layer (the backward recomputes a layer's activation from fch,
+ * fch2 when it needs it: an elementwise pass instead of keeping L layers of (B,T,Hd)). */
+enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2, LAYOUT_ONE_ACT = 4 };
 static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int flags) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = flags & LAYOUT_X_HALF ? 2 : 1;
-    size_t Lb = flags & LAYOUT_ONE_BRANCH ? 1 : L; // layers of branch outputs
+    size_t Lb = flags & LAYOUT_ONE_BRANCH ? 1 : L, La = flags & LAYOUT_ONE_ACT ? 1 : L; // layers of branch outputs, of fch_act
     a->encoded = carve(ar, BT * C);
     a->ln1 = carve(ar, (L * BT * C + xd - 1) / xd);
     a->ln1_mean = carve(ar, L * BT);
@@ -1205,7 +1207,7 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
     a->ln2_rstd = carve(ar, L * BT);
     a->fch = carve(ar, (L * BT * Hd + xd - 1) / xd);
     a->fch2 = carve(ar, is_llama(c) ? (L * BT * Hd + xd - 1) / xd : 0);
-    a->fch_act = carve(ar, (L * BT * Hd + xd - 1) / xd);
+    a->fch_act = carve(ar, (La * BT * Hd + xd - 1) / xd);
     a->mlpproj = carve(ar, Lb * BT * C);
     a->res2 = carve(ar, L * BT * C);
     a->lnf = carve(ar, BT * C);
