@@ -84,16 +84,12 @@ dev/bench/bench_scan_cuda: dev/bench/bench_scan.cu dev/bench/bench_util.cuh kern
 dev/bench/scan_fwd_variants: dev/bench/scan_fwd_variants.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
-# kernel experiment: the attention forward against the one it replaced, bit for bit, and timed
-dev/bench/attn_fwd_cmp: dev/bench/attn_fwd_cmp.cu kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublas -lm
-
 # on a GPU machine: build and run every kernel against its CPU op
 test_gpu: test_gpu.out
 	./test_gpu.out
 
 clean:
-	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_fwd_cmp \
+	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants \
 	      dev/bench/bench_matmul
 	rm -rf tests/tmp
 

@@ -1015,36 +1015,25 @@ static void attention_backward_rows(float* dqkv, const float* dout, const X* out
 
 /* --------------------------------------------------------------------------------------------
  * causal attention, tiled flash version for the tensor cores (head size 64; the bf16 mode).
- * Q, K, V are bf16 (the QKV matmul writes them so). S = Q K^T and O += P V are m16n8k16 bf16
- * mma.sync with fp32 accumulators, operands read from shared memory with ldmatrix.
- * Forward: a block of 4 warps owns 128 query rows (FA_FWD_ROWS), 32 per warp as two m16 tiles,
- * and walks the key tiles of 64 up to its last row; the next K, V tile is copied into shared
- * memory (cp.async) while the current one is multiplied. Each K or V fragment a warp reads with
- * ldmatrix feeds two mmas, one per m16 tile (with 16 rows per warp, shared-memory bandwidth was
- * the limit), and the 4 warps share each K, V tile. Of the two key tiles on the block's diagonal,
- * the second lies wholly after the rows of warps 0 and 1 (and a Hard-ALiBi window may lie wholly
- * after a tile on the left): such a warp skips the tile's products and softmax (a warp-uniform
- * test) but still takes part in the loads and barriers. Blocks start longest rows first.
- * The softmax works on S where the mma leaves it, in registers: lane (g = lane / 4, t = lane % 4)
- * holds rows g and g + 8, columns 2t and 2t + 1 of each 16x8 tile (so 4 rows per lane in the
- * forward: g, g + 8 of each m16 tile); that is also where the next mma wants the A operand, so P
- * never leaves the registers (only rounded to bf16). Running max m and sum l per row, O rescaled
- * by exp(m_old - m_new) per key tile; the forward saves LSE = m + log l per row. Exponentials are
- * exp2 of log2(e)-scaled scores, and the saved LSE is in the same log2 units (only these kernels
- * read it).
- * Backward, in tiles of 64 (FA_TILE; 4 warps of 16 rows; it reads only LSE and O per row, so the
- * forward's block shape does not matter to it), without atomics, so the gradients are
- * deterministic: D_i = rowsum(dO_i * O_i) (the same pass rounds dO to bf16); one kernel per key
- * tile accumulates dV = P^T dO and dK = dS^T Q over the query tiles, a second one per query tile
- * accumulates dQ = dS K over the key tiles; both recompute P = exp(S - LSE) and dS = P (dP - D),
- * dP = dO V^T, and each writes its part of dqkv in bf16 (the QKV matmul's backward operand; every
- * element written once, nothing added).
+ * Q, K, V are bf16 (the QKV matmul writes them so). A block of 4 warps owns 64 query rows (16
+ * per warp) and walks the key tiles of 64 to the diagonal; the next K, V tile is copied into
+ * shared memory (cp.async) while the current one is multiplied. S = Q K^T and O += P V are
+ * m16n8k16 bf16 mma.sync with fp32 accumulators, operands read from shared memory with
+ * ldmatrix. The softmax works on S where the mma leaves it, in registers: lane (g = lane / 4,
+ * t = lane % 4) holds rows g and g + 8, columns 2t and 2t + 1 of each 16x8 tile; that is also
+ * where the next mma wants the A operand, so P never leaves the registers (only rounded to
+ * bf16). Running max m and sum l per row, O rescaled by exp(m_old - m_new) per key tile; the
+ * forward saves LSE = m + log l per row. Exponentials are exp2 of log2(e)-scaled scores, and the
+ * saved LSE is in the same log2 units (only these kernels read it).
+ * Backward without atomics, so the gradients are deterministic: D_i = rowsum(dO_i * O_i) (the
+ * same pass rounds dO to bf16); one kernel per key tile accumulates dV = P^T dO and dK = dS^T Q
+ * over the query tiles, a second one per query tile accumulates dQ = dS K over the key tiles;
+ * both recompute P = exp(S - LSE) and dS = P (dP - D), dP = dO V^T, and each writes its part of
+ * dqkv in bf16 (the QKV matmul's backward operand; every element written once, nothing added).
  * Position biases as in the row kernel.
  * -------------------------------------------------------------------------------------------- */
 typedef __nv_bfloat16 bf16;
 enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride: ldmatrix rows hit distinct banks */ };
-enum { FA_FWD_ROWS = 128 }; // the forward's query rows per block: 32 per warp (the backward's tiles are FA_TILE)
-static_assert(FA_FWD_ROWS == 2 * FA_TILE && FA_FWD_ROWS == 32 * (FA_THREADS / 32), "the forward: two Q tiles, two m16 tiles per warp");
 #define FA_TILE_ELEMS (FA_TILE * FA_LDB)
 #define LOG2E_F 1.4426950408889634f
 
@@ -1099,57 +1088,38 @@ __device__ __forceinline__ void fa_frag_a(uint32_t (*a)[4], const bf16* tile, in
     #pragma unroll
     for (int kc = 0; kc < 4; kc++) ldmatrix_x4(a[kc], tile + (r0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * FA_LDB + kc * 16 + (lane >> 4) * 8);
 }
-/* The two products below work on M16 m16 tiles of rows at once (M16 = 1: the backward kernels'
- * 16 rows per warp; 2: the forward's 32). Every K or V fragment a warp reads from shared memory
- * with ldmatrix feeds M16 mmas: with one tile, shared-memory bandwidth limits the forward.
- * acc (M16 x 16 x 64: 8 tiles of 16x8 each) = a (M16 x 16 x 64) times tile^T, tile a shared
- * (64 rows, 64) matrix: S = Q K^T with tile = K, dP = dO V^T with tile = V */
-template <int M16>
-__device__ __forceinline__ void fa_mm_abt(float (*acc)[8][4], const uint32_t (*a)[4][4], const bf16* tile) {
+/* acc (16 x 64: 8 tiles of 16x8) = a (16 x 64) times tile^T, tile a shared (64 rows, 64) matrix:
+ * S = Q K^T with tile = K, dP = dO V^T with tile = V */
+__device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const uint32_t (*a)[4], const bf16* tile) {
     int lane = threadIdx.x % 32;
     #pragma unroll
-    for (int mt = 0; mt < M16; mt++)
+    for (int n = 0; n < 8; n++)
         #pragma unroll
-        for (int n = 0; n < 8; n++)
-            #pragma unroll
-            for (int e = 0; e < 4; e++) acc[mt][n][e] = 0.0f;
+        for (int e = 0; e < 4; e++) acc[n][e] = 0.0f;
     #pragma unroll
     for (int kc = 0; kc < 4; kc++)
         #pragma unroll
         for (int np = 0; np < 4; np++) { // rows np*16 .. +15 of the tile = two n tiles
             uint32_t b[4];
             ldmatrix_x4(b, tile + (np * 16 + (lane >> 4) * 8 + (lane & 7)) * FA_LDB + kc * 16 + ((lane >> 3) & 1) * 8);
-            #pragma unroll
-            for (int mt = 0; mt < M16; mt++) {
-                mma_bf16_16816(acc[mt][2 * np], a[mt][kc], b[0], b[1]);
-                mma_bf16_16816(acc[mt][2 * np + 1], a[mt][kc], b[2], b[3]);
-            }
+            mma_bf16_16816(acc[2 * np], a[kc], b[0], b[1]);
+            mma_bf16_16816(acc[2 * np + 1], a[kc], b[2], b[3]);
         }
 }
-/* acc (M16 x 16 x 64) += p (M16 x 16 x 64, fp32 accumulator layout, rounded to bf16 here) times
- * tile, a shared (64, 64) matrix: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
-template <int M16>
-__device__ __forceinline__ void fa_mm_pb(float (*acc)[8][4], const float (*p)[8][4], const bf16* tile) {
+/* acc (16 x 64) += p (16 x 64, fp32 accumulator layout, rounded to bf16 here) times tile, a
+ * shared (64, 64) matrix: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
+__device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], const bf16* tile) {
     int lane = threadIdx.x % 32;
     #pragma unroll
     for (int kc = 0; kc < 4; kc++) { // 16 columns of p = the accumulator tiles 2kc, 2kc + 1
-        uint32_t a[M16][4];
-        #pragma unroll
-        for (int mt = 0; mt < M16; mt++) {
-            a[mt][0] = pack_bf16(p[mt][2 * kc][0], p[mt][2 * kc][1]);
-            a[mt][1] = pack_bf16(p[mt][2 * kc][2], p[mt][2 * kc][3]);
-            a[mt][2] = pack_bf16(p[mt][2 * kc + 1][0], p[mt][2 * kc + 1][1]);
-            a[mt][3] = pack_bf16(p[mt][2 * kc + 1][2], p[mt][2 * kc + 1][3]);
-        }
+        uint32_t a[4] = {pack_bf16(p[2 * kc][0], p[2 * kc][1]), pack_bf16(p[2 * kc][2], p[2 * kc][3]),
+                         pack_bf16(p[2 * kc + 1][0], p[2 * kc + 1][1]), pack_bf16(p[2 * kc + 1][2], p[2 * kc + 1][3])};
         #pragma unroll
         for (int dp = 0; dp < 4; dp++) {
             uint32_t b[4];
             ldmatrix_x4_trans(b, tile + (kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * FA_LDB + dp * 16 + (lane >> 4) * 8);
-            #pragma unroll
-            for (int mt = 0; mt < M16; mt++) {
-                mma_bf16_16816(acc[mt][2 * dp], a[mt], b[0], b[1]);
-                mma_bf16_16816(acc[mt][2 * dp + 1], a[mt], b[2], b[3]);
-            }
+            mma_bf16_16816(acc[2 * dp], a, b[0], b[1]);
+            mma_bf16_16816(acc[2 * dp + 1], a, b[2], b[3]);
         }
     }
 }
@@ -1169,159 +1139,127 @@ __device__ inline float quad_sum(float x) {
 __device__ inline bool fa_visible(int i, int j, int T, int pos, int n_masked, int h) {
     return i < T && j <= i && j >= attn_first_key(pos, n_masked, h, i);
 }
-/* queries q0 .. q0 + nq - 1 and the key tile k0 .. k0 + 63 on or below the diagonal (the last key
- * is no later than the first query), inside T, with no window: every key is visible and the
- * per-element mask can be skipped */
-__device__ inline bool fa_tile_full(int q0, int nq, int k0, int T, int pos, int n_masked, int h) {
-    return k0 + FA_TILE - 1 <= q0 && q0 + nq <= T && !(pos == POS_HARD_ALIBI && h < n_masked);
+/* a tile of queries q0.. and keys k0.. below the diagonal, inside T, with no window: every key
+ * is visible and the per-element mask can be skipped */
+__device__ inline bool fa_tile_full(int q0, int k0, int T, int pos, int n_masked, int h) {
+    return k0 < q0 && q0 + FA_TILE <= T && !(pos == POS_HARD_ALIBI && h < n_masked);
 }
 __device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f; }
-/* The scores of M16 16 x 64 accumulator tiles in log2 units: s sc + sl (j - i) where query i sees
- * key j, else -inf (so that 2^(s - anything) = 0). Element coordinates: rows from r0 (tile mt from
- * r0 + 16 mt), columns from c0; KEY_ROWS: the rows are keys and the columns queries (the dK dV
- * kernel's S^T). q0, nq, k0: the queries and the key tile that share the short path of tiles with
- * no mask and no bias (the backward kernels test their 64-query tile, the forward its warp's rows). */
-template <bool KEY_ROWS, int M16>
-__device__ __forceinline__ void fa_scores(float (*s)[8][4], float sc, float sl, int q0, int nq, int k0, int r0, int c0, int T,
-                                          int pos, int n_masked, int h) {
+/* The scores of a 16 x 64 accumulator tile in log2 units: s sc + sl (j - i) where query i sees key
+ * j, else -inf (so that 2^(s - anything) = 0). Element coordinates: rows from r0, columns from c0;
+ * KEY_ROWS: the rows are keys and the columns queries (the dK dV kernel's S^T). q0, k0: the query
+ * and key tiles, for the short path of tiles with no mask and no bias. */
+template <bool KEY_ROWS>
+__device__ __forceinline__ void fa_scores(float (*s)[4], float sc, float sl, int q0, int k0, int r0, int c0, int T, int pos,
+                                          int n_masked, int h) {
     int lane = threadIdx.x % 32;
-    if (sl == 0.0f && fa_tile_full(q0, nq, k0, T, pos, n_masked, h)) { // most tiles
-        #pragma unroll
-        for (int mt = 0; mt < M16; mt++)
-            #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) s[mt][n][e] *= sc;
-        return;
-    }
-    #pragma unroll
-    for (int mt = 0; mt < M16; mt++)
+    if (sl == 0.0f && fa_tile_full(q0, k0, T, pos, n_masked, h)) { // most tiles
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int r = r0 + 16 * mt + fa_row(lane, e), c = c0 + fa_col(lane, n, e), i = KEY_ROWS ? c : r, j = KEY_ROWS ? r : c;
-                s[mt][n][e] = fa_visible(i, j, T, pos, n_masked, h) ? s[mt][n][e] * sc + sl * (j - i) : -INFINITY;
-            }
+            for (int e = 0; e < 4; e++) s[n][e] *= sc;
+        return;
+    }
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int r = r0 + fa_row(lane, e), c = c0 + fa_col(lane, n, e), i = KEY_ROWS ? c : r, j = KEY_ROWS ? r : c;
+            s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? s[n][e] * sc + sl * (j - i) : -INFINITY;
+        }
 }
 /* the dropout element index of (b, h, query i, key j) */
 __device__ inline uint64_t fa_drop_idx(int b, int h, int H, int T, int i, int j) { return (((uint64_t)b * H + h) * T + i) * T + j; }
 
-/* shared memory bytes: forward Q (128 rows), K x2, V x2; backward (dK dV) K, V, Q x2, dO x2,
- * LSE x2, D x2; backward (dQ) Q, dO, K x2, V x2 */
-#define FA_FWD_SMEM ((FA_FWD_ROWS + 4 * FA_TILE) * FA_LDB * 2)
+/* shared memory bytes: forward Q, K x2, V x2; backward (dK dV) K, V, Q x2, dO x2, LSE x2, D x2;
+ * backward (dQ) Q, dO, K x2, V x2 */
+#define FA_FWD_SMEM (5 * FA_TILE_ELEMS * 2)
 #define FA_BWD_SMEM (6 * FA_TILE_ELEMS * 2 + 4 * FA_TILE * 4)
 
 /* DROP: attention dropout on. A separate instance: the hash of every element's mask, unrolled
  * over the tile, would multiply the code size, and the kernels without it stall on instruction
- * fetch already (measured with ncu).
- * Registers per lane: O and S (2 m16 tiles x 8 x 4 floats each), the Q fragments (2 x 4 x 4), the
- * running max and sum of 4 rows: ~170 live (ptxas takes ~250 and spills none); 2 blocks (8 warps)
- * per SM. */
+ * fetch already (measured with ncu) */
 template <bool DROP>
-__global__ void __launch_bounds__(FA_THREADS, 2) flash_attention_forward_kernel(bf16* out, float* lse, const bf16* qkv, int T, int C,
-                                                                                int H, int pos, int n_masked, float p_drop,
-                                                                                uint64_t site) {
+__global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf16* out, float* lse, const bf16* qkv, int T, int C,
+                                                                             int H, int pos, int n_masked, float p_drop,
+                                                                             uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_FWD_ROWS * FA_LDB, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: two buffers each
+    bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: two buffers each
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_FWD_ROWS;
-    int w0 = q0 + warp * 32; // this warp's rows w0 .. w0 + 31: m16 tile mt holds w0 + 16 mt .. + 15
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
     const bf16* base = qkv + (long)b * T * stride + h * FA_D;
-    // the key tiles some row of the block sees: from the first row's first key to the last row
-    int kt0 = attn_first_key(pos, n_masked, h, q0) / FA_TILE, kt1 = (min(q0 + FA_FWD_ROWS, T) - 1) / FA_TILE;
-    // the keys some row of this warp sees (none when the warp is past T): a key tile outside
-    // [w_first, w_last] is masked for all 32 rows, and the warp skips its products
-    int w_first = attn_first_key(pos, n_masked, h, w0), w_last = w0 < T ? min(w0 + 31, T - 1) : -1;
+    int kt0 = attn_first_key(pos, n_masked, h, q0) / FA_TILE;
     fa_load_tile(Qs, base, stride, q0, T);
-    fa_load_tile(Qs + FA_TILE_ELEMS, base, stride, q0 + FA_TILE, T);
     fa_load_tile(Ks, base + C, stride, kt0 * FA_TILE, T);
     fa_load_tile(Vs, base + 2 * C, stride, kt0 * FA_TILE, T);
     cp_async_commit();
-    uint32_t qf[2][4][4]; // this warp's 32 query rows as A fragments (2 m16 tiles), for every key tile
-    float o[2][8][4], s[2][8][4];
+    uint32_t qf[4][4]; // this warp's 16 query rows as A fragments, for every key tile
+    float o[8][4], s[8][4];
     #pragma unroll
-    for (int mt = 0; mt < 2; mt++)
+    for (int n = 0; n < 8; n++)
         #pragma unroll
-        for (int n = 0; n < 8; n++)
-            #pragma unroll
-            for (int e = 0; e < 4; e++) o[mt][n][e] = 0.0f;
+        for (int e = 0; e < 4; e++) o[n][e] = 0.0f;
     float sc = rsqrtf((float)FA_D) * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F; // log2 units
-    float m[2][2] = {{-INFINITY, -INFINITY}, {-INFINITY, -INFINITY}}, l[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}; // [mt][rows g, g + 8]
-    for (int kt = kt0; kt <= kt1; kt++) {
-        int cur = (kt - kt0) & 1, k0 = kt * FA_TILE;
-        if (kt < kt1) { // the next tile into the other buffers while this one is multiplied
-            fa_load_tile(Ks + (cur ^ 1) * FA_TILE_ELEMS, base + C, stride, k0 + FA_TILE, T);
-            fa_load_tile(Vs + (cur ^ 1) * FA_TILE_ELEMS, base + 2 * C, stride, k0 + FA_TILE, T);
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; // rows g and g + 8 of this lane
+    for (int kt = kt0; kt <= qt; kt++) {
+        int cur = (kt - kt0) & 1;
+        if (kt < qt) { // the next tile into the other buffers while this one is multiplied
+            fa_load_tile(Ks + (cur ^ 1) * FA_TILE_ELEMS, base + C, stride, (kt + 1) * FA_TILE, T);
+            fa_load_tile(Vs + (cur ^ 1) * FA_TILE_ELEMS, base + 2 * C, stride, (kt + 1) * FA_TILE, T);
         }
         cp_async_commit();
         cp_async_wait<1>(); // everything but the newest group: this tile (and Q) are in
         __syncthreads();
-        if (kt == kt0) {
-            fa_frag_a(qf[0], Qs, warp * 32);
-            fa_frag_a(qf[1], Qs, warp * 32 + 16);
-        }
-        // warp-uniform: on the diagonal, the 64 keys may all lie after this warp's rows (warps 0, 1
-        // on the second diagonal tile), or before its window (Hard-ALiBi); every warp still takes
-        // part in the loads and the barriers
-        if (k0 <= w_last && k0 + FA_TILE - 1 >= w_first) {
-            fa_mm_abt<2>(s, qf, Ks + cur * FA_TILE_ELEMS); // S (2 x 16, 64) = Q K^T
-            fa_scores<false, 2>(s, sc, sl, w0, 32, k0, w0, k0, T, pos, n_masked, h);
-            #pragma unroll
-            for (int mt = 0; mt < 2; mt++) { // online softmax, rows g and g + 8 of each m16 tile
-                float mx[2] = {-INFINITY, -INFINITY};
-                #pragma unroll
-                for (int n = 0; n < 8; n++)
-                    #pragma unroll
-                    for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[mt][n][e]);
-                float corr[2], m_use[2], sum[2] = {0.0f, 0.0f};
-                #pragma unroll
-                for (int u = 0; u < 2; u++) {
-                    float m_new = fmaxf(m[mt][u], quad_max(mx[u]));
-                    m_use[u] = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
-                    corr[u] = ex2_approx(m[mt][u] - m_use[u]);
-                    m[mt][u] = m_new;
-                }
-                #pragma unroll
-                for (int n = 0; n < 8; n++)
-                    #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        int u = e >> 1;
-                        float p = ex2_approx(s[mt][n][e] - m_use[u]);
-                        sum[u] += p; // l sums the undropped probabilities, P V takes the dropped ones
-                        if (DROP)
-                            p *= attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, w0 + 16 * mt + fa_row(lane, e), k0 + fa_col(lane, n, e)));
-                        s[mt][n][e] = p;
-                        o[mt][n][e] *= corr[u];
-                    }
-                #pragma unroll
-                for (int u = 0; u < 2; u++) l[mt][u] = l[mt][u] * corr[u] + quad_sum(sum[u]);
-            }
-            fa_mm_pb<2>(o, s, Vs + cur * FA_TILE_ELEMS); // O (2 x 16, 64) += P V
-        }
-        __syncthreads(); // every warp is done with this buffer before the next prefetch refills it
-    }
-    #pragma unroll
-    for (int mt = 0; mt < 2; mt++)
+        if (kt == kt0) fa_frag_a(qf, Qs, warp * 16);
+        fa_mm_abt(s, qf, Ks + cur * FA_TILE_ELEMS); // S (16, 64) = Q K^T
+        fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
+        float mx[2] = {-INFINITY, -INFINITY};
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int u = 0; u < 2; u++) {
-                int i = w0 + 16 * mt + (lane >> 2) + 8 * u;
-                if (i < T)
-                    *(__nv_bfloat162*)&out[((long)b * T + i) * C + h * FA_D + fa_col(lane, n, 2 * u)] =
-                        __floats2bfloat162_rn(o[mt][n][2 * u] / l[mt][u], o[mt][n][2 * u + 1] / l[mt][u]);
+            for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
+        float corr[2], m_use[2], sum[2] = {0.0f, 0.0f};
+        #pragma unroll
+        for (int u = 0; u < 2; u++) {
+            float m_new = fmaxf(m[u], quad_max(mx[u]));
+            m_use[u] = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
+            corr[u] = ex2_approx(m[u] - m_use[u]);
+            m[u] = m_new;
+        }
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int u = e >> 1;
+                float p = ex2_approx(s[n][e] - m_use[u]);
+                sum[u] += p; // l sums the undropped probabilities, P V takes the dropped ones
+                if (DROP)
+                    p *= attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, r0 + fa_row(lane, e), kt * FA_TILE + fa_col(lane, n, e)));
+                s[n][e] = p;
+                o[n][e] *= corr[u];
             }
+        #pragma unroll
+        for (int u = 0; u < 2; u++) l[u] = l[u] * corr[u] + quad_sum(sum[u]);
+        fa_mm_pb(o, s, Vs + cur * FA_TILE_ELEMS); // O (16, 64) += P V
+        __syncthreads(); // every warp is done with this buffer before the next prefetch refills it
+    }
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int u = 0; u < 2; u++) {
+            int i = r0 + (lane >> 2) + 8 * u;
+            if (i < T)
+                *(__nv_bfloat162*)&out[((long)b * T + i) * C + h * FA_D + fa_col(lane, n, 2 * u)] =
+                    __floats2bfloat162_rn(o[n][2 * u] / l[u], o[n][2 * u + 1] / l[u]);
+        }
     if ((lane & 3) == 0)
         #pragma unroll
-        for (int mt = 0; mt < 2; mt++)
-            #pragma unroll
-            for (int u = 0; u < 2; u++) {
-                int i = w0 + 16 * mt + (lane >> 2) + 8 * u;
-                if (i < T) lse[((long)b * H + h) * T + i] = m[mt][u] + log2f(l[mt][u]); // log2 units: what the backward wants
-            }
+        for (int u = 0; u < 2; u++) {
+            int i = r0 + (lane >> 2) + 8 * u;
+            if (i < T) lse[((long)b * H + h) * T + i] = m[u] + log2f(l[u]); // log2 units: what the backward wants
+        }
 }
 
 /* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d] and dout16 = dout rounded to bf16 (the backward
@@ -1394,11 +1332,11 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
         { // the K, V fragments are read again for every query tile: 32 registers fewer, a block more per SM
             uint32_t kf[4][4], vf[4][4];
             fa_frag_a(kf, Ks, warp * 16);
-            fa_mm_abt<1>(&s, &kf, Q);   // S^T (16 keys, 64 queries) = K Q^T
+            fa_mm_abt(s, kf, Q);   // S^T (16 keys, 64 queries) = K Q^T
             fa_frag_a(vf, Vs, warp * 16);
-            fa_mm_abt<1>(&dp, &vf, dO); // dP^T = V dO^T
+            fa_mm_abt(dp, vf, dO); // dP^T = V dO^T
         }
-        fa_scores<true, 1>(&s, sc, sl, q0, FA_TILE, k0, j0, q0, T, pos, n_masked, h);
+        fa_scores<true>(s, sc, sl, q0, k0, j0, q0, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
@@ -1412,8 +1350,8 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
                 dp[n][e] = s[n][e] * (dp[n][e] * mult - Dq[c]); // dS^T
                 s[n][e] *= mult;                                 // P^T through the dropout mask, for dV
             }
-        fa_mm_pb<1>(&dV, &s, dO);  // dV += P^T dO
-        fa_mm_pb<1>(&dK, &dp, Q);  // dK += dS^T Q
+        fa_mm_pb(dV, s, dO);  // dV += P^T dO
+        fa_mm_pb(dK, dp, Q);  // dK += dS^T Q
         __syncthreads();
     }
     // dqkv[k part] = scale * dK, dqkv[v part] = dV (this block owns these rows: no atomics; written,
@@ -1475,11 +1413,11 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         { // the Q, dO fragments are read again for every key tile: fewer registers, a block more per SM
             uint32_t qf[4][4], of[4][4];
             fa_frag_a(qf, Qs, warp * 16);
-            fa_mm_abt<1>(&s, &qf, K);  // S = Q K^T
+            fa_mm_abt(s, qf, K);  // S = Q K^T
             fa_frag_a(of, dOs, warp * 16);
-            fa_mm_abt<1>(&dp, &of, V); // dP = dO V^T
+            fa_mm_abt(dp, of, V); // dP = dO V^T
         }
-        fa_scores<false, 1>(&s, sc, sl, q0, FA_TILE, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
+        fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
@@ -1491,7 +1429,7 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
                 float mult = DROP ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, r0 + fa_row(lane, e), kt * FA_TILE + fa_col(lane, n, e))) : 1.0f;
                 dp[n][e] = s[n][e] * (dp[n][e] * mult - Di[e >> 1]); // dS
             }
-        fa_mm_pb<1>(&dQ, &dp, K); // dQ += dS K
+        fa_mm_pb(dQ, dp, K); // dQ += dS K
         __syncthreads();
     }
     #pragma unroll
@@ -1523,7 +1461,7 @@ static void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int
         cudaCheck(cudaFuncSetAttribute(flash_attention_forward_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, FA_FWD_SMEM));
         configured = true;
     }
-    dim3 grid(ceil_div(T, FA_FWD_ROWS), H, B);
+    dim3 grid(ceil_div(T, FA_TILE), H, B);
     (p_drop > 0 ? flash_attention_forward_kernel<true> : flash_attention_forward_kernel<false>)<<<grid, FA_THREADS, FA_FWD_SMEM>>>(
         out, lse, qkv, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
