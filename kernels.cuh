@@ -793,7 +793,7 @@ static void linear_gelu_forward(X* out, X* act, const X* inp, const float* W, co
  * dgelu_in = (dout W) * GELU'(gelu_in), written (the gradient of the first layer's output, in the
  * activation type: bf16 mode writes the operand of c_fc's backward directly); dW, dbias +=. bf16
  * mode: the GELU' is the matmul's epilogue, so the (N, C) fp32 gradient of the GELU output never
- * exists; else dact (N, C) holds it between the matmul and gelu_backward. */
+ * exists; else dact (N, C) holds it between the matmul and gelu_backward (NULL: a scratch buffer). */
 static bool dgelu_fused(float*, const float*, const __nv_bfloat16*, const float*, int, int, int) { return false; }
 static bool dgelu_fused(__nv_bfloat16* dgelu_in, const __nv_bfloat16* gelu_in, const __nv_bfloat16* dout16, const float* W,
                         int N, int C, int OC) {
@@ -812,6 +812,12 @@ static void linear_backward_gelu(X* dgelu_in, float* dact, const X* gelu_in, flo
     static Bf16Scratch sd = {NULL, 0};
     const __nv_bfloat16* dout16 = bf16_copy(&sd, dout, (long)N * OC); // rounded once for both matmuls (if fp32)
     bool fused = dgelu_fused(dgelu_in, gelu_in, dout16, W, N, C, OC);
+    static float* own = NULL; // dact NULL: the unfused path's (N, C) in a buffer of its own, made only if needed
+    static size_t own_cap = 0;
+    if (!fused && !dact) {
+        scratch_grow(&own, &own_cap, (size_t)N * C * sizeof(float));
+        dact = own;
+    }
     linear_backward_gemms(fused ? NULL : dact, dW, dout16, act, W, N, C, OC, true);
     if (!fused) gelu_backward(dgelu_in, gelu_in, dact, (long)N * C);
     if (dbias) bias_grad(dbias, dout, N, OC);
@@ -2263,6 +2269,7 @@ static Config one_layer(const Config* c) {
 /* the GPU's activation layout flags (see transformer_layout): bf16 mode stores matmul-only
  * activations in bf16; the branch outputs hold one layer */
 static int gpu_layout_flags(int x_half) { return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_ONE_BRANCH | LAYOUT_ONE_ACT; }
+static int gpu_grads_flags(int x_half) { return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_GRADS; } /* of one_layer(c) */
 static size_t gpu_acts_size(const Config* c, int B, int T, int x_half) {
     TransformerActs a;
     Arena ar = {NULL, 0};
@@ -2370,7 +2377,8 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     TransformerActs a, d;
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
     transformer_layout(&a, &ar, c, B, T, 1, gpu_layout_flags(sizeof(X) == 2));
-    transformer_layout(&d, &dr, &c1, B, T, 1, gpu_layout_flags(0)); // gradients stay fp32
+    transformer_layout(&d, &dr, &c1, B, T, 1, gpu_grads_flags(sizeof(X) == 2)); // fp32 but for qkv (and gpt's fch) in bf16 mode
+    d.lnf = d.attproj = d.mlpproj = d.ln1; // LAYOUT_GRADS: these live while ln1's gradient is free
     X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch = (X*)a.fch, *fch2 = (X*)a.fch2;
     X* fch_act = (X*)a.fch_act;
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
@@ -2407,8 +2415,9 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd, true);
             linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
-            if (g16) linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act, w.mlpprojw, BT, Hd, C);
-            else linear_backward_gelu((X*)d.fch, d.fch_act, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act, w.mlpprojw, BT, Hd, C);
+            float* dact = sizeof(X) == 2 ? NULL : d.fch_act; // bf16 mode: no fch_act gradient (LAYOUT_GRADS)
+            if (g16) linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act, w.mlpprojw, BT, Hd, C);
+            else linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act, w.mlpprojw, BT, Hd, C);
             linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oC, w.fcw, BT, C, Hd, true);
         }
         // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
@@ -2602,7 +2611,10 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
     } else {
         g->n_acts = gpu_acts_size(&host->cfg, B, T, !use_fp32); // the mode must be set before init
         Config c1 = one_layer(&host->cfg);
-        g->n_dacts = gpu_acts_size(&c1, B, T, 0);
+        TransformerActs d;
+        Arena dr = {NULL, 0};
+        transformer_layout(&d, &dr, &c1, B, T, 1, gpu_grads_flags(!use_fp32));
+        g->n_dacts = dr.used;
     }
     device_alloc(&g->acts, g->n_acts * sizeof(float));
     device_alloc(&g->dacts, g->n_dacts * sizeof(float));

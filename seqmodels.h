@@ -1188,29 +1188,39 @@ typedef struct {
  * half the room; LAYOUT_ONE_BRANCH: attproj and mlpproj (a branch's output before it joins the
  * residual stream, never read by the backward) hold one layer, reused by every layer;
  * LAYOUT_ONE_ACT: fch_act holds one layer (the backward recomputes a layer's activation from fch,
- * fch2 when it needs it: an elementwise pass instead of keeping L layers of (B,T,Hd)). */
-enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2, LAYOUT_ONE_ACT = 4 };
+ * fch2 when it needs it: an elementwise pass instead of keeping L layers of (B,T,Hd));
+ * LAYOUT_GRADS: the GPU's gradient buffer of one layer. It has no attproj, mlpproj or lnf (their
+ * gradients go to ln1's, which is free while they live); with LAYOUT_X_HALF, only qkv and gpt's
+ * fch are bf16 (attention's and the GELU epilogue's backward write them so) and gpt has no fch_act
+ * (c_proj's backward writes fch's gradient directly). */
+enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2, LAYOUT_ONE_ACT = 4, LAYOUT_GRADS = 8 };
 static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int flags) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = flags & LAYOUT_X_HALF ? 2 : 1;
     size_t Lb = flags & LAYOUT_ONE_BRANCH ? 1 : L, La = flags & LAYOUT_ONE_ACT ? 1 : L; // layers of branch outputs, of fch_act
+    size_t xd_qkv = xd, xd_fch = xd, xd_in = xd, Lf = 1;                                // (lnf)
+    if (flags & LAYOUT_GRADS) {
+        xd_in = 1, Lb = 0, Lf = 0;
+        if (is_llama(c)) xd_fch = 1;
+        else if (xd == 2) La = 0;
+    }
     a->encoded = carve(ar, BT * C);
-    a->ln1 = carve(ar, (L * BT * C + xd - 1) / xd);
+    a->ln1 = carve(ar, (L * BT * C + xd_in - 1) / xd_in);
     a->ln1_mean = carve(ar, L * BT);
     a->ln1_rstd = carve(ar, L * BT);
-    a->qkv = carve(ar, (L * BT * 3 * C + xd - 1) / xd);
+    a->qkv = carve(ar, (L * BT * 3 * C + xd_qkv - 1) / xd_qkv);
     a->att = carve(ar, L * B * c->n_head * (size_t)T * att_row);
-    a->atty = carve(ar, (L * BT * C + xd - 1) / xd);
+    a->atty = carve(ar, (L * BT * C + xd_in - 1) / xd_in);
     a->attproj = carve(ar, Lb * BT * C);
     a->res1 = carve(ar, L * BT * C);
-    a->ln2 = carve(ar, (L * BT * C + xd - 1) / xd);
+    a->ln2 = carve(ar, (L * BT * C + xd_in - 1) / xd_in);
     a->ln2_mean = carve(ar, L * BT);
     a->ln2_rstd = carve(ar, L * BT);
-    a->fch = carve(ar, (L * BT * Hd + xd - 1) / xd);
-    a->fch2 = carve(ar, is_llama(c) ? (L * BT * Hd + xd - 1) / xd : 0);
-    a->fch_act = carve(ar, (La * BT * Hd + xd - 1) / xd);
+    a->fch = carve(ar, (L * BT * Hd + xd_fch - 1) / xd_fch);
+    a->fch2 = carve(ar, is_llama(c) ? (L * BT * Hd + xd_fch - 1) / xd_fch : 0);
+    a->fch_act = carve(ar, (La * BT * Hd + xd_in - 1) / xd_in);
     a->mlpproj = carve(ar, Lb * BT * C);
     a->res2 = carve(ar, L * BT * C);
-    a->lnf = carve(ar, BT * C);
+    a->lnf = carve(ar, Lf * BT * C);
     a->lnf_mean = carve(ar, BT);
     a->lnf_rstd = carve(ar, BT);
 }
