@@ -2268,7 +2268,13 @@ static Config one_layer(const Config* c) {
 }
 /* the GPU's activation layout flags (see transformer_layout): bf16 mode stores matmul-only
  * activations in bf16; the branch outputs hold one layer */
-static int gpu_layout_flags(int x_half) { return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_ONE_BRANCH | LAYOUT_ONE_ACT; }
+/* --recompute: 0 keeps every layer's activations; 1 (default) keeps one layer of the MLP activation
+ * and recomputes the others' in the backward (an elementwise pass; 1.2 GB less at GPT-2 small,
+ * B16 T1024); 2 also recomputes both norms' outputs from the kept residual stream, mean and rstd */
+static int recompute = 1;
+static int gpu_layout_flags(int x_half) {
+    return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_ONE_BRANCH | (recompute >= 1 ? LAYOUT_ONE_ACT : 0) | (recompute >= 2 ? LAYOUT_ONE_NORM : 0);
+}
 static int gpu_grads_flags(int x_half) { return (x_half ? LAYOUT_X_HALF : 0) | LAYOUT_GRADS; } /* of one_layer(c) */
 static size_t gpu_acts_size(const Config* c, int B, int T, int x_half) {
     TransformerActs a;
@@ -2333,28 +2339,29 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
     for (int l = 0; l < L; l++) {
         TransformerLayerParams w = gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
+        size_t oA = recompute >= 1 ? 0 : oH, oN = recompute >= 2 ? 0 : oC; // fch_act's, ln1's and ln2's layer (--recompute)
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
-        linear_forward(qkv + o3, ln1 + oC, w.qkvw, w.qkvb, BT, C, 3 * C);
+        linear_forward(qkv + o3, ln1 + oN, w.qkvw, w.qkvb, BT, C, 3 * C);
         if (c->pos == POS_ROPE) rope_forward(qkv + o3, B, T, C, H);
         attention_forward(atty + oC, a.att + (size_t)l * B * H * T, qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
                           active_attn_dropout(m), attn_site(l));
         linear_forward(a.attproj, atty + oC, w.attprojw, w.attprojb, BT, C, C); // one buffer for all layers (LAYOUT_ONE_BRANCH)
         dropout_forward(a.attproj, (long)BT * C, p, 1 + 2 * l);
         // res1 = x + attention branch, and its ln_2
-        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oC, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj, w.ln2w, w.ln2b, BT);
+        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oN, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj, w.ln2w, w.ln2b, BT);
         if (is_llama(c)) {
-            linear_forward(fch + oH, ln2 + oC, w.fcw, w.fcb, BT, C, Hd);
-            linear_forward(fch2 + oH, ln2 + oC, w.fc2w, NULL, BT, C, Hd);
-            swiglu_forward(fch_act, fch2 + oH, fch + oH, (long)BT * Hd); // fch_act: one layer (LAYOUT_ONE_ACT)
+            linear_forward(fch + oH, ln2 + oN, w.fcw, w.fcb, BT, C, Hd);
+            linear_forward(fch2 + oH, ln2 + oN, w.fc2w, NULL, BT, C, Hd);
+            swiglu_forward(fch_act + oA, fch2 + oH, fch + oH, (long)BT * Hd);
         } else {
-            linear_gelu_forward(fch + oH, fch_act, ln2 + oC, w.fcw, w.fcb, BT, C, Hd); // fch_act = GELU(fch), one layer
+            linear_gelu_forward(fch + oH, fch_act + oA, ln2 + oN, w.fcw, w.fcb, BT, C, Hd); // fch_act = GELU(fch)
         }
-        linear_forward(a.mlpproj, fch_act, w.mlpprojw, w.mlpprojb, BT, Hd, C);
+        linear_forward(a.mlpproj, fch_act + oA, w.mlpprojw, w.mlpprojb, BT, Hd, C);
         dropout_forward(a.mlpproj, (long)BT * C, p, 2 + 2 * l);
         // res2 = res1 + mlp branch, and the norm that reads it: the next layer's ln_1, or ln_f
         if (l < L - 1) {
             TransformerLayerParams wn = gpu_layer(g, g->params, l + 1);
-            gpu_residual_norm_forward(c, a.res2 + oC, ln1 + oC + (size_t)BT * C, a.ln1_mean + (l + 1) * BT, a.ln1_rstd + (l + 1) * BT,
+            gpu_residual_norm_forward(c, a.res2 + oC, ln1 + (recompute >= 2 ? 0 : oC + (size_t)BT * C), a.ln1_mean + (l + 1) * BT, a.ln1_rstd + (l + 1) * BT,
                                       a.res1 + oC, a.mlpproj, wn.ln1w, wn.ln1b, BT);
         } else {
             gpu_residual_norm_forward(c, a.res2 + oC, a.lnf, a.lnf_mean, a.lnf_rstd, a.res1 + oC, a.mlpproj,
@@ -2404,21 +2411,26 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         float* x = l == 0 ? a.encoded : a.res2 + (size_t)(l - 1) * BT * C;
         // res2 = res1 + mlp branch: the branch's gradient is dout (through its dropout)
         const float* dmlp = dropout_backward_to(d.mlpproj, dout, (long)BT * C, p, 2 + 2 * l);
-        if (l < L - 1) { // the activation again (LAYOUT_ONE_ACT: the buffer holds the last layer's), for c_proj's dW
+        // --recompute: the one-layer buffers hold the last layer's; the others' are computed again
+        size_t oA = recompute >= 1 ? 0 : oH, oN = recompute >= 2 ? 0 : oC;
+        if (recompute >= 1 && l < L - 1) { // the MLP activation, for c_proj's dW
             if (is_llama(c)) swiglu_forward(fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
             else gelu_forward(fch_act, fch + oH, (long)BT * Hd);
         }
+        if (recompute >= 2 && l < L - 1) { // ln_2's output, for c_fc's dW (its mean and rstd are rewritten as they were)
+            gpu_norm_forward(c, ln2, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
+        }
         if (is_llama(c)) {
-            if (g16) linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, g16, fch_act, w.mlpprojw, BT, Hd, C, true);
-            else linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act, w.mlpprojw, BT, Hd, C, true);
+            if (g16) linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oA, w.mlpprojw, BT, Hd, C, true);
+            else linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, true);
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
-            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oC, w.fc2w, BT, C, Hd, true);
-            linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oC, w.fcw, BT, C, Hd);
+            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oN, w.fc2w, BT, C, Hd, true);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oN, w.fcw, BT, C, Hd);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
             float* dact = sizeof(X) == 2 ? NULL : d.fch_act; // bf16 mode: no fch_act gradient (LAYOUT_GRADS)
-            if (g16) linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act, w.mlpprojw, BT, Hd, C);
-            else linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act, w.mlpprojw, BT, Hd, C);
-            linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oC, w.fcw, BT, C, Hd, true);
+            if (g16) linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oA, w.mlpprojw, BT, Hd, C);
+            else linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oN, w.fcw, BT, C, Hd, true);
         }
         // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
         gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
@@ -2429,7 +2441,8 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         attention_backward(dqkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(dqkv, B, T, C, H);
-        linear_backward(d.ln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oC, w.qkvw, BT, C, 3 * C, true);
+        if (recompute >= 2 && l < L - 1) gpu_norm_forward(c, ln1, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT); // for the QKV dW
+        linear_backward(d.ln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oN, w.qkvw, BT, C, 3 * C, true);
         // dx = d res1 (the residual path) + ln_1's backward
         gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1, l > 0 ? g16 : NULL);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient

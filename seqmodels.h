@@ -1189,22 +1189,24 @@ typedef struct {
  * residual stream, never read by the backward) hold one layer, reused by every layer;
  * LAYOUT_ONE_ACT: fch_act holds one layer (the backward recomputes a layer's activation from fch,
  * fch2 when it needs it: an elementwise pass instead of keeping L layers of (B,T,Hd));
+ * LAYOUT_ONE_NORM: ln1 and ln2 hold one layer (recomputed from the residual stream and the kept
+ * mean and rstd);
  * LAYOUT_GRADS: the GPU's gradient buffer of one layer. It has no attproj, mlpproj or lnf (their
  * gradients go to ln1's, which is free while they live); with LAYOUT_X_HALF, only qkv and gpt's
  * fch are bf16 (attention's and the GELU epilogue's backward write them so) and gpt has no fch_act
  * (c_proj's backward writes fch's gradient directly). */
-enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2, LAYOUT_ONE_ACT = 4, LAYOUT_GRADS = 8 };
+enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2, LAYOUT_ONE_ACT = 4, LAYOUT_GRADS = 8, LAYOUT_ONE_NORM = 16 };
 static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int flags) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = flags & LAYOUT_X_HALF ? 2 : 1;
     size_t Lb = flags & LAYOUT_ONE_BRANCH ? 1 : L, La = flags & LAYOUT_ONE_ACT ? 1 : L; // layers of branch outputs, of fch_act
-    size_t xd_qkv = xd, xd_fch = xd, xd_in = xd, Lf = 1;                                // (lnf)
+    size_t xd_qkv = xd, xd_fch = xd, xd_in = xd, Lf = 1, Ln = flags & LAYOUT_ONE_NORM ? 1 : L; // (lnf), (ln1, ln2)
     if (flags & LAYOUT_GRADS) {
         xd_in = 1, Lb = 0, Lf = 0;
         if (is_llama(c)) xd_fch = 1;
         else if (xd == 2) La = 0;
     }
     a->encoded = carve(ar, BT * C);
-    a->ln1 = carve(ar, (L * BT * C + xd_in - 1) / xd_in);
+    a->ln1 = carve(ar, (Ln * BT * C + xd_in - 1) / xd_in);
     a->ln1_mean = carve(ar, L * BT);
     a->ln1_rstd = carve(ar, L * BT);
     a->qkv = carve(ar, (L * BT * 3 * C + xd_qkv - 1) / xd_qkv);
@@ -1212,7 +1214,7 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
     a->atty = carve(ar, (L * BT * C + xd_in - 1) / xd_in);
     a->attproj = carve(ar, Lb * BT * C);
     a->res1 = carve(ar, L * BT * C);
-    a->ln2 = carve(ar, (L * BT * C + xd_in - 1) / xd_in);
+    a->ln2 = carve(ar, (Ln * BT * C + xd_in - 1) / xd_in);
     a->ln2_mean = carve(ar, L * BT);
     a->ln2_rstd = carve(ar, L * BT);
     a->fch = carve(ar, (L * BT * Hd + xd_fch - 1) / xd_fch);
@@ -2827,6 +2829,7 @@ typedef struct {
     int threads;
     int fp32; /* train_gpu: fp32 matmuls and attention instead of bf16 tensor cores */
     int cuda_graph; /* train_gpu: replay each training step as one CUDA graph (0: launch kernels one by one) */
+    int recompute;  /* train_gpu (transformers): what the backward recomputes instead of keeping (0-2) */
     int n_layer_set; /* -L was given (else SSMs double the default depth) */
     /* synthetic tasks (-d TASK; data/tasks.h): -1 = the task's default */
     int task_vocab, task_len, num_pairs, n_train, n_test, min_len, max_len, min_eval_len, max_eval_len, n_gram;
@@ -2924,6 +2927,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("debug_out", "", ARG_STR, debug_out, "with --eval: write inputs, targets, logits[0,0], loss, grads (safetensors)"),
     ARG("threads", "", ARG_INT, threads, "OpenMP threads (0 = all cores)"),
     ARG("fp32", "", ARG_FLAG, fp32, "train_gpu: fp32 matmuls and attention (for GPU vs CPU checks) instead of bf16 tensor cores"),
+    ARG("recompute", "", ARG_INT, recompute, "train_gpu, gpt/llama: activations recomputed in the backward instead of kept per layer: 0 = none, 1 = the MLP activation (GELU/SwiGLU), 2 = also both norms' outputs"),
     ARG("cuda_graph", "", ARG_INT, cuda_graph, "train_gpu: 1 = capture the training step once as a CUDA graph and replay it, 0 = launch its kernels one by one"),
     ARG("task_vocab", "", ARG_INT, task_vocab, "task: vocabulary (ar, induction, mqar, dfa: the model's; copy, lookups: letters) (-1 = task default)"),
     ARG("task_len", "", ARG_INT, task_len, "task: sequence length (ar, induction: the key-value / random body; mqar: all)"),

@@ -348,8 +348,8 @@ static void compare_model(const char* model, int pos, int bias, float dropout, i
     double loss_gpu = gpu::model_forward(&g, in, tg, mask, B, T);
     gpu::model_backward(&g, B, T);
     char what[192], label[128];
-    snprintf(label, sizeof(label), "%s %s --pos %s --bias %d --dropout %g --attn_dropout %g", fp32 ? "fp32" : "bf16", model,
-             POS_NAMES[pos], bias, dropout, dropout);
+    snprintf(label, sizeof(label), "%s %s --pos %s --bias %d --dropout %g --attn_dropout %g%s", fp32 ? "fp32" : "bf16", model,
+             POS_NAMES[pos], bias, dropout, dropout, is_ssm_name(model) || gpu::recompute == 1 ? "" : gpu::recompute ? " --recompute 2" : " --recompute 0");
     float lc = (float)loss_cpu, lg = (float)loss_gpu;
     float* d_l = to_gpu(&lg, 4);
     snprintf(what, sizeof(what), "model %s: loss (cpu %.6f)", label, loss_cpu);
@@ -634,6 +634,13 @@ int main(void) {
         compare_model("gpt", POS_HARD_ALIBI, 0, 0.0f, fp32);
         compare_model("llama", POS_ROPE, 0, 0.1f, fp32);
         compare_model("llama", POS_NOPE, 0, 0.0f, fp32);
+    }
+    for (int r = 0; r <= 2; r += 2) { // --recompute 0 (keep everything) and 2 (the norms' outputs too); 1 above
+        gpu::recompute = r;
+        compare_model("gpt", POS_LEARNED, 1, 0.1f, 0);
+        compare_model("llama", POS_ROPE, 0, 0.1f, 0);
+        compare_model("gpt", POS_ALIBI, 0, 0.0f, 1);
+        gpu::recompute = 1;
     }
     test_train_step_graph("gpt", 1);
     test_train_step_graph("mamba", 1);

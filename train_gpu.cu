@@ -24,6 +24,7 @@ static Args gpu_defaults(void) {
     a.seq_len = 256;
     a.steps = 5000;
     a.cuda_graph = 1;
+    a.recompute = 1;
     return a;
 }
 
@@ -44,6 +45,10 @@ static double gpu_mem_mib(Backend* be) { /* what we allocated (not the CUDA cont
 static void gpu_init(Backend* be, Model* m, int B, int T) {
     if (gpu::gpu_model_check(&m->cfg)) sm_die("%s", sm_err); // before any CUDA call: CI checks it without a GPU
     gpu::use_fp32 = be->args && be->args->fp32;
+    if (be->args) {
+        if (be->args->recompute < 0 || be->args->recompute > 2) sm_die("--recompute %d: must be 0, 1 or 2", be->args->recompute);
+        gpu::recompute = be->args->recompute;
+    }
     be->name = gpu::use_fp32 ? "cuda fp32" : "cuda bf16 (fp32 master weights)";
     cudaDeviceProp prop;
     int dev;
