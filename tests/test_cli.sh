@@ -42,7 +42,7 @@ if $TC -m mamba -L 3 $SSM_RUN >"$T/mb" 2>&1 && grep -q '"n_layer":3' "$T/mb"; th
 if [ -x ./train_gpu ]; then # built by make cuda; the check runs before any CUDA call
     expect_error "GPU scan: unsupported d_state" "d_state 12 has no GPU scan kernel" ./train_gpu -m mamba --d_state 12 $SSM_RUN
     expect_error "GPU conv: d_conv too wide" "d_conv 9 is larger than the GPU conv kernel" ./train_gpu -m longhorn --d_conv 9 $SSM_RUN
-    expect_error "GPU: --recompute out of range" "--recompute 3: must be 0, 1 or 2" ./train_gpu -m gpt --recompute 3 $SSM_RUN
+    expect_error "GPU: --recompute out of range" "--recompute 3: must be 0, 1 or 2" ./train_gpu -m gpt --recompute 3 -H 4 $SSM_RUN
 fi
 expect_error "unknown flag" "unknown flag '--frobnicate'" $TC --frobnicate 1
 expect_error "flag without a value" "needs a value" $TC -n
