@@ -316,17 +316,16 @@ static void linear_forward(O* out, const X* inp, const float* W, const float* bi
         cudaCheck(cudaGetLastError());
     }
 }
-template <typename X, typename D, typename DI>
-static void linear_backward_gemms(DI* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC,
+template <typename X, typename D>
+static void linear_backward_gemms(float* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC,
                                   bool set_dinp) {
     if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, set_dinp ? 0.0f : 1.0f, dinp, C); // dinp^T (C,N) (+)= W^T (C,OC) dout^T (OC,N)
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
 }
 /* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16. set_dinp: dinp =
- * (the first gradient a buffer gets: no clearing before it, and no read of the old values).
- * dinp fp32, or bf16 in bf16 mode (a gradient that only feeds a norm's backward) */
-template <typename X, typename D, typename DI>
-static void linear_backward(DI* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
+ * (the first gradient a buffer gets: no clearing before it, and no read of the old values) */
+template <typename X, typename D>
+static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
                             int N, int C, int OC, bool set_dinp = false) {
     static Bf16Scratch sd = {NULL, 0};
     if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC, set_dinp);
@@ -425,11 +424,6 @@ static bool aligned(const void* p, int bytes) { return (uintptr_t)p % bytes == 0
 __device__ inline void ld4(float (&v)[4], const float* p) {
     float4 t = *(const float4*)p;
     v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
-}
-__device__ inline void ld4(float (&v)[4], const __nv_bfloat16* p) {
-    uint2 t = *(const uint2*)p;
-    float2 lo = __bfloat1622float2(*(const __nv_bfloat162*)&t.x), hi = __bfloat1622float2(*(const __nv_bfloat162*)&t.y);
-    v[0] = lo.x; v[1] = lo.y; v[2] = hi.x; v[3] = hi.y;
 }
 __device__ inline void st4(float* p, const float (&v)[4]) { *(float4*)p = make_float4(v[0], v[1], v[2], v[3]); }
 __device__ inline void st4(__nv_bfloat16* p, const float (&v)[4]) {
@@ -584,8 +578,8 @@ __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, 
 /* rows strided over the grid, one warp each, the row (x, dy) in registers: read once. Each warp
  * sums its rows' dw, db into its own slice of shared memory (registers would halve the warps that
  * fit on a multiprocessor, and these loads need many in flight). */
-template <int NV, bool RMS, typename DY>
-__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const DY* dout,
+template <int NV, bool RMS>
+__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout,
                                                                const float* inp, const float* dres, const float* w, const float* mean,
                                                                const float* rstd, int N, int C) {
     extern __shared__ __align__(16) float red[]; // (warps, 2C): each warp's dw (C) and db (C)
@@ -646,18 +640,17 @@ __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv
 }
 /* any width: the row read from memory in each pass, one warp per block, whose lanes own their
  * columns of the block's partial row (plain adds, in row order) */
-template <bool RMS, typename DY>
-__global__ void norm_backward_rows_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const DY* dout, const float* inp,
+template <bool RMS>
+__global__ void norm_backward_rows_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout, const float* inp,
                                           const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     int lane = threadIdx.x;
     float* acc = partials + (long)blockIdx.x * 2 * C; // dw (C), db (C)
     for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
     for (int row = blockIdx.x; row < N; row += gridDim.x) {
-        const float* x = inp + (long)row * C;
-        const DY* dy = dout + (long)row * C;
+        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
         float m = RMS ? 0.0f : mean[row], r = rstd[row], s1 = 0, s2 = 0;
         for (int c = lane; c < C; c += 32) {
-            float xhat = (x[c] - m) * r, dxhat = to_float(dy[c]) * (w ? w[c] : 1.0f);
+            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
             s1 += dxhat;
             s2 += dxhat * xhat;
         }
@@ -666,37 +659,35 @@ __global__ void norm_backward_rows_kernel(float* dinp, __nv_bfloat16* dinp16, fl
         float* dx = dinp + (long)row * C;
         const float* base = dres ? dres + (long)row * C : dx; // what dx adds to
         for (int c = lane; c < C; c += 32) {
-            float xhat = (x[c] - m) * r, g = to_float(dy[c]), dxhat = g * (w ? w[c] : 1.0f);
+            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
             dx[c] = base[c] + r * (dxhat - s1 - xhat * s2);
             if (dinp16) dinp16[(long)row * C + c] = __float2bfloat16(dx[c]);
-            acc[c] += g * xhat;
-            acc[C + c] += g;
+            acc[c] += dy[c] * xhat;
+            acc[C + c] += dy[c];
         }
     }
 }
-template <int NV, typename DY>
-static void norm_backward_vec(bool rms, int nb, float* dinp, __nv_bfloat16* dinp16, float* partials, const DY* dout,
+template <int NV>
+static void norm_backward_vec(bool rms, int nb, float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout,
                               const float* inp, const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     static bool configured = false;
     if (!configured) { // 8 warps' dw, db: 64 KB at NORM_MAX_C, over the default 48
         int most = 8 * 2 * NORM_MAX_C * sizeof(float);
-        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, true, DY>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
-        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, false, DY>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
         configured = true;
     }
     size_t smem = 8 * 2 * C * sizeof(float); // 256 threads: 8 warps
-    if (rms) norm_backward_kernel<NV, true, DY><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
-    else norm_backward_kernel<NV, false, DY><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
+    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
+    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
 }
 /* db NULL, mean unused: RMSNorm; dres NULL: dx +=. dinp16: also a bf16 copy of dx (the residual
- * stream's gradient is the next matmul backward's operand: this saves it a rounding pass). dout
- * fp32, or bf16 (bf16 mode: the matmul backward before the norm writes it so) */
-template <typename DY>
-static void norm_backward(bool rms, float* dinp, float* dw, float* db, const DY* dout, const float* inp, const float* dres,
+ * stream's gradient is the next matmul backward's operand: this saves it a rounding pass) */
+static void norm_backward(bool rms, float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* dres,
                           const float* w, const float* mean, const float* rstd, int N, int C, __nv_bfloat16* dinp16 = NULL) {
     float* partials = norm_partials(C);
     int nb = norm_bwd_blocks(N);
-    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(dinp, 16) && aligned(dout, 4 * sizeof(DY)) && aligned(inp, 16) && aligned(dres, 16) &&
+    bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(dinp, 16) && aligned(dout, 16) && aligned(inp, 16) && aligned(dres, 16) &&
                aligned(w, 16) && aligned(dinp16, 8);
     if (vec) {
         NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
@@ -709,8 +700,7 @@ static void norm_backward(bool rms, float* dinp, float* dw, float* db, const DY*
     norm_reduce_kernel<<<ceil_div(C, 32), dim3(32, 16)>>>(dw, db, partials, nb, C);
     cudaCheck(cudaGetLastError());
 }
-template <typename DY>
-static void layernorm_backward(float* dinp, float* dw, float* db, const DY* dout, const float* inp, const float* w,
+static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                                const float* mean, const float* rstd, int N, int C, const float* dres = NULL,
                                __nv_bfloat16* dinp16 = NULL) {
     norm_backward(false, dinp, dw, db, dout, inp, dres, w, mean, rstd, N, C, dinp16);
@@ -729,8 +719,7 @@ static void residual_rmsnorm_forward(float* res, X* out, float* rstd, const floa
                                      int N, int C, double eps) {
     norm_forward(true, out, NULL, rstd, res, inp, branch, w, NULL, N, C, (float)eps);
 }
-template <typename DY>
-static void rmsnorm_backward(float* dinp, float* dw, const DY* dout, const float* inp, const float* w,
+static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
                              const float* rstd, int N, int C, const float* dres = NULL, __nv_bfloat16* dinp16 = NULL) {
     norm_backward(true, dinp, dw, NULL, dout, inp, dres, w, NULL, rstd, N, C, dinp16);
 }
@@ -2324,8 +2313,7 @@ static void gpu_residual_norm_forward(const Config* c, float* res, X* out, float
     else residual_layernorm_forward(res, out, mean, rstd, x, branch, w, b, N, c->n_embd);
 }
 /* dres NULL: dx += the norm's backward; else dx = dres + it (see norm_backward); dx16: a bf16 copy of dx, or NULL */
-template <typename DY>
-static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const DY* dout, const float* x, const float* w,
+static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const float* dout, const float* x, const float* w,
                               const float* mean, const float* rstd, int N, const float* dres, __nv_bfloat16* dx16 = NULL) {
     if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd, dres, dx16);
     else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd, dres, dx16);
@@ -2396,9 +2384,8 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     TransformerActs a, d;
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
     transformer_layout(&a, &ar, c, B, T, 1, gpu_layout_flags(sizeof(X) == 2));
-    transformer_layout(&d, &dr, &c1, B, T, 1, gpu_grads_flags(sizeof(X) == 2)); // fp32 but for ln1, ln2, qkv (gpt: fch) in bf16 mode
-    d.mlpproj = d.atty, d.attproj = d.fch; // LAYOUT_GRADS: the dropout outputs (fp32) live while these are free
-    X *dln1 = (X*)d.ln1, *dln2 = (X*)d.ln2, *dlnf = dln1; // the norms' output gradients: bf16 in bf16 mode
+    transformer_layout(&d, &dr, &c1, B, T, 1, gpu_grads_flags(sizeof(X) == 2)); // fp32 but for qkv (and gpt's fch) in bf16 mode
+    d.lnf = d.attproj = d.mlpproj = d.ln1; // LAYOUT_GRADS: these live while ln1's gradient is free
     X *ln1 = (X*)a.ln1, *qkv = (X*)a.qkv, *atty = (X*)a.atty, *ln2 = (X*)a.ln2, *fch = (X*)a.fch, *fch2 = (X*)a.fch2;
     X* fch_act = (X*)a.fch_act;
     float *wte = gpu_tensor(g, g->params, "transformer.wte.weight", 0), *dwte = gpu_tensor(g, g->grads, "transformer.wte.weight", 0);
@@ -2415,9 +2402,9 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     // Every activation gradient below is written by its first producer (set_dinp, norm_backward's
     // dres, the GELU/SwiGLU/attention backwards): nothing is cleared per layer, only ln_f's output
     cudaCheck(cudaMemsetAsync(dout, 0, (size_t)BT * C * sizeof(float)));
-    linear_backward(dlnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V, true);
+    linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V, true);
     gpu_norm_backward(c, dout, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
-                      (const X*)dlnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT, NULL, g16);
+                      d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT, NULL, g16);
     for (int l = L - 1; l >= 0; l--) {
         TransformerLayerParams w = gpu_layer(g, g->params, l), gr = gpu_layer(g, g->grads, l);
         size_t oC = (size_t)l * BT * C, oH = (size_t)l * BT * Hd, o3 = (size_t)l * BT * 3 * C;
@@ -2437,16 +2424,16 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
             if (g16) linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oA, w.mlpprojw, BT, Hd, C, true);
             else linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, true);
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
-            linear_backward(dln2, gr.fc2w, NULL, d.fch2, ln2 + oN, w.fc2w, BT, C, Hd, true);
-            linear_backward(dln2, gr.fcw, gr.fcb, d.fch, ln2 + oN, w.fcw, BT, C, Hd);
+            linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oN, w.fc2w, BT, C, Hd, true);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oN, w.fcw, BT, C, Hd);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
             float* dact = sizeof(X) == 2 ? NULL : d.fch_act; // bf16 mode: no fch_act gradient (LAYOUT_GRADS)
             if (g16) linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oA, w.mlpprojw, BT, Hd, C);
             else linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C);
-            linear_backward(dln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oN, w.fcw, BT, C, Hd, true);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oN, w.fcw, BT, C, Hd, true);
         }
         // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
-        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, (const X*)dln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
+        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
         if (g16) linear_backward(d.atty, gr.attprojw, gr.attprojb, g16, atty + oC, w.attprojw, BT, C, C, true);
         else linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true);
@@ -2455,9 +2442,9 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(dqkv, B, T, C, H);
         if (recompute >= 2 && l < L - 1) gpu_norm_forward(c, ln1, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT); // for the QKV dW
-        linear_backward(dln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oN, w.qkvw, BT, C, 3 * C, true);
+        linear_backward(d.ln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oN, w.qkvw, BT, C, 3 * C, true);
         // dx = d res1 (the residual path) + ln_1's backward
-        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, (const X*)dln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1, l > 0 ? g16 : NULL);
+        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1, l > 0 ? g16 : NULL);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
         dout = dx;
         dx = t;

@@ -1192,22 +1192,21 @@ typedef struct {
  * LAYOUT_ONE_NORM: ln1 and ln2 hold one layer (recomputed from the residual stream and the kept
  * mean and rstd);
  * LAYOUT_GRADS: the GPU's gradient buffer of one layer. It has no attproj, mlpproj or lnf (their
- * gradients go to buffers that are free while they live: fch's, atty's, ln1's); with
- * LAYOUT_X_HALF, ln1, ln2, qkv and gpt's fch are bf16 (their writers, matmul backwards, attention's
- * backward and the GELU epilogue, produce them so) and gpt has no fch_act (c_proj's backward writes
- * fch's gradient directly). */
+ * gradients go to ln1's, which is free while they live); with LAYOUT_X_HALF, only qkv and gpt's
+ * fch are bf16 (attention's and the GELU epilogue's backward write them so) and gpt has no fch_act
+ * (c_proj's backward writes fch's gradient directly). */
 enum { LAYOUT_X_HALF = 1, LAYOUT_ONE_BRANCH = 2, LAYOUT_ONE_ACT = 4, LAYOUT_GRADS = 8, LAYOUT_ONE_NORM = 16 };
 static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, int B, int T, int att_row, int flags) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, Hd = c->mlp_hidden, xd = flags & LAYOUT_X_HALF ? 2 : 1;
     size_t Lb = flags & LAYOUT_ONE_BRANCH ? 1 : L, La = flags & LAYOUT_ONE_ACT ? 1 : L; // layers of branch outputs, of fch_act
-    size_t xd_qkv = xd, xd_fch = xd, xd_in = xd, Lf = 1, Ln = flags & LAYOUT_ONE_NORM ? 1 : L; // xd_in: atty, fch_act
+    size_t xd_qkv = xd, xd_fch = xd, xd_in = xd, Lf = 1, Ln = flags & LAYOUT_ONE_NORM ? 1 : L; // (lnf), (ln1, ln2)
     if (flags & LAYOUT_GRADS) {
         xd_in = 1, Lb = 0, Lf = 0;
         if (is_llama(c)) xd_fch = 1;
         else if (xd == 2) La = 0;
     }
     a->encoded = carve(ar, BT * C);
-    a->ln1 = carve(ar, (Ln * BT * C + xd - 1) / xd);
+    a->ln1 = carve(ar, (Ln * BT * C + xd_in - 1) / xd_in);
     a->ln1_mean = carve(ar, L * BT);
     a->ln1_rstd = carve(ar, L * BT);
     a->qkv = carve(ar, (L * BT * 3 * C + xd_qkv - 1) / xd_qkv);
@@ -1215,7 +1214,7 @@ static void transformer_layout(TransformerActs* a, Arena* ar, const Config* c, i
     a->atty = carve(ar, (L * BT * C + xd_in - 1) / xd_in);
     a->attproj = carve(ar, Lb * BT * C);
     a->res1 = carve(ar, L * BT * C);
-    a->ln2 = carve(ar, (Ln * BT * C + xd - 1) / xd);
+    a->ln2 = carve(ar, (Ln * BT * C + xd_in - 1) / xd_in);
     a->ln2_mean = carve(ar, L * BT);
     a->ln2_rstd = carve(ar, L * BT);
     a->fch = carve(ar, (L * BT * Hd + xd_fch - 1) / xd_fch);
