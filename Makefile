@@ -84,13 +84,18 @@ dev/bench/bench_scan_cuda: dev/bench/bench_scan.cu dev/bench/bench_util.cuh kern
 dev/bench/scan_fwd_variants: dev/bench/scan_fwd_variants.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
+# kernel experiment: attention backward in one kernel, dQ by atomics, against kernels.cuh's
+# deterministic pair (dev/bench/attn_bwd_atomic; not in `cuda`: an experiment, not a program)
+dev/bench/attn_bwd_atomic: dev/bench/attn_bwd_atomic.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
+
 # on a GPU machine: build and run every kernel against its CPU op
 test_gpu: test_gpu.out
 	./test_gpu.out
 
 clean:
 	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants \
-	      dev/bench/bench_matmul
+	      dev/bench/bench_matmul dev/bench/attn_bwd_atomic
 	rm -rf tests/tmp
 
 help:
