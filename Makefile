@@ -68,7 +68,7 @@ test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
-cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants
+cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_bwd_atomic
 
 train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
@@ -85,7 +85,7 @@ dev/bench/scan_fwd_variants: dev/bench/scan_fwd_variants.cu dev/bench/bench_util
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
 # kernel experiment: attention backward in one kernel, dQ by atomics, against kernels.cuh's
-# deterministic pair (dev/bench/attn_bwd_atomic; not in `cuda`: an experiment, not a program)
+# deterministic pair (dev/bench/attn_bwd_atomic)
 dev/bench/attn_bwd_atomic: dev/bench/attn_bwd_atomic.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
