@@ -3,7 +3,8 @@
  * the one in kernels.cuh, same inputs, same run. Nsight Compute on the kernels.cuh forward (B16
  * T1024 E1536 N16, H200): 255 registers, 1.46 active warps per scheduler, 0.39 eligible, issue
  * slots 32% busy, ~17 instructions per (t,e,n): too few warps in flight and too many instructions.
- * The variants: a lane pair per channel (N/2 states each: twice the warps), single- or double-
+ * The variants: 2 or 4 lanes per channel (N/2 or N/4 states each: 2x or 4x the warps, y summed
+ * over the lanes by shuffles), single- or double-
  * buffered chunk loads, a register cap (min blocks per SM), and float4 reads of the B/C rows; and
  * the time split (segments scanned in parallel, then a carry pass; see split_local).
  * Prints ms (median of 20) and the max |difference| of g and of the checkpoints vs kernels.cuh.
@@ -26,15 +27,17 @@ __device__ inline void stage_bc(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<
     __syncwarp();
 }
 
-/* PAIR: lanes 2c, 2c+1 share channel c (N/2 states each); DBUF: load the next chunk while scanning */
-template <int N, int PAIR, int DBUF, int MINB>
+/* LPC lanes per channel: lanes LPC c .. LPC c + LPC - 1 share channel c, N/LPC states each (LPC
+ * 1, 2, 4); DBUF: load the next chunk while scanning */
+template <int N, int LPC, int DBUF, int MINB>
 __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
     const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
     const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    constexpr int NS = PAIR ? N / 2 : N, CH = PAIR ? 16 : 32;
+    constexpr int NS = N / LPC, CH = 32 / LPC; // states per lane, channels per warp
+    static_assert(NS % 4 == 0, "the B/C rows are read as float4");
     __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N];
-    int lane = threadIdx.x, b = blockIdx.y, e = blockIdx.x * CH + (PAIR ? lane / 2 : lane), n0 = PAIR ? (lane & 1) * NS : 0;
-    bool active = e < E, writer = active && (!PAIR || !(lane & 1));
+    int lane = threadIdx.x, b = blockIdx.y, e = blockIdx.x * CH + lane / LPC, n0 = (lane % LPC) * NS;
+    bool active = e < E, writer = active && lane % LPC == 0;
     int ec = active ? e : 0, n_ck = ssm_n_chunks(T);
     float A2[NS], h[NS];
 #pragma unroll
@@ -71,7 +74,8 @@ __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restric
                     y += h[j] * Cs[u];
                 }
             }
-            if (PAIR) y += __shfl_xor_sync(0xffffffff, y, 1);
+            if (LPC >= 2) y += __shfl_xor_sync(0xffffffff, y, 1); // y = sum over the channel's lanes
+            if (LPC >= 4) y += __shfl_xor_sync(0xffffffff, y, 2);
             y += Dd * c.x[s];
             if (writer) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * c.z[s] * sigmoidf_(c.z[s]));
         }
@@ -206,18 +210,19 @@ int main(int argc, char** argv) {
     printf("mamba forward, B %d T %d E %d N %d\n| variant | ms | max diff g | max diff checkpoints |\n|---|---:|---:|---:|\n", B, T, E, N);
     double ref = median_ms([&] { ssm_scan_forward(g0, hck0, xc, dtr, bias, xdbl, xz, A_log, D, 0, B, T, E, N, R); });
     printf("| kernels.cuh | %.3f | 0 | 0 |\n", ref);
-#define VARIANT(PAIR, DBUF, MINB)                                                                                          \
+#define VARIANT(LPC, DBUF, MINB)                                                                                           \
     {                                                                                                                      \
         cudaCheck(cudaMemset(g1, 0xff, n * 2)); cudaCheck(cudaMemset(hck1, 0xff, nck * 4));                                \
-        dim3 grid(ceil_div(E, PAIR ? 16 : 32), B);                                                                         \
+        dim3 grid(ceil_div(E, 32 / LPC), B);                                                                               \
         double ms = median_ms([&] {                                                                                        \
-            fwd_variant<N, PAIR, DBUF, MINB><<<grid, 32>>>(g1, hck1, xc, dtr, bias, xdbl, xz, A_log, D, T, E, R);          \
+            fwd_variant<N, LPC, DBUF, MINB><<<grid, 32>>>(g1, hck1, xc, dtr, bias, xdbl, xz, A_log, D, T, E, R);           \
             cudaCheck(cudaGetLastError());                                                                                 \
         });                                                                                                                \
-        printf("| pair %d, double buffer %d, min blocks %d | %.3f | %.2e | %.2e |\n", PAIR, DBUF, MINB, ms,                  \
+        printf("| %d lanes per channel, double buffer %d, min blocks %d | %.3f | %.2e | %.2e |\n", LPC, DBUF, MINB, ms,      \
                max_diff_bf16(g0, g1, n), max_diff(hck0, hck1, nck));                                                       \
     }
-    VARIANT(0, 1, 1) VARIANT(0, 0, 1) VARIANT(0, 0, 12) VARIANT(1, 1, 1) VARIANT(1, 0, 1) VARIANT(1, 0, 12) VARIANT(1, 0, 16) VARIANT(1, 1, 12)
+    VARIANT(1, 0, 1) VARIANT(1, 0, 12) VARIANT(2, 0, 1) VARIANT(2, 0, 12) VARIANT(2, 0, 16)
+    VARIANT(4, 0, 1) VARIANT(4, 0, 16) VARIANT(4, 0, 24) VARIANT(4, 0, 32) VARIANT(4, 1, 16) VARIANT(4, 1, 24)
     for (int SEG : {64, 128, 256}) { // the time split, three kernels
         int n_seg = ceil_div(T, SEG);
         size_t ns = (size_t)B * n_seg * E;
