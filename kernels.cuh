@@ -46,6 +46,7 @@ static void cublas_check_(cublasStatus_t st, const char* file, int line) {
 namespace gpu {
 
 static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
+static bool aligned(const void* p, int bytes) { return (uintptr_t)p % bytes == 0; } /* NULL is */
 __device__ inline int ceil_div_dev(int a, int b) { return (a + b - 1) / b; }
 
 /* Activations that only feed matmuls (norm outputs, attention output, MLP activation) are
@@ -344,9 +345,14 @@ static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout,
 static bool gemm_epilogue(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const __nv_bfloat16* A, int lda,
                           const __nv_bfloat16* B, int ldb, __nv_bfloat16* D, int ldd, cublasLtEpilogue_t epi,
                           __nv_bfloat16* aux, const __nv_bfloat16* bias) {
+    // the heuristic's kernels want 16-byte aligned matrices and an aux leading dimension that is a
+    // multiple of 8; the plan chosen for one layer's pointers is reused for the others' (which are
+    // aligned alike whenever these hold)
+    if (ldd % 8 || lda % 8 || ldb % 8 || !aligned(A, 16) || !aligned(B, 16) || !aligned(D, 16) || !aligned(aux, 16) || !aligned(bias, 16))
+        return false;
     static cublasLtHandle_t lt = NULL;
     if (!lt) cublasCheck(cublasLtCreate(&lt));
-    struct Plan { int m, n, k, opA, opB, epi, bias; bool ok; cublasLtMatmulAlgo_t algo; };
+    struct Plan { int m, n, k, lda, ldb, ldd, opA, opB, epi, bias; bool ok; cublasLtMatmulAlgo_t algo; };
     static Plan plans[32];
     static int n_plans = 0;
     cublasLtMatmulDesc_t op;
@@ -367,10 +373,12 @@ static bool gemm_epilogue(cublasOperation_t opA, cublasOperation_t opB, int m, i
     Plan* plan = NULL;
     for (int i = 0; i < n_plans && !plan; i++) {
         Plan* q = &plans[i];
-        if (q->m == m && q->n == n && q->k == k && q->opA == opA && q->opB == opB && q->epi == epi && q->bias == (bias != NULL)) plan = q;
+        if (q->m == m && q->n == n && q->k == k && q->lda == lda && q->ldb == ldb && q->ldd == ldd && q->opA == opA && q->opB == opB &&
+            q->epi == epi && q->bias == (bias != NULL))
+            plan = q;
     }
     if (!plan) { // first time for this shape: ask the heuristic
-        Plan fresh = {m, n, k, opA, opB, epi, bias != NULL, false, {}};
+        Plan fresh = {m, n, k, lda, ldb, ldd, opA, opB, epi, bias != NULL, false, {}};
         cublasLtMatmulPreference_t pref;
         uint64_t ws_bytes = CUBLAS_WORKSPACE;
         cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
@@ -386,9 +394,9 @@ static bool gemm_epilogue(cublasOperation_t opA, cublasOperation_t opB, int m, i
         *plan = fresh;
     }
     const float one = 1.0f, zero = 0.0f;
-    if (plan->ok)
-        cublasCheck(cublasLtMatmul(lt, op, &one, A, Ad, B, Bd, &zero, D, Dd, D, Dd, &plan->algo, cublas_workspace(), CUBLAS_WORKSPACE,
-                                   cudaStreamPerThread));
+    if (plan->ok && cublasLtMatmul(lt, op, &one, A, Ad, B, Bd, &zero, D, Dd, D, Dd, &plan->algo, cublas_workspace(), CUBLAS_WORKSPACE,
+                                   cudaStreamPerThread) != CUBLAS_STATUS_SUCCESS)
+        plan->ok = false; // refused at run time (nothing launched): this shape takes the unfused path from now on
     cublasCheck(cublasLtMatrixLayoutDestroy(Ad));
     cublasCheck(cublasLtMatrixLayoutDestroy(Bd));
     cublasCheck(cublasLtMatrixLayoutDestroy(Dd));
@@ -409,7 +417,6 @@ static int norm_nv(int C) {
     int nv = ceil_div(C, 128);
     return nv <= 4 ? nv : nv <= 6 ? 6 : 8;
 }
-static bool aligned(const void* p, int bytes) { return (uintptr_t)p % bytes == 0; } /* NULL is */
 /* calls F<NV>(args...) with NV = norm_nv(C) */
 #define NORM_NV_SWITCH(C, F, ...)                  \
     switch (norm_nv(C)) {                          \
