@@ -324,14 +324,16 @@ static void linear_backward_gemms(float* dinp, float* dW, const D* dout, const X
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
 }
 /* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16. set_dinp: dinp =
- * (the first gradient a buffer gets: no clearing before it, and no read of the old values) */
+ * (the first gradient a buffer gets: no clearing before it, and no read of the old values).
+ * dout16: dout's bf16 copy if the caller already has one (bf16 mode; the GEMMs and dbias use it) */
 template <typename X, typename D>
 static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
-                            int N, int C, int OC, bool set_dinp = false) {
+                            int N, int C, int OC, bool set_dinp = false, const __nv_bfloat16* dout16 = NULL) {
     static Bf16Scratch sd = {NULL, 0};
     if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC, set_dinp);
-    else linear_backward_gemms(dinp, dW, bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC, set_dinp);
-    if (dbias) bias_grad(dbias, dout, N, OC);
+    else linear_backward_gemms(dinp, dW, dout16 ? dout16 : bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC, set_dinp);
+    if (dbias && dout16) bias_grad(dbias, dout16, N, OC);
+    else if (dbias) bias_grad(dbias, dout, N, OC);
 }
 /* D (m,n) = epilogue(op(A) op(B) [+ bias]) through cuBLASLt, bf16 operands and output, fp32
  * accumulation, column-major like gemm(). The two epilogues of the MLP:
@@ -810,14 +812,15 @@ static bool dgelu_fused(__nv_bfloat16* dgelu_in, const __nv_bfloat16* gelu_in, c
 }
 template <typename X, typename D>
 static void linear_backward_gelu(X* dgelu_in, float* dact, const X* gelu_in, float* dW, float* dbias, const D* dout,
-                                 const X* act, const float* W, int N, int C, int OC) {
+                                 const X* act, const float* W, int N, int C, int OC, const __nv_bfloat16* dout16 = NULL) {
     if (use_fp32) {
         linear_backward(dact, dW, dbias, dout, act, W, N, C, OC, true);
         gelu_backward(dgelu_in, gelu_in, dact, (long)N * C);
         return;
     }
     static Bf16Scratch sd = {NULL, 0};
-    const __nv_bfloat16* dout16 = bf16_copy(&sd, dout, (long)N * OC); // rounded once for both matmuls (if fp32)
+    bool given16 = dout16 != NULL;
+    if (!dout16) dout16 = bf16_copy(&sd, dout, (long)N * OC); // rounded once for both matmuls (if fp32)
     bool fused = dgelu_fused(dgelu_in, gelu_in, dout16, W, N, C, OC);
     static float* own = NULL; // dact NULL: the unfused path's (N, C) in a buffer of its own, made only if needed
     static size_t own_cap = 0;
@@ -827,7 +830,8 @@ static void linear_backward_gelu(X* dgelu_in, float* dact, const X* gelu_in, flo
     }
     linear_backward_gemms(fused ? NULL : dact, dW, dout16, act, W, N, C, OC, true);
     if (!fused) gelu_backward(dgelu_in, gelu_in, dact, (long)N * C);
-    if (dbias) bias_grad(dbias, dout, N, OC);
+    if (dbias && given16) bias_grad(dbias, dout16, N, OC);
+    else if (dbias) bias_grad(dbias, dout, N, OC);
 }
 
 /* ============================================================================================
@@ -1139,6 +1143,19 @@ __device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], c
 /* where element e (0..3) of accumulator tile n lives: row g + 8 (e / 2), column 8n + 2t + e % 2 */
 __device__ inline int fa_row(int lane, int e) { return (lane >> 2) + 8 * (e >> 1); }
 __device__ inline int fa_col(int lane, int n, int e) { return 8 * n + 2 * (lane & 3) + (e & 1); }
+/* a 16 x 64 accumulator tile times mul, rounded to bf16, into rows r0 .. r0 + 15 of dst (row
+ * stride ld, the tile's first column at dst); rows from T on are not written. Each lane stores
+ * its two neighbouring columns of rows g and g + 8 as one 4-byte pair. */
+__device__ __forceinline__ void fa_store_tile(bf16* dst, long ld, int r0, int T, const float (*acc)[4], float mul) {
+    int lane = threadIdx.x % 32;
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int u = 0; u < 2; u++) { // elements 2u, 2u + 1: one row, two neighbouring columns
+            int i = r0 + fa_row(lane, 2 * u);
+            if (i < T) *(__nv_bfloat162*)&dst[i * ld + fa_col(lane, n, 2 * u)] = __floats2bfloat162_rn(mul * acc[n][2 * u], mul * acc[n][2 * u + 1]);
+        }
+}
 /* max / sum over the 4 lanes that share a row */
 __device__ inline float quad_max(float x) {
     x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
@@ -1261,12 +1278,8 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            int i = r0 + (lane >> 2) + 8 * u;
-            if (i < T)
-                *(__nv_bfloat162*)&out[((long)b * T + i) * C + h * FA_D + fa_col(lane, n, 2 * u)] =
-                    __floats2bfloat162_rn(o[n][2 * u] / l[u], o[n][2 * u + 1] / l[u]);
-        }
+        for (int e = 0; e < 4; e++) o[n][e] /= l[e >> 1]; // O = (P V) / rowsum P
+    fa_store_tile(out + (long)b * T * C + h * FA_D, C, r0, T, o, 1.0f);
     if ((lane & 3) == 0)
         #pragma unroll
         for (int u = 0; u < 2; u++) {
@@ -1369,16 +1382,9 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
     }
     // dqkv[k part] = scale * dK, dqkv[v part] = dV (this block owns these rows: no atomics; written,
     // not added: the only gradient these get)
-    #pragma unroll
-    for (int n = 0; n < 8; n++)
-        #pragma unroll
-        for (int u = 0; u < 2; u++) { // elements 2u, 2u + 1: one row, two neighbouring columns
-            int j = j0 + (lane >> 2) + 8 * u;
-            if (j >= T) continue;
-            bf16* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, 2 * u);
-            *(__nv_bfloat162*)(dst + C) = __floats2bfloat162_rn(scale * dK[n][2 * u], scale * dK[n][2 * u + 1]);
-            *(__nv_bfloat162*)(dst + 2 * C) = __floats2bfloat162_rn(dV[n][2 * u], dV[n][2 * u + 1]);
-        }
+    bf16* dst = dqkv + (long)b * T * stride + h * FA_D;
+    fa_store_tile(dst + C, stride, j0, T, dK, scale);
+    fa_store_tile(dst + 2 * C, stride, j0, T, dV, 1.0f);
 }
 
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
@@ -1445,15 +1451,7 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         fa_mm_pb(dQ, dp, K); // dQ += dS K
         __syncthreads();
     }
-    #pragma unroll
-    for (int n = 0; n < 8; n++)
-        #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            int i = r0 + (lane >> 2) + 8 * u;
-            if (i < T)
-                *(__nv_bfloat162*)&dqkv[((long)b * T + i) * stride + h * FA_D + fa_col(lane, n, 2 * u)] =
-                    __floats2bfloat162_rn(scale * dQ[n][2 * u], scale * dQ[n][2 * u + 1]);
-        }
+    fa_store_tile(dqkv + (long)b * T * stride + h * FA_D, stride, r0, T, dQ, scale);
 }
 
 /* bf16 mode (output and qkv bf16) runs the tiled kernels for head size 64 and the row kernels
@@ -2428,22 +2426,19 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
             gpu_norm_forward(c, ln2, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, a.res1 + oC, w.ln2w, w.ln2b, BT);
         }
         if (is_llama(c)) {
-            if (g16) linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oA, w.mlpprojw, BT, Hd, C, true);
-            else linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, true);
+            linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, true, g16);
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oN, w.fc2w, BT, C, Hd, true);
             linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oN, w.fcw, BT, C, Hd);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
             float* dact = sizeof(X) == 2 ? NULL : d.fch_act; // bf16 mode: no fch_act gradient (LAYOUT_GRADS)
-            if (g16) linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, g16, fch_act + oA, w.mlpprojw, BT, Hd, C);
-            else linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C);
+            linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, g16);
             linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oN, w.fcw, BT, C, Hd, true);
         }
         // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
         gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
-        if (g16) linear_backward(d.atty, gr.attprojw, gr.attprojb, g16, atty + oC, w.attprojw, BT, C, C, true);
-        else linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true);
+        linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true, g16);
         X* dqkv = (X*)d.qkv; // bf16 mode: written in bf16 by attention, the operand of the QKV backward
         attention_backward(dqkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));

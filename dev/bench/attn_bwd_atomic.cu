@@ -177,16 +177,9 @@ __global__ void __launch_bounds__(FA_THREADS, MINB) attn_bwd_fused_kernel(bf16* 
         __syncthreads(); // every warp is done with this Q, dO buffer (and dS^T) before the next prefetch
     }
     // dqkv[k part] = scale * dK, dqkv[v part] = dV, as the dK dV kernel
-    #pragma unroll
-    for (int n = 0; n < 8; n++)
-        #pragma unroll
-        for (int u = 0; u < 2; u++) {
-            int j = j0 + (lane >> 2) + 8 * u;
-            if (j >= T) continue;
-            bf16* dst = dqkv + ((long)b * T + j) * stride + h * FA_D + fa_col(lane, n, 2 * u);
-            *(__nv_bfloat162*)(dst + C) = __floats2bfloat162_rn(scale * dK[n][2 * u], scale * dK[n][2 * u + 1]);
-            *(__nv_bfloat162*)(dst + 2 * C) = __floats2bfloat162_rn(dV[n][2 * u], dV[n][2 * u + 1]);
-        }
+    bf16* dst = dqkv + (long)b * T * stride + h * FA_D;
+    fa_store_tile(dst + C, stride, j0, T, dK, scale);
+    fa_store_tile(dst + 2 * C, stride, j0, T, dV, 1.0f);
 }
 
 /* dqkv[q part] = scale * dq_acc in bf16: 8 elements per thread. The softmax scale goes on the
