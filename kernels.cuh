@@ -1634,7 +1634,8 @@ struct ConvLane {
     int e, b, t0, t1;
     float w[CONV_MAX_W], win[CONV_MAX_W];
 };
-__device__ inline bool conv1d_lane(ConvLane& L, const float* x, int ldx, const float* weight, int T, int E, int W) {
+template <typename X>
+__device__ inline bool conv1d_lane(ConvLane& L, const X* x, int ldx, const float* weight, int T, int E, int W) {
     int n_seg = (T + CONV_SEG - 1) / CONV_SEG;
     L.e = blockIdx.x * blockDim.x + threadIdx.x;
     L.b = blockIdx.y / n_seg;
@@ -1645,7 +1646,7 @@ __device__ inline bool conv1d_lane(ConvLane& L, const float* x, int ldx, const f
     for (int k = 0; k < CONV_MAX_W; k++) {
         L.w[k] = k < W ? weight[L.e * W + W - 1 - k] : 0.0f;
         int t = L.t0 - 1 - k; // before the first step win[k] = x[t0-1-k] (zero before t = 0)
-        L.win[k] = k < W - 1 && t >= 0 ? x[((long)L.b * T + t) * ldx + L.e] : 0.0f;
+        L.win[k] = k < W - 1 && t >= 0 ? to_float(x[((long)L.b * T + t) * ldx + L.e]) : 0.0f;
     }
     return true;
 }
@@ -1659,22 +1660,26 @@ __device__ inline float conv1d_step(ConvLane& L, float x_t, float bias) {
     for (int k = 0; k < CONV_MAX_W; k++) s += L.w[k] * L.win[k];
     return s;
 }
-__global__ void conv1d_silu_forward_kernel(float* xc, const float* x, int ldx, const float* weight, const float* bias, int T, int E, int W) {
+template <typename X>
+__global__ void conv1d_silu_forward_kernel(X* xc, const X* x, int ldx, const float* weight, const float* bias, int T, int E, int W) {
     ConvLane L;
     if (!conv1d_lane(L, x, ldx, weight, T, E, W)) return;
     float bb = bias[L.e];
     for (int t = L.t0; t < L.t1; t++) {
         long bt = (long)L.b * T + t;
-        float s = conv1d_step(L, x[bt * ldx + L.e], bb);
-        xc[bt * E + L.e] = s * sigmoidf_(s);
+        float s = conv1d_step(L, to_float(x[bt * ldx + L.e]), bb);
+        store_as(&xc[bt * E + L.e], s * sigmoidf_(s));
     }
 }
-static void conv1d_silu_forward(float* xc, const float* x, int ldx, const float* weight, const float* bias, int B, int T, int E, int W) {
+/* x, xc fp32, or bf16 in bf16 mode (x is in_proj's output, xc feeds x_proj and the scan) */
+template <typename X>
+static void conv1d_silu_forward(X* xc, const X* x, int ldx, const float* weight, const float* bias, int B, int T, int E, int W) {
     conv1d_silu_forward_kernel<<<conv1d_grid(B, T, E), 128>>>(xc, x, ldx, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
 }
 /* dxconv = dxc * SiLU'(xconv); per segment: dW[e, W-1-k] partial = sum dxconv_t x_{t-k}, dbias */
-__global__ void conv1d_silu_backward_kernel(float* dxconv, float* partials, const float* dxc, const float* x, int ldx, const float* weight,
+template <typename X>
+__global__ void conv1d_silu_backward_kernel(float* dxconv, float* partials, const float* dxc, const X* x, int ldx, const float* weight,
                                             const float* bias, int T, int E, int W) {
     ConvLane L;
     if (!conv1d_lane(L, x, ldx, weight, T, E, W)) return;
@@ -1683,7 +1688,7 @@ __global__ void conv1d_silu_backward_kernel(float* dxconv, float* partials, cons
     for (int k = 0; k <= CONV_MAX_W; k++) acc[k] = 0.0f;
     for (int t = L.t0; t < L.t1; t++) {
         long bt = (long)L.b * T + t;
-        float s = conv1d_step(L, x[bt * ldx + L.e], bb), sg = sigmoidf_(s);
+        float s = conv1d_step(L, to_float(x[bt * ldx + L.e]), bb), sg = sigmoidf_(s);
         float g = dxc[bt * E + L.e] * (sg + s * sg * (1.0f - sg));
         dxconv[bt * E + L.e] = g;
 #pragma unroll
@@ -1695,7 +1700,8 @@ __global__ void conv1d_silu_backward_kernel(float* dxconv, float* partials, cons
     for (int k = 0; k <= CONV_MAX_W; k++) p[k] = acc[k];
 }
 /* dx[b,t,e] = sum_k W[e,W-1-k] dxconv[b,t+k,e]  (written, not added; stride ldx), t walked backwards */
-__global__ void conv1d_dx_kernel(float* dx, int ldx, const float* dxconv, const float* weight, int T, int E, int W) {
+template <typename X>
+__global__ void conv1d_dx_kernel(X* dx, int ldx, const float* dxconv, const float* weight, int T, int E, int W) {
     int n_seg = (T + CONV_SEG - 1) / CONV_SEG, e = blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= E) return;
     int b = blockIdx.y / n_seg, t0 = (blockIdx.y % n_seg) * CONV_SEG, t1 = min(T, t0 + CONV_SEG);
@@ -1714,7 +1720,7 @@ __global__ void conv1d_dx_kernel(float* dx, int ldx, const float* dxconv, const 
         float s = 0.0f;
 #pragma unroll
         for (int k = 0; k < CONV_MAX_W; k++) s += w[k] * ahead[k];
-        dx[bt * ldx + e] = s;
+        store_as(&dx[bt * ldx + e], s);
     }
 }
 __global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const float* partials, int n_rows, int E, int W) {
@@ -1730,8 +1736,10 @@ __global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const
 }
 /* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums); dxconv: B*T*E floats of workspace */
 static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_SEG) * E * (CONV_MAX_W + 1); }
-static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbias, float* dxconv, float* scratch, const float* dxc,
-                                 const float* x, const float* weight, const float* bias, int B, int T, int E, int W) {
+/* dx (written, stride ldx) and x: X as in the forward (dx feeds in_proj's backward matmul); dxc fp32 */
+template <typename X>
+static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, float* dxconv, float* scratch, const float* dxc,
+                                 const X* x, const float* weight, const float* bias, int B, int T, int E, int W) {
     dim3 grid = conv1d_grid(B, T, E);
     conv1d_silu_backward_kernel<<<grid, 128>>>(dxconv, scratch, dxc, x, ldx, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
@@ -1745,11 +1753,10 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * selective scan (Mamba, Longhorn): ssm_scan_forward / ssm_scan_backward of seqmodels.h, with
  * the step size, the (t,e,n) coefficients and the output gate fused in.
  *
- * In the forward one lane owns one (b, e) recurrence and keeps its N states in registers; in the
- * backward, which needs more registers per state, a pair of lanes does (N/2 states each). A block
- * is one warp (32 or 16 channels of one batch row: small blocks spread evenly over the SMs) and walks time in
- * chunks of SSM_CHUNK steps. Each chunk's inputs are loaded into registers at once (the forward
- * loads the next chunk while it scans the current one), and the chunk's B_t/k and C_t/q rows,
+ * A pair of lanes owns one (b, e) recurrence and keeps its N states in registers (N/2 each; one
+ * lane for N = 4 in the forward). A block is one warp (16 channels of one batch row: small blocks
+ * spread evenly over the SMs) and walks time in chunks of SSM_CHUNK steps. Each chunk's inputs
+ * are loaded into registers at once, and the chunk's B_t/k and C_t/q rows,
  * shared by all channels, go through shared memory. The forward writes only the gated output
  * g = y SiLU(z) and the state at every chunk start (hck, 1/SSM_CHUNK of the states); the
  * (B,T,E,N) states never reach HBM. The backward walks the chunks from the last, recomputes the
@@ -1763,7 +1770,9 @@ static void conv1d_silu_backward(float* dx, int ldx, float* dweight, float* dbia
  * Supported state sizes: SSM_N_SUPPORTED (template instances).
  * ============================================================================================ */
 #define SSM_CHUNK 16
+#ifndef SSM_BWD_MIN_BLOCKS
 #define SSM_BWD_MIN_BLOCKS 10 /* the backward caps its registers for 10 warps per SM (measured: fewer registers, more warps win) */
+#endif
 #define SSM_N_SUPPORTED "4, 8, 16, 32"
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
 __host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
@@ -1775,25 +1784,25 @@ __device__ inline float ssm_dt(float v, float ksq) {
     return v > 20.0f ? v : log1pf(__expf(v));
 }
 
-/* one chunk of a thread's inputs, loaded a chunk ahead so that the loads overlap the scan:
- * xc, the dt projection and z of its channel at each step, and the block's share of the B/C rows */
+/* one chunk of a thread's inputs, all loads issued at once: xc, the dt projection and z of its
+ * channel at each step (X: fp32 or bf16), and the block's share of the B/C rows */
 template <int N>
 struct ScanChunk {
     static_assert(SSM_CHUNK * 2 * N % 32 == 0, "the B/C rows of a chunk split evenly over a warp");
     float x[SSM_CHUNK], v[SSM_CHUNK], z[SSM_CHUNK], bc[SSM_CHUNK * 2 * N / 32];
 };
-template <int N>
-__device__ inline void scan_chunk_load(ScanChunk<N>& c, const float* __restrict__ xc, const float* __restrict__ dtr,
-                                       const float* __restrict__ xz, const float* __restrict__ xdbl, int b, int t0, int T, int E,
+template <int N, typename X>
+__device__ inline void scan_chunk_load(ScanChunk<N>& c, const X* __restrict__ xc, const X* __restrict__ dtr,
+                                       const X* __restrict__ xz, const float* __restrict__ xdbl, int b, int t0, int T, int E,
                                        int ec, int R) {
     int XD = R + 2 * N;
 #pragma unroll
     for (int s = 0; s < SSM_CHUNK; s++) {
         long i = (long)b * T + t0 + s;
         bool in = t0 + s < T;
-        c.x[s] = in ? xc[i * E + ec] : 0.0f;
-        c.v[s] = in ? dtr[i * E + ec] : 0.0f;
-        c.z[s] = in ? xz[i * 2 * E + E + ec] : 0.0f;
+        c.x[s] = in ? to_float(xc[i * E + ec]) : 0.0f;
+        c.v[s] = in ? to_float(dtr[i * E + ec]) : 0.0f;
+        c.z[s] = in ? to_float(xz[i * 2 * E + E + ec]) : 0.0f;
     }
 #pragma unroll
     for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) { // element j = 32 k + lane of the (SSM_CHUNK, 2N) rows
@@ -1801,62 +1810,70 @@ __device__ inline void scan_chunk_load(ScanChunk<N>& c, const float* __restrict_
         c.bc[k] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
     }
 }
-/* scan one chunk: h (N) carried in registers; writes the checkpoint and g */
+/* The forward gives each channel a pair of lanes too (N >= 8; lane = 2 c + half, N/2 states
+ * each, y and Longhorn's |k|^2 summed over the pair by one shuffle): 16 channels per warp, twice
+ * the warps of one lane per channel, and a register cap for 12 warps per SM, so that B16 E1536
+ * (1536 warps) runs in one wave on 132 SMs (measured on an H200, dev/bench/scan_fwd_variants: 0.474
+ * ms against 0.525 for one lane per channel; 4 lanes per channel, a double-buffered chunk load and
+ * a time split into segments were all slower). Each chunk's B/C rows are read as float4s. */
+#define SSM_FWD_MIN_BLOCKS 12
+template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
 template <int N, int LH, typename X>
-__device__ inline void scan_chunk_forward(const ScanChunk<N>& c, float (&h)[N], const float (&A2)[N], float (&sBC)[SSM_CHUNK][2 * N],
-                                          X* __restrict__ g, float* __restrict__ hck, float bias, float Dd, int b, int t0, int T, int E,
-                                          int e, bool active) {
-    __syncwarp();
-#pragma unroll
-    for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
-        int j = 32 * k + (threadIdx.x & 31);
-        sBC[j / (2 * N)][j % (2 * N)] = c.bc[k];
-    }
-    __syncwarp();
-    if (!active) return;
-    float4* ck = (float4*)(hck + (((long)b * ssm_n_chunks(T) + t0 / SSM_CHUNK) * E + e) * N); // the state before step t0
-#pragma unroll
-    for (int n = 0; n < N; n += 4) ck[n / 4] = make_float4(h[n], h[n + 1], h[n + 2], h[n + 3]);
-#pragma unroll
-    for (int s = 0; s < SSM_CHUNK; s++) {
-        if (t0 + s >= T) break;
-        float ksq = 0.0f, y = 0.0f;
-        if (LH) {
-#pragma unroll
-            for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
-        }
-        float dt = ssm_dt<LH>(c.v[s] + bias, ksq), dtx = dt * c.x[s];
-#pragma unroll
-        for (int n = 0; n < N; n++) {
-            float Bn = sBC[s][n], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[n]);
-            h[n] = a * h[n] + dtx * Bn;
-            y += h[n] * sBC[s][N + n];
-        }
-        y += Dd * c.x[s];
-        store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z[s] * sigmoidf_(c.z[s]));
-    }
-}
-/* one warp = 32 channels of one batch row: small blocks spread evenly over the SMs */
-template <int N, int LH, typename X>
-__global__ void __launch_bounds__(32) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
-    const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
-    const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    __shared__ float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
-    int b = blockIdx.y, e = blockIdx.x * 32 + threadIdx.x;
-    bool active = e < E;
+__global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck,
+    const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
+    const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
+    constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
+    static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
+    __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
+    int lane = threadIdx.x, b = blockIdx.y, e = blockIdx.x * CH + lane / LPC, n0 = (lane % LPC) * NS, n_ck = ssm_n_chunks(T);
+    bool active = e < E, writer = active && lane % LPC == 0; // the pair's first lane writes g
     int ec = active ? e : 0;
-    float A2[N], h[N]; // A log2(e): a = 2^(dt A2)
+    float A2[NS], h[NS]; // A log2(e): a = 2^(dt A2)
 #pragma unroll
-    for (int n = 0; n < N; n++) { A2[n] = LH ? 0.0f : -__expf(A_log[ec * N + n]) * 1.4426950408889634f; h[n] = 0.0f; }
+    for (int j = 0; j < NS; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
-    ScanChunk<N> c0, c1; // two chunks in flight: scan one while the next one loads
-    scan_chunk_load(c0, xc, dtr, xz, xdbl, b, 0, T, E, ec, R);
-    for (int t0 = 0; t0 < T; t0 += 2 * SSM_CHUNK) {
-        scan_chunk_load(c1, xc, dtr, xz, xdbl, b, t0 + SSM_CHUNK, T, E, ec, R);
-        scan_chunk_forward<N, LH, X>(c0, h, A2, sBC, g, hck, bias, Dd, b, t0, T, E, e, active);
-        if (t0 + SSM_CHUNK >= T) break;
-        scan_chunk_load(c0, xc, dtr, xz, xdbl, b, t0 + 2 * SSM_CHUNK, T, E, ec, R);
-        scan_chunk_forward<N, LH, X>(c1, h, A2, sBC, g, hck, bias, Dd, b, t0 + SSM_CHUNK, T, E, e, active);
+    for (int k = 0; k < n_ck; k++) {
+        int t0 = k * SSM_CHUNK;
+        ScanChunk<N> c;
+        scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
+        __syncwarp(); // every lane is done with the previous chunk's rows
+#pragma unroll
+        for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
+            int j = 32 * q + lane;
+            sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
+        }
+        __syncwarp();
+        if (active) { // the state before step t0
+            float4* ck = (float4*)(hck + (((long)b * n_ck + k) * E + e) * N + n0);
+#pragma unroll
+            for (int j = 0; j < NS; j += 4) ck[j / 4] = make_float4(h[j], h[j + 1], h[j + 2], h[j + 3]);
+        }
+#pragma unroll
+        for (int s = 0; s < SSM_CHUNK; s++) {
+            if (t0 + s >= T) break;
+            float Bs[NS], Cs[NS], ksq = 0.0f, y = 0.0f;
+#pragma unroll
+            for (int j = 0; j < NS; j += 4) {
+                float4 Bv = *(const float4*)&sBC[s][n0 + j], Cv = *(const float4*)&sBC[s][N + n0 + j];
+                Bs[j] = Bv.x; Bs[j + 1] = Bv.y; Bs[j + 2] = Bv.z; Bs[j + 3] = Bv.w;
+                Cs[j] = Cv.x; Cs[j + 1] = Cv.y; Cs[j + 2] = Cv.z; Cs[j + 3] = Cv.w;
+            }
+            if (LH) {
+#pragma unroll
+                for (int j = 0; j < NS; j++) ksq += Bs[j] * Bs[j];
+                if (LPC == 2) ksq += __shfl_xor_sync(0xffffffff, ksq, 1);
+            }
+            float dt = ssm_dt<LH>(c.v[s] + bias, ksq), dtx = dt * c.x[s];
+#pragma unroll
+            for (int j = 0; j < NS; j++) {
+                float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
+                h[j] = a * h[j] + dtx * Bs[j];
+                y += h[j] * Cs[j];
+            }
+            if (LPC == 2) y += __shfl_xor_sync(0xffffffff, y, 1); // the pair's two halves
+            y += Dd * c.x[s];
+            if (writer) store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z[s] * sigmoidf_(c.z[s]));
+        }
     }
 }
 
@@ -1885,11 +1902,11 @@ __device__ inline float half_reduce_scatter16(float (&v)[16]) {
     reduce_scatter_stage16<2, 1>(v, lane);
     return v[0];
 }
-template <int N, int LH>
-__global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, float* __restrict__ ddtr, float* __restrict__ dxz,
+template <int N, int LH, typename X>
+__global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr, X* __restrict__ dxz,
     float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
-    const float* __restrict__ xc, const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
-    const float* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
+    const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
+    const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH; // NG groups of 16 values per lane
     extern __shared__ float hist[]; // (SSM_CHUNK, NH, 32): each lane's states before each step of the chunk
     __shared__ float sBC[SSM_CHUNK][2 * N];
@@ -2004,8 +2021,8 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
             if (lead) {
                 dD += dy * x;
                 dxc[i * E + e] = dx;
-                ddtr[i * E + e] = dv;
-                dxz[i * 2 * E + E + e] = g * y * (sz + z * sz * (1.0f - sz)); // dz
+                store_as(&ddtr[i * E + e], dv);
+                store_as(&dxz[i * 2 * E + E + e], g * y * (sz + z * sz * (1.0f - sz))); // dz
             }
         }
     }
@@ -2047,15 +2064,15 @@ __global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, const float* p
 /* g (B,T,E) = y * SiLU(z) with y the scan output; hck (B, ssm_n_chunks(T), E, N) checkpoints.
  * xz (B,T,2E): z is its second half. A_log NULL for longhorn. */
 template <int N, typename X>
-static void ssm_scan_forward_n(X* g, float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
-                               const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
-    dim3 grid(ceil_div(E, 32), B);
+static void ssm_scan_forward_n(X* g, float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
+                               const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
+    dim3 grid(ceil_div(E, ScanFwdLanes<N>::CH), B);
     if (longhorn) ssm_scan_forward_kernel<N, 1, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     else ssm_scan_forward_kernel<N, 0, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
 }
-template <typename X>
-static void ssm_scan_forward(X* g, float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl, const float* xz,
+template <typename X> /* xc, dtr, xz and g: fp32, or bf16 in bf16 mode */
+static void ssm_scan_forward(X* g, float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                              const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
     switch (N) {
     case 4: ssm_scan_forward_n<4>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
@@ -2072,30 +2089,32 @@ static int ssm_bwd_warps(int E) { return (E + SSM_BWD_CH - 1) / SSM_BWD_CH; }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
     return (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
 }
-template <int N, int LH>
-static void ssm_scan_backward_launch(float* dxc, float* ddtr, float* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
-                                     const float* xc, const float* dtr, const float* dt_bias, const float* xdbl, const float* xz,
+template <int N, int LH, typename X>
+static void ssm_scan_backward_launch(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
+                                     const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                                      const float* A_log, const float* D, int B, int T, int E, int R) {
     size_t smem = (size_t)SSM_CHUNK * (N / 2) * 32 * sizeof(float);
     static bool configured = false;
     if (!configured) {
-        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
-    ssm_scan_backward_kernel<N, LH><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
+    ssm_scan_backward_kernel<N, LH, X><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
                                                                                        dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
 }
 /* dg -> dxc (written), ddtr (written: the gradient of dt_proj / dt_head's output, bias included),
  * dz (written into the second half of dxz), dxdbl's B/C (k/q) columns (written), dA_log and dD
- * (added). scratch: ssm_scan_backward_scratch() floats. */
-static void ssm_scan_backward(float* dxc, float* ddtr, float* dxz, float* dxdbl, float* dA_log, float* dD, float* scratch, const float* dg,
-                              const float* hck, const float* xc, const float* dtr, const float* dt_bias, const float* xdbl,
-                              const float* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
+ * (added). scratch: ssm_scan_backward_scratch() floats. X as in the forward: ddtr and dz are read only
+ * by matmuls and the bias gradient; dxc stays fp32 (x_proj's backward adds to it). */
+template <typename X>
+static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* dA_log, float* dD, float* scratch, const float* dg,
+                              const float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
+                              const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
     float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1);
 #define SSM_BWD(NN) \
-    (longhorn ? ssm_scan_backward_launch<NN, 1>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R) \
-              : ssm_scan_backward_launch<NN, 0>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R))
+    (longhorn ? ssm_scan_backward_launch<NN, 1, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R) \
+              : ssm_scan_backward_launch<NN, 0, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R))
     switch (N) {
     case 4: SSM_BWD(4); break;
     case 8: SSM_BWD(8); break;
@@ -2460,20 +2479,22 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
  * 5.2 State-space models (mamba, longhorn) on the GPU: ssm_forward / ssm_backward of seqmodels.h
  * over the same parameter buffer. The activations differ from the CPU layout (SsmActs): the scan
  * keeps checkpoints every SSM_CHUNK steps instead of every state, the step size and the gate
- * are recomputed inside the scan kernels, and the norm outputs and the gated output (which only
- * feed matmuls) are bf16 in bf16 mode.
+ * are recomputed inside the scan kernels, and in bf16 mode the activations the matmuls, the conv
+ * and the scan read (u, xz, xc, dtr, g) are bf16, as are the gradients only matmuls read (dxz,
+ * ddtr); the scan's state, its checkpoints, x_proj's small output and the residual stream stay
+ * fp32.
  * ============================================================================================ */
 typedef struct {
     float *x0, *res, *rstd;  // (B,T,C) embedding; (L,B,T,C) block outputs; (L,B,T)
     float *u;                // (L,B,T,C) RMSNorm output (X)
-    float *xz, *xc, *xdbl;   // (L,B,T,2E) in_proj output [xs | z]; (L,B,T,E) SiLU(conv); (L,B,T,R+2N)
-    float *dtr;              // (L,B,T,E) dt_proj / dt_head output without its bias
+    float *xz, *xc, *xdbl;   // (L,B,T,2E) in_proj output [xs | z] (X); (L,B,T,E) SiLU(conv) (X); (L,B,T,R+2N)
+    float *dtr;              // (L,B,T,E) dt_proj / dt_head output without its bias (X)
     float *hck;              // (L,B,n_chunks,E,N) scan checkpoints
     float *g;                // (L,B,T,E) y * SiLU(z) (X)
     float *mix;              // (B,T,C) out_proj output (one layer at a time)
     float *lnf, *lnf_rstd;   // (B,T,C) (X), (B,T)
 } SsmGpuActs;
-typedef struct { // one layer's gradients (reused from layer to layer) and the kernels' scratch
+typedef struct { // one layer's gradients (reused from layer to layer) and the kernels' scratch; dxz, ddtr X
     float *dout, *dx, *du, *dxz, *dxc, *dxconv, *dxdbl, *ddtr, *dg, *dlnf, *scan_scratch, *conv_scratch;
 } SsmGpuGrads;
 static void ssm_gpu_layout(SsmGpuActs* a, Arena* ar, const Config* c, int B, int T, int x_half) {
@@ -2483,26 +2504,26 @@ static void ssm_gpu_layout(SsmGpuActs* a, Arena* ar, const Config* c, int B, int
     a->res = carve(ar, L * BT * C);
     a->rstd = carve(ar, L * BT);
     a->u = carve(ar, (L * BT * C + xd - 1) / xd);
-    a->xz = carve(ar, L * BT * 2 * E);
-    a->xc = carve(ar, L * BT * E);
+    a->xz = carve(ar, (L * BT * 2 * E + xd - 1) / xd);
+    a->xc = carve(ar, (L * BT * E + xd - 1) / xd);
     a->xdbl = carve(ar, L * BT * XD);
-    a->dtr = carve(ar, L * BT * E);
+    a->dtr = carve(ar, (L * BT * E + xd - 1) / xd);
     a->hck = carve(ar, L * B * ssm_n_chunks(T) * E * N);
     a->g = carve(ar, (L * BT * E + xd - 1) / xd);
     a->mix = carve(ar, BT * C);
     a->lnf = carve(ar, (BT * C + xd - 1) / xd);
     a->lnf_rstd = carve(ar, BT);
 }
-static void ssm_gpu_grads_layout(SsmGpuGrads* d, Arena* ar, const Config* c, int B, int T) {
-    size_t BT = (size_t)B * T, C = c->n_embd, E = (size_t)c->expand * C, N = c->d_state, XD = c->dt_rank + 2 * N;
+static void ssm_gpu_grads_layout(SsmGpuGrads* d, Arena* ar, const Config* c, int B, int T, int x_half) {
+    size_t BT = (size_t)B * T, C = c->n_embd, E = (size_t)c->expand * C, N = c->d_state, XD = c->dt_rank + 2 * N, xd = x_half ? 2 : 1;
     d->dout = carve(ar, BT * C);
     d->dx = carve(ar, BT * C);
     d->du = carve(ar, BT * C);
-    d->dxz = carve(ar, BT * 2 * E);
+    d->dxz = carve(ar, (BT * 2 * E + xd - 1) / xd);
     d->dxc = carve(ar, BT * E);
     d->dxconv = carve(ar, BT * E);
     d->dxdbl = carve(ar, BT * XD);
-    d->ddtr = carve(ar, BT * E);
+    d->ddtr = carve(ar, (BT * E + xd - 1) / xd);
     d->dg = carve(ar, BT * E);
     d->dlnf = carve(ar, BT * C);
     d->scan_scratch = carve(ar, ssm_scan_backward_scratch(B, T, (int)E, (int)N));
@@ -2534,7 +2555,8 @@ static void ssm_forward_x(GpuModel* g, int B, int T) {
         SsmLayerParams w = ssm_gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
         float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C; // (B,T,C) block input
-        float *xz = a.xz + 2 * oE, *xc = a.xc + oE, *xdbl = a.xdbl + (size_t)l * BT * XD, *dtr = a.dtr + oE;
+        X *xz = (X*)a.xz + 2 * oE, *xc = (X*)a.xc + oE, *dtr = (X*)a.dtr + oE;
+        float* xdbl = a.xdbl + (size_t)l * BT * XD;
         rmsnorm_forward(u + oC, a.rstd + (size_t)l * BT, x, w.norm, BT, C, 1e-5);
         linear_forward(xz, u + oC, w.in_proj, NULL, BT, C, 2 * E);
         conv1d_silu_forward(xc, xz, 2 * E, w.conv_w, w.conv_b, B, T, E, W);
@@ -2558,7 +2580,7 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
     SsmGpuGrads d;
     Arena ar = {(real*)g->acts, 0}, dr = {(real*)g->dacts, 0};
     ssm_gpu_layout(&a, &ar, c, B, T, sizeof(X) == 2);
-    ssm_gpu_grads_layout(&d, &dr, c, B, T);
+    ssm_gpu_grads_layout(&d, &dr, c, B, T, sizeof(X) == 2);
     X *u = (X*)a.u, *gate = (X*)a.g;
     float *wte = gpu_tensor(g, g->params, "transformer.backbone.embedding.weight", 0);
     float *dwte = gpu_tensor(g, g->grads, "transformer.backbone.embedding.weight", 0);
@@ -2572,19 +2594,20 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         SsmLayerParams w = ssm_gpu_layer(g, g->params, l), gr = ssm_gpu_layer(g, g->grads, l);
         size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
         float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C;
-        float *xz = a.xz + 2 * oE, *xc = a.xc + oE, *xdbl = a.xdbl + (size_t)l * BT * XD, *dtr = a.dtr + oE;
+        X *xz = (X*)a.xz + 2 * oE, *xc = (X*)a.xc + oE, *dtr = (X*)a.dtr + oE, *dxz = (X*)d.dxz, *ddtr = (X*)d.ddtr;
+        float* xdbl = a.xdbl + (size_t)l * BT * XD;
         cudaCheck(cudaMemsetAsync(d.dg, 0, (size_t)BT * E * sizeof(float)));
         cudaCheck(cudaMemsetAsync(d.du, 0, (size_t)BT * C * sizeof(float)));
         linear_backward(d.dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C); // out = g @ out_proj^T
-        ssm_scan_backward(d.dxc, d.ddtr, d.dxz, d.dxdbl, gr.A_log, gr.D, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
+        ssm_scan_backward(d.dxc, ddtr, dxz, d.dxdbl, gr.A_log, gr.D, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
                           w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
         // dtr = dt_low @ dt_w^T: dt_w^T grad, dt_low grad (written into xdbl's first R columns), bias grad
-        gemm(CUBLAS_OP_N, CUBLAS_OP_T, R, E, BT, xdbl, XD, d.ddtr, E, 1.0f, gr.dt_w, R);
-        gemm(CUBLAS_OP_N, CUBLAS_OP_N, R, BT, E, w.dt_w, R, d.ddtr, E, 0.0f, d.dxdbl, XD);
-        bias_grad(gr.dt_b, d.ddtr, BT, E);
+        gemm(CUBLAS_OP_N, CUBLAS_OP_T, R, E, BT, xdbl, XD, ddtr, E, 1.0f, gr.dt_w, R);
+        gemm(CUBLAS_OP_N, CUBLAS_OP_N, R, BT, E, w.dt_w, R, ddtr, E, 0.0f, d.dxdbl, XD);
+        bias_grad(gr.dt_b, ddtr, BT, E);
         linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
-        conv1d_silu_backward(d.dxz, 2 * E, gr.conv_w, gr.conv_b, d.dxconv, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
-        linear_backward(d.du, gr.in_proj, NULL, d.dxz, u + oC, w.in_proj, BT, C, 2 * E);
+        conv1d_silu_backward(dxz, 2 * E, gr.conv_w, gr.conv_b, d.dxconv, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
+        linear_backward(d.du, gr.in_proj, NULL, dxz, u + oC, w.in_proj, BT, C, 2 * E);
         cudaCheck(cudaMemcpyAsync(dx, dout, (size_t)BT * C * sizeof(float), cudaMemcpyDeviceToDevice)); // the residual path
         rmsnorm_backward(dx, gr.norm, d.du, x, w.norm, a.rstd + (size_t)l * BT, BT, C);
         float* t = dout; // this block's input gradient is the next (lower) block's output gradient
@@ -2620,7 +2643,7 @@ static void gpu_model_init(GpuModel* g, Model* host, int B, int T) {
         SsmGpuGrads d;
         Arena ar = {NULL, 0}, dr = {NULL, 0};
         ssm_gpu_layout(&a, &ar, &host->cfg, B, T, !use_fp32);
-        ssm_gpu_grads_layout(&d, &dr, &host->cfg, B, T);
+        ssm_gpu_grads_layout(&d, &dr, &host->cfg, B, T, !use_fp32);
         g->n_acts = ar.used;
         g->n_dacts = dr.used;
     } else {

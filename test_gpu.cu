@@ -65,6 +65,14 @@ static void check_bf16(const char* what, const __nv_bfloat16* d_got, const float
     cudaCheck(cudaFree(d32));
     free(h16); free(h32);
 }
+/* activations of either type: upload() puts host floats on the device as X (bf16: rounded in
+ * place first, so the reference sees what the GPU sees); check_as() widens X and checks */
+template <typename X> static X* upload(float* h, size_t n);
+template <> float* upload<float>(float* h, size_t n) { return to_gpu(h, n * 4); }
+template <> __nv_bfloat16* upload<__nv_bfloat16>(float* h, size_t n) { return round_to_gpu16(h, n); }
+static void check_as(const char* what, const float* d_got, const float* want, size_t n, double tol) { check(what, d_got, want, n, tol); }
+static void check_as(const char* what, const __nv_bfloat16* d_got, const float* want, size_t n, double tol) { check_bf16(what, d_got, want, n, tol); }
+template <typename X> static const char* type_name() { return sizeof(X) == 2 ? "bf16" : "fp32"; }
 
 /* The MLP's matmul + GELU on the GPU in bf16 mode (cuBLASLt epilogues: GELU_AUX on c_fc's forward,
  * DGELU on c_proj's backward) against seqmodels.h's linear_gelu_forward / linear_backward_ex. A GPU
@@ -229,10 +237,14 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     cudaCheck(cudaFree(d_dqkv)); cudaCheck(cudaFree(d_scratch));
 }
 
-/* conv1d + SiLU (fused on the GPU) against conv1d_forward/backward and silu_forward/backward */
+/* conv1d + SiLU (fused on the GPU) against conv1d_forward/backward and silu_forward/backward;
+ * X: the type of x (in_proj's output), xc and dx (bf16: inputs rounded, outputs checked loosely) */
+template <typename X>
 static void test_conv1d(int B, int T, int E, int W) {
     size_t n = (size_t)B * T * E;
+    double tol = sizeof(X) == 2 ? 1e-2 : 1e-5, tol_w = sizeof(X) == 2 ? 1e-3 : 1e-5; // (the weight sums see x rounded once)
     float *xz = rand_host(2 * n, 1), *w = rand_host((size_t)E * W, 0.5), *bias = rand_host(E, 0.5), *dxc = rand_host(n, 1);
+    X* d_xz = upload<X>(xz, 2 * n); // (rounds xz first in bf16 mode)
     float *xs = (float*)mallocCheck(n * 4), *xconv = (float*)mallocCheck(n * 4), *xc = (float*)mallocCheck(n * 4);
     float *dxconv = (float*)mallocCheck(n * 4), *dxs = (float*)calloc(n, 4), *dw = (float*)calloc((size_t)E * W, 4), *db = (float*)calloc(E, 4);
     for (size_t i = 0; i < (size_t)B * T; i++) memcpy(xs + i * E, xz + i * 2 * E, E * 4); // the xs half
@@ -240,25 +252,28 @@ static void test_conv1d(int B, int T, int E, int W) {
     silu_forward(xc, xconv, n);
     silu_backward(dxconv, xconv, dxc, n);
     conv1d_backward(dxs, dw, db, dxconv, xs, w, B, T, E, W);
-    float *d_xz = to_gpu(xz, 2 * n * 4), *d_w = to_gpu(w, (size_t)E * W * 4), *d_b = to_gpu(bias, E * 4), *d_dxc = to_gpu(dxc, n * 4);
-    float *d_xc, *d_dxz, *d_dw, *d_db, *d_dxconv, *d_scr;
-    cudaCheck(cudaMalloc(&d_xc, n * 4)); cudaCheck(cudaMalloc(&d_dxz, 2 * n * 4)); cudaCheck(cudaMalloc(&d_dxconv, n * 4));
+    float *d_w = to_gpu(w, (size_t)E * W * 4), *d_b = to_gpu(bias, E * 4), *d_dxc = to_gpu(dxc, n * 4);
+    float *d_dw, *d_db, *d_dxconv, *d_scr;
+    X *d_xc, *d_dxz;
+    cudaCheck(cudaMalloc(&d_xc, n * sizeof(X))); cudaCheck(cudaMalloc(&d_dxz, 2 * n * sizeof(X))); cudaCheck(cudaMalloc(&d_dxconv, n * 4));
     cudaCheck(cudaMalloc(&d_dw, (size_t)E * W * 4)); cudaCheck(cudaMalloc(&d_db, E * 4));
     cudaCheck(cudaMalloc(&d_scr, gpu::conv1d_backward_scratch(B, T, E) * 4));
     cudaCheck(cudaMemset(d_dw, 0, (size_t)E * W * 4)); cudaCheck(cudaMemset(d_db, 0, E * 4));
     gpu::conv1d_silu_forward(d_xc, d_xz, 2 * E, d_w, d_b, B, T, E, W);
     gpu::conv1d_silu_backward(d_dxz, 2 * E, d_dw, d_db, d_dxconv, d_scr, d_dxc, d_xz, d_w, d_b, B, T, E, W);
-    float* dxz_h = (float*)mallocCheck(2 * n * 4);
-    cudaCheck(cudaMemcpy(dxz_h, d_dxz, 2 * n * 4, cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < (size_t)B * T; i++) memcpy(dxz_h + i * E, dxz_h + i * 2 * E, E * 4); // compact the xs half
-    float* d_dxs = to_gpu(dxz_h, n * 4);
+    X* dxz_h = (X*)mallocCheck(2 * n * sizeof(X));
+    cudaCheck(cudaMemcpy(dxz_h, d_dxz, 2 * n * sizeof(X), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < (size_t)B * T; i++) memmove(dxz_h + i * E, dxz_h + i * 2 * E, E * sizeof(X)); // compact the xs half
+    X* d_dxs = (X*)to_gpu(dxz_h, n * sizeof(X));
     char what[128];
-    snprintf(what, sizeof(what), "conv1d+silu forward (W %d, E %d)", W, E);
-    check(what, d_xc, xc, n, 1e-5);
-    snprintf(what, sizeof(what), "conv1d+silu backward dx (W %d)", W);
-    check(what, d_dxs, dxs, n, 1e-5);
-    check("conv1d+silu backward dweight", d_dw, dw, (size_t)E * W, 1e-5);
-    check("conv1d+silu backward dbias", d_db, db, E, 1e-5);
+    snprintf(what, sizeof(what), "conv1d+silu forward %s (W %d, E %d)", type_name<X>(), W, E);
+    check_as(what, d_xc, xc, n, tol);
+    snprintf(what, sizeof(what), "conv1d+silu backward %s dx (W %d)", type_name<X>(), W);
+    check_as(what, d_dxs, dxs, n, tol);
+    snprintf(what, sizeof(what), "conv1d+silu backward %s dweight", type_name<X>());
+    check(what, d_dw, dw, (size_t)E * W, tol_w);
+    snprintf(what, sizeof(what), "conv1d+silu backward %s dbias", type_name<X>());
+    check(what, d_db, db, E, tol_w);
     free(xz); free(w); free(bias); free(dxc); free(xs); free(xconv); free(xc); free(dxconv); free(dxs); free(dw); free(db); free(dxz_h);
     cudaCheck(cudaFree(d_xz)); cudaCheck(cudaFree(d_w)); cudaCheck(cudaFree(d_b)); cudaCheck(cudaFree(d_dxc)); cudaCheck(cudaFree(d_xc));
     cudaCheck(cudaFree(d_dxz)); cudaCheck(cudaFree(d_dw)); cudaCheck(cudaFree(d_db)); cudaCheck(cudaFree(d_dxconv)); cudaCheck(cudaFree(d_scr));
@@ -267,11 +282,15 @@ static void test_conv1d(int B, int T, int E, int W) {
 
 /* the fused scan kernels (step size, scan, gate) against the CPU reference built from the ops of
  * ssm_forward / ssm_backward: dt from dtr + bias, ssm_scan_forward, g = y SiLU(z), and back */
+template <typename X> /* the type of xc, dtr, xz, g, ddtr and dz (bf16: inputs rounded, outputs checked loosely) */
 static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
     int XD = R + 2 * N;
     size_t BT = (size_t)B * T, n = BT * E;
+    bool h16 = sizeof(X) == 2;
+    double tol_out = h16 ? 1e-2 : 1e-5, tol_f = h16 ? 2e-3 : 1e-4; // bf16 outputs are rounded once; fp32 ones only see rounded inputs
     float *xc = rand_host(n, 1), *dtr = rand_host(n, 1), *bias = rand_host(E, 1), *xdbl = rand_host(BT * XD, 1);
     float *xz = rand_host(2 * n, 2), *A_log = (float*)mallocCheck((size_t)E * N * 4), *D = rand_host(E, 1), *dg = rand_host(n, 1);
+    X *d_xc = upload<X>(xc, n), *d_dtr = upload<X>(dtr, n), *d_xz = upload<X>(xz, 2 * n); // (rounded first in bf16 mode)
     for (int e = 0; e < E; e++)
         for (int k = 0; k < N; k++) A_log[e * N + k] = (float)(log(k + 1.0) + 0.3 * (rng_uniform(&rng) - 0.5));
     // CPU reference forward
@@ -294,31 +313,32 @@ static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
     ssm_scan_backward(dxc, ddt, dxdbl, longhorn ? NULL : dA, dD, dy, h, xc, dt, xdbl, longhorn ? NULL : A_log, D, longhorn, B, T, E, N, R);
     ssm_dt_backward(ddtr, dxdbl, ddt, v, ksq, xdbl, longhorn, (int)BT, E, N, R);
     // GPU
-    float *d_xc = to_gpu(xc, n * 4), *d_dtr = to_gpu(dtr, n * 4), *d_bias = to_gpu(bias, E * 4), *d_xdbl = to_gpu(xdbl, BT * XD * 4);
-    float *d_xz = to_gpu(xz, 2 * n * 4), *d_A = to_gpu(A_log, (size_t)E * N * 4), *d_D = to_gpu(D, E * 4), *d_dg = to_gpu(dg, n * 4);
-    float *d_g, *d_hck, *d_dxc, *d_ddtr, *d_dxz, *d_dxdbl, *d_dA, *d_dD, *d_scr;
-    cudaCheck(cudaMalloc(&d_g, n * 4));
+    float *d_bias = to_gpu(bias, E * 4), *d_xdbl = to_gpu(xdbl, BT * XD * 4);
+    float *d_A = to_gpu(A_log, (size_t)E * N * 4), *d_D = to_gpu(D, E * 4), *d_dg = to_gpu(dg, n * 4);
+    float *d_hck, *d_dxc, *d_dxdbl, *d_dA, *d_dD, *d_scr;
+    X *d_g, *d_ddtr, *d_dxz;
+    cudaCheck(cudaMalloc(&d_g, n * sizeof(X)));
     cudaCheck(cudaMalloc(&d_hck, (size_t)B * gpu::ssm_n_chunks(T) * E * N * 4));
-    cudaCheck(cudaMalloc(&d_dxc, n * 4)); cudaCheck(cudaMalloc(&d_ddtr, n * 4)); cudaCheck(cudaMalloc(&d_dxz, 2 * n * 4));
+    cudaCheck(cudaMalloc(&d_dxc, n * 4)); cudaCheck(cudaMalloc(&d_ddtr, n * sizeof(X))); cudaCheck(cudaMalloc(&d_dxz, 2 * n * sizeof(X)));
     cudaCheck(cudaMalloc(&d_dxdbl, BT * XD * 4)); cudaCheck(cudaMalloc(&d_dA, (size_t)E * N * 4)); cudaCheck(cudaMalloc(&d_dD, E * 4));
     cudaCheck(cudaMalloc(&d_scr, gpu::ssm_scan_backward_scratch(B, T, E, N) * 4));
-    cudaCheck(cudaMemset(d_dxz, 0, 2 * n * 4)); cudaCheck(cudaMemset(d_dxdbl, 0, BT * XD * 4));
+    cudaCheck(cudaMemset(d_dxz, 0, 2 * n * sizeof(X))); cudaCheck(cudaMemset(d_dxdbl, 0, BT * XD * 4));
     cudaCheck(cudaMemset(d_dA, 0, (size_t)E * N * 4)); cudaCheck(cudaMemset(d_dD, 0, E * 4));
     gpu::ssm_scan_forward(d_g, d_hck, d_xc, d_dtr, d_bias, d_xdbl, d_xz, longhorn ? NULL : d_A, d_D, longhorn, B, T, E, N, R);
     gpu::ssm_scan_backward(d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr, d_dg, d_hck, d_xc, d_dtr, d_bias, d_xdbl, d_xz,
                            longhorn ? NULL : d_A, d_D, longhorn, B, T, E, N, R);
     char what[160], label[64];
-    snprintf(label, sizeof(label), "%s N %d T %d E %d", longhorn ? "longhorn" : "mamba", N, T, E);
-    snprintf(what, sizeof(what), "ssm_scan_forward %s: g = y SiLU(z)", label); check(what, d_g, g, n, 1e-5);
-    snprintf(what, sizeof(what), "ssm_scan_backward %s: dxc", label); check(what, d_dxc, dxc, n, 1e-4);
-    snprintf(what, sizeof(what), "ssm_scan_backward %s: d dt_proj out", label); check(what, d_ddtr, ddtr, n, 1e-4);
-    snprintf(what, sizeof(what), "ssm_scan_backward %s: dz", label); check(what, d_dxz, dz, 2 * n, 1e-5);
-    snprintf(what, sizeof(what), "ssm_scan_backward %s: d x_proj out (B/k, C/q)", label); check(what, d_dxdbl, dxdbl, BT * XD, 1e-4);
-    if (!longhorn) { snprintf(what, sizeof(what), "ssm_scan_backward %s: dA_log", label); check(what, d_dA, dA, (size_t)E * N, 1e-4); }
-    snprintf(what, sizeof(what), "ssm_scan_backward %s: dD", label); check(what, d_dD, dD, E, 1e-4);
+    snprintf(label, sizeof(label), "%s %s N %d T %d E %d", longhorn ? "longhorn" : "mamba", type_name<X>(), N, T, E);
+    snprintf(what, sizeof(what), "ssm_scan_forward %s: g = y SiLU(z)", label); check_as(what, d_g, g, n, tol_out);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: dxc", label); check(what, d_dxc, dxc, n, tol_f);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: d dt_proj out", label); check_as(what, d_ddtr, ddtr, n, h16 ? tol_out : 1e-4);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: dz", label); check_as(what, d_dxz, dz, 2 * n, tol_out);
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: d x_proj out (B/k, C/q)", label); check(what, d_dxdbl, dxdbl, BT * XD, tol_f);
+    if (!longhorn) { snprintf(what, sizeof(what), "ssm_scan_backward %s: dA_log", label); check(what, d_dA, dA, (size_t)E * N, tol_f); }
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: dD", label); check(what, d_dD, dD, E, tol_f);
     free(xc); free(dtr); free(bias); free(xdbl); free(xz); free(A_log); free(D); free(dg); free(dt); free(ksq); free(h); free(y); free(g); free(v);
     free(dy); free(dz); free(dxc); free(ddt); free(dxdbl); free(dA); free(dD); free(ddtr);
-    float* dev[] = {d_xc, d_dtr, d_bias, d_xdbl, d_xz, d_A, d_D, d_dg, d_g, d_hck, d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr};
+    void* dev[] = {d_xc, d_dtr, d_bias, d_xdbl, d_xz, d_A, d_D, d_dg, d_g, d_hck, d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr};
     for (size_t k = 0; k < sizeof(dev) / sizeof(dev[0]); k++) cudaCheck(cudaFree(dev[k]));
 }
 
@@ -617,16 +637,18 @@ int main(void) {
         check("adamw v", d_v, m.adam_v, P, 1e-5);
         model_free(&m);
     }
-    // SSM kernels (fp32: tight)
-    test_conv1d(2, 37, 80, 4);
-    test_conv1d(1, 9, 64, 7);
-    test_conv1d(2, 150, 48, 4); // several CONV_SEG segments
+    // SSM kernels (fp32: tight; bf16 activations: loose)
+    test_conv1d<float>(2, 37, 80, 4);
+    test_conv1d<float>(1, 9, 64, 7);
+    test_conv1d<float>(2, 150, 48, 4); // several CONV_SEG segments
+    test_conv1d<__nv_bfloat16>(2, 150, 48, 4);
     for (int lh = 0; lh <= 1; lh++) {
-        test_ssm_scan(lh, 2, 100, 80, 16, 6);
-        test_ssm_scan(lh, 2, 33, 64, 8, 4);
+        test_ssm_scan<float>(lh, 2, 100, 80, 16, 6);
+        test_ssm_scan<float>(lh, 2, 33, 64, 8, 4);
+        test_ssm_scan<__nv_bfloat16>(lh, 2, 100, 80, 16, 6);
     }
-    test_ssm_scan(0, 1, 40, 32, 32, 3);
-    test_ssm_scan(1, 1, 20, 40, 4, 2);
+    test_ssm_scan<float>(0, 1, 40, 32, 32, 3);
+    test_ssm_scan<float>(1, 1, 20, 40, 4, 2);
     for (int fp32 = 1; fp32 >= 0; fp32--) {
         compare_model("mamba", POS_NOPE, 0, 0.0f, fp32);
         compare_model("longhorn", POS_NOPE, 0, 0.0f, fp32);

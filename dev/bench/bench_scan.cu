@@ -29,17 +29,17 @@ int main(int argc, char** argv) {
     double sfu = 16.0 * p.multiProcessorCount * clock_khz * 1e3;
     printf("device: %s, %d SMs, %.2f GHz, HBM peak %.2f TB/s, SFU %.2f Texp/s\n", p.name, p.multiProcessorCount, clock_khz / 1e6,
            hbm / 1e12, sfu / 1e12);
-    printf("shape: B %d T %d E %d N %d dt_rank %d, inputs fp32, gated output bf16\n\n", B, T, E, N, R);
+    printf("shape: B %d T %d E %d N %d dt_rank %d, xc, dt projection, z and the gated output bf16 (as in bf16 mode)\n\n", B, T, E, N, R);
     uint64_t rng = 7;
     size_t BT = (size_t)B * T, n = BT * E, XD = R + 2 * N, n_ck = gpu::ssm_n_chunks(T);
-    float *xc = dev_rand(n, 1, 0, &rng), *dtr = dev_rand(n, 1, -2, &rng), *bias = dev_rand(E, 0.5, 0, &rng);
-    float *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *xz = dev_rand(2 * n, 1, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
+    __nv_bfloat16 *xc = dev_rand16(n, 1, 0, &rng), *dtr = dev_rand16(n, 1, -2, &rng), *xz = dev_rand16(2 * n, 1, 0, &rng);
+    float *bias = dev_rand(E, 0.5, 0, &rng), *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
     float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *dg = dev_rand(n, 1, 0, &rng);
-    __nv_bfloat16* g;
-    float *hck, *dxc, *ddtr, *dxz, *dxdbl, *dA, *dD, *scratch, *dg32;
+    __nv_bfloat16 *g, *ddtr, *dxz;
+    float *hck, *dxc, *dxdbl, *dA, *dD, *scratch, *dg32;
     cudaCheck(cudaMalloc(&g, n * 2));
     cudaCheck(cudaMalloc(&hck, (size_t)B * n_ck * E * N * 4));
-    cudaCheck(cudaMalloc(&dxc, n * 4)); cudaCheck(cudaMalloc(&ddtr, n * 4)); cudaCheck(cudaMalloc(&dxz, 2 * n * 4));
+    cudaCheck(cudaMalloc(&dxc, n * 4)); cudaCheck(cudaMalloc(&ddtr, n * 2)); cudaCheck(cudaMalloc(&dxz, 2 * n * 2));
     cudaCheck(cudaMalloc(&dxdbl, BT * XD * 4)); cudaCheck(cudaMalloc(&dA, (size_t)E * N * 4)); cudaCheck(cudaMalloc(&dD, E * 4));
     cudaCheck(cudaMalloc(&scratch, gpu::ssm_scan_backward_scratch(B, T, E, N) * 4));
     dg32 = dg;
@@ -53,13 +53,25 @@ int main(int argc, char** argv) {
                                    B, T, E, N, R);
         };
         double f_ms = median_ms(fwd, 20), fb_ms = median_ms(fwdbwd, 20);
-        // forward traffic: xc, dtr, z read (fp32), B/C (or k/q) rows, g written (bf16), checkpoints written
-        double bytes = 3.0 * n * 4 + BT * 2.0 * N * 4 + n * 2.0 + (double)B * n_ck * E * N * 4;
+        // forward traffic: xc, dtr, z read (bf16), B/C (or k/q) rows (fp32), g written (bf16), checkpoints written
+        double bytes = 3.0 * n * 2 + BT * 2.0 * N * 4 + n * 2.0 + (double)B * n_ck * E * N * 4;
         double exps = lh ? 2.0 * n : (double)n * N + 2.0 * n;
         double mem_ms = bytes / hbm * 1e3, sfu_ms = exps / sfu * 1e3, bound = mem_ms > sfu_ms ? mem_ms : sfu_ms;
         printf("| %s | %.3f | %.0f | %.3f | %.3f | %.2fx | %.3f |\n", lh ? "longhorn" : "mamba", f_ms, bytes / f_ms / 1e6, mem_ms, sfu_ms,
                f_ms / bound, fb_ms);
     }
+    // the causal conv1d + SiLU before the scan (W 4): reads x (bf16, every other E-row of xz), writes xc (bf16)
+    int W = 4;
+    float *conv_w = dev_rand((size_t)E * W, 0.5, 0, &rng), *conv_b = dev_rand(E, 0.5, 0, &rng), *dconv_w, *dconv_b, *dxconv, *conv_scr;
+    cudaCheck(cudaMalloc(&dconv_w, (size_t)E * W * 4)); cudaCheck(cudaMalloc(&dconv_b, E * 4)); cudaCheck(cudaMalloc(&dxconv, n * 4));
+    cudaCheck(cudaMalloc(&conv_scr, gpu::conv1d_backward_scratch(B, T, E) * 4));
+    __nv_bfloat16* xcv;
+    cudaCheck(cudaMalloc(&xcv, n * 2));
+    double cf = median_ms([&] { gpu::conv1d_silu_forward(xcv, xz, 2 * E, conv_w, conv_b, B, T, E, W); }, 20);
+    double cb = median_ms([&] { gpu::conv1d_silu_backward(dxz, 2 * E, dconv_w, dconv_b, dxconv, conv_scr, dxc, xz, conv_w, conv_b, B, T, E, W); }, 20);
+    // backward traffic: x and dxc read, dxconv written and read again, dx written
+    printf("\nconv1d+SiLU W %d: forward %.3f ms (%.0f GB/s: x, xc bf16), backward %.3f ms (%.0f GB/s: x bf16, dxc fp32, dxconv fp32 twice, dx bf16)\n",
+           W, cf, 4.0 * n / cf / 1e6, cb, (2.0 + 4 + 8 + 2) * n / cb / 1e6);
     cudaCheck(cudaDeviceSynchronize());
     return 0;
 }

@@ -13,6 +13,15 @@ static float* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
     cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
     return d;
 }
+/* the same in bf16 (the activations the scan and conv kernels read in bf16 mode) */
+static __nv_bfloat16* dev_rand16(size_t n, float scale, float shift, uint64_t* rng) {
+    std::vector<__nv_bfloat16> h(n);
+    for (size_t i = 0; i < n; i++) h[i] = __float2bfloat16(shift + scale * (float)(2 * rng_uniform(rng) - 1));
+    __nv_bfloat16* d;
+    cudaCheck(cudaMalloc(&d, n * sizeof(__nv_bfloat16)));
+    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(__nv_bfloat16), cudaMemcpyHostToDevice));
+    return d;
+}
 /* median of `reps` timed runs of f() (device events), after two warm-up runs */
 template <typename F>
 static double median_ms(F f, int reps = 20) {

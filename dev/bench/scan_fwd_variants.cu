@@ -7,13 +7,14 @@
  * over the lanes by shuffles), single- or double-
  * buffered chunk loads, a register cap (min blocks per SM), and float4 reads of the B/C rows; and
  * the time split (segments scanned in parallel, then a carry pass; see split_local).
- * Prints ms (median of 20) and the max |difference| of g and of the checkpoints vs kernels.cuh.
+ * Inputs in bf16, as the model's bf16 mode. Prints ms (median of 20) and the max |difference| of g and of the checkpoints vs kernels.cuh.
  *   make dev/bench/scan_fwd_variants && dev/bench/scan_fwd_variants [B T E]
  */
 #include "../../seqmodels.h"
 #include "../../kernels.cuh"
 #include "bench_util.cuh"
 using namespace gpu;
+typedef __nv_bfloat16 In; /* xc, the dt projection and z, as the bf16-mode model keeps them */
 
 /* a chunk's B/C rows (spread over the lanes by scan_chunk_load) into shared memory */
 template <int N>
@@ -30,8 +31,8 @@ __device__ inline void stage_bc(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<
 /* LPC lanes per channel: lanes LPC c .. LPC c + LPC - 1 share channel c, N/LPC states each (LPC
  * 1, 2, 4); DBUF: load the next chunk while scanning */
 template <int N, int LPC, int DBUF, int MINB>
-__global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const float* __restrict__ xc,
-    const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
+__global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const In* __restrict__ xc,
+    const In* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const In* __restrict__ xz,
     const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int NS = N / LPC, CH = 32 / LPC; // states per lane, channels per warp
     static_assert(NS % 4 == 0, "the B/C rows are read as float4");
@@ -96,8 +97,8 @@ __device__ inline void split_setup(float (&A2)[N], const float* __restrict__ A_l
     for (int j = 0; j < N; j++) A2[j] = -__expf(A_log[ec * N + j]) * 1.4426950408889634f;
 }
 template <int N>
-__global__ void __launch_bounds__(32) split_local(float* __restrict__ hl, float* __restrict__ sdt, const float* __restrict__ xc,
-    const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const float* __restrict__ xz,
+__global__ void __launch_bounds__(32) split_local(float* __restrict__ hl, float* __restrict__ sdt, const In* __restrict__ xc,
+    const In* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const In* __restrict__ xz,
     const float* __restrict__ A_log, int T, int E, int R, int SEG) {
     __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t]
     int b = blockIdx.y, seg = blockIdx.z, n_seg = gridDim.z, e = blockIdx.x * 32 + threadIdx.x, ec = e < E ? e : 0;
@@ -146,8 +147,8 @@ __global__ void split_carry(float* __restrict__ hs, const float* __restrict__ hl
 }
 template <int N>
 __global__ void __launch_bounds__(32) split_final(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const float* __restrict__ hs,
-    const float* __restrict__ xc, const float* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
-    const float* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R, int SEG) {
+    const In* __restrict__ xc, const In* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
+    const In* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R, int SEG) {
     __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N];
     int b = blockIdx.y, seg = blockIdx.z, n_seg = gridDim.z, e = blockIdx.x * 32 + threadIdx.x, ec = e < E ? e : 0;
     bool active = e < E;
@@ -201,8 +202,8 @@ int main(int argc, char** argv) {
     int R = (E / 2 + 15) / 16;
     uint64_t rng = 7;
     size_t BT = (size_t)B * T, n = BT * E, XD = R + 2 * N, nck = (size_t)B * ssm_n_chunks(T) * E * N;
-    float *xc = dev_rand(n, 1, 0, &rng), *dtr = dev_rand(n, 1, -2, &rng), *bias = dev_rand(E, 0.5, 0, &rng);
-    float *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *xz = dev_rand(2 * n, 1, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
+    In *xc = dev_rand16(n, 1, 0, &rng), *dtr = dev_rand16(n, 1, -2, &rng), *xz = dev_rand16(2 * n, 1, 0, &rng);
+    float *bias = dev_rand(E, 0.5, 0, &rng), *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
     float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *hck0, *hck1;
     __nv_bfloat16 *g0, *g1;
     cudaCheck(cudaMalloc(&g0, n * 2)); cudaCheck(cudaMalloc(&g1, n * 2));
