@@ -17,38 +17,40 @@ using namespace gpu;
 typedef __nv_bfloat16 In; /* xc, the dt projection and z, as the bf16-mode model keeps them */
 
 /* a chunk's B/C rows (spread over the lanes by scan_chunk_load) into shared memory */
-template <int N>
-__device__ inline void stage_bc(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<N>& c) {
+template <int N, typename I>
+__device__ inline void stage_bc(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<N, I>& c) {
     __syncwarp(); // every lane is done with the previous chunk's rows
 #pragma unroll
     for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
-        int j = 32 * q + threadIdx.x;
+        int j = 32 * q + (threadIdx.x & 31);
         sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
     }
     __syncwarp();
 }
 
 /* LPC lanes per channel: lanes LPC c .. LPC c + LPC - 1 share channel c, N/LPC states each (LPC
- * 1, 2, 4); DBUF: load the next chunk while scanning */
-template <int N, int LPC, int DBUF, int MINB>
-__global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const In* __restrict__ xc,
-    const In* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const In* __restrict__ xz,
+ * 1, 2, 4); DBUF: load the next chunk while scanning; I: the inputs' type (fp32 or bf16); WPB warps
+ * per block (adjacent channels: a block's warps read neighbouring parts of the same rows) */
+template <int N, int LPC, int DBUF, int MINB, typename I = In, int WPB = 1>
+__global__ void __launch_bounds__(32 * WPB, MINB / WPB) fwd_variant(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const I* __restrict__ xc,
+    const I* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const I* __restrict__ xz,
     const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int NS = N / LPC, CH = 32 / LPC; // states per lane, channels per warp
     static_assert(NS % 4 == 0, "the B/C rows are read as float4");
-    __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N];
-    int lane = threadIdx.x, b = blockIdx.y, e = blockIdx.x * CH + lane / LPC, n0 = (lane % LPC) * NS;
+    __shared__ __align__(16) float sBCw[WPB][SSM_CHUNK][2 * N];
+    float (&sBC)[SSM_CHUNK][2 * N] = sBCw[threadIdx.x / 32];
+    int lane = threadIdx.x & 31, b = blockIdx.y, e = (blockIdx.x * WPB + threadIdx.x / 32) * CH + lane / LPC, n0 = (lane % LPC) * NS;
     bool active = e < E, writer = active && lane % LPC == 0;
     int ec = active ? e : 0, n_ck = ssm_n_chunks(T);
     float A2[NS], h[NS];
 #pragma unroll
     for (int j = 0; j < NS; j++) { A2[j] = -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
-    ScanChunk<N> cbuf[DBUF ? 2 : 1];
+    ScanChunk<N, I> cbuf[DBUF ? 2 : 1];
     scan_chunk_load(cbuf[0], xc, dtr, xz, xdbl, b, 0, T, E, ec, R);
     for (int k = 0; k < n_ck; k++) {
         int t0 = k * SSM_CHUNK;
-        ScanChunk<N>& c = cbuf[DBUF ? (k & 1) : 0];
+        ScanChunk<N, I>& c = cbuf[DBUF ? (k & 1) : 0];
         if (DBUF && k + 1 < n_ck) scan_chunk_load(cbuf[(k + 1) & 1], xc, dtr, xz, xdbl, b, t0 + SSM_CHUNK, T, E, ec, R);
         if (!DBUF && k > 0) scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
         stage_bc(sBC, c);
@@ -60,7 +62,7 @@ __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restric
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
-            float dt = ssm_dt<0>(c.v[s] + bias, 0.0f), dtx = dt * c.x[s], y = 0.0f;
+            float dt = ssm_dt<0>(c.v(s) + bias, 0.0f), dtx = dt * c.x(s), y = 0.0f;
             const float4* B4 = (const float4*)&sBC[s][n0];
             const float4* C4 = (const float4*)&sBC[s][N + n0];
 #pragma unroll
@@ -77,8 +79,8 @@ __global__ void __launch_bounds__(32, MINB) fwd_variant(__nv_bfloat16* __restric
             }
             if (LPC >= 2) y += __shfl_xor_sync(0xffffffff, y, 1); // y = sum over the channel's lanes
             if (LPC >= 4) y += __shfl_xor_sync(0xffffffff, y, 2);
-            y += Dd * c.x[s];
-            if (writer) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * c.z[s] * sigmoidf_(c.z[s]));
+            y += Dd * c.x(s);
+            if (writer) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * c.z(s) * sigmoidf_(c.z(s)));
         }
     }
 }
@@ -106,14 +108,14 @@ __global__ void __launch_bounds__(32) split_local(float* __restrict__ hl, float*
     split_setup(A2, A_log, ec);
 #pragma unroll
     for (int j = 0; j < N; j++) h[j] = 0.0f;
-    ScanChunk<N> c;
+    ScanChunk<N, In> c;
     for (int t0 = seg * SEG; t0 < min(T, (seg + 1) * SEG); t0 += SSM_CHUNK) {
         scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
         stage_bc(sBC, c);
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
-            float dt = ssm_dt<0>(c.v[s] + bias, 0.0f), dtx = dt * c.x[s];
+            float dt = ssm_dt<0>(c.v(s) + bias, 0.0f), dtx = dt * c.x(s);
             sum_dt += dt;
 #pragma unroll
             for (int j = 0; j < N; j++) h[j] = ex2_approx(dt * A2[j]) * h[j] + dtx * sBC[s][j];
@@ -157,7 +159,7 @@ __global__ void __launch_bounds__(32) split_final(__nv_bfloat16* __restrict__ g,
     split_setup(A2, A_log, ec);
 #pragma unroll
     for (int j = 0; j < N; j++) h[j] = hs[(((long)b * n_seg + seg) * E + ec) * N + j];
-    ScanChunk<N> c;
+    ScanChunk<N, In> c;
     for (int t0 = seg * SEG; t0 < min(T, (seg + 1) * SEG); t0 += SSM_CHUNK) {
         scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
         stage_bc(sBC, c);
@@ -169,14 +171,14 @@ __global__ void __launch_bounds__(32) split_final(__nv_bfloat16* __restrict__ g,
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
-            float dt = ssm_dt<0>(c.v[s] + bias, 0.0f), dtx = dt * c.x[s], y = 0.0f;
+            float dt = ssm_dt<0>(c.v(s) + bias, 0.0f), dtx = dt * c.x(s), y = 0.0f;
 #pragma unroll
             for (int j = 0; j < N; j++) {
                 h[j] = ex2_approx(dt * A2[j]) * h[j] + dtx * sBC[s][j];
                 y += h[j] * sBC[s][N + j];
             }
-            y += Dd * c.x[s];
-            if (active) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * c.z[s] * sigmoidf_(c.z[s]));
+            y += Dd * c.x(s);
+            if (active) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * c.z(s) * sigmoidf_(c.z(s)));
         }
     }
 }
@@ -205,6 +207,17 @@ int main(int argc, char** argv) {
     In *xc = dev_rand16(n, 1, 0, &rng), *dtr = dev_rand16(n, 1, -2, &rng), *xz = dev_rand16(2 * n, 1, 0, &rng);
     float *bias = dev_rand(E, 0.5, 0, &rng), *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
     float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *hck0, *hck1;
+    auto widen = [](const In* d16, size_t m) { // the same values in fp32
+        std::vector<__nv_bfloat16> h16(m);
+        std::vector<float> h32(m);
+        cudaCheck(cudaMemcpy(h16.data(), d16, m * 2, cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < m; i++) h32[i] = __bfloat162float(h16[i]);
+        float* d;
+        cudaCheck(cudaMalloc(&d, m * 4));
+        cudaCheck(cudaMemcpy(d, h32.data(), m * 4, cudaMemcpyHostToDevice));
+        return d;
+    };
+    float *xc32 = widen(xc, n), *dtr32 = widen(dtr, n), *xz32 = widen(xz, 2 * n);
     __nv_bfloat16 *g0, *g1;
     cudaCheck(cudaMalloc(&g0, n * 2)); cudaCheck(cudaMalloc(&g1, n * 2));
     cudaCheck(cudaMalloc(&hck0, nck * 4)); cudaCheck(cudaMalloc(&hck1, nck * 4));
@@ -222,6 +235,22 @@ int main(int argc, char** argv) {
         printf("| %d lanes per channel, double buffer %d, min blocks %d | %.3f | %.2e | %.2e |\n", LPC, DBUF, MINB, ms,      \
                max_diff_bf16(g0, g1, n), max_diff(hck0, hck1, nck));                                                       \
     }
+#define VARIANT_IW(LPC, MINB, I, WPB, XC, DTR, XZ)                                                                         \
+    {                                                                                                                      \
+        cudaCheck(cudaMemset(g1, 0xff, n * 2)); cudaCheck(cudaMemset(hck1, 0xff, nck * 4));                                \
+        dim3 grid(ceil_div(E, 32 / LPC * WPB), B);                                                                         \
+        double ms = median_ms([&] {                                                                                        \
+            fwd_variant<N, LPC, 0, MINB, I, WPB><<<grid, 32 * WPB>>>(g1, hck1, XC, DTR, bias, xdbl, XZ, A_log, D, T, E, R); \
+            cudaCheck(cudaGetLastError());                                                                                 \
+        });                                                                                                                \
+        printf("| %d lanes per channel, min blocks %d, inputs %s, %d warps per block | %.3f | %.2e | %.2e |\n", LPC, MINB,  \
+               sizeof(I) == 2 ? "bf16" : "fp32", WPB, ms, max_diff_bf16(g0, g1, n), max_diff(hck0, hck1, nck));            \
+    }
+    // inputs fp32 vs bf16, one warp per block vs four (12 warps per SM either way)
+    VARIANT_IW(1, 12, float, 1, xc32, dtr32, xz32) VARIANT_IW(1, 12, In, 1, xc, dtr, xz)
+    VARIANT_IW(2, 12, float, 1, xc32, dtr32, xz32) VARIANT_IW(2, 12, In, 1, xc, dtr, xz)
+    VARIANT_IW(2, 12, float, 4, xc32, dtr32, xz32) VARIANT_IW(2, 12, In, 4, xc, dtr, xz)
+    VARIANT_IW(2, 12, In, 2, xc, dtr, xz) VARIANT_IW(2, 16, In, 4, xc, dtr, xz) VARIANT_IW(1, 12, In, 4, xc, dtr, xz)
     VARIANT(1, 0, 1) VARIANT(1, 0, 12) VARIANT(2, 0, 1) VARIANT(2, 0, 12) VARIANT(2, 0, 16)
     VARIANT(4, 0, 1) VARIANT(4, 0, 16) VARIANT(4, 0, 24) VARIANT(4, 0, 32) VARIANT(4, 1, 16) VARIANT(4, 1, 24)
     for (int SEG : {64, 128, 256}) { // the time split, three kernels
