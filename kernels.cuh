@@ -1723,16 +1723,14 @@ __global__ void conv1d_dx_kernel(X* dx, int ldx, const float* dxconv, const floa
         store_as(&dx[bt * ldx + e], s);
     }
 }
+/* one thread per (e, tap or bias): the segments' partial sums added in order */
 __global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const float* partials, int n_rows, int E, int W) {
-    int e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= E) return;
-    for (int k = 0; k <= W; k++) {
-        int col = k < W ? k : CONV_MAX_W;
-        float s = 0;
-        for (int r = 0; r < n_rows; r++) s += partials[((long)r * E + e) * (CONV_MAX_W + 1) + col];
-        if (k < W) dweight[e * W + W - 1 - k] += s;
-        else dbias[e] += s;
-    }
+    int j = blockIdx.x * blockDim.x + threadIdx.x, e = j / (CONV_MAX_W + 1), col = j % (CONV_MAX_W + 1);
+    if (e >= E || (col >= W && col < CONV_MAX_W)) return;
+    float s = 0;
+    for (int r = 0; r < n_rows; r++) s += partials[((long)r * E + e) * (CONV_MAX_W + 1) + col];
+    if (col < W) dweight[e * W + W - 1 - col] += s;
+    else dbias[e] += s;
 }
 /* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums); dxconv: B*T*E floats of workspace */
 static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_SEG) * E * (CONV_MAX_W + 1); }
@@ -1745,7 +1743,7 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
     cudaCheck(cudaGetLastError());
     conv1d_dx_kernel<<<grid, 128>>>(dx, ldx, dxconv, weight, T, E, W);
     cudaCheck(cudaGetLastError());
-    conv1d_dweight_reduce_kernel<<<ceil_div(E, 128), 128>>>(dweight, dbias, scratch, (int)grid.y, E, W);
+    conv1d_dweight_reduce_kernel<<<ceil_div((long)E * (CONV_MAX_W + 1), 128), 128>>>(dweight, dbias, scratch, (int)grid.y, E, W);
     cudaCheck(cudaGetLastError());
 }
 
@@ -2502,6 +2500,7 @@ typedef struct {
 } SsmGpuActs;
 typedef struct { // one layer's gradients (reused from layer to layer) and the kernels' scratch; dxz, ddtr X
     float *dout, *dx, *du, *dxz, *dxc, *dxconv, *dxdbl, *ddtr, *dg, *dlnf, *scan_scratch, *conv_scratch;
+    float *dout16; // bf16 mode: the norm backward's bf16 copy of the block output gradient, out_proj's backward operand
 } SsmGpuGrads;
 static void ssm_gpu_layout(SsmGpuActs* a, Arena* ar, const Config* c, int B, int T, int x_half) {
     size_t L = c->n_layer, BT = (size_t)B * T, C = c->n_embd, E = (size_t)c->expand * C, N = c->d_state;
@@ -2532,6 +2531,7 @@ static void ssm_gpu_grads_layout(SsmGpuGrads* d, Arena* ar, const Config* c, int
     d->ddtr = carve(ar, (BT * E + xd - 1) / xd);
     d->dg = carve(ar, BT * E);
     d->dlnf = carve(ar, BT * C);
+    d->dout16 = x_half ? carve(ar, (BT * C + 1) / 2) : NULL;
     d->scan_scratch = carve(ar, ssm_scan_backward_scratch(B, T, (int)E, (int)N));
     d->conv_scratch = carve(ar, conv1d_backward_scratch(B, T, (int)E));
 }
@@ -2557,23 +2557,27 @@ static void ssm_forward_x(GpuModel* g, int B, int T) {
     X *u = (X*)a.u, *gate = (X*)a.g;
     float* wte = gpu_tensor(g, g->params, "transformer.backbone.embedding.weight", 0);
     encoder_forward(a.x0, g->inputs, wte, NULL, B, T, C);
+    // block l's output res_l = x_l + mix_l is written by the next norm, which adds it on the way
+    // (residual_rmsnorm_forward: one pass over the residual stream instead of two)
     for (int l = 0; l < L; l++) {
         SsmLayerParams w = ssm_gpu_layer(g, g->params, l);
         size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
         float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C; // (B,T,C) block input
         X *xz = (X*)a.xz + 2 * oE, *xc = (X*)a.xc + oE, *dtr = (X*)a.dtr + oE;
         float* xdbl = a.xdbl + (size_t)l * BT * XD;
-        rmsnorm_forward(u + oC, a.rstd + (size_t)l * BT, x, w.norm, BT, C, 1e-5);
+        if (l == 0) rmsnorm_forward(u + oC, a.rstd, x, w.norm, BT, C, 1e-5);
+        else residual_rmsnorm_forward(x, u + oC, a.rstd + (size_t)l * BT, l == 1 ? a.x0 : x - (size_t)BT * C, a.mix, w.norm, BT, C, 1e-5);
         linear_forward(xz, u + oC, w.in_proj, NULL, BT, C, 2 * E);
         conv1d_silu_forward(xc, xz, 2 * E, w.conv_w, w.conv_b, B, T, E, W);
         linear_forward(xdbl, xc, w.x_proj, NULL, BT, E, XD);
         gemm(CUBLAS_OP_T, CUBLAS_OP_N, E, BT, R, w.dt_w, R, xdbl, XD, 0.0f, dtr, E); // dtr = dt_low @ dt_w^T (dt_low: xdbl's first R columns)
         ssm_scan_forward(gate + oE, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr, w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
         linear_forward(a.mix, gate + oE, w.out_proj, NULL, BT, E, C);
-        residual_forward(a.res + oC, x, a.mix, (long)BT * C);
     }
     float* xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0;
-    rmsnorm_forward((X*)a.lnf, a.lnf_rstd, xL, gpu_tensor(g, g->params, "transformer.backbone.norm_f.weight", 0), BT, C, 1e-5);
+    float* norm_f = gpu_tensor(g, g->params, "transformer.backbone.norm_f.weight", 0);
+    if (L == 0) rmsnorm_forward((X*)a.lnf, a.lnf_rstd, xL, norm_f, BT, C, 1e-5);
+    else residual_rmsnorm_forward(xL, (X*)a.lnf, a.lnf_rstd, L == 1 ? a.x0 : xL - (size_t)BT * C, a.mix, norm_f, BT, C, 1e-5);
     linear_forward(g->logits, (X*)a.lnf, wte, NULL, BT, C, V); // tied head
 }
 template <typename X>
@@ -2591,20 +2595,20 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
     float *wte = gpu_tensor(g, g->params, "transformer.backbone.embedding.weight", 0);
     float *dwte = gpu_tensor(g, g->grads, "transformer.backbone.embedding.weight", 0);
     float *xL = L > 0 ? a.res + (size_t)(L - 1) * BT * C : a.x0, *dout = d.dout, *dx = d.dx;
-    cudaCheck(cudaMemsetAsync(d.dlnf, 0, (size_t)BT * C * sizeof(float)));
+    // bf16 mode: every norm backward also writes its dx in bf16 (dout16), the operand of the next
+    // out_proj backward (read before the next norm backward rewrites it)
+    __nv_bfloat16* dout16 = (__nv_bfloat16*)d.dout16;
     cudaCheck(cudaMemsetAsync(dout, 0, (size_t)BT * C * sizeof(float)));
-    linear_backward(d.dlnf, dwte, NULL, g->dlogits, (X*)a.lnf, wte, BT, C, V);
+    linear_backward(d.dlnf, dwte, NULL, g->dlogits, (X*)a.lnf, wte, BT, C, V, true);
     rmsnorm_backward(dout, gpu_tensor(g, g->grads, "transformer.backbone.norm_f.weight", 0), d.dlnf, xL,
-                     gpu_tensor(g, g->params, "transformer.backbone.norm_f.weight", 0), a.lnf_rstd, BT, C);
+                     gpu_tensor(g, g->params, "transformer.backbone.norm_f.weight", 0), a.lnf_rstd, BT, C, NULL, dout16);
     for (int l = L - 1; l >= 0; l--) {
         SsmLayerParams w = ssm_gpu_layer(g, g->params, l), gr = ssm_gpu_layer(g, g->grads, l);
         size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
         float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C;
         X *xz = (X*)a.xz + 2 * oE, *xc = (X*)a.xc + oE, *dtr = (X*)a.dtr + oE, *dxz = (X*)d.dxz, *ddtr = (X*)d.ddtr;
         float* xdbl = a.xdbl + (size_t)l * BT * XD;
-        cudaCheck(cudaMemsetAsync(d.dg, 0, (size_t)BT * E * sizeof(float)));
-        cudaCheck(cudaMemsetAsync(d.du, 0, (size_t)BT * C * sizeof(float)));
-        linear_backward(d.dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C); // out = g @ out_proj^T
+        linear_backward(d.dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C, true, dout16); // out = g @ out_proj^T
         ssm_scan_backward(d.dxc, ddtr, dxz, d.dxdbl, gr.A_log, gr.D, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
                           w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
         // dtr = dt_low @ dt_w^T: dt_w^T grad, dt_low grad (written into xdbl's first R columns), bias grad
@@ -2613,9 +2617,9 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         bias_grad(gr.dt_b, ddtr, BT, E);
         linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
         conv1d_silu_backward(dxz, 2 * E, gr.conv_w, gr.conv_b, d.dxconv, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
-        linear_backward(d.du, gr.in_proj, NULL, dxz, u + oC, w.in_proj, BT, C, 2 * E);
-        cudaCheck(cudaMemcpyAsync(dx, dout, (size_t)BT * C * sizeof(float), cudaMemcpyDeviceToDevice)); // the residual path
-        rmsnorm_backward(dx, gr.norm, d.du, x, w.norm, a.rstd + (size_t)l * BT, BT, C);
+        linear_backward(d.du, gr.in_proj, NULL, dxz, u + oC, w.in_proj, BT, C, 2 * E, true);
+        // dx = dout (the residual path) + the norm's backward
+        rmsnorm_backward(dx, gr.norm, d.du, x, w.norm, a.rstd + (size_t)l * BT, BT, C, dout, l > 0 ? dout16 : NULL);
         float* t = dout; // this block's input gradient is the next (lower) block's output gradient
         dout = dx;
         dx = t;
