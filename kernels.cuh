@@ -1753,8 +1753,9 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
  *
  * A pair of lanes owns one (b, e) recurrence and keeps its N states in registers (N/2 each; one
  * lane for N = 4 in the forward). A block is one warp (16 channels of one batch row: small blocks
- * spread evenly over the SMs) and walks time in chunks of SSM_CHUNK steps. Each chunk's inputs
- * are loaded into registers at once, and the chunk's B_t/k and C_t/q rows,
+ * spread evenly over the SMs) and walks time in chunks of SSM_CHUNK steps. The forward copies the
+ * next chunk's inputs into shared memory while it scans the current one; the backward loads a
+ * chunk's inputs into registers at once. The chunk's B_t/k and C_t/q rows,
  * shared by all channels, go through shared memory. The forward writes only the gated output
  * g = y SiLU(z) and the state at every chunk start (hck, 1/SSM_CHUNK of the states); the
  * (B,T,E,N) states never reach HBM. The backward walks the chunks from the last, recomputes the
@@ -1817,36 +1818,79 @@ __device__ inline void scan_chunk_load(ScanChunk<N, X>& c, const X* __restrict__
 /* The forward gives each channel a pair of lanes too (N >= 8; lane = 2 c + half, N/2 states
  * each, y and Longhorn's |k|^2 summed over the pair by one shuffle): 16 channels per warp, twice
  * the warps of one lane per channel, and a register cap for 12 warps per SM, so that B16 E1536
- * (1536 warps) runs in one wave on 132 SMs (measured on an H200, dev/bench/scan_fwd_variants: 0.474
- * ms against 0.525 for one lane per channel; 4 lanes per channel, a double-buffered chunk load and
- * a time split into segments were all slower). Each chunk's B/C rows are read as float4s. */
+ * (1536 warps) runs in one wave on 132 SMs. While it scans a chunk, the next chunk's inputs (the
+ * warp's channels of xc, the dt projection and z at 16 steps, and the 16 B/C rows) are on their way
+ * into the other half of a double buffer in shared memory (cp.async: no registers held, so the
+ * register cap stays). Measured on an H100 (dev/bench/scan_fwd_variants, mamba B16 T1024 E1536
+ * N16, bf16 inputs): 0.366 ms, against 0.503 for the chunk loaded into registers and then
+ * scanned, 0.54 for one lane per channel; 4 lanes per channel, a register double buffer, a time
+ * split into segments and larger blocks were slower. Rows that are not 16-byte aligned (E or the
+ * x_proj width not a multiple of 8 bf16 / 4 floats) take plain loads into the same buffers. */
 #define SSM_FWD_MIN_BLOCKS 12
 template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
-template <int N, int LH, typename X>
+template <int N, typename X>
+struct ScanFwdBuf {                                   // one chunk of a warp's inputs
+    static constexpr int CH = ScanFwdLanes<N>::CH;
+    X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's channels
+    float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
+};
+/* start copying chunk k into buf (ASYNC: cp.async, 16-byte pieces; else plain loads and stores) */
+template <int N, bool ASYNC, typename X>
+__device__ inline void scan_fwd_fetch(ScanFwdBuf<N, X>& buf, const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
+                                      const float* __restrict__ xdbl, int b, int k, int T, int E, int R, int e0) {
+    constexpr int CH = ScanFwdLanes<N>::CH, XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
+    int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK, XD = R + 2 * N;
+    if (ASYNC) {
+#pragma unroll
+        for (int q = lane; q < 3 * SSM_CHUNK * PR; q += 32) { // piece q: array, step, piece of the row
+            int i = q / (SSM_CHUNK * PR), st = q / PR % SSM_CHUNK, pc = q % PR, t = t0 + st, ch = e0 + pc * XPR;
+            bool ok = t < T && ch < E;
+            const X* src = i == 0 ? xc + ((long)b * T + t) * E : i == 1 ? dtr + ((long)b * T + t) * E : xz + ((long)b * T + t) * 2 * E + E;
+            cp_async16(&buf.xvz[i][st][pc * XPR], ok ? src + ch : xc, ok);
+        }
+#pragma unroll
+        for (int q = lane; q < SSM_CHUNK * N / 2; q += 32) { // 2N floats per row: N/2 pieces
+            int st = q / (N / 2), c4 = q % (N / 2), t = t0 + st;
+            bool ok = t < T;
+            cp_async16(&buf.bc[st][4 * c4], ok ? xdbl + ((long)b * T + t) * XD + R + 4 * c4 : xdbl, ok);
+        }
+    } else {
+        for (int q = lane; q < 3 * SSM_CHUNK * CH; q += 32) {
+            int i = q / (SSM_CHUNK * CH), st = q / CH % SSM_CHUNK, c = q % CH, t = t0 + st, ch = e0 + c;
+            bool ok = t < T && ch < E;
+            long row = (long)b * T + t;
+            buf.xvz[i][st][c] = !ok ? X(0.0f) : i == 0 ? xc[row * E + ch] : i == 1 ? dtr[row * E + ch] : xz[row * 2 * E + E + ch];
+        }
+        for (int q = lane; q < SSM_CHUNK * 2 * N; q += 32) {
+            int st = q / (2 * N), col = q % (2 * N), t = t0 + st;
+            buf.bc[st][col] = t < T ? xdbl[((long)b * T + t) * XD + R + col] : 0.0f;
+        }
+    }
+    cp_async_commit(); // (an empty group without ASYNC)
+}
+template <int N, int LH, bool ASYNC, typename X>
 __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
-    __shared__ __align__(16) float sBC[SSM_CHUNK][2 * N]; // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
-    int lane = threadIdx.x, b = blockIdx.y, e = blockIdx.x * CH + lane / LPC, n0 = (lane % LPC) * NS, n_ck = ssm_n_chunks(T);
+    __shared__ __align__(16) ScanFwdBuf<N, X> buf[2];
+    int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
+    int n_ck = ssm_n_chunks(T);
     bool active = e < E, writer = active && lane % LPC == 0; // the pair's first lane writes g
     int ec = active ? e : 0;
     float A2[NS], h[NS]; // A log2(e): a = 2^(dt A2)
 #pragma unroll
     for (int j = 0; j < NS; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
+    scan_fwd_fetch<N, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
     for (int k = 0; k < n_ck; k++) {
         int t0 = k * SSM_CHUNK;
-        ScanChunk<N, X> c;
-        scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
-        __syncwarp(); // every lane is done with the previous chunk's rows
-#pragma unroll
-        for (int q = 0; q < SSM_CHUNK * 2 * N / 32; q++) {
-            int j = 32 * q + lane;
-            sBC[j / (2 * N)][j % (2 * N)] = c.bc[q];
-        }
+        if (k + 1 < n_ck) scan_fwd_fetch<N, ASYNC>(buf[(k + 1) & 1], xc, dtr, xz, xdbl, b, k + 1, T, E, R, e0);
+        else cp_async_commit(); // an empty group: the wait leaves exactly the next chunk in flight
+        cp_async_wait<1>();     // this chunk has landed
         __syncwarp();
+        const ScanFwdBuf<N, X>& c = buf[k & 1];
         if (active) { // the state before step t0
             float4* ck = (float4*)(hck + (((long)b * n_ck + k) * E + e) * N + n0);
 #pragma unroll
@@ -1855,10 +1899,10 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
-            float Bs[NS], Cs[NS], ksq = 0.0f, y = 0.0f;
+            float Bs[NS], Cs[NS], ksq = 0.0f, y = 0.0f, x = to_float(c.xvz[0][s][cl]), z = to_float(c.xvz[2][s][cl]);
 #pragma unroll
             for (int j = 0; j < NS; j += 4) {
-                float4 Bv = *(const float4*)&sBC[s][n0 + j], Cv = *(const float4*)&sBC[s][N + n0 + j];
+                float4 Bv = *(const float4*)&c.bc[s][n0 + j], Cv = *(const float4*)&c.bc[s][N + n0 + j];
                 Bs[j] = Bv.x; Bs[j + 1] = Bv.y; Bs[j + 2] = Bv.z; Bs[j + 3] = Bv.w;
                 Cs[j] = Cv.x; Cs[j + 1] = Cv.y; Cs[j + 2] = Cv.z; Cs[j + 3] = Cv.w;
             }
@@ -1867,7 +1911,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
                 for (int j = 0; j < NS; j++) ksq += Bs[j] * Bs[j];
                 if (LPC == 2) ksq += __shfl_xor_sync(0xffffffff, ksq, 1);
             }
-            float dt = ssm_dt<LH>(c.v(s) + bias, ksq), dtx = dt * c.x(s);
+            float dt = ssm_dt<LH>(to_float(c.xvz[1][s][cl]) + bias, ksq), dtx = dt * x;
 #pragma unroll
             for (int j = 0; j < NS; j++) {
                 float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
@@ -1875,9 +1919,10 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
                 y += h[j] * Cs[j];
             }
             if (LPC == 2) y += __shfl_xor_sync(0xffffffff, y, 1); // the pair's two halves
-            y += Dd * c.x(s);
-            if (writer) store_as(&g[((long)b * T + t0 + s) * E + e], y * c.z(s) * sigmoidf_(c.z(s)));
+            y += Dd * x;
+            if (writer) store_as(&g[((long)b * T + t0 + s) * E + e], y * z * sigmoidf_(z));
         }
+        __syncwarp(); // every lane is done with this buffer before the next iteration refills it
     }
 }
 
@@ -2071,8 +2116,12 @@ template <int N, typename X>
 static void ssm_scan_forward_n(X* g, float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
                                const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
     dim3 grid(ceil_div(E, ScanFwdLanes<N>::CH), B);
-    if (longhorn) ssm_scan_forward_kernel<N, 1, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
-    else ssm_scan_forward_kernel<N, 0, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    // 16-byte pieces: rows, the z half, the B/C columns and the base pointers all 16-byte aligned
+    bool async = E * sizeof(X) % 16 == 0 && R % 4 == 0 && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16);
+    if (longhorn && async) ssm_scan_forward_kernel<N, 1, true, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    else if (longhorn) ssm_scan_forward_kernel<N, 1, false, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    else if (async) ssm_scan_forward_kernel<N, 0, true, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
+    else ssm_scan_forward_kernel<N, 0, false, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
 }
 template <typename X> /* xc, dtr, xz and g: fp32, or bf16 in bf16 mode */

@@ -643,10 +643,15 @@ int main(void) {
     test_conv1d<float>(1, 9, 64, 7);
     test_conv1d<float>(2, 150, 48, 4); // several CONV_SEG segments
     test_conv1d<__nv_bfloat16>(2, 150, 48, 4);
+    // dt_rank 6 (and 3, 2): the forward's plain-load path; dt_rank 8 or 4 with E a multiple of 8:
+    // its cp.async path (E 88: a last warp of 8 channels); T not a multiple of the 16-step chunks
     for (int lh = 0; lh <= 1; lh++) {
         test_ssm_scan<float>(lh, 2, 100, 80, 16, 6);
         test_ssm_scan<float>(lh, 2, 33, 64, 8, 4);
+        test_ssm_scan<float>(lh, 2, 100, 88, 16, 8);
         test_ssm_scan<__nv_bfloat16>(lh, 2, 100, 80, 16, 6);
+        test_ssm_scan<__nv_bfloat16>(lh, 2, 100, 88, 16, 8);
+        test_ssm_scan<__nv_bfloat16>(lh, 1, 50, 96, 4, 4);
     }
     test_ssm_scan<float>(0, 1, 40, 32, 32, 3);
     test_ssm_scan<float>(1, 1, 20, 40, 4, 2);
