@@ -1754,9 +1754,8 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
  * A pair of lanes owns one (b, e) recurrence and keeps its N states in registers (N/2 each; one
  * lane for N = 4 in the forward). A block is one warp (16 channels of one batch row: small blocks
  * spread evenly over the SMs) and walks time in chunks of SSM_CHUNK steps. The forward copies the
- * next chunk's inputs into shared memory while it scans the current one; the backward takes a
- * chunk's inputs from a shared-memory buffer into registers, then starts the copy of the chunk
- * before it into that buffer. The chunk's B_t/k and C_t/q rows,
+ * next chunk's inputs into shared memory while it scans the current one; the backward loads a
+ * chunk's inputs into registers at once. The chunk's B_t/k and C_t/q rows,
  * shared by all channels, go through shared memory. The forward writes only the gated output
  * g = y SiLU(z) and the state at every chunk start (hck, 1/SSM_CHUNK of the states); the
  * (B,T,E,N) states never reach HBM. The backward walks the chunks from the last, recomputes the
@@ -1771,7 +1770,7 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
  * ============================================================================================ */
 #define SSM_CHUNK 16
 #ifndef SSM_BWD_MIN_BLOCKS
-#define SSM_BWD_MIN_BLOCKS 9 /* the backward's registers capped for the 9 warps per SM that its shared memory allows (N 16, bf16) */
+#define SSM_BWD_MIN_BLOCKS 10 /* the backward caps its registers for 10 warps per SM (measured: fewer registers, more warps win) */
 #endif
 #define SSM_N_SUPPORTED "4, 8, 16, 32"
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
@@ -1829,17 +1828,17 @@ __device__ inline void scan_chunk_load(ScanChunk<N, X>& c, const X* __restrict__
  * x_proj width not a multiple of 8 bf16 / 4 floats) take plain loads into the same buffers. */
 #define SSM_FWD_MIN_BLOCKS 12
 template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
-template <int N, typename X, int CH>
-struct ScanBuf {                                      // one chunk of a warp's inputs (CH channels)
+template <int N, typename X>
+struct ScanFwdBuf {                                   // one chunk of a warp's inputs
+    static constexpr int CH = ScanFwdLanes<N>::CH;
     X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's channels
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
-/* start copying chunk k into buf (ASYNC: cp.async, 16-byte pieces; else plain loads and stores),
- * and commit the group (with whatever the caller issued before) */
-template <int N, bool ASYNC, typename X, int CH>
-__device__ inline void scan_fetch(ScanBuf<N, X, CH>& buf, const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
-                                  const float* __restrict__ xdbl, int b, int k, int T, int E, int R, int e0) {
-    constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
+/* start copying chunk k into buf (ASYNC: cp.async, 16-byte pieces; else plain loads and stores) */
+template <int N, bool ASYNC, typename X>
+__device__ inline void scan_fwd_fetch(ScanFwdBuf<N, X>& buf, const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
+                                      const float* __restrict__ xdbl, int b, int k, int T, int E, int R, int e0) {
+    constexpr int CH = ScanFwdLanes<N>::CH, XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
     int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK, XD = R + 2 * N;
     if (ASYNC) {
 #pragma unroll
@@ -1875,7 +1874,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
-    __shared__ __align__(16) ScanBuf<N, X, CH> buf[2];
+    __shared__ __align__(16) ScanFwdBuf<N, X> buf[2];
     int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
     bool active = e < E, writer = active && lane % LPC == 0; // the pair's first lane writes g
@@ -1884,14 +1883,14 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
 #pragma unroll
     for (int j = 0; j < NS; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
-    scan_fetch<N, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
+    scan_fwd_fetch<N, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
     for (int k = 0; k < n_ck; k++) {
         int t0 = k * SSM_CHUNK;
-        if (k + 1 < n_ck) scan_fetch<N, ASYNC>(buf[(k + 1) & 1], xc, dtr, xz, xdbl, b, k + 1, T, E, R, e0);
+        if (k + 1 < n_ck) scan_fwd_fetch<N, ASYNC>(buf[(k + 1) & 1], xc, dtr, xz, xdbl, b, k + 1, T, E, R, e0);
         else cp_async_commit(); // an empty group: the wait leaves exactly the next chunk in flight
         cp_async_wait<1>();     // this chunk has landed
         __syncwarp();
-        const ScanBuf<N, X, CH>& c = buf[k & 1];
+        const ScanFwdBuf<N, X>& c = buf[k & 1];
         if (active) { // the state before step t0
             float4* ck = (float4*)(hck + (((long)b * n_ck + k) * E + e) * N + n0);
 #pragma unroll
@@ -1952,52 +1951,13 @@ __device__ inline float half_reduce_scatter16(float (&v)[16]) {
     reduce_scatter_stage16<2, 1>(v, lane);
     return v[0];
 }
-/* the backward's prefetch buffer after hist: chunk inputs, dg (SSM_CHUNK, 16) and the checkpoint (16, N) */
-template <int N, typename X>
-struct ScanBwdBuf {
-    ScanBuf<N, X, SSM_BWD_CH> in;
-    float dg[SSM_CHUNK][SSM_BWD_CH];
-    float hck[SSM_BWD_CH][N];
-};
-template <int N, typename X>
-static size_t ssm_bwd_smem() { return (size_t)SSM_CHUNK * (N / 2) * 32 * sizeof(float) + sizeof(ScanBwdBuf<N, X>); }
-/* chunk ck's dg rows and checkpoint, then its inputs, into buf (one cp.async group) */
-template <int N, bool ASYNC, typename X>
-__device__ inline void scan_bwd_fetch(ScanBwdBuf<N, X>& buf, const float* __restrict__ dg, const float* __restrict__ hck,
-                                      const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
-                                      const float* __restrict__ xdbl, int b, int ck, int T, int E, int R, int e0) {
-    constexpr int CH = SSM_BWD_CH;
-    int lane = threadIdx.x & 31, t0 = ck * SSM_CHUNK, n_ck = ssm_n_chunks(T);
-    const float* hrow = hck + (((long)b * n_ck + ck) * E + e0) * N; // the warp's channels: CH N contiguous floats
-    if (ASYNC) {
-#pragma unroll
-        for (int q = lane; q < SSM_CHUNK * CH / 4; q += 32) { // dg: CH / 4 pieces per row
-            int st = q / (CH / 4), pc = q % (CH / 4), t = t0 + st, ch = e0 + 4 * pc;
-            bool ok = t < T && ch < E;
-            cp_async16(&buf.dg[st][4 * pc], ok ? dg + ((long)b * T + t) * E + ch : dg, ok);
-        }
-#pragma unroll
-        for (int q = lane; q < CH * N / 4; q += 32) { // the checkpoint: N / 4 pieces per channel
-            bool ok = e0 + q / (N / 4) < E;
-            cp_async16(&buf.hck[0][0] + 4 * q, ok ? hrow + 4 * q : hck, ok);
-        }
-    } else {
-        for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
-            int st = q / CH, c = q % CH, t = t0 + st;
-            buf.dg[st][c] = t < T && e0 + c < E ? dg[((long)b * T + t) * E + e0 + c] : 0.0f;
-        }
-        for (int q = lane; q < CH * N; q += 32) (&buf.hck[0][0])[q] = e0 + q / N < E ? hrow[q] : 0.0f;
-    }
-    scan_fetch<N, ASYNC>(buf.in, xc, dtr, xz, xdbl, b, ck, T, E, R, e0);
-}
-template <int N, int LH, bool ASYNC, typename X>
+template <int N, int LH, typename X>
 __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr, X* __restrict__ dxz,
     float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH; // NG groups of 16 values per lane
-    extern __shared__ __align__(16) float hist[]; // (SSM_CHUNK, NH, 32): each lane's states before each step of the chunk
-    ScanBwdBuf<N, X>& P = *(ScanBwdBuf<N, X>*)(hist + SSM_CHUNK * NH * 32); // then the next chunk's inputs, arriving
+    extern __shared__ float hist[]; // (SSM_CHUNK, NH, 32): each lane's states before each step of the chunk
     __shared__ float sBC[SSM_CHUNK][2 * N];
     int b = blockIdx.y, lane = threadIdx.x, half = lane & 1, e = blockIdx.x * SSM_BWD_CH + lane / 2, n_ck = ssm_n_chunks(T);
     int warp = blockIdx.x, n_warps = (E + SSM_BWD_CH - 1) / SSM_BWD_CH, n0 = half * NH; // this lane's states: n0 .. n0 + NH
@@ -2007,32 +1967,24 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
 #pragma unroll
     for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; dh[j] = 0.0f; dA[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f;
-    int e0 = blockIdx.x * SSM_BWD_CH, cl = lane / 2;
-    scan_bwd_fetch<N, ASYNC>(P, dg, hck, xc, dtr, xz, xdbl, b, n_ck - 1, T, E, R, e0);
     for (int ck = n_ck - 1; ck >= 0; ck--) {
         int t0 = ck * SSM_CHUNK, len = min(SSM_CHUNK, T - t0);
-        // take this chunk out of the prefetch buffer (into registers and sBC), then start the
-        // previous chunk's copy into it: its loads overlap this chunk's work
-        cp_async_wait<0>();
+        ScanChunk<N, X> c; // all of the chunk's loads issued at once
+        float gd[SSM_CHUNK];
+        scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
+#pragma unroll
+        for (int s = 0; s < SSM_CHUNK; s++) gd[s] = active && s < len ? dg[((long)b * T + t0 + s) * E + ec] : 0.0f;
+        float h[NH];
+        const float* hc = hck + (((long)b * n_ck + ck) * E + ec) * N + n0;
+#pragma unroll
+        for (int j = 0; j < NH; j++) h[j] = hc[j];
         __syncwarp();
-        ScanChunk<N, X> c; // (x, v, z; the B/C rows go to sBC)
-        float gd[SSM_CHUNK], h[NH];
-#pragma unroll
-        for (int s = 0; s < SSM_CHUNK; s++) {
-            c.x_[s] = P.in.xvz[0][s][cl];
-            c.v_[s] = P.in.xvz[1][s][cl];
-            c.z_[s] = P.in.xvz[2][s][cl];
-            gd[s] = active && s < len ? P.dg[s][cl] : 0.0f;
-        }
-#pragma unroll
-        for (int j = 0; j < NH; j++) h[j] = P.hck[cl][n0 + j];
 #pragma unroll
         for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
             int j = 32 * k + lane;
-            sBC[j / (2 * N)][j % (2 * N)] = P.in.bc[j / (2 * N)][j % (2 * N)];
+            sBC[j / (2 * N)][j % (2 * N)] = c.bc[k];
         }
         __syncwarp();
-        if (ck > 0) scan_bwd_fetch<N, ASYNC>(P, dg, hck, xc, dtr, xz, xdbl, b, ck - 1, T, E, R, e0);
         // 1. recompute the chunk's states from its checkpoint
         float dts[SSM_CHUNK], ksqs[SSM_CHUNK];
 #pragma unroll
@@ -2190,17 +2142,17 @@ static int ssm_bwd_warps(int E) { return (E + SSM_BWD_CH - 1) / SSM_BWD_CH; }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
     return (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
 }
-template <int N, int LH, bool ASYNC, typename X>
+template <int N, int LH, typename X>
 static void ssm_scan_backward_launch(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
                                      const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                                      const float* A_log, const float* D, int B, int T, int E, int R) {
-    size_t smem = ssm_bwd_smem<N, X>();
+    size_t smem = (size_t)SSM_CHUNK * (N / 2) * 32 * sizeof(float);
     static bool configured = false;
     if (!configured) {
-        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, ASYNC, X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         configured = true;
     }
-    ssm_scan_backward_kernel<N, LH, ASYNC, X><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
+    ssm_scan_backward_kernel<N, LH, X><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
                                                                                        dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
 }
@@ -2213,13 +2165,9 @@ static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* 
                               const float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
                               const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
     float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1);
-    // 16-byte pieces as in the forward (dg and the checkpoints are fp32: E % 4 is implied)
-    bool async = E * sizeof(X) % 16 == 0 && R % 4 == 0 && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16) &&
-                 aligned(dg, 16) && aligned(hck, 16);
-#define SSM_BWD_LH(NN, LH) \
-    (async ? ssm_scan_backward_launch<NN, LH, true, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R) \
-           : ssm_scan_backward_launch<NN, LH, false, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R))
-#define SSM_BWD(NN) (longhorn ? SSM_BWD_LH(NN, 1) : SSM_BWD_LH(NN, 0))
+#define SSM_BWD(NN) \
+    (longhorn ? ssm_scan_backward_launch<NN, 1, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R) \
+              : ssm_scan_backward_launch<NN, 0, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R))
     switch (N) {
     case 4: SSM_BWD(4); break;
     case 8: SSM_BWD(8); break;
@@ -2228,7 +2176,6 @@ static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* 
     default: sm_die("d_state %d has no GPU scan kernel (supported: %s)", N, SSM_N_SUPPORTED);
     }
 #undef SSM_BWD
-#undef SSM_BWD_LH
     long BT = (long)B * T;
     ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_bwd_warps(E), longhorn);
     cudaCheck(cudaGetLastError());
