@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     printf("shape: B %d T %d E %d N %d dt_rank %d, xc, dt projection, z and the gated output bf16 (as in bf16 mode)\n\n", B, T, E, N, R);
     uint64_t rng = 7;
     size_t BT = (size_t)B * T, n = BT * E, XD = R + 2 * N, n_ck = gpu::ssm_n_chunks(T);
-    __nv_bfloat16 *xc = dev_rand16(n, 1, 0, &rng), *dtr = dev_rand16(n, 1, -2, &rng), *xz = dev_rand16(2 * n, 1, 0, &rng);
+    __nv_bfloat16 *xc = dev_rand<__nv_bfloat16>(n, 1, 0, &rng), *dtr = dev_rand<__nv_bfloat16>(n, 1, -2, &rng), *xz = dev_rand<__nv_bfloat16>(2 * n, 1, 0, &rng);
     float *bias = dev_rand(E, 0.5, 0, &rng), *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
     float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *dg = dev_rand(n, 1, 0, &rng);
     __nv_bfloat16 *g, *ddtr, *dxz;

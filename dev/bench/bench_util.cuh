@@ -4,22 +4,14 @@
 #include <algorithm>
 #include <vector>
 
-/* n floats, uniform in shift +- scale, on the device */
-static float* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
-    std::vector<float> h(n);
-    for (size_t i = 0; i < n; i++) h[i] = shift + scale * (float)(2 * rng_uniform(rng) - 1);
-    float* d;
-    cudaCheck(cudaMalloc(&d, n * sizeof(float)));
-    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-    return d;
-}
-/* the same in bf16 (the activations the scan and conv kernels read in bf16 mode) */
-static __nv_bfloat16* dev_rand16(size_t n, float scale, float shift, uint64_t* rng) {
-    std::vector<__nv_bfloat16> h(n);
-    for (size_t i = 0; i < n; i++) h[i] = __float2bfloat16(shift + scale * (float)(2 * rng_uniform(rng) - 1));
-    __nv_bfloat16* d;
-    cudaCheck(cudaMalloc(&d, n * sizeof(__nv_bfloat16)));
-    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(__nv_bfloat16), cudaMemcpyHostToDevice));
+/* n values, uniform in shift +- scale, on the device */
+template <typename T = float> /* float, or __nv_bfloat16 for the activations bf16 mode keeps */
+static T* dev_rand(size_t n, float scale, float shift, uint64_t* rng) {
+    std::vector<T> h(n);
+    for (size_t i = 0; i < n; i++) h[i] = T(shift + scale * (float)(2 * rng_uniform(rng) - 1));
+    T* d;
+    cudaCheck(cudaMalloc(&d, n * sizeof(T)));
+    cudaCheck(cudaMemcpy(d, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
     return d;
 }
 /* median of `reps` timed runs of f() (device events), after two warm-up runs */

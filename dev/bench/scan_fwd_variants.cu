@@ -85,81 +85,6 @@ __global__ void __launch_bounds__(32 * WPB, MINB / WPB) fwd_variant(__nv_bfloat1
     }
 }
 
-/* Prefetch without registers (session 12): a lane pair per channel as kernels.cuh, but chunk k+1's
- * inputs (xc, dt projection, z of the warp's 16 channels: 32 bytes per step each, and the B/C rows)
- * are copied into shared memory with cp.async while chunk k is scanned from the other buffer.
- * Needs E % 8 == 0, (R + 2N) % 4 == 0 and R % 4 == 0 (16-byte pieces); mamba, N = 16, bf16 inputs. */
-template <int MINB>
-__global__ void __launch_bounds__(32, MINB) fwd_async(__nv_bfloat16* __restrict__ g, float* __restrict__ hck, const In* __restrict__ xc,
-    const In* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl, const In* __restrict__ xz,
-    const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    constexpr int N = 16, NS = 8, CH = 16;
-    struct Buf { In xvz[3][SSM_CHUNK][CH]; float bc[SSM_CHUNK][2 * N]; };
-    __shared__ __align__(16) Buf buf[2];
-    int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, e = e0 + lane / 2, n0 = (lane % 2) * NS, n_ck = ssm_n_chunks(T);
-    int XD = R + 2 * N;
-    bool active = e < E, writer = active && lane % 2 == 0;
-    int ec = active ? e : 0, cl = lane / 2; // this lane's channel within the warp
-    auto issue = [&](int k) { // chunk k into buf[k & 1]: 3 + 4 pieces of 16 bytes per lane
-        Buf& B_ = buf[k & 1];
-        int t0 = k * SSM_CHUNK;
-#pragma unroll
-        for (int i = 0; i < 3; i++) { // array i: 16 steps x 2 halves of 8 channels
-            int q = lane, st = q / 2, h = q % 2, t = t0 + st, ch = e0 + 8 * h;
-            bool ok = t < T && ch < E;
-            const In* base = i == 0 ? xc : i == 1 ? dtr : xz + E;
-            long ld = i == 2 ? 2L * E : E;
-            cp_async16(&B_.xvz[i][st][8 * h], base + (ok ? (long)(b * T + t) * ld + ch : 0), ok);
-        }
-#pragma unroll
-        for (int i = 0; i < 4; i++) { // 16 rows of 2N floats: 8 pieces each
-            int q = lane + 32 * i, st = q / 8, c4 = q % 8, t = t0 + st;
-            bool ok = t < T;
-            cp_async16(&B_.bc[st][4 * c4], xdbl + (ok ? (long)(b * T + t) * XD + R + 4 * c4 : 0), ok);
-        }
-        cp_async_commit();
-    };
-    float A2[NS], h[NS];
-#pragma unroll
-    for (int j = 0; j < NS; j++) { A2[j] = -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; h[j] = 0.0f; }
-    float bias = dt_bias[ec], Dd = D[ec];
-    issue(0);
-    for (int k = 0; k < n_ck; k++) {
-        int t0 = k * SSM_CHUNK;
-        if (k + 1 < n_ck) issue(k + 1);
-        else cp_async_commit(); // an empty group: the wait below always leaves one group in flight
-        cp_async_wait<1>();
-        __syncwarp();
-        const Buf& B_ = buf[k & 1];
-        if (active) {
-            float4* ck = (float4*)(hck + (((long)b * n_ck + k) * E + e) * N + n0);
-#pragma unroll
-            for (int j = 0; j < NS; j += 4) ck[j / 4] = make_float4(h[j], h[j + 1], h[j + 2], h[j + 3]);
-        }
-#pragma unroll
-        for (int s = 0; s < SSM_CHUNK; s++) {
-            if (t0 + s >= T) break;
-            float x = to_float(B_.xvz[0][s][cl]), v = to_float(B_.xvz[1][s][cl]), z = to_float(B_.xvz[2][s][cl]);
-            float dt = ssm_dt<0>(v + bias, 0.0f), dtx = dt * x, y = 0.0f;
-#pragma unroll
-            for (int j = 0; j < NS; j += 4) {
-                float4 Bv = *(const float4*)&B_.bc[s][n0 + j], Cv = *(const float4*)&B_.bc[s][N + n0 + j];
-                float Bs[4] = {Bv.x, Bv.y, Bv.z, Bv.w}, Cs[4] = {Cv.x, Cv.y, Cv.z, Cv.w};
-#pragma unroll
-                for (int u = 0; u < 4; u++) {
-                    float a = ex2_approx(dt * A2[j + u]);
-                    h[j + u] = a * h[j + u] + dtx * Bs[u];
-                    y += h[j + u] * Cs[u];
-                }
-            }
-            y += __shfl_xor_sync(0xffffffff, y, 1);
-            y += Dd * x;
-            if (writer) g[((long)b * T + t0 + s) * E + e] = __float2bfloat16(y * z * sigmoidf_(z));
-        }
-        __syncwarp(); // the buffer is refilled by the next iteration's issue
-    }
-}
-
 /* Shorter dependency chains (session 12; Nsight Compute on the kernels.cuh forward: the largest
  * stall is "wait", fixed-latency dependencies): per chunk, first the step sizes, dt x and the gates
  * of all 16 steps (independent of the state), then the scan with y summed in two halves, keeping
@@ -340,7 +265,7 @@ int main(int argc, char** argv) {
     int R = (E / 2 + 15) / 16;
     uint64_t rng = 7;
     size_t BT = (size_t)B * T, n = BT * E, XD = R + 2 * N, nck = (size_t)B * ssm_n_chunks(T) * E * N;
-    In *xc = dev_rand16(n, 1, 0, &rng), *dtr = dev_rand16(n, 1, -2, &rng), *xz = dev_rand16(2 * n, 1, 0, &rng);
+    In *xc = dev_rand<In>(n, 1, 0, &rng), *dtr = dev_rand<In>(n, 1, -2, &rng), *xz = dev_rand<In>(2 * n, 1, 0, &rng);
     float *bias = dev_rand(E, 0.5, 0, &rng), *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
     float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *hck0, *hck1;
     auto widen = [](const In* d16, size_t m) { // the same values in fp32
@@ -387,18 +312,6 @@ int main(int argc, char** argv) {
     VARIANT_IW(2, 12, float, 1, xc32, dtr32, xz32) VARIANT_IW(2, 12, In, 1, xc, dtr, xz)
     VARIANT_IW(2, 12, float, 4, xc32, dtr32, xz32) VARIANT_IW(2, 12, In, 4, xc, dtr, xz)
     VARIANT_IW(2, 12, In, 2, xc, dtr, xz) VARIANT_IW(2, 16, In, 4, xc, dtr, xz) VARIANT_IW(1, 12, In, 4, xc, dtr, xz)
-#define VARIANT_ASYNC(MINB)                                                                                                \
-    {                                                                                                                      \
-        cudaCheck(cudaMemset(g1, 0xff, n * 2)); cudaCheck(cudaMemset(hck1, 0xff, nck * 4));                                \
-        dim3 grid(ceil_div(E, 16), B);                                                                                     \
-        double ms = median_ms([&] {                                                                                        \
-            fwd_async<MINB><<<grid, 32>>>(g1, hck1, xc, dtr, bias, xdbl, xz, A_log, D, T, E, R);                            \
-            cudaCheck(cudaGetLastError());                                                                                 \
-        });                                                                                                                \
-        printf("| 2 lanes per channel, next chunk prefetched by cp.async, min blocks %d | %.3f | %.2e | %.2e |\n", MINB, ms, \
-               max_diff_bf16(g0, g1, n), max_diff(hck0, hck1, nck));                                                       \
-    }
-    if (E % 8 == 0 && R % 4 == 0) { VARIANT_ASYNC(12) VARIANT_ASYNC(16) VARIANT_ASYNC(20) VARIANT_ASYNC(24) }
 #define VARIANT_PHASED(MINB)                                                                                               \
     {                                                                                                                      \
         cudaCheck(cudaMemset(g1, 0xff, n * 2)); cudaCheck(cudaMemset(hck1, 0xff, nck * 4));                                \
