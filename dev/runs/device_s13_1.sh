@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# session 13, call 1 (issue 6): the three-phase scan forward: test_gpu, the scan bench, whole models
+set -u
+export STB_INCLUDE=$PWD/.stb
+nvidia-smi --query-gpu=name --format=csv,noheader
+make -s -j16 cuda STB_INCLUDE=$STB_INCLUDE >/tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }
+./test_gpu.out > $OUT/test_gpu.log 2>&1; echo "test_gpu rc $?"; grep -E "FAIL|ssm_scan_forward .*(fp32|bf16) N 16 T 100 E 88|model bf16 (mamba|longhorn).*gradients|train_step mamba bf16: graph" $OUT/test_gpu.log; tail -1 $OUT/test_gpu.log
+dev/bench/bench_scan_cuda > $OUT/bench_scan.txt 2>&1; tail -6 $OUT/bench_scan.txt
+dev/bench/scan_fwd_variants 2>&1 | tee $OUT/scan_fwd_variants.txt | grep -E "kernels.cuh"
+B="-b 16 -t 1024 -n 30 --eval_every 0 --sample_len 0"
+for m in mamba longhorn; do ./train_gpu -m $m -L 24 -C 768 $B > $OUT/b_$m.log 2>&1; echo "$m: $(grep '^step 30/' $OUT/b_$m.log)"; done
+./train_gpu -m gpt -L 12 -H 12 -C 768 --dropout 0 --attn_dropout 0 --embd_dropout 0 $B > $OUT/b_gpt.log 2>&1; echo "gpt: $(grep '^step 30/' $OUT/b_gpt.log)"
