@@ -1769,9 +1769,6 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
  * Supported state sizes: SSM_N_SUPPORTED (template instances).
  * ============================================================================================ */
 #define SSM_CHUNK 16
-#ifndef SSM_BWD_MIN_BLOCKS
-#define SSM_BWD_MIN_BLOCKS 10 /* the backward caps its registers for 10 warps per SM (measured: fewer registers, more warps win) */
-#endif
 #define SSM_N_SUPPORTED "4, 8, 16, 32"
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
 __host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
@@ -1791,38 +1788,6 @@ __device__ inline float ssm_dt(float v, float ksq) {
     return softplus_fast(v);
 }
 
-/* one chunk of a thread's inputs, all loads issued at once: xc, the dt projection and z of its
- * channel at each step (X: fp32 or bf16), and the block's share of the B/C rows. The values are
- * kept as loaded and widened where they are used: a bf16 load widened at once makes the warp wait
- * for it before the next load issues (measured on an H100: the forward took 0.93 ms instead of 0.48). */
-template <int N, typename X>
-struct ScanChunk {
-    static_assert(SSM_CHUNK * 2 * N % 32 == 0, "the B/C rows of a chunk split evenly over a warp");
-    X x_[SSM_CHUNK], v_[SSM_CHUNK], z_[SSM_CHUNK];
-    float bc[SSM_CHUNK * 2 * N / 32];
-    __device__ float x(int s) const { return to_float(x_[s]); }
-    __device__ float v(int s) const { return to_float(v_[s]); }
-    __device__ float z(int s) const { return to_float(z_[s]); }
-};
-template <int N, typename X>
-__device__ inline void scan_chunk_load(ScanChunk<N, X>& c, const X* __restrict__ xc, const X* __restrict__ dtr,
-                                       const X* __restrict__ xz, const float* __restrict__ xdbl, int b, int t0, int T, int E,
-                                       int ec, int R) {
-    int XD = R + 2 * N;
-#pragma unroll
-    for (int s = 0; s < SSM_CHUNK; s++) {
-        long i = (long)b * T + t0 + s;
-        bool in = t0 + s < T;
-        c.x_[s] = in ? xc[i * E + ec] : X(0.0f);
-        c.v_[s] = in ? dtr[i * E + ec] : X(0.0f);
-        c.z_[s] = in ? xz[i * 2 * E + E + ec] : X(0.0f);
-    }
-#pragma unroll
-    for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) { // element j = 32 k + lane of the (SSM_CHUNK, 2N) rows
-        int j = 32 * k + (threadIdx.x & 31), s = j / (2 * N), col = j % (2 * N);
-        c.bc[k] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
-    }
-}
 /* The forward gives each channel a pair of lanes too (N >= 8; lane = 2 c + half, N/2 states
  * each, y and Longhorn's |k|^2 summed over the pair by one shuffle): 16 channels per warp, twice
  * the warps of one lane per channel, and a register cap for 12 warps per SM, so that B16 E1536
@@ -1840,10 +1805,9 @@ __device__ inline void scan_chunk_load(ScanChunk<N, X>& c, const X* __restrict__
  * x_proj width not a multiple of 8 bf16 / 4 floats) take plain loads and stores. */
 #define SSM_FWD_MIN_BLOCKS 12
 template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
-template <int N, typename X>
-struct ScanFwdBuf {                                   // one chunk of a warp's inputs
-    static constexpr int CH = ScanFwdLanes<N>::CH;
-    X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's channels
+template <int N, int CH, typename X>
+struct ScanChunkBuf {                                 // one chunk of a warp's inputs (forward and backward)
+    X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's CH channels
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
 template <int N>
@@ -1852,10 +1816,10 @@ struct ScanFwdStep {                                  // per chunk: step sizes i
     float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
 };
 /* start copying chunk k into buf (ASYNC: cp.async, 16-byte pieces; else plain loads and stores) */
-template <int N, bool ASYNC, typename X>
-__device__ inline void scan_fwd_fetch(ScanFwdBuf<N, X>& buf, const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
-                                      const float* __restrict__ xdbl, int b, int k, int T, int E, int R, int e0) {
-    constexpr int CH = ScanFwdLanes<N>::CH, XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
+template <int N, int CH, bool ASYNC, typename X>
+__device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
+                                        const float* __restrict__ xdbl, int b, int k, int T, int E, int R, int e0) {
+    constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
     int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK, XD = R + 2 * N;
     if (ASYNC) {
 #pragma unroll
@@ -1897,7 +1861,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
     constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements per 16-byte piece, pieces per output row
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
-    __shared__ __align__(16) ScanFwdBuf<N, X> buf[2];
+    __shared__ __align__(16) ScanChunkBuf<N, CH, X> buf[2];
     __shared__ __align__(16) ScanFwdStep<N> st;
     int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
@@ -1907,14 +1871,14 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
 #pragma unroll
     for (int j = 0; j < NS; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; h[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
-    scan_fwd_fetch<N, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
+    scan_chunk_fetch<N, CH, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
     for (int k = 0; k < n_ck; k++) {
         int t0 = k * SSM_CHUNK;
-        if (k + 1 < n_ck) scan_fwd_fetch<N, ASYNC>(buf[(k + 1) & 1], xc, dtr, xz, xdbl, b, k + 1, T, E, R, e0);
+        if (k + 1 < n_ck) scan_chunk_fetch<N, CH, ASYNC>(buf[(k + 1) & 1], xc, dtr, xz, xdbl, b, k + 1, T, E, R, e0);
         else cp_async_commit(); // an empty group: the wait leaves exactly the next chunk in flight
         cp_async_wait<1>();     // this chunk has landed
         __syncwarp();
-        const ScanFwdBuf<N, X>& c = buf[k & 1];
+        const ScanChunkBuf<N, CH, X>& c = buf[k & 1];
         if (active) { // the state before step t0
             float4* ck = (float4*)(hck + (((long)b * n_ck + k) * E + e) * N + n0);
 #pragma unroll
@@ -1977,10 +1941,89 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     }
 }
 
-/* The backward splits each channel's N states over a pair of lanes (lane = 2 c + half: 16
- * channels per warp, N/2 states per lane), for twice the warps in flight; the pair adds its
- * halves of y, d dt and dxc with one shuffle each. */
+/* The backward splits each channel's N states over a pair of lanes too (lane = 2 c + half: 16
+ * channels per warp, N/2 states per lane); the pair adds its halves of y, d dt and dxc with one
+ * shuffle each. A chunk runs in phases, all through shared memory so that the step loops hold
+ * only the state math (no per-step arrays in registers: they spilled):
+ *   1. the chunk's inputs (xc, dt projection, z, dg, the B/C rows) are copied in (cp.async when
+ *      the rows are 16-byte aligned), and each (step, channel) pair's scalars are computed once:
+ *      dt, dy = dg SiLU'... (see below), and the factors that turn d dt into d dt_proj;
+ *   2. per sub-chunk of SSM_BWD_SUB steps, from the last: its states are recomputed from the
+ *      chunk's checkpoint (the steps before it first, not kept) into shared memory (SUB + 1
+ *      slots: the states before and after each step), then the sub-chunk runs backwards carrying dh;
+ *   3. dxc, d dt_proj and dz, staged in shared memory by step 2, go out as 16-byte rows.
+ * Sub-chunks of 8 keep the states in 9 KB per warp (N 16), so 12 warps fit on an SM and B16
+ * E1536 (1536 warps) runs in one wave; the price is recomputing the first 8 steps twice. */
 #define SSM_BWD_CH 16
+#ifndef SSM_BWD_SUB
+#define SSM_BWD_SUB 8
+#endif
+#ifndef SSM_BWD_MIN_BLOCKS
+#define SSM_BWD_MIN_BLOCKS (SSM_BWD_SUB <= 8 ? 12 : 8)
+#endif
+static_assert(SSM_CHUNK % SSM_BWD_SUB == 0, "sub-chunks split a chunk evenly");
+template <int N, int LH, typename X>
+struct ScanBwdSmem {
+    ScanChunkBuf<N, SSM_BWD_CH, X> in;       // xc, dt projection, z, rows of [B_t | C_t] or [k | q]
+    float dt[SSM_CHUNK][SSM_BWD_CH];         // dL/dg as copied in; the step sizes after phase 1
+    float dy[SSM_CHUNK][SSM_BWD_CH];         // dL/dy; dxc after step 2 has passed the step
+    float gz[SSM_CHUNK][SSM_BWD_CH];         // dL/dg d(z sigmoid(z))/dz (dz = y gz); then dz
+    float fv[SSM_CHUNK][SSM_BWD_CH];         // d dt / d v (v = dt_proj output); then d dt_proj
+    float fk[LH ? SSM_CHUNK : 1][SSM_BWD_CH]; // longhorn: d dt / d|k|^2
+    float ksq[SSM_CHUNK];                    // longhorn: |k_t|^2
+};
+/* a lane's NH states at one slot of the history: float4 pieces interleaved over the lanes, so
+ * each access is conflict-free */
+template <int NH>
+__device__ inline void hist_put(float* slot, const float (&h)[NH]) {
+    int lane = threadIdx.x & 31;
+    if constexpr (NH % 4 == 0) {
+#pragma unroll
+        for (int v = 0; v < NH / 4; v++) ((float4*)slot)[v * 32 + lane] = make_float4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+    } else {
+#pragma unroll
+        for (int j = 0; j < NH; j++) slot[j * 32 + lane] = h[j];
+    }
+}
+template <int NH>
+__device__ inline void hist_get(float (&h)[NH], const float* slot) {
+    int lane = threadIdx.x & 31;
+    if constexpr (NH % 4 == 0) {
+#pragma unroll
+        for (int v = 0; v < NH / 4; v++) {
+            float4 q = ((const float4*)slot)[v * 32 + lane];
+            h[4 * v] = q.x; h[4 * v + 1] = q.y; h[4 * v + 2] = q.z; h[4 * v + 3] = q.w;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < NH; j++) h[j] = slot[j * 32 + lane];
+    }
+}
+/* NH consecutive floats of a shared row (4-aligned: float4 loads when NH allows) */
+template <int NH>
+__device__ inline void row_get(float (&v)[NH], const float* p) {
+    if constexpr (NH % 4 == 0) {
+#pragma unroll
+        for (int j = 0; j < NH; j += 4) {
+            float4 q = *(const float4*)(p + j);
+            v[j] = q.x; v[j + 1] = q.y; v[j + 2] = q.z; v[j + 3] = q.w;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < NH; j++) v[j] = p[j];
+    }
+}
+/* one step of the recurrence on a lane's NH states (recomputation in the backward) */
+template <int NH, int LH>
+__device__ inline void scan_bwd_recompute(float (&h)[NH], const float (&A2)[NH], const float* Brow, float dt, float x) {
+    float Bs[NH], dtx = dt * x;
+    row_get<NH>(Bs, Brow);
+#pragma unroll
+    for (int j = 0; j < NH; j++) {
+        float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
+        h[j] = a * h[j] + dtx * Bs[j];
+    }
+}
 /* Sums over the channels of a warp: a butterfly reduce-scatter. The 16 lanes of one half (lane
  * bit 0 fixed) each hold 16 values; at stage X the lanes with bit X keep the upper H values and the
  * others the lower, each adding its partner's copy of them. After 4 stages (15 shuffles for 16
@@ -2002,134 +2045,172 @@ __device__ inline float half_reduce_scatter16(float (&v)[16]) {
     reduce_scatter_stage16<2, 1>(v, lane);
     return v[0];
 }
-template <int N, int LH, typename X>
+template <int N, int LH, bool VEC, typename X>
 __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr, X* __restrict__ dxz,
     float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    constexpr int NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH; // NG groups of 16 values per lane
-    extern __shared__ float hist[]; // (SSM_CHUNK, NH, 32): each lane's states before each step of the chunk
-    __shared__ float sBC[SSM_CHUNK][2 * N];
-    int b = blockIdx.y, lane = threadIdx.x, half = lane & 1, e = blockIdx.x * SSM_BWD_CH + lane / 2, n_ck = ssm_n_chunks(T);
-    int warp = blockIdx.x, n_warps = (E + SSM_BWD_CH - 1) / SSM_BWD_CH, n0 = half * NH; // this lane's states: n0 .. n0 + NH
-    bool active = e < E, lead = active && half == 0; // the lead lane writes the channel's outputs
+    constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB, XPR = 16 / sizeof(X);
+    extern __shared__ __align__(16) float hist[]; // (SUB + 1) slots of (NH, 32): the states before and after each step
+    __shared__ __align__(16) ScanBwdSmem<N, LH, X> sm;
+    int b = blockIdx.y, lane = threadIdx.x, half = lane & 1, cl = lane >> 1, e0 = blockIdx.x * CH, e = e0 + cl, n_ck = ssm_n_chunks(T);
+    int warp = blockIdx.x, n_warps = gridDim.x, n0 = half * NH; // this lane's states: n0 .. n0 + NH
+    bool active = e < E, lead = active && half == 0;           // the lead lane writes the channel's sums
     int ec = active ? e : 0;
-    float A2[NH], dh[NH], dA[NH];
+    float A2[NH], dh[NH], dA[NH]; // dA: sum of (dL/da) a dt; times A at the end
 #pragma unroll
-    for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * 1.4426950408889634f; dh[j] = 0.0f; dA[j] = 0.0f; }
+    for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; dh[j] = 0.0f; dA[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f;
     for (int ck = n_ck - 1; ck >= 0; ck--) {
-        int t0 = ck * SSM_CHUNK, len = min(SSM_CHUNK, T - t0);
-        ScanChunk<N, X> c; // all of the chunk's loads issued at once
-        float gd[SSM_CHUNK];
-        scan_chunk_load(c, xc, dtr, xz, xdbl, b, t0, T, E, ec, R);
+        int t0 = ck * SSM_CHUNK;
+        // 1. the chunk's inputs (rows past T and channels past E are zeros) and per-(step, channel) scalars
+        if (VEC) {
 #pragma unroll
-        for (int s = 0; s < SSM_CHUNK; s++) gd[s] = active && s < len ? dg[((long)b * T + t0 + s) * E + ec] : 0.0f;
-        float h[NH];
-        const float* hc = hck + (((long)b * n_ck + ck) * E + ec) * N + n0;
-#pragma unroll
-        for (int j = 0; j < NH; j++) h[j] = hc[j];
-        __syncwarp();
-#pragma unroll
-        for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) {
-            int j = 32 * k + lane;
-            sBC[j / (2 * N)][j % (2 * N)] = c.bc[k];
-        }
-        __syncwarp();
-        // 1. recompute the chunk's states from its checkpoint
-        float dts[SSM_CHUNK], ksqs[SSM_CHUNK];
-#pragma unroll
-        for (int s = 0; s < SSM_CHUNK; s++) {
-            if (s >= len) break;
-            float ksq = 0.0f;
-            if (LH) {
-#pragma unroll
-                for (int n = 0; n < N; n++) ksq += sBC[s][n] * sBC[s][n];
+            for (int q = lane; q < SSM_CHUNK * CH / 4; q += 32) {
+                int st = q / (CH / 4), ch = e0 + q % (CH / 4) * 4;
+                bool ok = t0 + st < T && ch < E;
+                cp_async16(&sm.dt[st][q % (CH / 4) * 4], ok ? dg + ((long)b * T + t0 + st) * E + ch : dg, ok);
             }
-            float dt = ssm_dt<LH>(c.v(s) + bias, ksq), dtx = dt * c.x(s);
-            dts[s] = dt;
-            ksqs[s] = ksq;
-#pragma unroll
-            for (int j = 0; j < NH; j++) {
-                hist[(s * NH + j) * 32 + lane] = h[j];
-                float Bn = sBC[s][n0 + j], a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[j]);
-                h[j] = a * h[j] + dtx * Bn;
+        } else {
+            for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
+                int st = q / CH, ch = e0 + q % CH;
+                sm.dt[st][q % CH] = t0 + st < T && ch < E ? dg[((long)b * T + t0 + st) * E + ch] : 0.0f;
             }
         }
-        // 2. backwards through the chunk
+        scan_chunk_fetch<N, CH, VEC>(sm.in, xc, dtr, xz, xdbl, b, ck, T, E, R, e0); // (commits the group)
+        float hc[NH]; // the chunk's checkpoint: the state before step t0
+        row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
+        cp_async_wait<0>();
+        __syncwarp();
+        if (LH && lane < SSM_CHUNK) {
+            float s2 = 0.0f;
 #pragma unroll
-        for (int s = SSM_CHUNK - 1; s >= 0; s--) {
-            if (s >= len) continue;
-            long i = (long)b * T + t0 + s;
-            float x = c.x(s), v = c.v(s) + bias, ksq = ksqs[s], dt = dts[s], dtx = dt * x;
-            float z = c.z(s), sz = sigmoidf_(z), g = gd[s];
-            float dy = g * z * sz, y = 0.0f, ddt = 0.0f, dx = 0.0f;
-            float vals[NG * 16]; // [dB_t or dk | dC_t or dq] of this lane's states: summed over channels below
+            for (int n = 0; n < N; n++) s2 += sm.in.bc[lane][n] * sm.in.bc[lane][n];
+            sm.ksq[lane] = s2;
+        }
+        __syncwarp();
 #pragma unroll
-            for (int j = 0; j < NH; j++) {
-                float Bn = sBC[s][n0 + j], Cn = sBC[s][N + n0 + j], hp = hist[(s * NH + j) * 32 + lane];
-                float a = LH ? 1.0f - dt * Bn * Bn : ex2_approx(dt * A2[j]);
-                float ht = a * hp + dtx * Bn;
-                y += ht * Cn;
-                vals[NH + j] = dy * ht;  // dC_t / dq
-                dh[j] += dy * Cn;        // dL/dh[t]
-                float da = dh[j] * hp;
-                if (LH) {
-                    ddt += -da * Bn * Bn + dh[j] * x * Bn;
-                    vals[j] = -da * 2.0f * dt * Bn + dh[j] * dtx; // dk
-                } else {
-                    float A = A2[j] * 0.6931471805599453f;
-                    ddt += da * a * A + dh[j] * Bn * x;
-                    dA[j] += da * a * dt * A; // dA/dA_log = A
-                    vals[j] = dh[j] * dtx;    // dB_t
-                }
-                dx += dh[j] * dt * Bn;
-                dh[j] *= a; // on to dL/dh[t-1]
-            }
-            // the pair's two halves of y, d dt, dxc
-            y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * x;
-            ddt += __shfl_xor_sync(0xffffffff, ddt, 1);
-            dx += __shfl_xor_sync(0xffffffff, dx, 1) + dy * Dd;
-#pragma unroll
-            for (int k = N; k < NG * 16; k++) vals[k] = 0.0f;
-            float dks = 0.0f, dv;
+        for (int s = half; s < SSM_CHUNK; s += 2) { // the pair splits the steps
+            float v = to_float(sm.in.xvz[1][s][cl]) + bias, z = to_float(sm.in.xvz[2][s][cl]), gd = sm.dt[s][cl];
+            float sz = sigmoidf_(z), ksq = LH ? sm.ksq[s] : 0.0f;
+            sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(v, ksq) : 0.0f; // dt = 0 past T: a = 1, nothing moves
+            sm.dy[s][cl] = gd * z * sz;
+            sm.gz[s][cl] = gd * sz * (1.0f + z * (1.0f - sz));
             if (LH) { // dt = beta / (1 + beta s), s = |k|^2
-                float beta = sigmoidf_(v), den = 1.0f + beta * ksq;
-                dv = ddt * beta * (1.0f - beta) / (den * den);
-                dks = lead ? -ddt * beta * beta / (den * den) : 0.0f; // once per channel
+                float beta = sigmoidf_(v), r = __fdividef(1.0f, 1.0f + beta * ksq), r2 = r * r;
+                sm.fv[s][cl] = beta * (1.0f - beta) * r2;
+                sm.fk[s][cl] = -beta * beta * r2;
             } else {
-                dv = ddt * sigmoidf_(v); // softplus' = sigmoid
-            }
-            if (!active) {
-#pragma unroll
-                for (int k = 0; k < NG * 16; k++) vals[k] = 0.0f;
-            }
-            float* prow = part_bc + (i * n_warps + warp) * PW;
-#pragma unroll
-            for (int grp = 0; grp < NG; grp++) {
-                float v16[16];
-#pragma unroll
-                for (int k = 0; k < 16; k++) v16[k] = vals[grp * 16 + k];
-                float tot = half_reduce_scatter16(v16);
-                int k = grp * 16 + (lane >> 1); // value k of this half: dB/dk of n0 + k, or dC/dq of n0 + k - NH
-                if (k < N) prow[k < NH ? n0 + k : N + n0 + k - NH] = tot;
-            }
-            if (LH) {
-                dks = warp_sum(dks);
-                if (lane == 0) prow[2 * N] = dks;
-            }
-            if (lead) {
-                dD += dy * x;
-                dxc[i * E + e] = dx;
-                store_as(&ddtr[i * E + e], dv);
-                store_as(&dxz[i * 2 * E + E + e], g * y * (sz + z * sz * (1.0f - sz))); // dz
+                sm.fv[s][cl] = sigmoidf_(v); // softplus' = sigmoid
             }
         }
+        __syncwarp();
+        // 2. sub-chunks from the last
+#pragma unroll 1
+        for (int q = SSM_CHUNK / SUB - 1; q >= 0; q--) {
+            float h[NH];
+#pragma unroll
+            for (int j = 0; j < NH; j++) h[j] = hc[j];
+#pragma unroll 1
+            for (int s = 0; s < q * SUB; s++) scan_bwd_recompute<NH, LH>(h, A2, &sm.in.bc[s][n0], sm.dt[s][cl], to_float(sm.in.xvz[0][s][cl]));
+            hist_put<NH>(hist, h);
+#pragma unroll
+            for (int i = 0; i < SUB; i++) {
+                int s = q * SUB + i;
+                scan_bwd_recompute<NH, LH>(h, A2, &sm.in.bc[s][n0], sm.dt[s][cl], to_float(sm.in.xvz[0][s][cl]));
+                hist_put<NH>(hist + (i + 1) * NH * 32, h);
+            }
+#pragma unroll
+            for (int i = SUB - 1; i >= 0; i--) {
+                int s = q * SUB + i;
+                float x = to_float(sm.in.xvz[0][s][cl]), dt = sm.dt[s][cl], dtx = dt * x, dy = sm.dy[s][cl];
+                float hp[NH], ht[NH], Bs[NH], Cs[NH], vals[NG * 16]; // vals: [dB_t or dk | dC_t or dq] of this lane's states
+                hist_get<NH>(hp, hist + i * NH * 32);
+                hist_get<NH>(ht, hist + (i + 1) * NH * 32);
+                row_get<NH>(Bs, &sm.in.bc[s][n0]);
+                row_get<NH>(Cs, &sm.in.bc[s][N + n0]);
+                float y = 0.0f, S = 0.0f, Q = 0.0f; // S = sum dh B (d dt via b and dxc); Q: d dt via a
+#pragma unroll
+                for (int j = 0; j < NH; j++) {
+                    float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
+                    y += ht[j] * Cs[j];
+                    vals[NH + j] = dy * ht[j]; // dC_t / dq
+                    dh[j] += dy * Cs[j];       // dL/dh[t]
+                    float da = dh[j] * hp[j];  // dL/da
+                    S += dh[j] * Bs[j];
+                    if (LH) { // a = 1 - dt k^2, b = dt x k
+                        Q += da * Bs[j] * Bs[j];
+                        vals[j] = fmaf(-2.0f * dt * da, Bs[j], dh[j] * dtx); // dk
+                    } else {  // a = 2^(dt A2)
+                        float daa = da * a;
+                        Q += daa * A2[j];
+                        dA[j] += daa * dt;
+                        vals[j] = dh[j] * dtx; // dB_t
+                    }
+                    dh[j] *= a; // on to dL/dh[t-1]
+                }
+                y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * x; // the pair's two halves
+                S += __shfl_xor_sync(0xffffffff, S, 1);
+                Q += __shfl_xor_sync(0xffffffff, Q, 1);
+                float ddt = LH ? x * S - Q : fmaf(Q, 0.6931471805599453f, x * S), dx = fmaf(dt, S, dy * Dd);
+#pragma unroll
+                for (int k = N; k < NG * 16; k++) vals[k] = 0.0f;
+                if (t0 + s < T) { // (the same for the whole warp)
+                    float* prow = part_bc + (((long)b * T + t0 + s) * n_warps + warp) * PW;
+#pragma unroll
+                    for (int grp = 0; grp < NG; grp++) {
+                        float v16[16];
+#pragma unroll
+                        for (int k = 0; k < 16; k++) v16[k] = vals[grp * 16 + k];
+                        float tot = half_reduce_scatter16(v16);
+                        int k = grp * 16 + (lane >> 1); // value k of this half: dB/dk of n0 + k, or dC/dq of n0 + k - NH
+                        if (k < N) prow[k < NH ? n0 + k : N + n0 + k - NH] = tot;
+                    }
+                    if (LH) {
+                        float dks = warp_sum(lead ? ddt * sm.fk[s][cl] : 0.0f);
+                        if (lane == 0) prow[2 * N] = dks;
+                    }
+                }
+                if (lead) { // the step's outputs replace its inputs (the partner has read them: the shuffles wait for it)
+                    dD += dy * x;
+                    sm.dy[s][cl] = dx;
+                    sm.gz[s][cl] *= y;
+                    sm.fv[s][cl] *= ddt;
+                }
+            }
+        }
+        __syncwarp();
+        // 3. dxc (fp32), d dt_proj and dz (X) out
+        if (VEC) {
+#pragma unroll
+            for (int q = lane; q < SSM_CHUNK * CH / 4; q += 32) {
+                int s = q / (CH / 4), c0 = q % (CH / 4) * 4;
+                if (t0 + s < T && e0 + c0 < E) *(float4*)&dxc[((long)b * T + t0 + s) * E + e0 + c0] = *(const float4*)&sm.dy[s][c0];
+            }
+#pragma unroll
+            for (int q = lane; q < SSM_CHUNK * CH / XPR; q += 32) {
+                int s = q / (CH / XPR), c0 = q % (CH / XPR) * XPR;
+                if (t0 + s >= T || e0 + c0 >= E) continue;
+                long row = (long)b * T + t0 + s;
+                store16(&ddtr[row * E + e0 + c0], &sm.fv[s][c0]);
+                store16(&dxz[row * 2 * E + E + e0 + c0], &sm.gz[s][c0]);
+            }
+        } else {
+            for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
+                int s = q / CH, c = q % CH;
+                if (t0 + s >= T || e0 + c >= E) continue;
+                long row = (long)b * T + t0 + s;
+                dxc[row * E + e0 + c] = sm.dy[s][c];
+                store_as(&ddtr[row * E + e0 + c], sm.fv[s][c]);
+                store_as(&dxz[row * 2 * E + E + e0 + c], sm.gz[s][c]);
+            }
+        }
+        __syncwarp(); // before the next chunk's copies overwrite the buffers
     }
     if (!active) return;
     float* pad = part_ad + ((long)b * E + e) * (N + 1); // per batch row: dA_log (N), dD
 #pragma unroll
-    for (int j = 0; j < NH; j++) pad[n0 + j] = dA[j];
+    for (int j = 0; j < NH; j++) pad[n0 + j] = dA[j] * A2[j] * 0.6931471805599453f; // dA/dA_log = A = A2 ln 2
     if (half == 0) pad[N] = dD;
 }
 
@@ -2193,19 +2274,34 @@ static int ssm_bwd_warps(int E) { return (E + SSM_BWD_CH - 1) / SSM_BWD_CH; }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
     return (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
 }
-template <int N, int LH, typename X>
+template <int N, int LH, bool VEC, typename X>
 static void ssm_scan_backward_launch(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
                                      const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                                      const float* A_log, const float* D, int B, int T, int E, int R) {
-    size_t smem = (size_t)SSM_CHUNK * (N / 2) * 32 * sizeof(float);
+    size_t smem = (size_t)(SSM_BWD_SUB + 1) * (N / 2) * 32 * sizeof(float); // the states of a sub-chunk
     static bool configured = false;
-    if (!configured) {
-        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    if (!configured) { // all of the SM's on-chip memory as shared memory: the kernel does not spill
+        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, VEC, X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, VEC, X>, cudaFuncAttributePreferredSharedMemoryCarveout, 100));
         configured = true;
     }
-    ssm_scan_backward_kernel<N, LH, X><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
-                                                                                       dt_bias, xdbl, xz, A_log, D, T, E, R);
+    ssm_scan_backward_kernel<N, LH, VEC, X><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
+                                                                                            dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
+}
+template <int N, typename X>
+static void ssm_scan_backward_n(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
+                                const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
+                                const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
+    // 16-byte pieces (as the forward), and 16-byte stores of dxc, d dt_proj and dz
+    bool vec = E * sizeof(X) % 16 == 0 && R % 4 == 0 && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16) &&
+               aligned(dg, 16) && aligned(dxc, 16) && aligned(ddtr, 16) && aligned(dxz, 16);
+#define SSM_BWD_ARGS dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R
+    if (longhorn && vec) ssm_scan_backward_launch<N, 1, true, X>(SSM_BWD_ARGS);
+    else if (longhorn) ssm_scan_backward_launch<N, 1, false, X>(SSM_BWD_ARGS);
+    else if (vec) ssm_scan_backward_launch<N, 0, true, X>(SSM_BWD_ARGS);
+    else ssm_scan_backward_launch<N, 0, false, X>(SSM_BWD_ARGS);
+#undef SSM_BWD_ARGS
 }
 /* dg -> dxc (written), ddtr (written: the gradient of dt_proj / dt_head's output, bias included),
  * dz (written into the second half of dxz), dxdbl's B/C (k/q) columns (written), dA_log and dD
@@ -2216,17 +2312,13 @@ static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* 
                               const float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
                               const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
     float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1);
-#define SSM_BWD(NN) \
-    (longhorn ? ssm_scan_backward_launch<NN, 1, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R) \
-              : ssm_scan_backward_launch<NN, 0, X>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R))
     switch (N) {
-    case 4: SSM_BWD(4); break;
-    case 8: SSM_BWD(8); break;
-    case 16: SSM_BWD(16); break;
-    case 32: SSM_BWD(32); break;
+    case 4: ssm_scan_backward_n<4>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
+    case 8: ssm_scan_backward_n<8>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
+    case 16: ssm_scan_backward_n<16>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
+    case 32: ssm_scan_backward_n<32>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
     default: sm_die("d_state %d has no GPU scan kernel (supported: %s)", N, SSM_N_SUPPORTED);
     }
-#undef SSM_BWD
     long BT = (long)B * T;
     ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_bwd_warps(E), longhorn);
     cudaCheck(cudaGetLastError());

@@ -16,6 +16,39 @@
 using namespace gpu;
 typedef __nv_bfloat16 In; /* xc, the dt projection and z, as the bf16-mode model keeps them */
 
+/* (kernels.cuh's scans loaded chunks into registers like this until session 13; the variants below still do) */
+/* one chunk of a thread's inputs, all loads issued at once: xc, the dt projection and z of its
+ * channel at each step (X: fp32 or bf16), and the block's share of the B/C rows. The values are
+ * kept as loaded and widened where they are used: a bf16 load widened at once makes the warp wait
+ * for it before the next load issues (measured on an H100: the forward took 0.93 ms instead of 0.48). */
+template <int N, typename X>
+struct ScanChunk {
+    static_assert(SSM_CHUNK * 2 * N % 32 == 0, "the B/C rows of a chunk split evenly over a warp");
+    X x_[SSM_CHUNK], v_[SSM_CHUNK], z_[SSM_CHUNK];
+    float bc[SSM_CHUNK * 2 * N / 32];
+    __device__ float x(int s) const { return to_float(x_[s]); }
+    __device__ float v(int s) const { return to_float(v_[s]); }
+    __device__ float z(int s) const { return to_float(z_[s]); }
+};
+template <int N, typename X>
+__device__ inline void scan_chunk_load(ScanChunk<N, X>& c, const X* __restrict__ xc, const X* __restrict__ dtr,
+                                       const X* __restrict__ xz, const float* __restrict__ xdbl, int b, int t0, int T, int E,
+                                       int ec, int R) {
+    int XD = R + 2 * N;
+#pragma unroll
+    for (int s = 0; s < SSM_CHUNK; s++) {
+        long i = (long)b * T + t0 + s;
+        bool in = t0 + s < T;
+        c.x_[s] = in ? xc[i * E + ec] : X(0.0f);
+        c.v_[s] = in ? dtr[i * E + ec] : X(0.0f);
+        c.z_[s] = in ? xz[i * 2 * E + E + ec] : X(0.0f);
+    }
+#pragma unroll
+    for (int k = 0; k < SSM_CHUNK * 2 * N / 32; k++) { // element j = 32 k + lane of the (SSM_CHUNK, 2N) rows
+        int j = 32 * k + (threadIdx.x & 31), s = j / (2 * N), col = j % (2 * N);
+        c.bc[k] = t0 + s < T ? xdbl[((long)b * T + t0 + s) * XD + R + col] : 0.0f;
+    }
+}
 /* a chunk's B/C rows (spread over the lanes by scan_chunk_load) into shared memory */
 template <int N, typename I>
 __device__ inline void stage_bc(float (&sBC)[SSM_CHUNK][2 * N], const ScanChunk<N, I>& c) {
