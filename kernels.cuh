@@ -1788,6 +1788,20 @@ __device__ inline float ssm_dt(float v, float ksq) {
     return softplus_fast(v);
 }
 
+/* NH consecutive floats of a shared row (4-aligned: float4 loads when NH allows) */
+template <int NH>
+__device__ inline void row_get(float (&v)[NH], const float* p) {
+    if constexpr (NH % 4 == 0) {
+#pragma unroll
+        for (int j = 0; j < NH; j += 4) {
+            float4 q = *(const float4*)(p + j);
+            v[j] = q.x; v[j + 1] = q.y; v[j + 2] = q.z; v[j + 3] = q.w;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < NH; j++) v[j] = p[j];
+    }
+}
 /* The forward gives each channel a pair of lanes too (N >= 8; lane = 2 c + half, N/2 states
  * each, y and Longhorn's |k|^2 summed over the pair by one shuffle): 16 channels per warp, twice
  * the warps of one lane per channel, and a register cap for 12 warps per SM, so that B16 E1536
@@ -1898,19 +1912,16 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         // 2. the recurrence (steps past T run on zero inputs; their outputs are not written)
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
-            float Bs[NS], Cs[NS], y = 0.0f, x = to_float(c.xvz[0][s][cl]), dt = st.dt[s][cl], dtx = dt * x;
-#pragma unroll
-            for (int j = 0; j < NS; j += 4) {
-                float4 Bv = *(const float4*)&c.bc[s][n0 + j], Cv = *(const float4*)&c.bc[s][N + n0 + j];
-                Bs[j] = Bv.x; Bs[j + 1] = Bv.y; Bs[j + 2] = Bv.z; Bs[j + 3] = Bv.w;
-                Cs[j] = Cv.x; Cs[j + 1] = Cv.y; Cs[j + 2] = Cv.z; Cs[j + 3] = Cv.w;
-            }
+            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st.dt[s][cl], dtx = dt * x;
+            row_get<NS>(Bs, &c.bc[s][n0]);
+            row_get<NS>(Cs, &c.bc[s][N + n0]);
 #pragma unroll
             for (int j = 0; j < NS; j++) {
                 float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
                 h[j] = a * h[j] + dtx * Bs[j];
-                y += h[j] * Cs[j];
+                yp[j & 1] += h[j] * Cs[j]; // two partial sums: half the dependent chain
             }
+            float y = yp[0] + yp[1];
             if (LPC == 2) y += __shfl_xor_sync(0xffffffff, y, 1); // the pair's two halves
             if (writer) st.y[s][cl] = y + Dd * x;
         }
@@ -1997,20 +2008,6 @@ __device__ inline void hist_get(float (&h)[NH], const float* slot) {
     } else {
 #pragma unroll
         for (int j = 0; j < NH; j++) h[j] = slot[j * 32 + lane];
-    }
-}
-/* NH consecutive floats of a shared row (4-aligned: float4 loads when NH allows) */
-template <int NH>
-__device__ inline void row_get(float (&v)[NH], const float* p) {
-    if constexpr (NH % 4 == 0) {
-#pragma unroll
-        for (int j = 0; j < NH; j += 4) {
-            float4 q = *(const float4*)(p + j);
-            v[j] = q.x; v[j + 1] = q.y; v[j + 2] = q.z; v[j + 3] = q.w;
-        }
-    } else {
-#pragma unroll
-        for (int j = 0; j < NH; j++) v[j] = p[j];
     }
 }
 /* one step of the recurrence on a lane's NH states (recomputation in the backward) */
