@@ -1616,111 +1616,222 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
 /* ============================================================================================
  * causal depthwise conv1d (Mamba, Longhorn), fused with the SiLU that follows it in the block:
  *   xc[b,t,e] = SiLU(xconv[b,t,e]),  xconv[b,t,e] = bias[e] + sum_w W[e,w] x[b,t-(W-1)+w,e]
- * x rows have stride ldx (the xs half of in_proj's output, ldx = 2E). One thread walks one
- * channel through CONV_SEG consecutive steps and slides the last W inputs through registers, so
- * every input is read once (taps indexed by how far back they look: tap `back` has weight
- * W[e, W-1-back]). The backward recomputes xconv; it computes dxconv and the weight and bias
- * sums in one pass (partial rows per segment, added in order), then dx in a second pass that
- * slides forward-looking. W <= CONV_MAX_W.
+ * x rows have stride ldx (the xs half of in_proj's output, ldx = 2E). One thread walks V
+ * consecutive channels of one batch row through CONV_SEG consecutive steps and slides the last
+ * W inputs through registers, so every input is read once (taps indexed by how far back they
+ * look: tap k has weight W[e, W-1-k]). V = 8 channels (the forward) or 4 (the backward) make
+ * each access 8 to 32 bytes wide; rows that are not 16-byte aligned take V = 1.
+ * The backward is one pass that walks its segment backwards in time: it recomputes xconv_t from
+ * the window x[t-W+1 .. t], turns dxc_t into dxconv_t, keeps the next W dxconv values for dx_t =
+ * sum_k W[e,W-1-k] dxconv_{t+k}, and adds the weight and bias sums (partial rows per segment,
+ * added in order afterwards: deterministic). The W-1 dxconv values past the segment's end are
+ * recomputed from x and dxc. W <= CONV_MAX_W; W <= 4 has its own (smaller) instances.
  * ============================================================================================ */
 #define CONV_MAX_W 8
 #define CONV_SEG 64
+#define CONV_U 4 /* steps whose loads a thread issues together */
 __device__ inline float sigmoidf_(float v) { return __fdividef(1.0f, 1.0f + __expf(-v)); } // (2 ulp; 0 for v < -88)
-/* grid: (ceil(E/128), B * n_seg), 128 threads; n_seg = ceil(T / CONV_SEG) */
-static dim3 conv1d_grid(int B, int T, int E) { return dim3(ceil_div(E, 128), B * ceil_div(T, CONV_SEG)); }
-/* this thread's channel, row and steps [t0, t1); the taps' weights w[k] = W[e, W-1-k]; after the
- * step at t the window holds win[k] = x[t-k] */
-struct ConvLane {
-    int e, b, t0, t1;
-    float w[CONV_MAX_W], win[CONV_MAX_W];
-};
-template <typename X>
-__device__ inline bool conv1d_lane(ConvLane& L, const X* x, int ldx, const float* weight, int T, int E, int W) {
+/* V consecutive elements as 16-, 8- or 4-byte accesses (p aligned to V sizeof(X) or 16 bytes) */
+template <int V, typename X>
+__device__ inline void load_v(float (&v)[V], const X* p) {
+    constexpr int BYTES = V * sizeof(X);
+    if constexpr (BYTES % 16 == 0) {
+#pragma unroll
+        for (int c = 0; c < BYTES / 16; c++) {
+            uint4 r = ((const uint4*)p)[c];
+            const X* q = (const X*)&r;
+#pragma unroll
+            for (int u = 0; u < 16 / (int)sizeof(X); u++) v[c * 16 / sizeof(X) + u] = to_float(q[u]);
+        }
+    } else if constexpr (BYTES == 8) {
+        uint2 r = *(const uint2*)p;
+        const X* q = (const X*)&r;
+#pragma unroll
+        for (int u = 0; u < V; u++) v[u] = to_float(q[u]);
+    } else {
+#pragma unroll
+        for (int u = 0; u < V; u++) v[u] = to_float(p[u]);
+    }
+}
+template <int V, typename X>
+__device__ inline void store_v(X* p, const float (&v)[V]) {
+    constexpr int BYTES = V * sizeof(X);
+    if constexpr (V == 8) {
+        store8(p, v);
+    } else if constexpr (BYTES == 16 || BYTES == 8) {
+        X q[V];
+#pragma unroll
+        for (int u = 0; u < V; u++) store_as(&q[u], v[u]);
+        if constexpr (BYTES == 16) *(uint4*)p = *(const uint4*)q;
+        else *(uint2*)p = *(const uint2*)q;
+    } else {
+#pragma unroll
+        for (int u = 0; u < V; u++) store_as(&p[u], v[u]);
+    }
+}
+/* grid: (ceil(E / (128 V)), B * n_seg), 128 threads; n_seg = ceil(T / CONV_SEG) */
+static dim3 conv1d_grid(int B, int T, int E, int V) { return dim3(ceil_div(E, 128 * V), B * ceil_div(T, CONV_SEG)); }
+/* this thread's first channel, row and steps [t0, t1); false past E */
+struct ConvSeg { int e, b, t0, t1; };
+template <int V>
+__device__ inline bool conv1d_seg(ConvSeg& S, int T, int E) {
     int n_seg = (T + CONV_SEG - 1) / CONV_SEG;
-    L.e = blockIdx.x * blockDim.x + threadIdx.x;
-    L.b = blockIdx.y / n_seg;
-    L.t0 = (blockIdx.y % n_seg) * CONV_SEG;
-    L.t1 = min(T, L.t0 + CONV_SEG);
-    if (L.e >= E) return false;
+    S.e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
+    S.b = blockIdx.y / n_seg;
+    S.t0 = (blockIdx.y % n_seg) * CONV_SEG;
+    S.t1 = min(T, S.t0 + CONV_SEG);
+    return S.e < E;
+}
+/* the taps' weights w[k][u] = W[e+u, W-1-k] (zeros for k >= W) and the bias */
+template <int V, int WM>
+__device__ inline void conv1d_weights(float (&w)[WM][V], float (&bias)[V], const float* weight, const float* b, int e, int W) {
 #pragma unroll
-    for (int k = 0; k < CONV_MAX_W; k++) {
-        L.w[k] = k < W ? weight[L.e * W + W - 1 - k] : 0.0f;
-        int t = L.t0 - 1 - k; // before the first step win[k] = x[t0-1-k] (zero before t = 0)
-        L.win[k] = k < W - 1 && t >= 0 ? to_float(x[((long)L.b * T + t) * ldx + L.e]) : 0.0f;
+    for (int u = 0; u < V; u++) {
+        bias[u] = b[e + u];
+#pragma unroll
+        for (int k = 0; k < WM; k++) w[k][u] = k < W ? weight[(e + u) * W + W - 1 - k] : 0.0f;
     }
-    return true;
 }
-/* shift the window by one step and take x_t; returns xconv_t */
-__device__ inline float conv1d_step(ConvLane& L, float x_t, float bias) {
+/* xconv over the window win[k] = x[t-k] */
+template <int V, int WM>
+__device__ inline void conv1d_dot(float (&s)[V], const float (&w)[WM][V], const float (&win)[WM][V], const float (&bias)[V]) {
 #pragma unroll
-    for (int k = CONV_MAX_W - 1; k > 0; k--) L.win[k] = L.win[k - 1];
-    L.win[0] = x_t;
-    float s = bias;
+    for (int u = 0; u < V; u++) {
+        s[u] = bias[u];
 #pragma unroll
-    for (int k = 0; k < CONV_MAX_W; k++) s += L.w[k] * L.win[k];
-    return s;
+        for (int k = 0; k < WM; k++) s[u] += w[k][u] * win[k][u];
+    }
 }
-template <typename X>
+template <int V, int WM, typename X>
 __global__ void conv1d_silu_forward_kernel(X* xc, const X* x, int ldx, const float* weight, const float* bias, int T, int E, int W) {
-    ConvLane L;
-    if (!conv1d_lane(L, x, ldx, weight, T, E, W)) return;
-    float bb = bias[L.e];
-    for (int t = L.t0; t < L.t1; t++) {
-        long bt = (long)L.b * T + t;
-        float s = conv1d_step(L, to_float(x[bt * ldx + L.e]), bb);
-        store_as(&xc[bt * E + L.e], s * sigmoidf_(s));
+    ConvSeg S;
+    if (!conv1d_seg<V>(S, T, E)) return;
+    float w[WM][V], bb[V], win[WM][V]; // after the step at t: win[k] = x[t-k]
+    conv1d_weights<V, WM>(w, bb, weight, bias, S.e, W);
+#pragma unroll
+    for (int k = 0; k < WM; k++) { // before the first step win[k] = x[t0-1-k] (zero before t = 0)
+        int t = S.t0 - 1 - k;
+        if (k < WM - 1 && t >= 0) load_v<V>(win[k], x + ((long)S.b * T + t) * ldx + S.e);
+        else for (int u = 0; u < V; u++) win[k][u] = 0.0f;
+    }
+    for (int t = S.t0; t < S.t1; t += CONV_U) {
+        float xin[CONV_U][V]; // the loads of CONV_U steps issued together (more bytes in flight)
+#pragma unroll
+        for (int i = 0; i < CONV_U; i++)
+            if (t + i < S.t1) load_v<V>(xin[i], x + ((long)S.b * T + t + i) * ldx + S.e);
+#pragma unroll
+        for (int i = 0; i < CONV_U; i++) {
+            if (t + i >= S.t1) break;
+#pragma unroll
+            for (int k = WM - 1; k > 0; k--)
+                for (int u = 0; u < V; u++) win[k][u] = win[k - 1][u];
+            for (int u = 0; u < V; u++) win[0][u] = xin[i][u];
+            float s[V];
+            conv1d_dot<V, WM>(s, w, win, bb);
+#pragma unroll
+            for (int u = 0; u < V; u++) s[u] *= sigmoidf_(s[u]);
+            store_v<V>(xc + ((long)S.b * T + t + i) * E + S.e, s);
+        }
     }
 }
+/* rows 16-byte aligned: vector accesses */
+static bool conv1d_vec(const void* a, const void* b, int E, int ldx) { return E % 8 == 0 && ldx % 8 == 0 && aligned(a, 16) && aligned(b, 16); }
 /* x, xc fp32, or bf16 in bf16 mode (x is in_proj's output, xc feeds x_proj and the scan) */
 template <typename X>
 static void conv1d_silu_forward(X* xc, const X* x, int ldx, const float* weight, const float* bias, int B, int T, int E, int W) {
-    conv1d_silu_forward_kernel<<<conv1d_grid(B, T, E), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    if (W <= 4 && conv1d_vec(xc, x, E, ldx)) conv1d_silu_forward_kernel<8, 4><<<conv1d_grid(B, T, E, 8), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    else if (W <= 4) conv1d_silu_forward_kernel<1, 4><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    else conv1d_silu_forward_kernel<1, CONV_MAX_W><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
 }
-/* dxconv = dxc * SiLU'(xconv); per segment: dW[e, W-1-k] partial = sum dxconv_t x_{t-k}, dbias */
-template <typename X>
-__global__ void conv1d_silu_backward_kernel(float* dxconv, float* partials, const float* dxc, const X* x, int ldx, const float* weight,
-                                            const float* bias, int T, int E, int W) {
-    ConvLane L;
-    if (!conv1d_lane(L, x, ldx, weight, T, E, W)) return;
-    float bb = bias[L.e], acc[CONV_MAX_W + 1];
+/* dxconv_t = dxc_t SiLU'(xconv_t) */
+template <int V>
+__device__ inline void conv1d_silu_grad(float (&g)[V], const float (&s)[V], const float (&dxc)[V]) {
 #pragma unroll
-    for (int k = 0; k <= CONV_MAX_W; k++) acc[k] = 0.0f;
-    for (int t = L.t0; t < L.t1; t++) {
-        long bt = (long)L.b * T + t;
-        float s = conv1d_step(L, to_float(x[bt * ldx + L.e]), bb), sg = sigmoidf_(s);
-        float g = dxc[bt * E + L.e] * (sg + s * sg * (1.0f - sg));
-        dxconv[bt * E + L.e] = g;
-#pragma unroll
-        for (int k = 0; k < CONV_MAX_W; k++) acc[k] += g * L.win[k]; // the window holds zeros before t = 0
-        acc[CONV_MAX_W] += g;
+    for (int u = 0; u < V; u++) {
+        float sg = sigmoidf_(s[u]);
+        g[u] = dxc[u] * (sg + s[u] * sg * (1.0f - sg));
     }
-    float* p = partials + ((long)blockIdx.y * E + L.e) * (CONV_MAX_W + 1);
-#pragma unroll
-    for (int k = 0; k <= CONV_MAX_W; k++) p[k] = acc[k];
 }
-/* dx[b,t,e] = sum_k W[e,W-1-k] dxconv[b,t+k,e]  (written, not added; stride ldx), t walked backwards */
-template <typename X>
-__global__ void conv1d_dx_kernel(X* dx, int ldx, const float* dxconv, const float* weight, int T, int E, int W) {
-    int n_seg = (T + CONV_SEG - 1) / CONV_SEG, e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= E) return;
-    int b = blockIdx.y / n_seg, t0 = (blockIdx.y % n_seg) * CONV_SEG, t1 = min(T, t0 + CONV_SEG);
-    float w[CONV_MAX_W], ahead[CONV_MAX_W]; // ahead[k] = dxconv[t + k]
+/* dx (written, stride ldx), and per segment the partial sums dW[e, W-1-k] = sum_t dxconv_t
+ * x_{t-k} and dbias = sum_t dxconv_t */
+template <int V, int WM, typename X>
+__global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, const float* dxc, const X* x, const float* weight,
+                                            const float* bias, int T, int E, int W) {
+    ConvSeg S;
+    if (!conv1d_seg<V>(S, T, E)) return;
+    float w[WM][V], bb[V], win[WM][V], ahead[WM][V], acc[WM + 1][V]; // win[k] = x[t-k], ahead[k] = dxconv[t+k]
+    conv1d_weights<V, WM>(w, bb, weight, bias, S.e, W);
+    const X* xrow = x + (long)S.b * T * ldx + S.e;
+    const float* grow = dxc + (long)S.b * T * E + S.e;
+    // dxconv at t1 .. t1+WM-2 (past the segment; zero past T), from the inputs x[t1-WM+1 .. t1+WM-2]
+    float xh[2 * WM - 2][V];
 #pragma unroll
-    for (int k = 0; k < CONV_MAX_W; k++) {
-        w[k] = k < W ? weight[e * W + W - 1 - k] : 0.0f;
-        int t = t1 + k; // before the first step ahead[k] = dxconv[t1+k] (zero past T)
-        ahead[k] = k < W - 1 && t < T ? dxconv[((long)b * T + t) * E + e] : 0.0f;
+    for (int j = 0; j < 2 * WM - 2; j++) {
+        int t = S.t1 - WM + 1 + j;
+        if (t >= 0 && t < T) load_v<V>(xh[j], xrow + (long)t * ldx);
+        else for (int u = 0; u < V; u++) xh[j][u] = 0.0f;
     }
-    for (int t = t1 - 1; t >= t0; t--) {
-        long bt = (long)b * T + t;
 #pragma unroll
-        for (int k = CONV_MAX_W - 1; k > 0; k--) ahead[k] = ahead[k - 1];
-        ahead[0] = dxconv[bt * E + e];
-        float s = 0.0f;
+    for (int j = 0; j < WM; j++) { // ahead[j] = dxconv[t1 + j]: the first step shifts it to ahead[j+1]
+        if (j < WM - 1 && S.t1 + j < T) {
 #pragma unroll
-        for (int k = 0; k < CONV_MAX_W; k++) s += w[k] * ahead[k];
-        store_as(&dx[bt * ldx + e], s);
+            for (int k = 0; k < WM; k++)
+                for (int u = 0; u < V; u++) win[k][u] = xh[j - k + WM - 1][u];
+            float s[V], g[V];
+            conv1d_dot<V, WM>(s, w, win, bb);
+            load_v<V>(g, grow + (long)(S.t1 + j) * E);
+            conv1d_silu_grad<V>(ahead[j], s, g);
+        } else {
+            for (int u = 0; u < V; u++) ahead[j][u] = 0.0f;
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < WM; k++) // as if after the step at t1: win[k] = x[t1-k] (win[0] is shifted out)
+        for (int u = 0; u < V; u++) { win[k][u] = k > 0 ? xh[WM - 1 - k][u] : 0.0f; acc[k][u] = 0.0f; }
+    for (int u = 0; u < V; u++) acc[WM][u] = 0.0f;
+    for (int tb = S.t1 - 1; tb >= S.t0; tb -= CONV_U) { // steps tb, tb-1, ... (backwards)
+        float xin[CONV_U][V], gin[CONV_U][V]; // the loads of CONV_U steps issued together
+#pragma unroll
+        for (int i = 0; i < CONV_U; i++) {
+            int t = tb - i;
+            if (t < S.t0) break;
+            if (t - WM + 1 >= 0) load_v<V>(xin[i], xrow + (long)(t - WM + 1) * ldx);
+            else for (int u = 0; u < V; u++) xin[i][u] = 0.0f;
+            load_v<V>(gin[i], grow + (long)t * E);
+        }
+#pragma unroll
+        for (int i = 0; i < CONV_U; i++) {
+            int t = tb - i;
+            if (t < S.t0) break;
+#pragma unroll
+            for (int k = 0; k < WM - 1; k++)
+                for (int u = 0; u < V; u++) win[k][u] = win[k + 1][u];
+            for (int u = 0; u < V; u++) win[WM - 1][u] = xin[i][u];
+            float s[V], d[V];
+            conv1d_dot<V, WM>(s, w, win, bb);
+#pragma unroll
+            for (int k = WM - 1; k > 0; k--)
+                for (int u = 0; u < V; u++) ahead[k][u] = ahead[k - 1][u];
+            conv1d_silu_grad<V>(ahead[0], s, gin[i]);
+#pragma unroll
+            for (int u = 0; u < V; u++) {
+                d[u] = 0.0f;
+#pragma unroll
+                for (int k = 0; k < WM; k++) d[u] += w[k][u] * ahead[k][u];
+#pragma unroll
+                for (int k = 0; k < WM; k++) acc[k][u] += ahead[0][u] * win[k][u]; // the window holds zeros before t = 0
+                acc[WM][u] += ahead[0][u];
+            }
+            store_v<V>(dx + ((long)S.b * T + t) * ldx + S.e, d);
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < V; u++) {
+        float* p = partials + ((long)blockIdx.y * E + S.e + u) * (CONV_MAX_W + 1);
+#pragma unroll
+        for (int k = 0; k < WM; k++) p[k] = acc[k][u];
+        p[CONV_MAX_W] = acc[WM][u];
     }
 }
 /* one thread per (e, tap or bias): the segments' partial sums added in order */
@@ -1732,18 +1843,19 @@ __global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const
     if (col < W) dweight[e * W + W - 1 - col] += s;
     else dbias[e] += s;
 }
-/* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums); dxconv: B*T*E floats of workspace */
+/* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums) */
 static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_SEG) * E * (CONV_MAX_W + 1); }
 /* dx (written, stride ldx) and x: X as in the forward (dx feeds in_proj's backward matmul); dxc fp32 */
 template <typename X>
-static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, float* dxconv, float* scratch, const float* dxc,
-                                 const X* x, const float* weight, const float* bias, int B, int T, int E, int W) {
-    dim3 grid = conv1d_grid(B, T, E);
-    conv1d_silu_backward_kernel<<<grid, 128>>>(dxconv, scratch, dxc, x, ldx, weight, bias, T, E, W);
+static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, float* scratch, const float* dxc, const X* x,
+                                 const float* weight, const float* bias, int B, int T, int E, int W) {
+    int n_rows = B * ceil_div(T, CONV_SEG);
+    if (W <= 4 && conv1d_vec(dx, x, E, ldx) && aligned(dxc, 16))
+        conv1d_silu_backward_kernel<4, 4><<<conv1d_grid(B, T, E, 4), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+    else if (W <= 4) conv1d_silu_backward_kernel<1, 4><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+    else conv1d_silu_backward_kernel<1, CONV_MAX_W><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
-    conv1d_dx_kernel<<<grid, 128>>>(dx, ldx, dxconv, weight, T, E, W);
-    cudaCheck(cudaGetLastError());
-    conv1d_dweight_reduce_kernel<<<ceil_div((long)E * (CONV_MAX_W + 1), 128), 128>>>(dweight, dbias, scratch, (int)grid.y, E, W);
+    conv1d_dweight_reduce_kernel<<<ceil_div((long)E * (CONV_MAX_W + 1), 128), 128>>>(dweight, dbias, scratch, n_rows, E, W);
     cudaCheck(cudaGetLastError());
 }
 
@@ -1863,17 +1975,12 @@ __device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __
     }
     cp_async_commit(); // (an empty group without ASYNC)
 }
-/* 8 bf16 or 4 floats as one 16-byte store */
-__device__ inline void store16(float* p, const float* v) { *(float4*)p = make_float4(v[0], v[1], v[2], v[3]); }
-__device__ inline void store16(__nv_bfloat16* p, const float* v) {
-    *(uint4*)p = make_uint4(pack_bf16(v[0], v[1]), pack_bf16(v[2], v[3]), pack_bf16(v[4], v[5]), pack_bf16(v[6], v[7]));
-}
 template <int N, int LH, bool ASYNC, typename X>
 __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
-    constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements per 16-byte piece, pieces per output row
+    constexpr int PR = CH / 8; // pieces of 8 channels per output row (store8)
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
     __shared__ __align__(16) ScanChunkBuf<N, CH, X> buf[2];
     __shared__ __align__(16) ScanFwdStep<N> st;
@@ -1926,19 +2033,19 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
             if (writer) st.y[s][cl] = y + Dd * x;
         }
         __syncwarp();
-        // 3. g = y SiLU(z) (B,T,E), XPR channels of one step per lane and store
+        // 3. g = y SiLU(z) (B,T,E), 8 channels of one step per lane and store
         if (ASYNC) {
 #pragma unroll
             for (int q = lane; q < SSM_CHUNK * PR; q += 32) {
-                int s = q / PR, c0 = q % PR * XPR;
+                int s = q / PR, c0 = q % PR * 8;
                 if (t0 + s >= T || e0 + c0 >= E) continue;
-                float out[XPR];
+                float out[8];
 #pragma unroll
-                for (int u = 0; u < XPR; u++) {
+                for (int u = 0; u < 8; u++) {
                     float z = to_float(c.xvz[2][s][c0 + u]);
                     out[u] = st.y[s][c0 + u] * z * sigmoidf_(z);
                 }
-                store16(&g[((long)b * T + t0 + s) * E + e0 + c0], out);
+                store8(&g[((long)b * T + t0 + s) * E + e0 + c0], out);
             }
         } else {
             for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
@@ -2047,7 +2154,7 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
     float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB, XPR = 16 / sizeof(X);
+    constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB;
     extern __shared__ __align__(16) float hist[]; // (SUB + 1) slots of (NH, 32): the states before and after each step
     __shared__ __align__(16) ScanBwdSmem<N, LH, X> sm;
     int b = blockIdx.y, lane = threadIdx.x, half = lane & 1, cl = lane >> 1, e0 = blockIdx.x * CH, e = e0 + cl, n_ck = ssm_n_chunks(T);
@@ -2185,12 +2292,12 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
                 if (t0 + s < T && e0 + c0 < E) *(float4*)&dxc[((long)b * T + t0 + s) * E + e0 + c0] = *(const float4*)&sm.dy[s][c0];
             }
 #pragma unroll
-            for (int q = lane; q < SSM_CHUNK * CH / XPR; q += 32) {
-                int s = q / (CH / XPR), c0 = q % (CH / XPR) * XPR;
+            for (int q = lane; q < SSM_CHUNK * CH / 8; q += 32) {
+                int s = q / (CH / 8), c0 = q % (CH / 8) * 8;
                 if (t0 + s >= T || e0 + c0 >= E) continue;
                 long row = (long)b * T + t0 + s;
-                store16(&ddtr[row * E + e0 + c0], &sm.fv[s][c0]);
-                store16(&dxz[row * 2 * E + E + e0 + c0], &sm.gz[s][c0]);
+                store8(&ddtr[row * E + e0 + c0], &sm.fv[s][c0]);
+                store8(&dxz[row * 2 * E + E + e0 + c0], &sm.gz[s][c0]);
             }
         } else {
             for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
@@ -2246,7 +2353,7 @@ static void ssm_scan_forward_n(X* g, float* hck, const X* xc, const X* dtr, cons
                                const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
     dim3 grid(ceil_div(E, ScanFwdLanes<N>::CH), B);
     // 16-byte pieces: rows, the z half, the B/C columns and the base pointers all 16-byte aligned
-    bool async = E * sizeof(X) % 16 == 0 && R % 4 == 0 && aligned(g, 16) && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16);
+    bool async = E % 8 == 0 && R % 4 == 0 && aligned(g, 16) && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16);
     if (longhorn && async) ssm_scan_forward_kernel<N, 1, true, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     else if (longhorn) ssm_scan_forward_kernel<N, 1, false, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
     else if (async) ssm_scan_forward_kernel<N, 0, true, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
@@ -2291,7 +2398,7 @@ static void ssm_scan_backward_n(float* dxc, X* ddtr, X* dxz, float* part_bc, flo
                                 const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                                 const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
     // 16-byte pieces (as the forward), and 16-byte stores of dxc, d dt_proj and dz
-    bool vec = E * sizeof(X) % 16 == 0 && R % 4 == 0 && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16) &&
+    bool vec = E % 8 == 0 && R % 4 == 0 && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16) &&
                aligned(dg, 16) && aligned(dxc, 16) && aligned(ddtr, 16) && aligned(dxz, 16);
 #define SSM_BWD_ARGS dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, B, T, E, R
     if (longhorn && vec) ssm_scan_backward_launch<N, 1, true, X>(SSM_BWD_ARGS);
@@ -2688,7 +2795,7 @@ typedef struct {
     float *lnf, *lnf_rstd;   // (B,T,C) (X), (B,T)
 } SsmGpuActs;
 typedef struct { // one layer's gradients (reused from layer to layer) and the kernels' scratch; dxz, ddtr X
-    float *dout, *dx, *du, *dxz, *dxc, *dxconv, *dxdbl, *ddtr, *dg, *dlnf, *scan_scratch, *conv_scratch;
+    float *dout, *dx, *du, *dxz, *dxc, *dxdbl, *ddtr, *dg, *dlnf, *scan_scratch, *conv_scratch;
     float *dout16; // bf16 mode: the norm backward's bf16 copy of the block output gradient, out_proj's backward operand
 } SsmGpuGrads;
 static void ssm_gpu_layout(SsmGpuActs* a, Arena* ar, const Config* c, int B, int T, int x_half) {
@@ -2715,7 +2822,6 @@ static void ssm_gpu_grads_layout(SsmGpuGrads* d, Arena* ar, const Config* c, int
     d->du = carve(ar, BT * C);
     d->dxz = carve(ar, (BT * 2 * E + xd - 1) / xd);
     d->dxc = carve(ar, BT * E);
-    d->dxconv = carve(ar, BT * E);
     d->dxdbl = carve(ar, BT * XD);
     d->ddtr = carve(ar, (BT * E + xd - 1) / xd);
     d->dg = carve(ar, BT * E);
@@ -2805,7 +2911,7 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         gemm(CUBLAS_OP_N, CUBLAS_OP_N, R, BT, E, w.dt_w, R, ddtr, E, 0.0f, d.dxdbl, XD);
         bias_grad(gr.dt_b, ddtr, BT, E);
         linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
-        conv1d_silu_backward(dxz, 2 * E, gr.conv_w, gr.conv_b, d.dxconv, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
+        conv1d_silu_backward(dxz, 2 * E, gr.conv_w, gr.conv_b, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
         linear_backward(d.du, gr.in_proj, NULL, dxz, u + oC, w.in_proj, BT, C, 2 * E, true);
         // dx = dout (the residual path) + the norm's backward
         rmsnorm_backward(dx, gr.norm, d.du, x, w.norm, a.rstd + (size_t)l * BT, BT, C, dout, l > 0 ? dout16 : NULL);

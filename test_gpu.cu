@@ -253,14 +253,14 @@ static void test_conv1d(int B, int T, int E, int W) {
     silu_backward(dxconv, xconv, dxc, n);
     conv1d_backward(dxs, dw, db, dxconv, xs, w, B, T, E, W);
     float *d_w = to_gpu(w, (size_t)E * W * 4), *d_b = to_gpu(bias, E * 4), *d_dxc = to_gpu(dxc, n * 4);
-    float *d_dw, *d_db, *d_dxconv, *d_scr;
+    float *d_dw, *d_db, *d_scr;
     X *d_xc, *d_dxz;
-    cudaCheck(cudaMalloc(&d_xc, n * sizeof(X))); cudaCheck(cudaMalloc(&d_dxz, 2 * n * sizeof(X))); cudaCheck(cudaMalloc(&d_dxconv, n * 4));
+    cudaCheck(cudaMalloc(&d_xc, n * sizeof(X))); cudaCheck(cudaMalloc(&d_dxz, 2 * n * sizeof(X)));
     cudaCheck(cudaMalloc(&d_dw, (size_t)E * W * 4)); cudaCheck(cudaMalloc(&d_db, E * 4));
     cudaCheck(cudaMalloc(&d_scr, gpu::conv1d_backward_scratch(B, T, E) * 4));
     cudaCheck(cudaMemset(d_dw, 0, (size_t)E * W * 4)); cudaCheck(cudaMemset(d_db, 0, E * 4));
     gpu::conv1d_silu_forward(d_xc, d_xz, 2 * E, d_w, d_b, B, T, E, W);
-    gpu::conv1d_silu_backward(d_dxz, 2 * E, d_dw, d_db, d_dxconv, d_scr, d_dxc, d_xz, d_w, d_b, B, T, E, W);
+    gpu::conv1d_silu_backward(d_dxz, 2 * E, d_dw, d_db, d_scr, d_dxc, d_xz, d_w, d_b, B, T, E, W);
     X* dxz_h = (X*)mallocCheck(2 * n * sizeof(X));
     cudaCheck(cudaMemcpy(dxz_h, d_dxz, 2 * n * sizeof(X), cudaMemcpyDeviceToHost));
     for (size_t i = 0; i < (size_t)B * T; i++) memmove(dxz_h + i * E, dxz_h + i * 2 * E, E * sizeof(X)); // compact the xs half
@@ -276,7 +276,7 @@ static void test_conv1d(int B, int T, int E, int W) {
     check(what, d_db, db, E, tol_w);
     free(xz); free(w); free(bias); free(dxc); free(xs); free(xconv); free(xc); free(dxconv); free(dxs); free(dw); free(db); free(dxz_h);
     cudaCheck(cudaFree(d_xz)); cudaCheck(cudaFree(d_w)); cudaCheck(cudaFree(d_b)); cudaCheck(cudaFree(d_dxc)); cudaCheck(cudaFree(d_xc));
-    cudaCheck(cudaFree(d_dxz)); cudaCheck(cudaFree(d_dw)); cudaCheck(cudaFree(d_db)); cudaCheck(cudaFree(d_dxconv)); cudaCheck(cudaFree(d_scr));
+    cudaCheck(cudaFree(d_dxz)); cudaCheck(cudaFree(d_dw)); cudaCheck(cudaFree(d_db)); cudaCheck(cudaFree(d_scr));
     cudaCheck(cudaFree(d_dxs));
 }
 
@@ -643,6 +643,8 @@ int main(void) {
     test_conv1d<float>(1, 9, 64, 7);
     test_conv1d<float>(2, 150, 48, 4); // several CONV_SEG segments
     test_conv1d<__nv_bfloat16>(2, 150, 48, 4);
+    test_conv1d<__nv_bfloat16>(2, 70, 36, 3); // rows not 16-byte aligned: one channel per thread
+    test_conv1d<float>(1, 130, 24, 2);
     // dt_rank 6 (and 3, 2): the forward's plain-load path; dt_rank 8 or 4 with E a multiple of 8:
     // its cp.async path (E 88: a last warp of 8 channels); T not a multiple of the 16-step chunks
     for (int lh = 0; lh <= 1; lh++) {
