@@ -1619,8 +1619,8 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
  * x rows have stride ldx (the xs half of in_proj's output, ldx = 2E). One thread walks V
  * consecutive channels of one batch row through CONV_SEG consecutive steps and slides the last
  * W inputs through registers, so every input is read once (taps indexed by how far back they
- * look: tap k has weight W[e, W-1-k]). V = 8 channels (the forward) or 4 (the backward) make
- * each access 8 to 32 bytes wide; rows that are not 16-byte aligned take V = 1.
+ * look: tap k has weight W[e, W-1-k]). V > 1 channels per thread make each access wider, and the
+ * loads of U steps are issued together; rows that are not 16-byte aligned take V = 1.
  * The backward is one pass that walks its segment backwards in time: it recomputes xconv_t from
  * the window x[t-W+1 .. t], turns dxc_t into dxconv_t, keeps the next W dxconv values for dx_t =
  * sum_k W[e,W-1-k] dxconv_{t+k}, and adds the weight and bias sums (partial rows per segment,
@@ -1629,7 +1629,12 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
  * ============================================================================================ */
 #define CONV_MAX_W 8
 #define CONV_SEG 64
-#define CONV_U 4 /* steps whose loads a thread issues together */
+/* channels per thread (V) and steps whose loads are issued together (U), measured by
+ * dev/bench/bench_scan's conv table (H100, B16 T1024 E1536 bf16) */
+#define CONV_FWD_V 2
+#define CONV_FWD_U 8
+#define CONV_BWD_V 2
+#define CONV_BWD_U 8
 __device__ inline float sigmoidf_(float v) { return __fdividef(1.0f, 1.0f + __expf(-v)); } // (2 ulp; 0 for v < -88)
 /* V consecutive elements as 16-, 8- or 4-byte accesses (p aligned to V sizeof(X) or 16 bytes) */
 template <int V, typename X>
@@ -1702,7 +1707,7 @@ __device__ inline void conv1d_dot(float (&s)[V], const float (&w)[WM][V], const 
         for (int k = 0; k < WM; k++) s[u] += w[k][u] * win[k][u];
     }
 }
-template <int V, int WM, typename X>
+template <int V, int WM, int U, typename X>
 __global__ void conv1d_silu_forward_kernel(X* xc, const X* x, int ldx, const float* weight, const float* bias, int T, int E, int W) {
     ConvSeg S;
     if (!conv1d_seg<V>(S, T, E)) return;
@@ -1714,13 +1719,13 @@ __global__ void conv1d_silu_forward_kernel(X* xc, const X* x, int ldx, const flo
         if (k < WM - 1 && t >= 0) load_v<V>(win[k], x + ((long)S.b * T + t) * ldx + S.e);
         else for (int u = 0; u < V; u++) win[k][u] = 0.0f;
     }
-    for (int t = S.t0; t < S.t1; t += CONV_U) {
-        float xin[CONV_U][V]; // the loads of CONV_U steps issued together (more bytes in flight)
+    for (int t = S.t0; t < S.t1; t += U) {
+        float xin[U][V]; // the loads of U steps issued together (more bytes in flight)
 #pragma unroll
-        for (int i = 0; i < CONV_U; i++)
+        for (int i = 0; i < U; i++)
             if (t + i < S.t1) load_v<V>(xin[i], x + ((long)S.b * T + t + i) * ldx + S.e);
 #pragma unroll
-        for (int i = 0; i < CONV_U; i++) {
+        for (int i = 0; i < U; i++) {
             if (t + i >= S.t1) break;
 #pragma unroll
             for (int k = WM - 1; k > 0; k--)
@@ -1739,9 +1744,10 @@ static bool conv1d_vec(const void* a, const void* b, int E, int ldx) { return E 
 /* x, xc fp32, or bf16 in bf16 mode (x is in_proj's output, xc feeds x_proj and the scan) */
 template <typename X>
 static void conv1d_silu_forward(X* xc, const X* x, int ldx, const float* weight, const float* bias, int B, int T, int E, int W) {
-    if (W <= 4 && conv1d_vec(xc, x, E, ldx)) conv1d_silu_forward_kernel<8, 4><<<conv1d_grid(B, T, E, 8), 128>>>(xc, x, ldx, weight, bias, T, E, W);
-    else if (W <= 4) conv1d_silu_forward_kernel<1, 4><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
-    else conv1d_silu_forward_kernel<1, CONV_MAX_W><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    constexpr int V = CONV_FWD_V, U = CONV_FWD_U;
+    if (W <= 4 && conv1d_vec(xc, x, E, ldx)) conv1d_silu_forward_kernel<V, 4, U><<<conv1d_grid(B, T, E, V), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    else if (W <= 4) conv1d_silu_forward_kernel<1, 4, U><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    else conv1d_silu_forward_kernel<1, CONV_MAX_W, U><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
 }
 /* dxconv_t = dxc_t SiLU'(xconv_t) */
@@ -1755,7 +1761,7 @@ __device__ inline void conv1d_silu_grad(float (&g)[V], const float (&s)[V], cons
 }
 /* dx (written, stride ldx), and per segment the partial sums dW[e, W-1-k] = sum_t dxconv_t
  * x_{t-k} and dbias = sum_t dxconv_t */
-template <int V, int WM, typename X>
+template <int V, int WM, int U, typename X>
 __global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, const float* dxc, const X* x, const float* weight,
                                             const float* bias, int T, int E, int W) {
     ConvSeg S;
@@ -1790,10 +1796,10 @@ __global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, con
     for (int k = 0; k < WM; k++) // as if after the step at t1: win[k] = x[t1-k] (win[0] is shifted out)
         for (int u = 0; u < V; u++) { win[k][u] = k > 0 ? xh[WM - 1 - k][u] : 0.0f; acc[k][u] = 0.0f; }
     for (int u = 0; u < V; u++) acc[WM][u] = 0.0f;
-    for (int tb = S.t1 - 1; tb >= S.t0; tb -= CONV_U) { // steps tb, tb-1, ... (backwards)
-        float xin[CONV_U][V], gin[CONV_U][V]; // the loads of CONV_U steps issued together
+    for (int tb = S.t1 - 1; tb >= S.t0; tb -= U) { // steps tb, tb-1, ... (backwards)
+        float xin[U][V], gin[U][V]; // the loads of U steps issued together
 #pragma unroll
-        for (int i = 0; i < CONV_U; i++) {
+        for (int i = 0; i < U; i++) {
             int t = tb - i;
             if (t < S.t0) break;
             if (t - WM + 1 >= 0) load_v<V>(xin[i], xrow + (long)(t - WM + 1) * ldx);
@@ -1801,7 +1807,7 @@ __global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, con
             load_v<V>(gin[i], grow + (long)t * E);
         }
 #pragma unroll
-        for (int i = 0; i < CONV_U; i++) {
+        for (int i = 0; i < U; i++) {
             int t = tb - i;
             if (t < S.t0) break;
 #pragma unroll
@@ -1851,9 +1857,9 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
                                  const float* weight, const float* bias, int B, int T, int E, int W) {
     int n_rows = B * ceil_div(T, CONV_SEG);
     if (W <= 4 && conv1d_vec(dx, x, E, ldx) && aligned(dxc, 16))
-        conv1d_silu_backward_kernel<4, 4><<<conv1d_grid(B, T, E, 4), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
-    else if (W <= 4) conv1d_silu_backward_kernel<1, 4><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
-    else conv1d_silu_backward_kernel<1, CONV_MAX_W><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+        conv1d_silu_backward_kernel<CONV_BWD_V, 4, CONV_BWD_U><<<conv1d_grid(B, T, E, CONV_BWD_V), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+    else if (W <= 4) conv1d_silu_backward_kernel<1, 4, CONV_BWD_U><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+    else conv1d_silu_backward_kernel<1, CONV_MAX_W, CONV_BWD_U><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
     conv1d_dweight_reduce_kernel<<<ceil_div((long)E * (CONV_MAX_W + 1), 128), 128>>>(dweight, dbias, scratch, n_rows, E, W);
     cudaCheck(cudaGetLastError());
