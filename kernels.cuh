@@ -1632,9 +1632,9 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
 /* channels per thread (V) and steps whose loads are issued together (U), measured by
  * dev/bench/bench_scan's conv table (H100, B16 T1024 E1536 bf16) */
 #define CONV_FWD_V 2
-#define CONV_FWD_U 8
+#define CONV_FWD_U 4
 #define CONV_BWD_V 2
-#define CONV_BWD_U 8
+#define CONV_BWD_U 4
 __device__ inline float sigmoidf_(float v) { return __fdividef(1.0f, 1.0f + __expf(-v)); } // (2 ulp; 0 for v < -88)
 /* V consecutive elements as 16-, 8- or 4-byte accesses (p aligned to V sizeof(X) or 16 bytes) */
 template <int V, typename X>
@@ -1870,16 +1870,14 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
  * the step size, the (t,e,n) coefficients and the output gate fused in.
  *
  * A pair of lanes owns one (b, e) recurrence and keeps its N states in registers (N/2 each; one
- * lane for N = 4 in the forward). A block is one warp (16 channels of one batch row: small blocks
- * spread evenly over the SMs) and walks time in chunks of SSM_CHUNK steps. The forward copies the
- * next chunk's inputs into shared memory while it scans the current one; the backward loads a
- * chunk's inputs into registers at once. The chunk's B_t/k and C_t/q rows,
- * shared by all channels, go through shared memory. The forward writes only the gated output
- * g = y SiLU(z) and the state at every chunk start (hck, 1/SSM_CHUNK of the states); the
- * (B,T,E,N) states never reach HBM. The backward walks the chunks from the last, recomputes the
- * chunk's states from its checkpoint into shared memory, then runs the chunk backwards carrying
- * dh (ssm.md §2). Sums over channels (dB_t/dk, dC_t/dq, and Longhorn's d|k|^2) are reduced
- * inside each warp and written as one partial row per warp, added up by
+ * lane for N = 4 in the forward): 16 channels of one batch row per warp. The scans walk time in
+ * chunks of SSM_CHUNK steps whose inputs go through shared memory (the B_t/k and C_t/q rows are
+ * shared by all channels). The forward writes only the gated output g = y SiLU(z) and the state
+ * at every chunk start (hck, 1/SSM_CHUNK of the states); the (B,T,E,N) states never reach HBM.
+ * The backward walks the chunks from the last, recomputes the chunk's states from its checkpoint
+ * into shared memory, then runs the chunk backwards carrying dh (ssm.md §2). Sums over channels
+ * (dB_t/dk, dC_t/dq, and Longhorn's d|k|^2) are reduced inside each warp, added over the 4 warps
+ * of a block in shared memory, and written as one partial row per block, added up by
  * ssm_partials_reduce_kernel in a fixed order; sums over (b, t) (dA_log, dD) are kept per thread
  * and added over b afterwards. No atomics: the results are deterministic.
  *   mamba:    dt = softplus(dtr + b),  a = exp(dt A) (A = -exp(A_log)),  b = dt B_t x
@@ -1947,38 +1945,53 @@ struct ScanFwdStep {                                  // per chunk: step sizes i
     static constexpr int CH = ScanFwdLanes<N>::CH;
     float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
 };
-/* start copying chunk k into buf (ASYNC: cp.async, 16-byte pieces; else plain loads and stores) */
-template <int N, int CH, bool ASYNC, typename X>
-__device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
-                                        const float* __restrict__ xdbl, int b, int k, int T, int E, int R, int e0) {
+/* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
+ * loads and stores; the caller commits the group): xc, the dt projection and z of CH channels from
+ * e0 (zeros past E and T), and the chunk's B/C rows */
+template <int CH, bool ASYNC, typename X>
+__device__ inline void scan_fetch_xvz(X (&xvz)[3][SSM_CHUNK][CH], const X* __restrict__ xc, const X* __restrict__ dtr,
+                                      const X* __restrict__ xz, int b, int k, int T, int E, int e0) {
     constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
-    int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK, XD = R + 2 * N;
+    int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK;
     if (ASYNC) {
 #pragma unroll
         for (int q = lane; q < 3 * SSM_CHUNK * PR; q += 32) { // piece q: array, step, piece of the row
             int i = q / (SSM_CHUNK * PR), st = q / PR % SSM_CHUNK, pc = q % PR, t = t0 + st, ch = e0 + pc * XPR;
             bool ok = t < T && ch < E;
             const X* src = i == 0 ? xc + ((long)b * T + t) * E : i == 1 ? dtr + ((long)b * T + t) * E : xz + ((long)b * T + t) * 2 * E + E;
-            cp_async16(&buf.xvz[i][st][pc * XPR], ok ? src + ch : xc, ok);
-        }
-#pragma unroll
-        for (int q = lane; q < SSM_CHUNK * N / 2; q += 32) { // 2N floats per row: N/2 pieces
-            int st = q / (N / 2), c4 = q % (N / 2), t = t0 + st;
-            bool ok = t < T;
-            cp_async16(&buf.bc[st][4 * c4], ok ? xdbl + ((long)b * T + t) * XD + R + 4 * c4 : xdbl, ok);
+            cp_async16(&xvz[i][st][pc * XPR], ok ? src + ch : xc, ok);
         }
     } else {
         for (int q = lane; q < 3 * SSM_CHUNK * CH; q += 32) {
             int i = q / (SSM_CHUNK * CH), st = q / CH % SSM_CHUNK, c = q % CH, t = t0 + st, ch = e0 + c;
             bool ok = t < T && ch < E;
             long row = (long)b * T + t;
-            buf.xvz[i][st][c] = !ok ? X(0.0f) : i == 0 ? xc[row * E + ch] : i == 1 ? dtr[row * E + ch] : xz[row * 2 * E + E + ch];
-        }
-        for (int q = lane; q < SSM_CHUNK * 2 * N; q += 32) {
-            int st = q / (2 * N), col = q % (2 * N), t = t0 + st;
-            buf.bc[st][col] = t < T ? xdbl[((long)b * T + t) * XD + R + col] : 0.0f;
+            xvz[i][st][c] = !ok ? X(0.0f) : i == 0 ? xc[row * E + ch] : i == 1 ? dtr[row * E + ch] : xz[row * 2 * E + E + ch];
         }
     }
+}
+template <int N, bool ASYNC>
+__device__ inline void scan_fetch_bc(float (&bc)[SSM_CHUNK][2 * N], const float* __restrict__ xdbl, int b, int k, int T, int R) {
+    int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK, XD = R + 2 * N;
+    if (ASYNC) {
+#pragma unroll
+        for (int q = lane; q < SSM_CHUNK * N / 2; q += 32) { // 2N floats per row: N/2 pieces
+            int st = q / (N / 2), c4 = q % (N / 2), t = t0 + st;
+            bool ok = t < T;
+            cp_async16(&bc[st][4 * c4], ok ? xdbl + ((long)b * T + t) * XD + R + 4 * c4 : xdbl, ok);
+        }
+    } else {
+        for (int q = lane; q < SSM_CHUNK * 2 * N; q += 32) {
+            int st = q / (2 * N), col = q % (2 * N), t = t0 + st;
+            bc[st][col] = t < T ? xdbl[((long)b * T + t) * XD + R + col] : 0.0f;
+        }
+    }
+}
+template <int N, int CH, bool ASYNC, typename X>
+__device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __restrict__ xc, const X* __restrict__ dtr, const X* __restrict__ xz,
+                                        const float* __restrict__ xdbl, int b, int k, int T, int E, int R, int e0) {
+    scan_fetch_xvz<CH, ASYNC>(buf.xvz, xc, dtr, xz, b, k, T, E, e0);
+    scan_fetch_bc<N, ASYNC>(buf.bc, xdbl, b, k, T, R);
     cp_async_commit(); // (an empty group without ASYNC)
 }
 template <int N, int LH, bool ASYNC, typename X>
@@ -2075,26 +2088,37 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
  *   2. per sub-chunk of SSM_BWD_SUB steps, from the last: its states are recomputed from the
  *      chunk's checkpoint (the steps before it first, not kept) into shared memory (SUB + 1
  *      slots: the states before and after each step), then the sub-chunk runs backwards carrying dh;
- *   3. dxc, d dt_proj and dz, staged in shared memory by step 2, go out as 16-byte rows.
+ *   3. dxc, d dt_proj and dz, staged in shared memory by step 2, go out as 16-byte rows;
+ *   4. the block's 4 warps add their sums over channels (one row per step each) in shared memory
+ *      and write one partial row per step: a quarter of the bytes of a row per warp.
  * Sub-chunks of 8 keep the states in 9 KB per warp (N 16), so 12 warps fit on an SM and B16
- * E1536 (1536 warps) runs in one wave; the price is recomputing the first 8 steps twice. */
+ * E1536 (1536 warps) runs in one wave; the price is recomputing the first 8 steps twice.
+ * Measured on an H100 (bench_scan, mamba B16 T1024 E1536 N16, forward + backward): 1.13 ms with
+ * sub-chunks of 8, 1.48 with 16 (the states of a whole chunk kept: 8 warps per SM), 1.89 for the
+ * previous backward that held the chunk's inputs in registers (168 registers and spills). */
 #define SSM_BWD_CH 16
+#define SSM_BWD_WARPS 4 /* warps per block: their sums over channels are added in shared memory before they are written */
 #ifndef SSM_BWD_SUB
 #define SSM_BWD_SUB 8
 #endif
 #ifndef SSM_BWD_MIN_BLOCKS
-#define SSM_BWD_MIN_BLOCKS (SSM_BWD_SUB <= 8 ? 12 : 8)
+#define SSM_BWD_MIN_BLOCKS (SSM_BWD_SUB <= 8 ? 3 : 2) /* blocks of SSM_BWD_WARPS warps per SM */
 #endif
 static_assert(SSM_CHUNK % SSM_BWD_SUB == 0, "sub-chunks split a chunk evenly");
 template <int N, int LH, typename X>
-struct ScanBwdSmem {
-    ScanChunkBuf<N, SSM_BWD_CH, X> in;       // xc, dt projection, z, rows of [B_t | C_t] or [k | q]
+struct ScanBwdSmem {                         // one warp's
+    X xvz[3][SSM_CHUNK][SSM_BWD_CH];         // xc, dt projection, z of its 16 channels
     float dt[SSM_CHUNK][SSM_BWD_CH];         // dL/dg as copied in; the step sizes after phase 1
     float dy[SSM_CHUNK][SSM_BWD_CH];         // dL/dy; dxc after step 2 has passed the step
     float gz[SSM_CHUNK][SSM_BWD_CH];         // dL/dg d(z sigmoid(z))/dz (dz = y gz); then dz
     float fv[SSM_CHUNK][SSM_BWD_CH];         // d dt / d v (v = dt_proj output); then d dt_proj
     float fk[LH ? SSM_CHUNK : 1][SSM_BWD_CH]; // longhorn: d dt / d|k|^2
     float ksq[SSM_CHUNK];                    // longhorn: |k_t|^2
+};
+template <int N, int LH>
+struct ScanBwdShared {                       // the block's
+    float bc[SSM_CHUNK][2 * N];              // rows of [B_t | C_t] or [k | q], shared by the block's channels
+    float sums[SSM_BWD_WARPS][SSM_CHUNK][2 * N + LH]; // each warp's channel sums per step, added over the warps at the chunk's end
 };
 /* a lane's NH states at one slot of the history: float4 pieces interleaved over the lanes, so
  * each access is conflict-free */
@@ -2156,17 +2180,23 @@ __device__ inline float half_reduce_scatter16(float (&v)[16]) {
     return v[0];
 }
 template <int N, int LH, bool VEC, typename X>
-__global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr, X* __restrict__ dxz,
-    float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
+__global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr,
+    X* __restrict__ dxz, float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB;
-    extern __shared__ __align__(16) float hist[]; // (SUB + 1) slots of (NH, 32): the states before and after each step
-    __shared__ __align__(16) ScanBwdSmem<N, LH, X> sm;
-    int b = blockIdx.y, lane = threadIdx.x, half = lane & 1, cl = lane >> 1, e0 = blockIdx.x * CH, e = e0 + cl, n_ck = ssm_n_chunks(T);
-    int warp = blockIdx.x, n_warps = gridDim.x, n0 = half * NH; // this lane's states: n0 .. n0 + NH
-    bool active = e < E, lead = active && half == 0;           // the lead lane writes the channel's sums
+    // shared memory (ssm_bwd_smem bytes): the block's ScanBwdShared, each warp's ScanBwdSmem, then
+    // each warp's (SUB + 1) slots of (NH, 32) states: before and after each step of a sub-chunk
+    extern __shared__ float4 smem_all[];
+    ScanBwdShared<N, LH>& blk = *(ScanBwdShared<N, LH>*)smem_all;
+    ScanBwdSmem<N, LH, X>* warp_sm = (ScanBwdSmem<N, LH, X>*)(&blk + 1);
+    float* hist_all = (float*)(warp_sm + SSM_BWD_WARPS);
+    int wi = threadIdx.x / 32, lane = threadIdx.x % 32, b = blockIdx.y, half = lane & 1, cl = lane >> 1;
+    int e0 = (blockIdx.x * SSM_BWD_WARPS + wi) * CH, e = e0 + cl, n_ck = ssm_n_chunks(T), n0 = half * NH; // this lane's states: n0 .. n0 + NH
+    bool active = e < E, lead = active && half == 0; // the lead lane writes the channel's sums
     int ec = active ? e : 0;
+    ScanBwdSmem<N, LH, X>& sm = warp_sm[wi];
+    float* hist = hist_all + wi * (SUB + 1) * NH * 32;
     float A2[NH], dh[NH], dA[NH]; // dA: sum of (dL/da) a dt; times A at the end
 #pragma unroll
     for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; dh[j] = 0.0f; dA[j] = 0.0f; }
@@ -2187,21 +2217,23 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
                 sm.dt[st][q % CH] = t0 + st < T && ch < E ? dg[((long)b * T + t0 + st) * E + ch] : 0.0f;
             }
         }
-        scan_chunk_fetch<N, CH, VEC>(sm.in, xc, dtr, xz, xdbl, b, ck, T, E, R, e0); // (commits the group)
+        scan_fetch_xvz<CH, VEC>(sm.xvz, xc, dtr, xz, b, ck, T, E, e0);
+        if (wi == 0) scan_fetch_bc<N, VEC>(blk.bc, xdbl, b, ck, T, R);
+        cp_async_commit();
         float hc[NH]; // the chunk's checkpoint: the state before step t0
         row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
         cp_async_wait<0>();
-        __syncwarp();
+        __syncthreads(); // the B/C rows are in (and every warp is past the previous chunk's sums)
         if (LH && lane < SSM_CHUNK) {
             float s2 = 0.0f;
 #pragma unroll
-            for (int n = 0; n < N; n++) s2 += sm.in.bc[lane][n] * sm.in.bc[lane][n];
+            for (int n = 0; n < N; n++) s2 += blk.bc[lane][n] * blk.bc[lane][n];
             sm.ksq[lane] = s2;
         }
         __syncwarp();
 #pragma unroll
         for (int s = half; s < SSM_CHUNK; s += 2) { // the pair splits the steps
-            float v = to_float(sm.in.xvz[1][s][cl]) + bias, z = to_float(sm.in.xvz[2][s][cl]), gd = sm.dt[s][cl];
+            float v = to_float(sm.xvz[1][s][cl]) + bias, z = to_float(sm.xvz[2][s][cl]), gd = sm.dt[s][cl];
             float sz = sigmoidf_(z), ksq = LH ? sm.ksq[s] : 0.0f;
             sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(v, ksq) : 0.0f; // dt = 0 past T: a = 1, nothing moves
             sm.dy[s][cl] = gd * z * sz;
@@ -2222,23 +2254,23 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
 #pragma unroll
             for (int j = 0; j < NH; j++) h[j] = hc[j];
 #pragma unroll 1
-            for (int s = 0; s < q * SUB; s++) scan_bwd_recompute<NH, LH>(h, A2, &sm.in.bc[s][n0], sm.dt[s][cl], to_float(sm.in.xvz[0][s][cl]));
+            for (int s = 0; s < q * SUB; s++) scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
             hist_put<NH>(hist, h);
 #pragma unroll
             for (int i = 0; i < SUB; i++) {
                 int s = q * SUB + i;
-                scan_bwd_recompute<NH, LH>(h, A2, &sm.in.bc[s][n0], sm.dt[s][cl], to_float(sm.in.xvz[0][s][cl]));
+                scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
                 hist_put<NH>(hist + (i + 1) * NH * 32, h);
             }
 #pragma unroll
             for (int i = SUB - 1; i >= 0; i--) {
                 int s = q * SUB + i;
-                float x = to_float(sm.in.xvz[0][s][cl]), dt = sm.dt[s][cl], dtx = dt * x, dy = sm.dy[s][cl];
+                float x = to_float(sm.xvz[0][s][cl]), dt = sm.dt[s][cl], dtx = dt * x, dy = sm.dy[s][cl];
                 float hp[NH], ht[NH], Bs[NH], Cs[NH], vals[NG * 16]; // vals: [dB_t or dk | dC_t or dq] of this lane's states
                 hist_get<NH>(hp, hist + i * NH * 32);
                 hist_get<NH>(ht, hist + (i + 1) * NH * 32);
-                row_get<NH>(Bs, &sm.in.bc[s][n0]);
-                row_get<NH>(Cs, &sm.in.bc[s][N + n0]);
+                row_get<NH>(Bs, &blk.bc[s][n0]);
+                row_get<NH>(Cs, &blk.bc[s][N + n0]);
                 float y = 0.0f, S = 0.0f, Q = 0.0f; // S = sum dh B (d dt via b and dxc); Q: d dt via a
 #pragma unroll
                 for (int j = 0; j < NH; j++) {
@@ -2265,21 +2297,18 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
                 float ddt = LH ? x * S - Q : fmaf(Q, 0.6931471805599453f, x * S), dx = fmaf(dt, S, dy * Dd);
 #pragma unroll
                 for (int k = N; k < NG * 16; k++) vals[k] = 0.0f;
-                if (t0 + s < T) { // (the same for the whole warp)
-                    float* prow = part_bc + (((long)b * T + t0 + s) * n_warps + warp) * PW;
 #pragma unroll
-                    for (int grp = 0; grp < NG; grp++) {
-                        float v16[16];
+                for (int grp = 0; grp < NG; grp++) { // this warp's sums over its channels, into shared memory
+                    float v16[16];
 #pragma unroll
-                        for (int k = 0; k < 16; k++) v16[k] = vals[grp * 16 + k];
-                        float tot = half_reduce_scatter16(v16);
-                        int k = grp * 16 + (lane >> 1); // value k of this half: dB/dk of n0 + k, or dC/dq of n0 + k - NH
-                        if (k < N) prow[k < NH ? n0 + k : N + n0 + k - NH] = tot;
-                    }
-                    if (LH) {
-                        float dks = warp_sum(lead ? ddt * sm.fk[s][cl] : 0.0f);
-                        if (lane == 0) prow[2 * N] = dks;
-                    }
+                    for (int k = 0; k < 16; k++) v16[k] = vals[grp * 16 + k];
+                    float tot = half_reduce_scatter16(v16);
+                    int k = grp * 16 + (lane >> 1); // value k of this half: dB/dk of n0 + k, or dC/dq of n0 + k - NH
+                    if (k < N) blk.sums[wi][s][k < NH ? n0 + k : N + n0 + k - NH] = tot;
+                }
+                if (LH) {
+                    float dks = warp_sum(lead ? ddt * sm.fk[s][cl] : 0.0f);
+                    if (lane == 0) blk.sums[wi][s][2 * N] = dks;
                 }
                 if (lead) { // the step's outputs replace its inputs (the partner has read them: the shuffles wait for it)
                     dD += dy * x;
@@ -2315,7 +2344,16 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
                 store_as(&dxz[row * 2 * E + E + e0 + c], sm.gz[s][c]);
             }
         }
-        __syncwarp(); // before the next chunk's copies overwrite the buffers
+        // 4. the block's sums over its 64 channels: one partial row per (step, block), added up by ssm_partials_reduce_kernel
+        __syncthreads();
+        for (int j = threadIdx.x; j < SSM_CHUNK * PW; j += 32 * SSM_BWD_WARPS) {
+            int s = j / PW, col = j % PW;
+            if (t0 + s >= T) break;
+            float tot = 0.0f;
+#pragma unroll
+            for (int w = 0; w < SSM_BWD_WARPS; w++) tot += blk.sums[w][s][col];
+            part_bc[(((long)b * T + t0 + s) * gridDim.x + blockIdx.x) * PW + col] = tot;
+        }
     }
     if (!active) return;
     float* pad = part_ad + ((long)b * E + e) * (N + 1); // per batch row: dA_log (N), dD
@@ -2326,15 +2364,15 @@ __global__ void __launch_bounds__(32, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kern
 
 /* dxdbl's B/k and C/q columns (written) from the per-warp partial rows; Longhorn adds the path
  * through |k|^2: dk[n] += 2 k[n] d|k|^2 */
-__global__ void ssm_partials_reduce_kernel(float* dxdbl, const float* part_bc, const float* xdbl, int BT, int N, int R, int n_warps,
+__global__ void ssm_partials_reduce_kernel(float* dxdbl, const float* part_bc, const float* xdbl, int BT, int N, int R, int n_parts,
                                            int LH) {
     long j = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= (long)BT * 2 * N) return;
     long i = j / (2 * N);
     int col = (int)(j % (2 * N)), PW = 2 * N + LH, XD = R + 2 * N;
-    const float* p = part_bc + i * n_warps * PW;
+    const float* p = part_bc + i * n_parts * PW;
     float s = 0, dks = 0;
-    for (int w = 0; w < n_warps; w++) {
+    for (int w = 0; w < n_parts; w++) {
         s += p[w * PW + col];
         if (LH) dks += p[w * PW + 2 * N];
     }
@@ -2380,22 +2418,26 @@ static void ssm_scan_forward(X* g, float* hck, const X* xc, const X* dtr, const 
 /* scratch floats the backward needs for (B,T,E,N) */
 /* the backward's scratch: partial rows per (b,t) and warp of channels, [dB_t or dk (N) | dC_t or
  * dq (N) | d|k|^2 (longhorn)], then per (b, e) [dA_log (N) | dD] */
-static int ssm_bwd_warps(int E) { return (E + SSM_BWD_CH - 1) / SSM_BWD_CH; }
+template <int N, int LH, typename X>
+static size_t ssm_bwd_smem() {
+    return sizeof(ScanBwdShared<N, LH>) + SSM_BWD_WARPS * (sizeof(ScanBwdSmem<N, LH, X>) + (SSM_BWD_SUB + 1) * (N / 2) * 32 * sizeof(float));
+}
+static int ssm_bwd_blocks(int E) { return ceil_div(E, SSM_BWD_CH * SSM_BWD_WARPS); }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
-    return (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
+    return (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
 }
 template <int N, int LH, bool VEC, typename X>
 static void ssm_scan_backward_launch(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
                                      const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                                      const float* A_log, const float* D, int B, int T, int E, int R) {
-    size_t smem = (size_t)(SSM_BWD_SUB + 1) * (N / 2) * 32 * sizeof(float); // the states of a sub-chunk
+    size_t smem = ssm_bwd_smem<N, LH, X>();
     static bool configured = false;
     if (!configured) { // all of the SM's on-chip memory as shared memory: the kernel does not spill
         cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, VEC, X>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         cudaCheck(cudaFuncSetAttribute(ssm_scan_backward_kernel<N, LH, VEC, X>, cudaFuncAttributePreferredSharedMemoryCarveout, 100));
         configured = true;
     }
-    ssm_scan_backward_kernel<N, LH, VEC, X><<<dim3(ssm_bwd_warps(E), B), 32, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
+    ssm_scan_backward_kernel<N, LH, VEC, X><<<dim3(ssm_bwd_blocks(E), B), 32 * SSM_BWD_WARPS, smem>>>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr,
                                                                                             dt_bias, xdbl, xz, A_log, D, T, E, R);
     cudaCheck(cudaGetLastError());
 }
@@ -2421,7 +2463,7 @@ template <typename X>
 static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* dA_log, float* dD, float* scratch, const float* dg,
                               const float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
                               const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
-    float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_warps(E) * (2 * N + 1);
+    float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1);
     switch (N) {
     case 4: ssm_scan_backward_n<4>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
     case 8: ssm_scan_backward_n<8>(dxc, ddtr, dxz, part_bc, part_ad, dg, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, longhorn, B, T, E, R); break;
@@ -2430,7 +2472,7 @@ static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* 
     default: sm_die("d_state %d has no GPU scan kernel (supported: %s)", N, SSM_N_SUPPORTED);
     }
     long BT = (long)B * T;
-    ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_bwd_warps(E), longhorn);
+    ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_bwd_blocks(E), longhorn);
     cudaCheck(cudaGetLastError());
     ssm_param_reduce_kernel<<<ceil_div((long)E * (N + 1), 256), 256>>>(longhorn ? NULL : dA_log, dD, part_ad, B, E, N);
     cudaCheck(cudaGetLastError());
