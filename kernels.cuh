@@ -2032,8 +2032,14 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
             st.ksq[lane] = s2;
         }
         __syncwarp();
+        float dts[SSM_CHUNK / LPC]; // (a fixed trip count: the 16 / LPC step sizes are independent chains the compiler interleaves)
 #pragma unroll
-        for (int s = lane % LPC; s < SSM_CHUNK; s += LPC) st.dt[s][cl] = ssm_dt<LH>(to_float(c.xvz[1][s][cl]) + bias, LH ? st.ksq[s] : 0.0f);
+        for (int r = 0; r < SSM_CHUNK / LPC; r++) {
+            int s = r * LPC + lane % LPC;
+            dts[r] = ssm_dt<LH>(to_float(c.xvz[1][s][cl]) + bias, LH ? st.ksq[s] : 0.0f);
+        }
+#pragma unroll
+        for (int r = 0; r < SSM_CHUNK / LPC; r++) st.dt[r * LPC + lane % LPC][cl] = dts[r];
         __syncwarp();
         // 2. the recurrence (steps past T run on zero inputs; their outputs are not written)
 #pragma unroll
@@ -2232,7 +2238,8 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         }
         __syncwarp();
 #pragma unroll
-        for (int s = half; s < SSM_CHUNK; s += 2) { // the pair splits the steps
+        for (int r = 0; r < SSM_CHUNK / 2; r++) { // the pair splits the steps (a fixed trip count: independent chains)
+            int s = 2 * r + half;
             float v = to_float(sm.xvz[1][s][cl]) + bias, z = to_float(sm.xvz[2][s][cl]), gd = sm.dt[s][cl];
             float sz = sigmoidf_(z), ksq = LH ? sm.ksq[s] : 0.0f;
             sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(v, ksq) : 0.0f; // dt = 0 past T: a = 1, nothing moves
@@ -2253,7 +2260,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
             float h[NH];
 #pragma unroll
             for (int j = 0; j < NH; j++) h[j] = hc[j];
-#pragma unroll 1
+#pragma unroll 4
             for (int s = 0; s < q * SUB; s++) scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
             hist_put<NH>(hist, h);
 #pragma unroll
