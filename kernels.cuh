@@ -2092,12 +2092,13 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
  *      the rows are 16-byte aligned), and each (step, channel) pair's scalars are computed once:
  *      dt, dy = dg SiLU'... (see below), and the factors that turn d dt into d dt_proj;
  *   2. per sub-chunk of SSM_BWD_SUB steps, from the last: its states are recomputed from the
- *      chunk's checkpoint (the steps before it first, not kept) into shared memory (SUB + 1
- *      slots: the states before and after each step), then the sub-chunk runs backwards carrying dh;
+ *      chunk's checkpoint (the steps before it first, not kept) into shared memory (SUB slots:
+ *      the state before each step; the state after a step is the one before the next, carried
+ *      in registers), then the sub-chunk runs backwards carrying dh;
  *   3. dxc, d dt_proj and dz, staged in shared memory by step 2, go out as 16-byte rows;
  *   4. the block's 4 warps add their sums over channels (one row per step each) in shared memory
  *      and write one partial row per step: a quarter of the bytes of a row per warp.
- * Sub-chunks of 8 keep the states in 9 KB per warp (N 16), so 12 warps fit on an SM and B16
+ * Sub-chunks of 8 keep the states in 8 KB per warp (N 16), so 12 warps fit on an SM and B16
  * E1536 (1536 warps) runs in one wave; the price is recomputing the first 8 steps twice.
  * Measured on an H100 (bench_scan, mamba B16 T1024 E1536 N16, forward + backward): 1.13 ms with
  * sub-chunks of 8, 1.48 with 16 (the states of a whole chunk kept: 8 warps per SM), 1.89 for the
@@ -2192,7 +2193,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB;
     // shared memory (ssm_bwd_smem bytes): the block's ScanBwdShared, each warp's ScanBwdSmem, then
-    // each warp's (SUB + 1) slots of (NH, 32) states: before and after each step of a sub-chunk
+    // each warp's SUB slots of (NH, 32) states: the state before each step of a sub-chunk
     extern __shared__ float4 smem_all[];
     ScanBwdShared<N, LH>& blk = *(ScanBwdShared<N, LH>*)smem_all;
     ScanBwdSmem<N, LH, X>* warp_sm = (ScanBwdSmem<N, LH, X>*)(&blk + 1);
@@ -2202,7 +2203,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
     bool active = e < E, lead = active && half == 0; // the lead lane writes the channel's sums
     int ec = active ? e : 0;
     ScanBwdSmem<N, LH, X>& sm = warp_sm[wi];
-    float* hist = hist_all + wi * (SUB + 1) * NH * 32;
+    float* hist = hist_all + wi * SUB * NH * 32;
     float A2[NH], dh[NH], dA[NH]; // dA: sum of (dL/da) a dt; times A at the end
 #pragma unroll
     for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; dh[j] = 0.0f; dA[j] = 0.0f; }
@@ -2262,20 +2263,21 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
             for (int j = 0; j < NH; j++) h[j] = hc[j];
 #pragma unroll 4
             for (int s = 0; s < q * SUB; s++) scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
-            hist_put<NH>(hist, h);
 #pragma unroll
-            for (int i = 0; i < SUB; i++) {
+            for (int i = 0; i < SUB; i++) { // slot i: the state before step i of the sub-chunk
                 int s = q * SUB + i;
+                hist_put<NH>(hist + i * NH * 32, h);
                 scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
-                hist_put<NH>(hist + (i + 1) * NH * 32, h);
             }
+            float ht[NH]; // the state after the step: h for the sub-chunk's last step, then the previous step's hp
+#pragma unroll
+            for (int j = 0; j < NH; j++) ht[j] = h[j];
 #pragma unroll
             for (int i = SUB - 1; i >= 0; i--) {
                 int s = q * SUB + i;
                 float x = to_float(sm.xvz[0][s][cl]), dt = sm.dt[s][cl], dtx = dt * x, dy = sm.dy[s][cl];
-                float hp[NH], ht[NH], Bs[NH], Cs[NH], vals[NG * 16]; // vals: [dB_t or dk | dC_t or dq] of this lane's states
+                float hp[NH], Bs[NH], Cs[NH], vals[NG * 16]; // vals: [dB_t or dk | dC_t or dq] of this lane's states
                 hist_get<NH>(hp, hist + i * NH * 32);
-                hist_get<NH>(ht, hist + (i + 1) * NH * 32);
                 row_get<NH>(Bs, &blk.bc[s][n0]);
                 row_get<NH>(Cs, &blk.bc[s][N + n0]);
                 float y = 0.0f, S = 0.0f, Q = 0.0f; // S = sum dh B (d dt via b and dxc); Q: d dt via a
@@ -2297,6 +2299,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
                         vals[j] = dh[j] * dtx; // dB_t
                     }
                     dh[j] *= a; // on to dL/dh[t-1]
+                    ht[j] = hp[j];
                 }
                 y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * x; // the pair's two halves
                 S += __shfl_xor_sync(0xffffffff, S, 1);
@@ -2427,7 +2430,7 @@ static void ssm_scan_forward(X* g, float* hck, const X* xc, const X* dtr, const 
  * dq (N) | d|k|^2 (longhorn)], then per (b, e) [dA_log (N) | dD] */
 template <int N, int LH, typename X>
 static size_t ssm_bwd_smem() {
-    return sizeof(ScanBwdShared<N, LH>) + SSM_BWD_WARPS * (sizeof(ScanBwdSmem<N, LH, X>) + (SSM_BWD_SUB + 1) * (N / 2) * 32 * sizeof(float));
+    return sizeof(ScanBwdShared<N, LH>) + SSM_BWD_WARPS * (sizeof(ScanBwdSmem<N, LH, X>) + SSM_BWD_SUB * (N / 2) * 32 * sizeof(float));
 }
 static int ssm_bwd_blocks(int E) { return ceil_div(E, SSM_BWD_CH * SSM_BWD_WARPS); }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
