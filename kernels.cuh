@@ -1994,15 +1994,69 @@ __device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __
     scan_fetch_bc<N, ASYNC>(buf.bc, xdbl, b, k, T, R);
     cp_async_commit(); // (an empty group without ASYNC)
 }
+/* phase 1 of a chunk: the step sizes of its 16 x CH (step, channel) pairs into dt; lane (channel
+ * cl, pair half) takes steps half, half + LPC, ... (a fixed trip count: independent chains) */
+template <int N, int LH, typename X>
+__device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][ScanFwdLanes<N>::CH], const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
+                                           const float* ksq, float bias) {
+    constexpr int LPC = ScanFwdLanes<N>::LPC;
+    int lane = threadIdx.x & 31, cl = lane / LPC;
+    float v[SSM_CHUNK / LPC];
+#pragma unroll
+    for (int r = 0; r < SSM_CHUNK / LPC; r++) {
+        int s = r * LPC + lane % LPC;
+        v[r] = ssm_dt<LH>(to_float(c.xvz[1][s][cl]) + bias, LH ? ksq[s] : 0.0f);
+    }
+#pragma unroll
+    for (int r = 0; r < SSM_CHUNK / LPC; r++) dt[r * LPC + lane % LPC][cl] = v[r];
+}
+/* Longhorn: |k_t|^2 of the chunk's 16 rows, shared by all channels */
+template <int N, int CH, typename X>
+__device__ inline void scan_fwd_ksq(float* ksq, const ScanChunkBuf<N, CH, X>& c) {
+    int lane = threadIdx.x & 31;
+    if (lane < SSM_CHUNK) {
+        float s2 = 0.0f;
+#pragma unroll
+        for (int n = 0; n < N; n++) s2 += c.bc[lane][n] * c.bc[lane][n];
+        ksq[lane] = s2;
+    }
+}
+/* phase 3 of a chunk: g = y SiLU(z) (B,T,E) for the chunk's outputs, 8 channels of one step per
+ * lane, stored as one 16-byte row piece (ASYNC: aligned rows) or element by element */
+template <int N, bool ASYNC, typename X>
+__device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
+                                     const float (&y)[SSM_CHUNK][ScanFwdLanes<N>::CH], int b, int t0, int T, int E, int e0) {
+    constexpr int CH = ScanFwdLanes<N>::CH, PR = CH / 8; // pieces of 8 channels per output row
+    int lane = threadIdx.x & 31;
+    if (ASYNC) {
+#pragma unroll
+        for (int q = lane; q < SSM_CHUNK * PR; q += 32) {
+            int s = q / PR, c0 = q % PR * 8;
+            float out[8];
+#pragma unroll
+            for (int u = 0; u < 8; u++) { // (computed for every piece, stored for those inside: no branch around the math)
+                float z = to_float(c.xvz[2][s][c0 + u]);
+                out[u] = y[s][c0 + u] * z * sigmoidf_(z);
+            }
+            if (t0 + s < T && e0 + c0 < E) store8(&g[((long)b * T + t0 + s) * E + e0 + c0], out);
+        }
+    } else {
+        for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
+            int s = q / CH, cc = q % CH;
+            if (t0 + s >= T || e0 + cc >= E) continue;
+            float z = to_float(c.xvz[2][s][cc]);
+            store_as(&g[((long)b * T + t0 + s) * E + e0 + cc], y[s][cc] * z * sigmoidf_(z));
+        }
+    }
+}
 template <int N, int LH, bool ASYNC, typename X>
 __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
-    constexpr int PR = CH / 8; // pieces of 8 channels per output row (store8)
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
     __shared__ __align__(16) ScanChunkBuf<N, CH, X> buf[2];
-    __shared__ __align__(16) ScanFwdStep<N> st;
+    __shared__ __align__(16) ScanFwdStep<N> st[2];
     int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
     bool active = e < E, writer = lane % LPC == 0; // the pair's first lane writes y
@@ -2012,39 +2066,25 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     for (int j = 0; j < NS; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; h[j] = 0.0f; }
     float bias = dt_bias[ec], Dd = D[ec];
     scan_chunk_fetch<N, CH, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
+    if (n_ck > 1) scan_chunk_fetch<N, CH, ASYNC>(buf[1], xc, dtr, xz, xdbl, b, 1, T, E, R, e0);
+    else cp_async_commit(); // an empty group: the wait below leaves exactly chunk 1 in flight
+    cp_async_wait<1>();
+    __syncwarp();
+    if (LH) { scan_fwd_ksq(st[0].ksq, buf[0]); __syncwarp(); }
+    scan_fwd_step_sizes<N, LH>(st[0].dt, buf[0], st[0].ksq, bias);
+    __syncwarp();
     for (int k = 0; k < n_ck; k++) {
-        int t0 = k * SSM_CHUNK;
-        if (k + 1 < n_ck) scan_chunk_fetch<N, CH, ASYNC>(buf[(k + 1) & 1], xc, dtr, xz, xdbl, b, k + 1, T, E, R, e0);
-        else cp_async_commit(); // an empty group: the wait leaves exactly the next chunk in flight
-        cp_async_wait<1>();     // this chunk has landed
-        __syncwarp();
-        const ScanChunkBuf<N, CH, X>& c = buf[k & 1];
+        int t0 = k * SSM_CHUNK, p = k & 1;
+        const ScanChunkBuf<N, CH, X>& c = buf[p];
         if (active) { // the state before step t0
             float4* ck = (float4*)(hck + (((long)b * n_ck + k) * E + e) * N + n0);
 #pragma unroll
             for (int j = 0; j < NS; j += 4) ck[j / 4] = make_float4(h[j], h[j + 1], h[j + 2], h[j + 3]);
         }
-        // 1. step sizes: lane (channel cl, pair half) takes steps half, half + LPC, ...
-        if (LH && lane < SSM_CHUNK) { // |k_t|^2, shared by all channels
-            float s2 = 0.0f;
-#pragma unroll
-            for (int n = 0; n < N; n++) s2 += c.bc[lane][n] * c.bc[lane][n];
-            st.ksq[lane] = s2;
-        }
-        __syncwarp();
-        float dts[SSM_CHUNK / LPC]; // (a fixed trip count: the 16 / LPC step sizes are independent chains the compiler interleaves)
-#pragma unroll
-        for (int r = 0; r < SSM_CHUNK / LPC; r++) {
-            int s = r * LPC + lane % LPC;
-            dts[r] = ssm_dt<LH>(to_float(c.xvz[1][s][cl]) + bias, LH ? st.ksq[s] : 0.0f);
-        }
-#pragma unroll
-        for (int r = 0; r < SSM_CHUNK / LPC; r++) st.dt[r * LPC + lane % LPC][cl] = dts[r];
-        __syncwarp();
         // 2. the recurrence (steps past T run on zero inputs; their outputs are not written)
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
-            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st.dt[s][cl], dtx = dt * x;
+            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st[p].dt[s][cl], dtx = dt * x;
             row_get<NS>(Bs, &c.bc[s][n0]);
             row_get<NS>(Cs, &c.bc[s][N + n0]);
 #pragma unroll
@@ -2055,32 +2095,18 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
             }
             float y = yp[0] + yp[1];
             if (LPC == 2) y += __shfl_xor_sync(0xffffffff, y, 1); // the pair's two halves
-            if (writer) st.y[s][cl] = y + Dd * x;
+            if (writer) st[p].y[s][cl] = y + Dd * x;
         }
+        // 3. this chunk's gate and the next chunk's step sizes, together (independent work: more
+        // instructions in flight than either phase alone)
+        cp_async_wait<0>(); // the next chunk has landed
         __syncwarp();
-        // 3. g = y SiLU(z) (B,T,E), 8 channels of one step per lane and store
-        if (ASYNC) {
-#pragma unroll
-            for (int q = lane; q < SSM_CHUNK * PR; q += 32) {
-                int s = q / PR, c0 = q % PR * 8;
-                if (t0 + s >= T || e0 + c0 >= E) continue;
-                float out[8];
-#pragma unroll
-                for (int u = 0; u < 8; u++) {
-                    float z = to_float(c.xvz[2][s][c0 + u]);
-                    out[u] = st.y[s][c0 + u] * z * sigmoidf_(z);
-                }
-                store8(&g[((long)b * T + t0 + s) * E + e0 + c0], out);
-            }
-        } else {
-            for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
-                int s = q / CH, cc = q % CH;
-                if (t0 + s >= T || e0 + cc >= E) continue;
-                float z = to_float(c.xvz[2][s][cc]);
-                store_as(&g[((long)b * T + t0 + s) * E + e0 + cc], st.y[s][cc] * z * sigmoidf_(z));
-            }
-        }
-        __syncwarp(); // every lane is done with this buffer before the next iteration refills it
+        bool next = k + 1 < n_ck;
+        if (LH && next) { scan_fwd_ksq(st[p ^ 1].ksq, buf[p ^ 1]); __syncwarp(); }
+        scan_fwd_gate<N, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
+        if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq, bias);
+        __syncwarp(); // every lane is done with this buffer before it is refilled
+        if (k + 2 < n_ck) scan_chunk_fetch<N, CH, ASYNC>(buf[p], xc, dtr, xz, xdbl, b, k + 2, T, E, R, e0);
     }
 }
 
@@ -2207,7 +2233,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
     float A2[NH], dh[NH], dA[NH]; // dA: sum of (dL/da) a dt; times A at the end
 #pragma unroll
     for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; dh[j] = 0.0f; dA[j] = 0.0f; }
-    float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f;
+    float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f, dbias = 0.0f; // dbias: the dt bias gradient, sum of d dt_proj
     for (int ck = n_ck - 1; ck >= 0; ck--) {
         int t0 = ck * SSM_CHUNK;
         // 1. the chunk's inputs (rows past T and channels past E are zeros) and per-(step, channel) scalars
@@ -2321,10 +2347,12 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
                     if (lane == 0) blk.sums[wi][s][2 * N] = dks;
                 }
                 if (lead) { // the step's outputs replace its inputs (the partner has read them: the shuffles wait for it)
+                    float dv = sm.fv[s][cl] * ddt; // d dt_proj (zero past T: dt = 0 there)
                     dD += dy * x;
+                    dbias += dv;
                     sm.dy[s][cl] = dx;
                     sm.gz[s][cl] *= y;
-                    sm.fv[s][cl] *= ddt;
+                    sm.fv[s][cl] = dv;
                 }
             }
         }
@@ -2366,10 +2394,10 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         }
     }
     if (!active) return;
-    float* pad = part_ad + ((long)b * E + e) * (N + 1); // per batch row: dA_log (N), dD
+    float* pad = part_ad + ((long)b * E + e) * (N + 2); // per batch row: dA_log (N), dD, the dt bias
 #pragma unroll
     for (int j = 0; j < NH; j++) pad[n0 + j] = dA[j] * A2[j] * 0.6931471805599453f; // dA/dA_log = A = A2 ln 2
-    if (half == 0) pad[N] = dD;
+    if (half == 0) { pad[N] = dD; pad[N + 1] = dbias; }
 }
 
 /* dxdbl's B/k and C/q columns (written) from the per-warp partial rows; Longhorn adds the path
@@ -2389,15 +2417,16 @@ __global__ void ssm_partials_reduce_kernel(float* dxdbl, const float* part_bc, c
     if (LH && col < N) s += 2.0f * xdbl[i * XD + R + col] * dks;
     dxdbl[i * XD + R + col] = s;
 }
-/* dA_log (E,N) += and dD (E) += the per-batch-row sums, in order of b */
-__global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, const float* part_ad, int B, int E, int N) {
+/* dA_log (E,N) +=, dD (E) += and the dt bias gradient (E) += the per-batch-row sums, in order of b */
+__global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, float* ddt_bias, const float* part_ad, int B, int E, int N) {
     long j = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= (long)E * (N + 1)) return;
-    int e = (int)(j / (N + 1)), n = (int)(j % (N + 1));
+    if (j >= (long)E * (N + 2)) return;
+    int e = (int)(j / (N + 2)), n = (int)(j % (N + 2));
     float s = 0;
-    for (int b = 0; b < B; b++) s += part_ad[((long)b * E + e) * (N + 1) + n];
+    for (int b = 0; b < B; b++) s += part_ad[((long)b * E + e) * (N + 2) + n];
     if (n < N) { if (dA_log) dA_log[e * N + n] += s; }
-    else dD[e] += s;
+    else if (n == N) dD[e] += s;
+    else ddt_bias[e] += s;
 }
 
 /* g (B,T,E) = y * SiLU(z) with y the scan output; hck (B, ssm_n_chunks(T), E, N) checkpoints.
@@ -2426,15 +2455,15 @@ static void ssm_scan_forward(X* g, float* hck, const X* xc, const X* dtr, const 
     }
 }
 /* scratch floats the backward needs for (B,T,E,N) */
-/* the backward's scratch: partial rows per (b,t) and warp of channels, [dB_t or dk (N) | dC_t or
- * dq (N) | d|k|^2 (longhorn)], then per (b, e) [dA_log (N) | dD] */
+/* the backward's scratch: partial rows per (b,t) and block of channels, [dB_t or dk (N) | dC_t or
+ * dq (N) | d|k|^2 (longhorn)], then per (b, e) [dA_log (N) | dD | dt bias] */
 template <int N, int LH, typename X>
 static size_t ssm_bwd_smem() {
     return sizeof(ScanBwdShared<N, LH>) + SSM_BWD_WARPS * (sizeof(ScanBwdSmem<N, LH, X>) + SSM_BWD_SUB * (N / 2) * 32 * sizeof(float));
 }
 static int ssm_bwd_blocks(int E) { return ceil_div(E, SSM_BWD_CH * SSM_BWD_WARPS); }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
-    return (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1) + (size_t)B * E * (N + 1);
+    return (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1) + (size_t)B * E * (N + 2);
 }
 template <int N, int LH, bool VEC, typename X>
 static void ssm_scan_backward_launch(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
@@ -2466,11 +2495,12 @@ static void ssm_scan_backward_n(float* dxc, X* ddtr, X* dxz, float* part_bc, flo
 #undef SSM_BWD_ARGS
 }
 /* dg -> dxc (written), ddtr (written: the gradient of dt_proj / dt_head's output, bias included),
- * dz (written into the second half of dxz), dxdbl's B/C (k/q) columns (written), dA_log and dD
- * (added). scratch: ssm_scan_backward_scratch() floats. X as in the forward: ddtr and dz are read only
- * by matmuls and the bias gradient; dxc stays fp32 (x_proj's backward adds to it). */
+ * dz (written into the second half of dxz), dxdbl's B/C (k/q) columns (written), dA_log, dD and
+ * the dt bias gradient ddt_bias (added: the sum of d dt_proj over (b, t), in fp32 before d dt_proj
+ * is stored as X). scratch: ssm_scan_backward_scratch() floats. X as in the forward: ddtr and dz
+ * are read only by matmuls; dxc stays fp32 (x_proj's backward adds to it). */
 template <typename X>
-static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* dA_log, float* dD, float* scratch, const float* dg,
+static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* dA_log, float* dD, float* ddt_bias, float* scratch, const float* dg,
                               const float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
                               const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
     float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1);
@@ -2484,7 +2514,7 @@ static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* 
     long BT = (long)B * T;
     ssm_partials_reduce_kernel<<<ceil_div(BT * 2 * N, 256), 256>>>(dxdbl, part_bc, xdbl, (int)BT, N, R, ssm_bwd_blocks(E), longhorn);
     cudaCheck(cudaGetLastError());
-    ssm_param_reduce_kernel<<<ceil_div((long)E * (N + 1), 256), 256>>>(longhorn ? NULL : dA_log, dD, part_ad, B, E, N);
+    ssm_param_reduce_kernel<<<ceil_div((long)E * (N + 2), 256), 256>>>(longhorn ? NULL : dA_log, dD, ddt_bias, part_ad, B, E, N);
     cudaCheck(cudaGetLastError());
 }
 
@@ -2962,12 +2992,12 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         X *xz = (X*)a.xz + 2 * oE, *xc = (X*)a.xc + oE, *dtr = (X*)a.dtr + oE, *dxz = (X*)d.dxz, *ddtr = (X*)d.ddtr;
         float* xdbl = a.xdbl + (size_t)l * BT * XD;
         linear_backward(d.dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C, true, dout16); // out = g @ out_proj^T
-        ssm_scan_backward(d.dxc, ddtr, dxz, d.dxdbl, gr.A_log, gr.D, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
+        ssm_scan_backward(d.dxc, ddtr, dxz, d.dxdbl, gr.A_log, gr.D, gr.dt_b, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
                           w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
-        // dtr = dt_low @ dt_w^T: dt_w^T grad, dt_low grad (written into xdbl's first R columns), bias grad
+        // dtr = dt_low @ dt_w^T: dt_w^T grad, dt_low grad (written into xdbl's first R columns); the
+        // bias grad came from the scan
         gemm(CUBLAS_OP_N, CUBLAS_OP_T, R, E, BT, xdbl, XD, ddtr, E, 1.0f, gr.dt_w, R);
         gemm(CUBLAS_OP_N, CUBLAS_OP_N, R, BT, E, w.dt_w, R, ddtr, E, 0.0f, d.dxdbl, XD);
-        bias_grad(gr.dt_b, ddtr, BT, E);
         linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
         conv1d_silu_backward(dxz, 2 * E, gr.conv_w, gr.conv_b, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
         linear_backward(d.du, gr.in_proj, NULL, dxz, u + oC, w.in_proj, BT, C, 2 * E, true);

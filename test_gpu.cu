@@ -315,17 +315,18 @@ static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
     // GPU
     float *d_bias = to_gpu(bias, E * 4), *d_xdbl = to_gpu(xdbl, BT * XD * 4);
     float *d_A = to_gpu(A_log, (size_t)E * N * 4), *d_D = to_gpu(D, E * 4), *d_dg = to_gpu(dg, n * 4);
-    float *d_hck, *d_dxc, *d_dxdbl, *d_dA, *d_dD, *d_scr;
+    float *d_hck, *d_dxc, *d_dxdbl, *d_dA, *d_dD, *d_db, *d_scr;
     X *d_g, *d_ddtr, *d_dxz;
     cudaCheck(cudaMalloc(&d_g, n * sizeof(X)));
     cudaCheck(cudaMalloc(&d_hck, (size_t)B * gpu::ssm_n_chunks(T) * E * N * 4));
     cudaCheck(cudaMalloc(&d_dxc, n * 4)); cudaCheck(cudaMalloc(&d_ddtr, n * sizeof(X))); cudaCheck(cudaMalloc(&d_dxz, 2 * n * sizeof(X)));
     cudaCheck(cudaMalloc(&d_dxdbl, BT * XD * 4)); cudaCheck(cudaMalloc(&d_dA, (size_t)E * N * 4)); cudaCheck(cudaMalloc(&d_dD, E * 4));
+    cudaCheck(cudaMalloc(&d_db, E * 4)); cudaCheck(cudaMemset(d_db, 0, E * 4));
     cudaCheck(cudaMalloc(&d_scr, gpu::ssm_scan_backward_scratch(B, T, E, N) * 4));
     cudaCheck(cudaMemset(d_dxz, 0, 2 * n * sizeof(X))); cudaCheck(cudaMemset(d_dxdbl, 0, BT * XD * 4));
     cudaCheck(cudaMemset(d_dA, 0, (size_t)E * N * 4)); cudaCheck(cudaMemset(d_dD, 0, E * 4));
     gpu::ssm_scan_forward(d_g, d_hck, d_xc, d_dtr, d_bias, d_xdbl, d_xz, longhorn ? NULL : d_A, d_D, longhorn, B, T, E, N, R);
-    gpu::ssm_scan_backward(d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr, d_dg, d_hck, d_xc, d_dtr, d_bias, d_xdbl, d_xz,
+    gpu::ssm_scan_backward(d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_db, d_scr, d_dg, d_hck, d_xc, d_dtr, d_bias, d_xdbl, d_xz,
                            longhorn ? NULL : d_A, d_D, longhorn, B, T, E, N, R);
     char what[160], label[64];
     snprintf(label, sizeof(label), "%s %s N %d T %d E %d", longhorn ? "longhorn" : "mamba", type_name<X>(), N, T, E);
@@ -336,9 +337,14 @@ static void test_ssm_scan(int longhorn, int B, int T, int E, int N, int R) {
     snprintf(what, sizeof(what), "ssm_scan_backward %s: d x_proj out (B/k, C/q)", label); check(what, d_dxdbl, dxdbl, BT * XD, tol_f);
     if (!longhorn) { snprintf(what, sizeof(what), "ssm_scan_backward %s: dA_log", label); check(what, d_dA, dA, (size_t)E * N, tol_f); }
     snprintf(what, sizeof(what), "ssm_scan_backward %s: dD", label); check(what, d_dD, dD, E, tol_f);
+    float* dbias = (float*)calloc(E, 4); // the dt bias gradient: d dt_proj summed over (b, t)
+    for (size_t i = 0; i < BT; i++)
+        for (int e = 0; e < E; e++) dbias[e] += ddtr[i * E + e];
+    snprintf(what, sizeof(what), "ssm_scan_backward %s: dt bias", label); check(what, d_db, dbias, E, tol_f);
+    free(dbias);
     free(xc); free(dtr); free(bias); free(xdbl); free(xz); free(A_log); free(D); free(dg); free(dt); free(ksq); free(h); free(y); free(g); free(v);
     free(dy); free(dz); free(dxc); free(ddt); free(dxdbl); free(dA); free(dD); free(ddtr);
-    void* dev[] = {d_xc, d_dtr, d_bias, d_xdbl, d_xz, d_A, d_D, d_dg, d_g, d_hck, d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_scr};
+    void* dev[] = {d_xc, d_dtr, d_bias, d_xdbl, d_xz, d_A, d_D, d_dg, d_g, d_hck, d_dxc, d_ddtr, d_dxz, d_dxdbl, d_dA, d_dD, d_db, d_scr};
     for (size_t k = 0; k < sizeof(dev) / sizeof(dev[0]); k++) cudaCheck(cudaFree(dev[k]));
 }
 

@@ -36,11 +36,11 @@ int main(int argc, char** argv) {
     float *bias = dev_rand(E, 0.5, 0, &rng), *xdbl = dev_rand(BT * XD, 0.5, 0, &rng), *D = dev_rand(E, 1, 0, &rng);
     float *A_log = dev_rand((size_t)E * N, 1, 1.5, &rng), *dg = dev_rand(n, 1, 0, &rng);
     __nv_bfloat16 *g, *ddtr, *dxz;
-    float *hck, *dxc, *dxdbl, *dA, *dD, *scratch, *dg32;
+    float *hck, *dxc, *dxdbl, *dA, *dD, *dbias, *scratch, *dg32;
     cudaCheck(cudaMalloc(&g, n * 2));
     cudaCheck(cudaMalloc(&hck, (size_t)B * n_ck * E * N * 4));
     cudaCheck(cudaMalloc(&dxc, n * 4)); cudaCheck(cudaMalloc(&ddtr, n * 2)); cudaCheck(cudaMalloc(&dxz, 2 * n * 2));
-    cudaCheck(cudaMalloc(&dxdbl, BT * XD * 4)); cudaCheck(cudaMalloc(&dA, (size_t)E * N * 4)); cudaCheck(cudaMalloc(&dD, E * 4));
+    cudaCheck(cudaMalloc(&dxdbl, BT * XD * 4)); cudaCheck(cudaMalloc(&dA, (size_t)E * N * 4)); cudaCheck(cudaMalloc(&dD, E * 4)); cudaCheck(cudaMalloc(&dbias, E * 4));
     cudaCheck(cudaMalloc(&scratch, gpu::ssm_scan_backward_scratch(B, T, E, N) * 4));
     dg32 = dg;
     printf("| model | forward ms | fwd GB/s | memory bound ms | SFU bound ms | fwd / bound | fwd+bwd ms |\n");
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
         auto fwd = [&]() { gpu::ssm_scan_forward(g, hck, xc, dtr, bias, xdbl, xz, lh ? NULL : A_log, D, lh, B, T, E, N, R); };
         auto fwdbwd = [&]() {
             fwd();
-            gpu::ssm_scan_backward(dxc, ddtr, dxz, dxdbl, dA, dD, scratch, dg32, hck, xc, dtr, bias, xdbl, xz, lh ? NULL : A_log, D, lh,
+            gpu::ssm_scan_backward(dxc, ddtr, dxz, dxdbl, dA, dD, dbias, scratch, dg32, hck, xc, dtr, bias, xdbl, xz, lh ? NULL : A_log, D, lh,
                                    B, T, E, N, R);
         };
         double f_ms = median_ms(fwd, 20), fb_ms = median_ms(fwdbwd, 20);

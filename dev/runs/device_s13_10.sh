@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# session 13, call 10 (issue 6): the forward's gate for chunk k together with the step sizes of chunk
+# k+1 (independent chains); the dt bias gradient summed inside the scan backward (no bias_grad pass
+# over d dt_proj): test_gpu, the scan bench, whole models, a mamba profile
+set -u
+export STB_INCLUDE=$PWD/.stb
+nvidia-smi --query-gpu=name --format=csv,noheader
+make -s -j16 cuda STB_INCLUDE=$STB_INCLUDE >/tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }
+./test_gpu.out > $OUT/test_gpu.log 2>&1; echo "test_gpu rc $?"; grep -E "FAIL|dt bias|model (fp32|bf16) (mamba|longhorn).*gradients|train_step mamba" $OUT/test_gpu.log | head -24; tail -1 $OUT/test_gpu.log
+dev/bench/bench_scan_cuda > $OUT/bench_scan.txt 2>&1; grep -E "^\| (mamba|longhorn)|^conv" $OUT/bench_scan.txt
+B="-b 16 -t 1024 -n 30 --eval_every 0 --sample_len 0"
+for m in mamba longhorn; do ./train_gpu -m $m -L 24 -C 768 $B > $OUT/b_$m.log 2>&1; echo "$m: $(grep '^step 30/' $OUT/b_$m.log)"; done
+./train_gpu -m gpt -L 12 -H 12 -C 768 --dropout 0 --attn_dropout 0 --embd_dropout 0 $B > $OUT/b_gpt.log 2>&1; echo "gpt: $(grep '^step 30/' $OUT/b_gpt.log)"
+dev/bench/profile_gpu -m mamba -L 24 -C 768 -b 16 -t 1024 > $OUT/profile_mamba.txt 2>&1; head -8 $OUT/profile_mamba.txt; grep total $OUT/profile_mamba.txt
