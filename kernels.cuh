@@ -1924,15 +1924,17 @@ __device__ inline void row_get(float (&v)[NH], const float* p) {
  * (1536 warps) runs in one wave on 132 SMs. While it scans a chunk, the next chunk's inputs (the
  * warp's channels of xc, the dt projection and z at 16 steps, and the 16 B/C rows) are on their way
  * into the other half of a double buffer in shared memory (cp.async: no registers held, so the
- * register cap stays). A chunk runs in three phases, so that the per-step loop holds only the
- * state update: (1) the step sizes of the chunk's 16 x 16 (step, channel) pairs, each computed
- * once (not once per lane of the pair) with no dependence between them; (2) the 16 steps; (3) the
- * gate g = y SiLU(z) for the chunk's outputs, written as 16-byte rows. Measured on an H100
- * (dev/bench/scan_fwd_variants, mamba B16 T1024 E1536 N16, bf16 inputs): 0.366 ms with the step
- * size and gate inside the step loop, against 0.503 for the chunk loaded into registers and then
- * scanned, 0.54 for one lane per channel; 4 lanes per channel, a register double buffer, a time
- * split into segments and larger blocks were slower. Rows that are not 16-byte aligned (E or the
- * x_proj width not a multiple of 8 bf16 / 4 floats) take plain loads and stores. */
+ * register cap stays). A chunk runs in phases, so that the per-step loop holds only the state
+ * update: (1) the step sizes of the chunk's 16 x 16 (step, channel) pairs, each computed once (not
+ * once per lane of the pair) with no dependence between them; (2) the 16 steps; (3) the gate
+ * g = y SiLU(z) for the chunk's outputs, written as 16-byte rows, computed together with the next
+ * chunk's step sizes (two latency-bound phases as one, with twice the independent chains).
+ * Measured on an H100 (dev/bench/bench_scan, mamba B16 T1024 E1536 N16, bf16 inputs): 0.203 ms;
+ * 0.219 with phases (1) and (3) apart; 0.366 with the step size and gate inside the step loop;
+ * 0.503 for the chunk loaded into registers and then scanned; 0.54 for one lane per channel. 4
+ * lanes per channel, a register double buffer, a time split into segments and larger blocks were
+ * slower (dev/bench/scan_fwd_variants). Rows that are not 16-byte aligned (E not a multiple of 8,
+ * or the x_proj width not a multiple of 4 floats) take plain loads and stores. */
 #define SSM_FWD_MIN_BLOCKS 12
 template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
 template <int N, int CH, typename X>
@@ -1941,7 +1943,7 @@ struct ScanChunkBuf {                                 // one chunk of a warp's i
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
 template <int N>
-struct ScanFwdStep {                                  // per chunk: step sizes in, outputs y out
+struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
     static constexpr int CH = ScanFwdLanes<N>::CH;
     float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
 };
