@@ -1938,12 +1938,12 @@ __device__ inline void row_get(float (&v)[NH], const float* p) {
 #define SSM_FWD_MIN_BLOCKS 12
 template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
 template <int N, int CH, typename X>
-struct ScanChunkBuf {                                 // one chunk of a warp's inputs (forward and backward)
+struct __align__(16) ScanChunkBuf {                                 // one chunk of a warp's inputs (forward and backward)
     X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's CH channels
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
 template <int N, int LH>
-struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
+struct __align__(16) ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
     static constexpr int CH = ScanFwdLanes<N>::CH;
     float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
     float k2[LH ? SSM_CHUNK : 1][LH ? N : 1];         // longhorn: k_t[n]^2, shared by all channels
@@ -2154,7 +2154,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
 #endif
 static_assert(SSM_CHUNK % SSM_BWD_SUB == 0, "sub-chunks split a chunk evenly");
 template <int N, int LH, typename X>
-struct ScanBwdSmem {                         // one warp's
+struct __align__(16) ScanBwdSmem {                         // one warp's
     X xvz[3][SSM_CHUNK][SSM_BWD_CH];         // xc, dt projection, z of its 16 channels
     float dt[SSM_CHUNK][SSM_BWD_CH];         // dL/dg as copied in; the step sizes after phase 1
     float dy[SSM_CHUNK][SSM_BWD_CH];         // dL/dy; dxc after step 2 has passed the step
@@ -2164,11 +2164,14 @@ struct ScanBwdSmem {                         // one warp's
     float ksq[SSM_CHUNK];                    // longhorn: |k_t|^2
 };
 template <int N, int LH>
-struct ScanBwdShared {                       // the block's
+struct __align__(16) ScanBwdShared {                       // the block's
     float bc[SSM_CHUNK][2 * N];              // rows of [B_t | C_t] or [k | q], shared by the block's channels
     float k2[LH ? SSM_CHUNK : 1][LH ? N : 1]; // longhorn: k_t[n]^2
     float sums[SSM_BWD_WARPS][SSM_CHUNK][2 * N + LH]; // each warp's channel sums per step, added over the warps at the chunk's end
 };
+/* (the structs are 16-byte multiples: the shared-memory carve-up after ScanBwdShared and the arrays
+ * of them keep every member 16-byte aligned for cp.async and float4 accesses) */
+static_assert(sizeof(ScanBwdShared<16, 0>) % 16 == 0 && sizeof(ScanBwdSmem<16, 0, float>) % 16 == 0, "16-byte multiples");
 /* a lane's NH states at one slot of the history: float4 pieces interleaved over the lanes, so
  * each access is conflict-free */
 template <int NH>
