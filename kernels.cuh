@@ -1938,15 +1938,14 @@ __device__ inline void row_get(float (&v)[NH], const float* p) {
 #define SSM_FWD_MIN_BLOCKS 12
 template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
 template <int N, int CH, typename X>
-struct __align__(16) ScanChunkBuf {                                 // one chunk of a warp's inputs (forward and backward)
+struct ScanChunkBuf {                                 // one chunk of a warp's inputs (forward and backward)
     X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's CH channels
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
-template <int N, int LH>
-struct __align__(16) ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
+template <int N>
+struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
     static constexpr int CH = ScanFwdLanes<N>::CH;
     float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
-    float k2[LH ? SSM_CHUNK : 1][LH ? N : 1];         // longhorn: k_t[n]^2, shared by all channels
 };
 /* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
  * loads and stores; the caller commits the group): xc, the dt projection and z of CH channels from
@@ -2013,18 +2012,14 @@ __device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][ScanFwdLanes<N
 #pragma unroll
     for (int r = 0; r < SSM_CHUNK / LPC; r++) dt[r * LPC + lane % LPC][cl] = v[r];
 }
-/* Longhorn: k_t[n]^2 and |k_t|^2 of a chunk's 16 rows (bc), shared by all channels; threads
- * [0, n_threads) of the block take part (the caller syncs them between the two steps) */
-template <int N>
-__device__ inline void scan_k2(float (&k2)[SSM_CHUNK][N], const float (&bc)[SSM_CHUNK][2 * N], int tid, int n_threads) {
-    for (int q = tid; q < SSM_CHUNK * N; q += n_threads) k2[q / N][q % N] = bc[q / N][q % N] * bc[q / N][q % N];
-}
-template <int N>
-__device__ inline void scan_ksq(float* ksq, const float (&k2)[SSM_CHUNK][N], int lane) {
+/* Longhorn: |k_t|^2 of the chunk's 16 rows, shared by all channels */
+template <int N, int CH, typename X>
+__device__ inline void scan_fwd_ksq(float* ksq, const ScanChunkBuf<N, CH, X>& c) {
+    int lane = threadIdx.x & 31;
     if (lane < SSM_CHUNK) {
         float s2 = 0.0f;
 #pragma unroll
-        for (int n = 0; n < N; n++) s2 += k2[lane][n];
+        for (int n = 0; n < N; n++) s2 += c.bc[lane][n] * c.bc[lane][n];
         ksq[lane] = s2;
     }
 }
@@ -2063,7 +2058,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
     __shared__ __align__(16) ScanChunkBuf<N, CH, X> buf[2];
-    __shared__ __align__(16) ScanFwdStep<N, LH> st[2];
+    __shared__ __align__(16) ScanFwdStep<N> st[2];
     int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
     bool active = e < E, writer = lane % LPC == 0; // the pair's first lane writes y
@@ -2077,7 +2072,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     else cp_async_commit(); // an empty group: the wait below leaves exactly chunk 1 in flight
     cp_async_wait<1>();
     __syncwarp();
-    if constexpr (LH) { scan_k2<N>(st[0].k2, buf[0].bc, lane, 32); __syncwarp(); scan_ksq<N>(st[0].ksq, st[0].k2, lane); __syncwarp(); }
+    if (LH) { scan_fwd_ksq(st[0].ksq, buf[0]); __syncwarp(); }
     scan_fwd_step_sizes<N, LH>(st[0].dt, buf[0], st[0].ksq, bias);
     __syncwarp();
     for (int k = 0; k < n_ck; k++) {
@@ -2091,13 +2086,12 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         // 2. the recurrence (steps past T run on zero inputs; their outputs are not written)
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
-            float Bs[NS], Cs[NS], K2[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st[p].dt[s][cl], dtx = dt * x;
+            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st[p].dt[s][cl], dtx = dt * x;
             row_get<NS>(Bs, &c.bc[s][n0]);
             row_get<NS>(Cs, &c.bc[s][N + n0]);
-            if constexpr (LH) row_get<NS>(K2, &st[p].k2[s][n0]);
 #pragma unroll
             for (int j = 0; j < NS; j++) {
-                float a = LH ? 1.0f - dt * K2[j] : ex2_approx(dt * A2[j]);
+                float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
                 h[j] = a * h[j] + dtx * Bs[j];
                 yp[j & 1] += h[j] * Cs[j]; // two partial sums: half the dependent chain
             }
@@ -2110,14 +2104,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         cp_async_wait<0>(); // the next chunk has landed
         __syncwarp();
         bool next = k + 1 < n_ck;
-        if constexpr (LH) {
-            if (next) {
-                scan_k2<N>(st[p ^ 1].k2, buf[p ^ 1].bc, lane, 32);
-                __syncwarp();
-                scan_ksq<N>(st[p ^ 1].ksq, st[p ^ 1].k2, lane);
-                __syncwarp();
-            }
-        }
+        if (LH && next) { scan_fwd_ksq(st[p ^ 1].ksq, buf[p ^ 1]); __syncwarp(); }
         scan_fwd_gate<N, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
         if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq, bias);
         __syncwarp(); // every lane is done with this buffer before it is refilled
@@ -2154,7 +2141,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
 #endif
 static_assert(SSM_CHUNK % SSM_BWD_SUB == 0, "sub-chunks split a chunk evenly");
 template <int N, int LH, typename X>
-struct __align__(16) ScanBwdSmem {                         // one warp's
+struct ScanBwdSmem {                         // one warp's
     X xvz[3][SSM_CHUNK][SSM_BWD_CH];         // xc, dt projection, z of its 16 channels
     float dt[SSM_CHUNK][SSM_BWD_CH];         // dL/dg as copied in; the step sizes after phase 1
     float dy[SSM_CHUNK][SSM_BWD_CH];         // dL/dy; dxc after step 2 has passed the step
@@ -2164,14 +2151,10 @@ struct __align__(16) ScanBwdSmem {                         // one warp's
     float ksq[SSM_CHUNK];                    // longhorn: |k_t|^2
 };
 template <int N, int LH>
-struct __align__(16) ScanBwdShared {                       // the block's
+struct ScanBwdShared {                       // the block's
     float bc[SSM_CHUNK][2 * N];              // rows of [B_t | C_t] or [k | q], shared by the block's channels
-    float k2[LH ? SSM_CHUNK : 1][LH ? N : 1]; // longhorn: k_t[n]^2
     float sums[SSM_BWD_WARPS][SSM_CHUNK][2 * N + LH]; // each warp's channel sums per step, added over the warps at the chunk's end
 };
-/* (the structs are 16-byte multiples: the shared-memory carve-up after ScanBwdShared and the arrays
- * of them keep every member 16-byte aligned for cp.async and float4 accesses) */
-static_assert(sizeof(ScanBwdShared<16, 0>) % 16 == 0 && sizeof(ScanBwdSmem<16, 0, float>) % 16 == 0, "16-byte multiples");
 /* a lane's NH states at one slot of the history: float4 pieces interleaved over the lanes, so
  * each access is conflict-free */
 template <int NH>
@@ -2201,13 +2184,12 @@ __device__ inline void hist_get(float (&h)[NH], const float* slot) {
 }
 /* one step of the recurrence on a lane's NH states (recomputation in the backward) */
 template <int NH, int LH>
-__device__ inline void scan_bwd_recompute(float (&h)[NH], const float (&A2)[NH], const float* Brow, const float* K2row, float dt, float x) {
-    float Bs[NH], K2[NH], dtx = dt * x;
+__device__ inline void scan_bwd_recompute(float (&h)[NH], const float (&A2)[NH], const float* Brow, float dt, float x) {
+    float Bs[NH], dtx = dt * x;
     row_get<NH>(Bs, Brow);
-    if constexpr (LH) row_get<NH>(K2, K2row);
 #pragma unroll
     for (int j = 0; j < NH; j++) {
-        float a = LH ? 1.0f - dt * K2[j] : ex2_approx(dt * A2[j]);
+        float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
         h[j] = a * h[j] + dtx * Bs[j];
     }
 }
@@ -2277,10 +2259,11 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
         cp_async_wait<0>();
         __syncthreads(); // the B/C rows are in (and every warp is past the previous chunk's sums)
-        if constexpr (LH) {
-            scan_k2<N>(blk.k2, blk.bc, threadIdx.x, 32 * SSM_BWD_WARPS);
-            __syncthreads();
-            scan_ksq<N>(sm.ksq, blk.k2, lane);
+        if (LH && lane < SSM_CHUNK) {
+            float s2 = 0.0f;
+#pragma unroll
+            for (int n = 0; n < N; n++) s2 += blk.bc[lane][n] * blk.bc[lane][n];
+            sm.ksq[lane] = s2;
         }
         __syncwarp();
 #pragma unroll
@@ -2307,13 +2290,12 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
 #pragma unroll
             for (int j = 0; j < NH; j++) h[j] = hc[j];
 #pragma unroll 4
-            for (int s = 0; s < q * SUB; s++)
-                scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], LH ? &blk.k2[0][0] + s * N + n0 : nullptr, sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
+            for (int s = 0; s < q * SUB; s++) scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
 #pragma unroll
             for (int i = 0; i < SUB; i++) { // slot i: the state before step i of the sub-chunk
                 int s = q * SUB + i;
                 hist_put<NH>(hist + i * NH * 32, h);
-                scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], LH ? &blk.k2[0][0] + s * N + n0 : nullptr, sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
+                scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
             }
             float ht[NH]; // the state after the step: h for the sub-chunk's last step, then the previous step's hp
 #pragma unroll
@@ -2322,22 +2304,21 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
             for (int i = SUB - 1; i >= 0; i--) {
                 int s = q * SUB + i;
                 float x = to_float(sm.xvz[0][s][cl]), dt = sm.dt[s][cl], dtx = dt * x, dy = sm.dy[s][cl];
-                float hp[NH], Bs[NH], Cs[NH], K2[NH], vals[NG * 16]; // vals: [dB_t or dk | dC_t or dq] of this lane's states
+                float hp[NH], Bs[NH], Cs[NH], vals[NG * 16]; // vals: [dB_t or dk | dC_t or dq] of this lane's states
                 hist_get<NH>(hp, hist + i * NH * 32);
                 row_get<NH>(Bs, &blk.bc[s][n0]);
                 row_get<NH>(Cs, &blk.bc[s][N + n0]);
-                if constexpr (LH) row_get<NH>(K2, &blk.k2[s][n0]);
                 float y = 0.0f, S = 0.0f, Q = 0.0f; // S = sum dh B (d dt via b and dxc); Q: d dt via a
 #pragma unroll
                 for (int j = 0; j < NH; j++) {
-                    float a = LH ? 1.0f - dt * K2[j] : ex2_approx(dt * A2[j]);
+                    float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
                     y += ht[j] * Cs[j];
                     vals[NH + j] = dy * ht[j]; // dC_t / dq
                     dh[j] += dy * Cs[j];       // dL/dh[t]
                     float da = dh[j] * hp[j];  // dL/da
                     S += dh[j] * Bs[j];
                     if (LH) { // a = 1 - dt k^2, b = dt x k
-                        Q += da * K2[j];
+                        Q += da * Bs[j] * Bs[j];
                         vals[j] = fmaf(-2.0f * dt * da, Bs[j], dh[j] * dtx); // dk
                     } else {  // a = 2^(dt A2)
                         float daa = da * a;
