@@ -1636,6 +1636,8 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
 #define CONV_BWD_V 2
 #define CONV_BWD_U 4
 __device__ inline float sigmoidf_(float v) { return __fdividef(1.0f, 1.0f + __expf(-v)); } // (2 ulp; 0 for v < -88)
+/* d SiLU(v) / dv = sg (1 + v (1 - sg)), given sg = sigmoid(v) (the conv and the scan's gate) */
+__device__ inline float dsilu(float v, float sg) { return sg * (1.0f + v * (1.0f - sg)); }
 /* V consecutive elements as 16-, 8- or 4-byte accesses (p aligned to V sizeof(X) or 16 bytes) */
 template <int V, typename X>
 __device__ inline void load_v(float (&v)[V], const X* p) {
@@ -1754,10 +1756,7 @@ static void conv1d_silu_forward(X* xc, const X* x, int ldx, const float* weight,
 template <int V>
 __device__ inline void conv1d_silu_grad(float (&g)[V], const float (&s)[V], const float (&dxc)[V]) {
 #pragma unroll
-    for (int u = 0; u < V; u++) {
-        float sg = sigmoidf_(s[u]);
-        g[u] = dxc[u] * (sg + s[u] * sg * (1.0f - sg));
-    }
+    for (int u = 0; u < V; u++) g[u] = dxc[u] * dsilu(s[u], sigmoidf_(s[u]));
 }
 /* dx (written, stride ldx), and per segment the partial sums dW[e, W-1-k] = sum_t dxconv_t
  * x_{t-k} and dbias = sum_t dxconv_t */
@@ -2012,14 +2011,14 @@ __device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][ScanFwdLanes<N
 #pragma unroll
     for (int r = 0; r < SSM_CHUNK / LPC; r++) dt[r * LPC + lane % LPC][cl] = v[r];
 }
-/* Longhorn: |k_t|^2 of the chunk's 16 rows, shared by all channels */
-template <int N, int CH, typename X>
-__device__ inline void scan_fwd_ksq(float* ksq, const ScanChunkBuf<N, CH, X>& c) {
+/* Longhorn: |k_t|^2 of a chunk's 16 rows (lanes 0..15 of a warp), shared by all channels */
+template <int N>
+__device__ inline void scan_ksq(float* ksq, const float (&bc)[SSM_CHUNK][2 * N]) {
     int lane = threadIdx.x & 31;
     if (lane < SSM_CHUNK) {
         float s2 = 0.0f;
 #pragma unroll
-        for (int n = 0; n < N; n++) s2 += c.bc[lane][n] * c.bc[lane][n];
+        for (int n = 0; n < N; n++) s2 += bc[lane][n] * bc[lane][n];
         ksq[lane] = s2;
     }
 }
@@ -2072,7 +2071,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     else cp_async_commit(); // an empty group: the wait below leaves exactly chunk 1 in flight
     cp_async_wait<1>();
     __syncwarp();
-    if (LH) { scan_fwd_ksq(st[0].ksq, buf[0]); __syncwarp(); }
+    if (LH) { scan_ksq<N>(st[0].ksq, buf[0].bc); __syncwarp(); }
     scan_fwd_step_sizes<N, LH>(st[0].dt, buf[0], st[0].ksq, bias);
     __syncwarp();
     for (int k = 0; k < n_ck; k++) {
@@ -2104,7 +2103,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         cp_async_wait<0>(); // the next chunk has landed
         __syncwarp();
         bool next = k + 1 < n_ck;
-        if (LH && next) { scan_fwd_ksq(st[p ^ 1].ksq, buf[p ^ 1]); __syncwarp(); }
+        if (LH && next) { scan_ksq<N>(st[p ^ 1].ksq, buf[p ^ 1].bc); __syncwarp(); }
         scan_fwd_gate<N, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
         if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq, bias);
         __syncwarp(); // every lane is done with this buffer before it is refilled
@@ -2259,12 +2258,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
         cp_async_wait<0>();
         __syncthreads(); // the B/C rows are in (and every warp is past the previous chunk's sums)
-        if (LH && lane < SSM_CHUNK) {
-            float s2 = 0.0f;
-#pragma unroll
-            for (int n = 0; n < N; n++) s2 += blk.bc[lane][n] * blk.bc[lane][n];
-            sm.ksq[lane] = s2;
-        }
+        if (LH) scan_ksq<N>(sm.ksq, blk.bc);
         __syncwarp();
 #pragma unroll
         for (int r = 0; r < SSM_CHUNK / 2; r++) { // the pair splits the steps (a fixed trip count: independent chains)
@@ -2273,7 +2267,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
             float sz = sigmoidf_(z), ksq = LH ? sm.ksq[s] : 0.0f;
             sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(v, ksq) : 0.0f; // dt = 0 past T: a = 1, nothing moves
             sm.dy[s][cl] = gd * z * sz;
-            sm.gz[s][cl] = gd * sz * (1.0f + z * (1.0f - sz));
+            sm.gz[s][cl] = gd * dsilu(z, sz);
             if (LH) { // dt = beta / (1 + beta s), s = |k|^2
                 float beta = sigmoidf_(v), r = __fdividef(1.0f, 1.0f + beta * ksq), r2 = r * r;
                 sm.fv[s][cl] = beta * (1.0f - beta) * r2;
