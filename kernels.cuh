@@ -1855,7 +1855,7 @@ __global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const
     if (threadIdx.y != 0 || !used) return;
     for (int i = 1; i < CONV_RED_SLICES; i++) s += part[i][threadIdx.x];
     if (col < W) dweight[e * W + W - 1 - col] += s;
-    else if (col == CONV_MAX_W) dbias[e] += s;
+    else dbias[e] += s;
 }
 /* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums) */
 static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_SEG) * E * (CONV_MAX_W + 1); }
@@ -1958,21 +1958,21 @@ struct ScanFwdStep {                                  // per chunk (double-buffe
 /* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
  * loads and stores; the caller commits the group): xc, the dt projection and z of CH channels from
  * e0 (zeros past E and T), and the chunk's B/C rows */
-template <int CH, bool ASYNC, typename X, int NT = 32>
+template <int CH, bool ASYNC, typename X>
 __device__ inline void scan_fetch_xvz(X (&xvz)[3][SSM_CHUNK][CH], const X* __restrict__ xc, const X* __restrict__ dtr,
                                       const X* __restrict__ xz, int b, int k, int T, int E, int e0) {
     constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
-    int lane = threadIdx.x % NT, t0 = k * SSM_CHUNK;   // (NT threads share the copy)
+    int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK;
     if (ASYNC) {
 #pragma unroll
-        for (int q = lane; q < 3 * SSM_CHUNK * PR; q += NT) { // piece q: array, step, piece of the row
+        for (int q = lane; q < 3 * SSM_CHUNK * PR; q += 32) { // piece q: array, step, piece of the row
             int i = q / (SSM_CHUNK * PR), st = q / PR % SSM_CHUNK, pc = q % PR, t = t0 + st, ch = e0 + pc * XPR;
             bool ok = t < T && ch < E;
             const X* src = i == 0 ? xc + ((long)b * T + t) * E : i == 1 ? dtr + ((long)b * T + t) * E : xz + ((long)b * T + t) * 2 * E + E;
             cp_async16(&xvz[i][st][pc * XPR], ok ? src + ch : xc, ok);
         }
     } else {
-        for (int q = lane; q < 3 * SSM_CHUNK * CH; q += NT) {
+        for (int q = lane; q < 3 * SSM_CHUNK * CH; q += 32) {
             int i = q / (SSM_CHUNK * CH), st = q / CH % SSM_CHUNK, c = q % CH, t = t0 + st, ch = e0 + c;
             bool ok = t < T && ch < E;
             long row = (long)b * T + t;
@@ -2120,260 +2120,289 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     }
 }
 
-/* The backward gives each channel a group of N lanes, one state per lane (lane = g N + n: 32/N
- * groups per warp, the whole warp for N 32), and a group walks its channels one after another.
- * Why: the sums over channels that every step needs (dB_t/dk, dC_t/dq) then become sums inside
- * each lane's registers, one FMA each, instead of shuffles across lanes; what crosses lanes is
- * the three sums over the N states per (step, channel) (S = sum dh B, the decay's d dt terms Q,
- * y = sum h C), added through shared memory once per channel and chunk. A channel's chunk runs
- * its 16 steps forward from the checkpoint with the states and decays kept in registers, then
- * backwards, so the backward evaluates one exponential per (t,e,n) and recomputes nothing twice.
- * A block (4 warps: 8 groups for N 16) owns 64 channels of one batch row; per chunk, from the last:
+/* The backward splits each channel's N states over a pair of lanes too (lane = 2 c + half: 16
+ * channels per warp, N/2 states per lane); the pair adds its halves of y, d dt and dxc with one
+ * shuffle each. A chunk runs in phases, all through shared memory so that the step loops hold
+ * only the state math (no per-step arrays in registers: they spilled):
  *   1. the chunk's inputs (xc, dt projection, z, dg, the B/C rows) are copied in (cp.async when
- *      rows are 16-byte aligned) and the block's threads compute each (step, channel) pair's
- *      scalars once: (dt, dt x, dy, x) and (d dt/dv, dg SiLU'(z) [, d dt/d|k|^2]);
- *   2. each group runs its channels (c = group + 8 i, so that the two groups of a warp read
- *      different banks): the 16 states are recomputed, then the steps run backwards carrying dh
- *      (kept per (channel, state) in shared memory from chunk to chunk), dB_t and dC_t add into
- *      registers, and (S, Q, y) of every (step, state) are staged; lane n then adds up step n's
- *      row and finishes that pair: dxc, d dt_proj and dz replace its scalars, dD and the dt bias
- *      gradient add into the channel's sums;
- *   3. the groups of a warp add their dB/dC registers by shuffles, the 4 warps add theirs in
- *      shared memory and write one partial row per (step, block), added up by
- *      ssm_partials_reduce_kernel; dxc, d dt_proj and dz go out coalesced along the channels.
- * Sums over (b, t) (dA_log, dD, the dt bias) are kept per channel and added over b afterwards.
- * No atomics: the results are deterministic. */
-#define SSM_BWD_CB 64        /* channels per block */
-#define SSM_BWD_WARPS 4      /* warps per block */
-#define SSM_BWD_MIN_BLOCKS 3 /* blocks per SM (the register cap): B16 E1536 (384 blocks) in one wave on 132 SMs */
-template <int N>
-struct ScanBwdLayout {
-    static constexpr int G = 32 / N;                 // groups per warp
-    static constexpr int NG = SSM_BWD_WARPS * G;     // groups per block
-    static constexpr int K = SSM_BWD_CB / NG;        // channels per group
-    static constexpr int RS = N >= 16 ? 1 : 16 / N;  // steps a lane finishes per channel
-    static constexpr int SGRP = SSM_CHUNK * N * 4;   // floats of a group's stage: (S, Q, y, -) per (step, state)
-    static constexpr int STAGE = NG * SGRP;
-};
+ *      the rows are 16-byte aligned), and each (step, channel) pair's scalars are computed once:
+ *      dt, dy = dg SiLU'... (see below), and the factors that turn d dt into d dt_proj;
+ *   2. per sub-chunk of SSM_BWD_SUB steps, from the last: its states are recomputed from the
+ *      chunk's checkpoint (the steps before it first, not kept) into shared memory (SUB slots:
+ *      the state before each step; the state after a step is the one before the next, carried
+ *      in registers), then the sub-chunk runs backwards carrying dh;
+ *   3. dxc, d dt_proj and dz, staged in shared memory by step 2, go out as 16-byte rows;
+ *   4. the block's 4 warps add their sums over channels (one row per step each) in shared memory
+ *      and write one partial row per step: a quarter of the bytes of a row per warp.
+ * Sub-chunks of 8 keep the states in 8 KB per warp (N 16), so 12 warps fit on an SM and B16
+ * E1536 (1536 warps) runs in one wave; the price is recomputing the first 8 steps twice.
+ * Measured on an H100 (bench_scan, mamba B16 T1024 E1536 N16, forward + backward): 1.13 ms with
+ * sub-chunks of 8, 1.48 with 16 (the states of a whole chunk kept: 8 warps per SM), 1.89 for the
+ * previous backward that held the chunk's inputs in registers (168 registers and spills). */
+#define SSM_BWD_CH 16
+#define SSM_BWD_WARPS 4 /* warps per block: their sums over channels are added in shared memory before they are written */
+#ifndef SSM_BWD_SUB
+#define SSM_BWD_SUB 8
+#endif
+#ifndef SSM_BWD_MIN_BLOCKS
+#define SSM_BWD_MIN_BLOCKS (SSM_BWD_SUB <= 8 ? 3 : 2) /* blocks of SSM_BWD_WARPS warps per SM */
+#endif
+static_assert(SSM_CHUNK % SSM_BWD_SUB == 0, "sub-chunks split a chunk evenly");
 template <int N, int LH, typename X>
-struct ScanBwdSmem {
-    using Aux = typename std::conditional<LH, float4, float2>::type;
-    using Carry = typename std::conditional<LH, float, float2>::type;
-    static constexpr int IN_FLOATS = (3 * SSM_CHUNK * SSM_BWD_CB * (int)sizeof(X) + SSM_CHUNK * SSM_BWD_CB * 4) / 4;
-    static constexpr int U = ScanBwdLayout<N>::STAGE > IN_FLOATS ? ScanBwdLayout<N>::STAGE : IN_FLOATS;
-    float4 sc[SSM_BWD_CB][SSM_CHUNK + 1]; // per (channel, step): (dt, dt x, dy, x); after step 2, (dxc, d dt_proj, dz, -)
-    Aux aux[SSM_BWD_CB][SSM_CHUNK + 1];   // (d dt/dv, dg SiLU'(z) [, d dt/d|k|^2, -])
-    float u[U];                           // the chunk's inputs [xc, dt proj, z (X) | dg]; then the groups' stages; then each warp's channel sums
-    float bc[SSM_CHUNK][2 * N];           // rows of [B_t | C_t] or [k | q]
-    Carry carry[SSM_BWD_CB][N];           // per (channel, state), from chunk to chunk: dh (mamba: and sum (dL/da) a dt)
-    float A2[LH ? 1 : SSM_BWD_CB][N];     // mamba: A log2(e)
-    float2 acc[SSM_BWD_CB];               // per channel: dD, the dt bias gradient
-    float Dd[SSM_BWD_CB];
-    float ksq[SSM_CHUNK];                 // longhorn: |k_t|^2
+struct ScanBwdSmem {                         // one warp's
+    X xvz[3][SSM_CHUNK][SSM_BWD_CH];         // xc, dt projection, z of its 16 channels
+    float dt[SSM_CHUNK][SSM_BWD_CH];         // dL/dg as copied in; the step sizes after phase 1
+    float dy[SSM_CHUNK][SSM_BWD_CH];         // dL/dy; dxc after step 2 has passed the step
+    float gz[SSM_CHUNK][SSM_BWD_CH];         // dL/dg d(z sigmoid(z))/dz (dz = y gz); then dz
+    float fv[SSM_CHUNK][SSM_BWD_CH];         // d dt / d v (v = dt_proj output); then d dt_proj
+    float fk[LH ? SSM_CHUNK : 1][SSM_BWD_CH]; // longhorn: d dt / d|k|^2
+    float ksq[SSM_CHUNK];                    // longhorn: |k_t|^2
 };
+template <int N, int LH>
+struct ScanBwdShared {                       // the block's
+    float bc[SSM_CHUNK][2 * N];              // rows of [B_t | C_t] or [k | q], shared by the block's channels
+    float sums[SSM_BWD_WARPS][SSM_CHUNK][2 * N + LH]; // each warp's channel sums per step, added over the warps at the chunk's end
+};
+/* a lane's NH states at one slot of the history: float4 pieces interleaved over the lanes, so
+ * each access is conflict-free */
+template <int NH>
+__device__ inline void hist_put(float* slot, const float (&h)[NH]) {
+    int lane = threadIdx.x & 31;
+    if constexpr (NH % 4 == 0) {
+#pragma unroll
+        for (int v = 0; v < NH / 4; v++) ((float4*)slot)[v * 32 + lane] = make_float4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+    } else {
+#pragma unroll
+        for (int j = 0; j < NH; j++) slot[j * 32 + lane] = h[j];
+    }
+}
+template <int NH>
+__device__ inline void hist_get(float (&h)[NH], const float* slot) {
+    int lane = threadIdx.x & 31;
+    if constexpr (NH % 4 == 0) {
+#pragma unroll
+        for (int v = 0; v < NH / 4; v++) {
+            float4 q = ((const float4*)slot)[v * 32 + lane];
+            h[4 * v] = q.x; h[4 * v + 1] = q.y; h[4 * v + 2] = q.z; h[4 * v + 3] = q.w;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < NH; j++) h[j] = slot[j * 32 + lane];
+    }
+}
+/* one step of the recurrence on a lane's NH states (recomputation in the backward) */
+template <int NH, int LH>
+__device__ inline void scan_bwd_recompute(float (&h)[NH], const float (&A2)[NH], const float* Brow, float dt, float x) {
+    float Bs[NH], dtx = dt * x;
+    row_get<NH>(Bs, Brow);
+#pragma unroll
+    for (int j = 0; j < NH; j++) {
+        float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
+        h[j] = a * h[j] + dtx * Bs[j];
+    }
+}
+/* Sums over the channels of a warp: a butterfly reduce-scatter. The 16 lanes of one half (lane
+ * bit 0 fixed) each hold 16 values; at stage X the lanes with bit X keep the upper H values and the
+ * others the lower, each adding its partner's copy of them. After 4 stages (15 shuffles for 16
+ * sums) lane holds the total of value (lane >> 1). */
+template <int X, int H>
+__device__ inline void reduce_scatter_stage16(float (&v)[16], int lane) {
+    bool up = lane & X;
+#pragma unroll
+    for (int k = 0; k < H; k++) {
+        float send = up ? v[k] : v[k + H], keep = up ? v[k + H] : v[k];
+        v[k] = keep + __shfl_xor_sync(0xffffffff, send, X);
+    }
+}
+__device__ inline float half_reduce_scatter16(float (&v)[16]) {
+    int lane = threadIdx.x & 31;
+    reduce_scatter_stage16<16, 8>(v, lane);
+    reduce_scatter_stage16<8, 4>(v, lane);
+    reduce_scatter_stage16<4, 2>(v, lane);
+    reduce_scatter_stage16<2, 1>(v, lane);
+    return v[0];
+}
 template <int N, int LH, bool VEC, typename X>
 __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr,
     X* __restrict__ dxz, float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    using L = ScanBwdLayout<N>;
-    constexpr int CB = SSM_BWD_CB, NT = 32 * SSM_BWD_WARPS, PW = 2 * N + LH, SW = N >= 8 ? 7 : N - 1; // SW: the stage's swizzle
+    constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB;
+    // shared memory (ssm_bwd_smem bytes): the block's ScanBwdShared, each warp's ScanBwdSmem, then
+    // each warp's SUB slots of (NH, 32) states: the state before each step of a sub-chunk
     extern __shared__ float4 smem_all[];
-    ScanBwdSmem<N, LH, X>& sm = *(ScanBwdSmem<N, LH, X>*)smem_all;
-    int tid = threadIdx.x, wi = tid / 32, lane = tid % 32, b = blockIdx.y, e0 = blockIdx.x * CB, n_ck = ssm_n_chunks(T);
-    int n = lane % N, gi = wi * L::G + lane / N; // this lane's state and group
-    float4* stage = (float4*)(sm.u + gi * L::SGRP); // (S, Q, y, -) of (step s, state n) at s N + (n ^ (s & SW)): conflict-free both ways
-    float* wsums = sm.u + wi * L::G * L::SGRP;      // the warp's channel sums [step][PW], over its groups' stages once they are done
-    X (&in_xvz)[3][SSM_CHUNK][CB] = *(X (*)[3][SSM_CHUNK][CB])sm.u;
-    float (&in_dg)[SSM_CHUNK][CB] = *(float (*)[SSM_CHUNK][CB])(sm.u + 3 * SSM_CHUNK * CB * (int)sizeof(X) / 4);
-    for (int i = tid; i < CB * N; i += NT) {
-        int c = i / N, j = i % N, ec = e0 + c < E ? e0 + c : 0;
-        if constexpr (LH) sm.carry[c][j] = 0.0f;
-        else { sm.carry[c][j] = make_float2(0.0f, 0.0f); sm.A2[c][j] = -__expf(A_log[ec * N + j]) * LOG2E_F; }
-    }
-    for (int c = tid; c < CB; c += NT) { sm.acc[c] = make_float2(0.0f, 0.0f); sm.Dd[c] = e0 + c < E ? D[e0 + c] : 0.0f; }
-    int pc = tid % CB, ps0 = tid / CB; // step 1: this thread's channel and first step
-    float bias = dt_bias[e0 + pc < E ? e0 + pc : 0];
-    // the checkpoint (the state before the chunk) of the group's next channel, loaded one channel ahead
-    float hc_next = hck[(((long)b * n_ck + n_ck - 1) * E + (e0 + gi < E ? e0 + gi : 0)) * N + n];
+    ScanBwdShared<N, LH>& blk = *(ScanBwdShared<N, LH>*)smem_all;
+    ScanBwdSmem<N, LH, X>* warp_sm = (ScanBwdSmem<N, LH, X>*)(&blk + 1);
+    float* hist_all = (float*)(warp_sm + SSM_BWD_WARPS);
+    int wi = threadIdx.x / 32, lane = threadIdx.x % 32, b = blockIdx.y, half = lane & 1, cl = lane >> 1;
+    int e0 = (blockIdx.x * SSM_BWD_WARPS + wi) * CH, e = e0 + cl, n_ck = ssm_n_chunks(T), n0 = half * NH; // this lane's states: n0 .. n0 + NH
+    bool active = e < E, lead = active && half == 0; // the lead lane writes the channel's sums
+    int ec = active ? e : 0;
+    ScanBwdSmem<N, LH, X>& sm = warp_sm[wi];
+    float* hist = hist_all + wi * SUB * NH * 32;
+    float A2[NH], dh[NH], dA[NH]; // dA: sum of (dL/da) a dt; times A at the end
+#pragma unroll
+    for (int j = 0; j < NH; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; dh[j] = 0.0f; dA[j] = 0.0f; }
+    float bias = dt_bias[ec], Dd = D[ec], dD = 0.0f, dbias = 0.0f; // dbias: the dt bias gradient, sum of d dt_proj
     for (int ck = n_ck - 1; ck >= 0; ck--) {
         int t0 = ck * SSM_CHUNK;
-        // 1. the chunk's inputs (zeros past T and E), then the per-(step, channel) scalars
+        // 1. the chunk's inputs (rows past T and channels past E are zeros) and per-(step, channel) scalars
         if (VEC) {
 #pragma unroll
-            for (int q = tid; q < SSM_CHUNK * CB / 4; q += NT) {
-                int st = q / (CB / 4), c4 = q % (CB / 4) * 4;
-                bool ok = t0 + st < T && e0 + c4 < E;
-                cp_async16(&in_dg[st][c4], ok ? dg + ((long)b * T + t0 + st) * E + e0 + c4 : dg, ok);
+            for (int q = lane; q < SSM_CHUNK * CH / 4; q += 32) {
+                int st = q / (CH / 4), ch = e0 + q % (CH / 4) * 4;
+                bool ok = t0 + st < T && ch < E;
+                cp_async16(&sm.dt[st][q % (CH / 4) * 4], ok ? dg + ((long)b * T + t0 + st) * E + ch : dg, ok);
             }
         } else {
-            for (int q = tid; q < SSM_CHUNK * CB; q += NT) {
-                int st = q / CB, c = q % CB;
-                in_dg[st][c] = t0 + st < T && e0 + c < E ? dg[((long)b * T + t0 + st) * E + e0 + c] : 0.0f;
+            for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
+                int st = q / CH, ch = e0 + q % CH;
+                sm.dt[st][q % CH] = t0 + st < T && ch < E ? dg[((long)b * T + t0 + st) * E + ch] : 0.0f;
             }
         }
-        scan_fetch_xvz<CB, VEC, X, NT>(in_xvz, xc, dtr, xz, b, ck, T, E, e0);
-        if (wi == 0) scan_fetch_bc<N, VEC>(sm.bc, xdbl, b, ck, T, R);
+        scan_fetch_xvz<CH, VEC>(sm.xvz, xc, dtr, xz, b, ck, T, E, e0);
+        if (wi == 0) scan_fetch_bc<N, VEC>(blk.bc, xdbl, b, ck, T, R);
         cp_async_commit();
+        float hc[NH]; // the chunk's checkpoint: the state before step t0
+        row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
         cp_async_wait<0>();
-        __syncthreads();
-        if (LH) {
-            if (wi == 0) scan_ksq<N>(sm.ksq, sm.bc);
-            __syncthreads();
-        }
+        __syncthreads(); // the B/C rows are in (and every warp is past the previous chunk's sums)
+        if (LH) scan_ksq<N>(sm.ksq, blk.bc);
+        __syncwarp();
 #pragma unroll
-        for (int r = 0; r < SSM_CHUNK * CB / NT; r++) {
-            int s = ps0 + r * (NT / CB);
-            float v = to_float(in_xvz[1][s][pc]) + bias, z = to_float(in_xvz[2][s][pc]), x = to_float(in_xvz[0][s][pc]), gd = in_dg[s][pc];
-            float sz = sigmoidf_(z), gz = gd * dsilu(z, sz);
-            bool in = t0 + s < T; // dt = 0 past T: a = 1, nothing moves
-            if constexpr (LH) { // dt = beta / (1 + beta s), s = |k|^2
-                float beta = sigmoidf_(v), rr = __fdividef(1.0f, 1.0f + beta * sm.ksq[s]), dt = in ? beta * rr : 0.0f;
-                sm.sc[pc][s] = make_float4(dt, dt * x, gd * z * sz, x);
-                sm.aux[pc][s] = make_float4(beta * (1.0f - beta) * rr * rr, gz, -beta * beta * rr * rr, 0.0f);
+        for (int r = 0; r < SSM_CHUNK / 2; r++) { // the pair splits the steps (a fixed trip count: independent chains)
+            int s = 2 * r + half;
+            float v = to_float(sm.xvz[1][s][cl]) + bias, z = to_float(sm.xvz[2][s][cl]), gd = sm.dt[s][cl];
+            float sz = sigmoidf_(z), ksq = LH ? sm.ksq[s] : 0.0f;
+            sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(v, ksq) : 0.0f; // dt = 0 past T: a = 1, nothing moves
+            sm.dy[s][cl] = gd * z * sz;
+            sm.gz[s][cl] = gd * dsilu(z, sz);
+            if (LH) { // dt = beta / (1 + beta s), s = |k|^2
+                float beta = sigmoidf_(v), r = __fdividef(1.0f, 1.0f + beta * ksq), r2 = r * r;
+                sm.fv[s][cl] = beta * (1.0f - beta) * r2;
+                sm.fk[s][cl] = -beta * beta * r2;
             } else {
-                float dt = in ? softplus_fast(v) : 0.0f;
-                sm.sc[pc][s] = make_float4(dt, dt * x, gd * z * sz, x);
-                sm.aux[pc][s] = make_float2(sigmoidf_(v), gz); // softplus' = sigmoid
+                sm.fv[s][cl] = sigmoidf_(v); // softplus' = sigmoid
             }
         }
-        __syncthreads(); // the inputs are consumed: sm.u becomes the stages
-        // 2. the groups' channels; the chunk's B/C values of this lane's state in registers
-        float Bs[SSM_CHUNK], Cs[SSM_CHUNK], dB[SSM_CHUNK], dC[SSM_CHUNK], dks[L::RS]; // dB/dC: sums over the group's channels
-#pragma unroll
-        for (int s = 0; s < SSM_CHUNK; s++) { Bs[s] = sm.bc[s][n]; Cs[s] = sm.bc[s][N + n]; dB[s] = 0.0f; dC[s] = 0.0f; }
-#pragma unroll
-        for (int r = 0; r < L::RS; r++) dks[r] = 0.0f;
+        __syncwarp();
+        // 2. sub-chunks from the last
 #pragma unroll 1
-        for (int k = 0; k < L::K; k++) {
-            int c = gi + k * L::NG;
-            float hc = hc_next;
-            int cn = k + 1 < L::K ? c + L::NG : gi, ckn = k + 1 < L::K ? ck : ck - 1;
-            if (ckn >= 0) hc_next = hck[(((long)b * n_ck + ckn) * E + (e0 + cn < E ? e0 + cn : 0)) * N + n];
-            float A2 = 0.0f, dh, dA = 0.0f;
-            if constexpr (LH) dh = sm.carry[c][n];
-            else { float2 cv = sm.carry[c][n]; dh = cv.x; dA = cv.y; A2 = sm.A2[c][n]; }
-            float hs[SSM_CHUNK + 1], as[SSM_CHUNK]; // hs[s]: the state before step s; as[s]: its decay
-            hs[0] = hc;
+        for (int q = SSM_CHUNK / SUB - 1; q >= 0; q--) {
+            float h[NH];
 #pragma unroll
-            for (int s = 0; s < SSM_CHUNK; s++) {
-                float4 p = sm.sc[c][s]; // (dt, dt x, dy, x)
-                as[s] = LH ? 1.0f - p.x * Bs[s] * Bs[s] : ex2_approx(p.x * A2);
-                hs[s + 1] = as[s] * hs[s] + p.y * Bs[s];
+            for (int j = 0; j < NH; j++) h[j] = hc[j];
+#pragma unroll 4
+            for (int s = 0; s < q * SUB; s++) scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
+#pragma unroll
+            for (int i = 0; i < SUB; i++) { // slot i: the state before step i of the sub-chunk
+                int s = q * SUB + i;
+                hist_put<NH>(hist + i * NH * 32, h);
+                scan_bwd_recompute<NH, LH>(h, A2, &blk.bc[s][n0], sm.dt[s][cl], to_float(sm.xvz[0][s][cl]));
             }
+            float ht[NH]; // the state after the step: h for the sub-chunk's last step, then the previous step's hp
 #pragma unroll
-            for (int s = SSM_CHUNK - 1; s >= 0; s--) {
-                float4 p = sm.sc[c][s];
-                float dy = p.z, yv = hs[s + 1] * Cs[s], Q;
-                dC[s] += dy * hs[s + 1]; // dC_t / dq
-                dh += dy * Cs[s];        // dL/dh[t]
-                float S = dh * Bs[s];
-                if (LH) { // a = 1 - dt k^2, b = dt x k
-                    float da = dh * hs[s]; // dL/da
-                    Q = da * Bs[s] * Bs[s];
-                    dB[s] += fmaf(-2.0f * p.x * da, Bs[s], dh * p.y); // dk
-                    dh *= as[s]; // on to dL/dh[t-1]
-                } else {  // a = 2^(dt A2)
-                    dB[s] += dh * p.y; // dB_t
-                    dh *= as[s];       // on to dL/dh[t-1]
-                    float daa = dh * hs[s]; // (dL/da) a
-                    Q = daa * A2;
-                    dA += daa * p.x;
+            for (int j = 0; j < NH; j++) ht[j] = h[j];
+#pragma unroll
+            for (int i = SUB - 1; i >= 0; i--) {
+                int s = q * SUB + i;
+                float x = to_float(sm.xvz[0][s][cl]), dt = sm.dt[s][cl], dtx = dt * x, dy = sm.dy[s][cl];
+                float hp[NH], Bs[NH], Cs[NH], vals[NG * 16]; // vals: [dB_t or dk | dC_t or dq] of this lane's states
+                hist_get<NH>(hp, hist + i * NH * 32);
+                row_get<NH>(Bs, &blk.bc[s][n0]);
+                row_get<NH>(Cs, &blk.bc[s][N + n0]);
+                float y = 0.0f, S = 0.0f, Q = 0.0f; // S = sum dh B (d dt via b and dxc); Q: d dt via a
+#pragma unroll
+                for (int j = 0; j < NH; j++) {
+                    float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
+                    y += ht[j] * Cs[j];
+                    vals[NH + j] = dy * ht[j]; // dC_t / dq
+                    dh[j] += dy * Cs[j];       // dL/dh[t]
+                    float da = dh[j] * hp[j];  // dL/da
+                    S += dh[j] * Bs[j];
+                    if (LH) { // a = 1 - dt k^2, b = dt x k
+                        Q += da * Bs[j] * Bs[j];
+                        vals[j] = fmaf(-2.0f * dt * da, Bs[j], dh[j] * dtx); // dk
+                    } else {  // a = 2^(dt A2)
+                        float daa = da * a;
+                        Q += daa * A2[j];
+                        dA[j] += daa * dt;
+                        vals[j] = dh[j] * dtx; // dB_t
+                    }
+                    dh[j] *= a; // on to dL/dh[t-1]
+                    ht[j] = hp[j];
                 }
-                stage[s * N + (n ^ (s & SW))] = make_float4(S, Q, yv, 0.0f);
-            }
-            if constexpr (LH) sm.carry[c][n] = dh;
-            else sm.carry[c][n] = make_float2(dh, dA);
-            __syncwarp();
-            // the sums over the states: lane n finishes step n (N < 16: n, n + N, ...; N 32: lanes 16-31 add the upper 16 states)
-            float sdD = 0.0f, sdb = 0.0f, Dd = sm.Dd[c];
+                y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * x; // the pair's two halves
+                S += __shfl_xor_sync(0xffffffff, S, 1);
+                Q += __shfl_xor_sync(0xffffffff, Q, 1);
+                float ddt = LH ? x * S - Q : fmaf(Q, 0.6931471805599453f, x * S), dx = fmaf(dt, S, dy * Dd);
 #pragma unroll
-            for (int r = 0; r < L::RS; r++) {
-                constexpr int NJ = N == 32 ? 16 : N;
-                int s = N >= 16 ? (lane & 15) : n + r * N, j0 = N == 32 ? (lane >> 4) * 16 : 0;
-                float Ss = 0.0f, Qs = 0.0f, Ys = 0.0f;
+                for (int k = N; k < NG * 16; k++) vals[k] = 0.0f;
 #pragma unroll
-                for (int j = 0; j < NJ; j++) {
-                    float4 q = stage[s * N + ((j0 + j) ^ (s & SW))];
-                    Ss += q.x; Qs += q.y; Ys += q.z;
+                for (int grp = 0; grp < NG; grp++) { // this warp's sums over its channels, into shared memory
+                    float v16[16];
+#pragma unroll
+                    for (int k = 0; k < 16; k++) v16[k] = vals[grp * 16 + k];
+                    float tot = half_reduce_scatter16(v16);
+                    int k = grp * 16 + (lane >> 1); // value k of this half: dB/dk of n0 + k, or dC/dq of n0 + k - NH
+                    if (k < N) blk.sums[wi][s][k < NH ? n0 + k : N + n0 + k - NH] = tot;
                 }
-                if (N == 32) {
-                    Ss += __shfl_xor_sync(0xffffffff, Ss, 16);
-                    Qs += __shfl_xor_sync(0xffffffff, Qs, 16);
-                    Ys += __shfl_xor_sync(0xffffffff, Ys, 16);
+                if (LH) {
+                    float dks = warp_sum(lead ? ddt * sm.fk[s][cl] : 0.0f);
+                    if (lane == 0) blk.sums[wi][s][2 * N] = dks;
                 }
-                float4 p = sm.sc[c][s];
-                typename ScanBwdSmem<N, LH, X>::Aux ax = sm.aux[c][s];
-                float dt = p.x, dy = p.z, x = p.w, y = Ys + Dd * x;
-                float ddt = LH ? x * Ss - Qs : fmaf(Qs, 0.6931471805599453f, x * Ss), dv = ax.x * ddt; // d dt, d dt_proj (0 past T)
-                if (N == 32) __syncwarp(); // lanes 16-31 have read the slot the lower lanes overwrite
-                if (N < 32 || lane < 16) {
-                    sm.sc[c][s] = make_float4(fmaf(dt, Ss, dy * Dd), dv, ax.y * y, 0.0f); // dxc, d dt_proj, dz
-                    sdD += dy * x;
-                    sdb += dv;
-                    if constexpr (LH) dks[r] += ddt * ax.z;
+                if (lead) { // the step's outputs replace its inputs (the partner has read them: the shuffles wait for it)
+                    float dv = sm.fv[s][cl] * ddt; // d dt_proj (zero past T: dt = 0 there)
+                    dD += dy * x;
+                    dbias += dv;
+                    sm.dy[s][cl] = dx;
+                    sm.gz[s][cl] *= y;
+                    sm.fv[s][cl] = dv;
                 }
-            }
-#pragma unroll
-            for (int o = N / 2; o >= 1; o /= 2) { // over the group's lanes (N 32: the upper half added nothing)
-                sdD += __shfl_xor_sync(0xffffffff, sdD, o);
-                sdb += __shfl_xor_sync(0xffffffff, sdb, o);
-            }
-            if (n == 0) { sm.acc[c].x += sdD; sm.acc[c].y += sdb; }
-            __syncwarp(); // the stage is read before the next channel writes it
-        }
-        // 3. the warp's sums over channels: its groups' registers added by shuffles, written by group 0
-#pragma unroll
-        for (int o = N; o < 32; o *= 2) {
-#pragma unroll
-            for (int s = 0; s < SSM_CHUNK; s++) {
-                dB[s] += __shfl_xor_sync(0xffffffff, dB[s], o);
-                dC[s] += __shfl_xor_sync(0xffffffff, dC[s], o);
-            }
-#pragma unroll
-            for (int r = 0; r < L::RS; r++) dks[r] += __shfl_xor_sync(0xffffffff, dks[r], o);
-        }
-        if (lane < N) {
-#pragma unroll
-            for (int s = 0; s < SSM_CHUNK; s++) { wsums[s * PW + n] = dB[s]; wsums[s * PW + N + n] = dC[s]; }
-            if (LH) {
-#pragma unroll
-                for (int r = 0; r < L::RS; r++)
-                    if (N < 32 || lane < 16) wsums[(N >= 16 ? (lane & 15) : n + r * N) * PW + 2 * N] = dks[r];
             }
         }
+        __syncwarp();
+        // 3. dxc (fp32), d dt_proj and dz (X) out
+        if (VEC) {
+#pragma unroll
+            for (int q = lane; q < SSM_CHUNK * CH / 4; q += 32) {
+                int s = q / (CH / 4), c0 = q % (CH / 4) * 4;
+                if (t0 + s < T && e0 + c0 < E) *(float4*)&dxc[((long)b * T + t0 + s) * E + e0 + c0] = *(const float4*)&sm.dy[s][c0];
+            }
+#pragma unroll
+            for (int q = lane; q < SSM_CHUNK * CH / 8; q += 32) {
+                int s = q / (CH / 8), c0 = q % (CH / 8) * 8;
+                if (t0 + s >= T || e0 + c0 >= E) continue;
+                long row = (long)b * T + t0 + s;
+                store8(&ddtr[row * E + e0 + c0], &sm.fv[s][c0]);
+                store8(&dxz[row * 2 * E + E + e0 + c0], &sm.gz[s][c0]);
+            }
+        } else {
+            for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
+                int s = q / CH, c = q % CH;
+                if (t0 + s >= T || e0 + c >= E) continue;
+                long row = (long)b * T + t0 + s;
+                dxc[row * E + e0 + c] = sm.dy[s][c];
+                store_as(&ddtr[row * E + e0 + c], sm.fv[s][c]);
+                store_as(&dxz[row * 2 * E + E + e0 + c], sm.gz[s][c]);
+            }
+        }
+        // 4. the block's sums over its 64 channels: one partial row per (step, block), added up by ssm_partials_reduce_kernel
         __syncthreads();
-        // the block's sums over its 64 channels: one partial row per (step, block)
-        for (int j = tid; j < SSM_CHUNK * PW; j += NT) {
+        for (int j = threadIdx.x; j < SSM_CHUNK * PW; j += 32 * SSM_BWD_WARPS) {
             int s = j / PW, col = j % PW;
             if (t0 + s >= T) break;
             float tot = 0.0f;
 #pragma unroll
-            for (int w = 0; w < SSM_BWD_WARPS; w++) tot += sm.u[w * L::G * L::SGRP + s * PW + col];
+            for (int w = 0; w < SSM_BWD_WARPS; w++) tot += blk.sums[w][s][col];
             part_bc[(((long)b * T + t0 + s) * gridDim.x + blockIdx.x) * PW + col] = tot;
         }
-        // dxc (fp32), d dt_proj and dz (X) of the chunk, coalesced along channels
-        for (int q = tid; q < SSM_CHUNK * CB; q += NT) {
-            int s = q / CB, c = q % CB;
-            if (t0 + s >= T || e0 + c >= E) continue;
-            float4 o = sm.sc[c][s];
-            long row = (long)b * T + t0 + s;
-            dxc[row * E + e0 + c] = o.x;
-            store_as(&ddtr[row * E + e0 + c], o.y);
-            store_as(&dxz[row * 2 * E + E + e0 + c], o.z);
-        }
-        __syncthreads(); // before the next chunk's copy overwrites sm.u and step 1 rewrites sm.sc
     }
-    // per (b, channel): [dA_log (N) | dD | dt bias], each written by the lane that kept it
-    for (int k = 0; k < L::K; k++) {
-        int c = gi + k * L::NG, e = e0 + c;
-        if (e >= E) continue;
-        float* pad = part_ad + ((long)b * E + e) * (N + 2);
-        float dAl = 0.0f; // dA/dA_log = A = A2 ln 2
-        if constexpr (!LH) dAl = sm.carry[c][n].y * sm.A2[c][n] * 0.6931471805599453f;
-        pad[n] = dAl;
-        if (n == 0) { pad[N] = sm.acc[c].x; pad[N + 1] = sm.acc[c].y; }
-    }
+    if (!active) return;
+    float* pad = part_ad + ((long)b * E + e) * (N + 2); // per batch row: dA_log (N), dD, the dt bias
+#pragma unroll
+    for (int j = 0; j < NH; j++) pad[n0 + j] = dA[j] * A2[j] * 0.6931471805599453f; // dA/dA_log = A = A2 ln 2
+    if (half == 0) { pad[N] = dD; pad[N + 1] = dbias; }
 }
 
 /* dxdbl's B/k and C/q columns (written) from the per-warp partial rows; Longhorn adds the path
@@ -2434,8 +2463,10 @@ static void ssm_scan_forward(X* g, float* hck, const X* xc, const X* dtr, const 
 /* the backward's scratch: partial rows per (b,t) and block of channels, [dB_t or dk (N) | dC_t or
  * dq (N) | d|k|^2 (longhorn)], then per (b, e) [dA_log (N) | dD | dt bias] */
 template <int N, int LH, typename X>
-static size_t ssm_bwd_smem() { return sizeof(ScanBwdSmem<N, LH, X>); }
-static int ssm_bwd_blocks(int E) { return ceil_div(E, SSM_BWD_CB); }
+static size_t ssm_bwd_smem() {
+    return sizeof(ScanBwdShared<N, LH>) + SSM_BWD_WARPS * (sizeof(ScanBwdSmem<N, LH, X>) + SSM_BWD_SUB * (N / 2) * 32 * sizeof(float));
+}
+static int ssm_bwd_blocks(int E) { return ceil_div(E, SSM_BWD_CH * SSM_BWD_WARPS); }
 static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
     return (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1) + (size_t)B * E * (N + 2);
 }
