@@ -476,6 +476,20 @@ int main(void) {
         check("encoder_backward dwte", d_dwte, dwte, (size_t)V * C, 1e-5);
         check("encoder_backward dwpe", d_dwpe, dwpe, (size_t)T * C, 1e-5);
     }
+    { // encoder backward with a frequent token (half the positions: many rows per partial sum),
+      // more positions than one listing chunk and more columns than one pass of the block
+        int Bs = 2, Ts = 2500, Cs = 1100, Vs = 7, Ns = Bs * Ts;
+        int* idx = (int*)mallocCheck(Ns * sizeof(int));
+        for (int i = 0; i < Ns; i++) idx[i] = rng_below(&rng, 2) ? 0 : (int)rng_below(&rng, Vs);
+        float *dout = rand_host((size_t)Ns * Cs, 1), *dwte = (float*)mallocCheck((size_t)Vs * Cs * 4);
+        encoder_backward(dwte, NULL, dout, idx, Bs, Ts, Cs);
+        int* d_idx = (int*)to_gpu(idx, Ns * sizeof(int));
+        float *d_dout = to_gpu(dout, (size_t)Ns * Cs * 4), *d_dwte;
+        cudaCheck(cudaMalloc(&d_dwte, (size_t)Vs * Cs * 4));
+        cudaCheck(cudaMemset(d_dwte, 0, (size_t)Vs * Cs * 4));
+        gpu::encoder_backward(d_dwte, NULL, d_dout, d_idx, Bs, Ts, Cs, Vs);
+        check("encoder_backward dwte (a token at half the positions, N 5000, C 1100)", d_dwte, dwte, (size_t)Vs * Cs, 1e-5);
+    }
     { // linear forward / backward through cuBLAS, odd output width, with bias
         int Cin = 96, OC = 259;
         float *x = rand_host((size_t)N * Cin, 1), *W = rand_host((size_t)OC * Cin, 0.1), *bias = rand_host(OC, 1), *dout = rand_host((size_t)N * OC, 1);
