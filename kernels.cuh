@@ -1645,7 +1645,9 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
  * recomputed from x and dxc. W <= CONV_MAX_W; W <= 4 has its own (smaller) instances.
  * ============================================================================================ */
 #define CONV_MAX_W 8
-#define CONV_SEG 64
+#ifndef CONV_SEG
+#define CONV_SEG 64 /* steps per thread (dev/bench/bench_scan built with -DCONV_SEG=S measures others) */
+#endif
 /* channels per thread (V) and steps whose loads are issued together (U), measured by
  * dev/bench/bench_scan's conv table (H100, B16 T1024 E1536 bf16) */
 #define CONV_FWD_V 2
