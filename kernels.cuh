@@ -2337,18 +2337,19 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
                     y += ht[j] * Cs[j];
                     vals[NH + j] = dy * ht[j]; // dC_t / dq
                     dh[j] += dy * Cs[j];       // dL/dh[t]
-                    float da = dh[j] * hp[j];  // dL/da
                     S += dh[j] * Bs[j];
                     if (LH) { // a = 1 - dt k^2, b = dt x k
+                        float da = dh[j] * hp[j]; // dL/da
                         Q += da * Bs[j] * Bs[j];
                         vals[j] = fmaf(-2.0f * dt * da, Bs[j], dh[j] * dtx); // dk
+                        dh[j] *= a; // on to dL/dh[t-1]
                     } else {  // a = 2^(dt A2)
-                        float daa = da * a;
+                        vals[j] = dh[j] * dtx; // dB_t
+                        dh[j] *= a;            // on to dL/dh[t-1]
+                        float daa = dh[j] * hp[j]; // (dL/da) a, from dL/dh[t-1] = (dL/dh[t]) a: one multiply fewer
                         Q += daa * A2[j];
                         dA[j] += daa * dt;
-                        vals[j] = dh[j] * dtx; // dB_t
                     }
-                    dh[j] *= a; // on to dL/dh[t-1]
                     ht[j] = hp[j];
                 }
                 y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * x; // the pair's two halves
