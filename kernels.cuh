@@ -2336,14 +2336,15 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
                 float y = 0.0f, S = 0.0f, Q = 0.0f; // S = sum dh B (d dt via b and dxc); Q: d dt via a
 #pragma unroll
                 for (int j = 0; j < NH; j++) {
-                    float a = LH ? 1.0f - dt * Bs[j] * Bs[j] : ex2_approx(dt * A2[j]);
+                    float k2 = Bs[j] * Bs[j]; // (longhorn: k^2 once for a and Q)
+                    float a = LH ? fmaf(-dt, k2, 1.0f) : ex2_approx(dt * A2[j]);
                     y += ht[j] * Cs[j];
                     vals[NH + j] = dy * ht[j]; // dC_t / dq
                     dh[j] += dy * Cs[j];       // dL/dh[t]
                     S += dh[j] * Bs[j];
                     if (LH) { // a = 1 - dt k^2, b = dt x k
                         float da = dh[j] * hp[j]; // dL/da
-                        Q += da * Bs[j] * Bs[j];
+                        Q += da * k2;
                         vals[j] = fmaf(-2.0f * dt * da, Bs[j], dh[j] * dtx); // dk
                         dh[j] *= a; // on to dL/dh[t-1]
                     } else {  // a = 2^(dt A2)
