@@ -1635,7 +1635,8 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
  * causal depthwise conv1d (Mamba, Longhorn), fused with the SiLU that follows it in the block:
  *   xc[b,t,e] = SiLU(xconv[b,t,e]),  xconv[b,t,e] = bias[e] + sum_w W[e,w] x[b,t-(W-1)+w,e]
  * x rows have stride ldx (the xs half of in_proj's output, ldx = 2E). One thread walks V
- * consecutive channels of one batch row through CONV_SEG consecutive steps and slides the last
+ * consecutive channels of one batch row through a segment of consecutive steps (CONV_FWD_SEG,
+ * CONV_BWD_SEG) and slides the last
  * W inputs through registers, so every input is read once (taps indexed by how far back they
  * look: tap k has weight W[e, W-1-k]). V > 1 channels per thread make each access wider, and the
  * loads of U steps are issued together; rows that are not 16-byte aligned take V = 1.
@@ -1646,8 +1647,14 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
  * recomputed from x and dxc. W <= CONV_MAX_W; W <= 4 has its own (smaller) instances.
  * ============================================================================================ */
 #define CONV_MAX_W 8
-#ifndef CONV_SEG
-#define CONV_SEG 64 /* steps per thread (dev/bench/bench_scan built with -DCONV_SEG=S measures others) */
+/* steps per thread: the forward's and the backward's segment length (bench_scan built with
+ * -DCONV_FWD_SEG=.. -DCONV_BWD_SEG=.. measures others; H100, B16 T1024 E1536: forward 64 0.050 ms,
+ * 128 0.062; backward with its weight reduce 64 0.130 ms, 128 0.122, 32 0.151, 256 0.180) */
+#ifndef CONV_FWD_SEG
+#define CONV_FWD_SEG 64
+#endif
+#ifndef CONV_BWD_SEG
+#define CONV_BWD_SEG 128
 #endif
 /* channels per thread (V) and steps whose loads are issued together (U), measured by
  * dev/bench/bench_scan's conv table (H100, B16 T1024 E1536 bf16) */
@@ -1696,17 +1703,17 @@ __device__ inline void store_v(X* p, const float (&v)[V]) {
         for (int u = 0; u < V; u++) store_as(&p[u], v[u]);
     }
 }
-/* grid: (ceil(E / (128 V)), B * n_seg), 128 threads; n_seg = ceil(T / CONV_SEG) */
-static dim3 conv1d_grid(int B, int T, int E, int V) { return dim3(ceil_div(E, 128 * V), B * ceil_div(T, CONV_SEG)); }
+/* grid: (ceil(E / (128 V)), B * n_seg), 128 threads; n_seg = ceil(T / seg) */
+static dim3 conv1d_grid(int B, int T, int E, int V, int seg) { return dim3(ceil_div(E, 128 * V), B * ceil_div(T, seg)); }
 /* this thread's first channel, row and steps [t0, t1); false past E */
 struct ConvSeg { int e, b, t0, t1; };
-template <int V>
+template <int V, int SEG>
 __device__ inline bool conv1d_seg(ConvSeg& S, int T, int E) {
-    int n_seg = (T + CONV_SEG - 1) / CONV_SEG;
+    int n_seg = (T + SEG - 1) / SEG;
     S.e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
     S.b = blockIdx.y / n_seg;
-    S.t0 = (blockIdx.y % n_seg) * CONV_SEG;
-    S.t1 = min(T, S.t0 + CONV_SEG);
+    S.t0 = (blockIdx.y % n_seg) * SEG;
+    S.t1 = min(T, S.t0 + SEG);
     return S.e < E;
 }
 /* the taps' weights w[k][u] = W[e+u, W-1-k] (zeros for k >= W) and the bias */
@@ -1732,7 +1739,7 @@ __device__ inline void conv1d_dot(float (&s)[V], const float (&w)[WM][V], const 
 template <int V, int WM, int U, typename X>
 __global__ void conv1d_silu_forward_kernel(X* xc, const X* x, int ldx, const float* weight, const float* bias, int T, int E, int W) {
     ConvSeg S;
-    if (!conv1d_seg<V>(S, T, E)) return;
+    if (!conv1d_seg<V, CONV_FWD_SEG>(S, T, E)) return;
     float w[WM][V], bb[V], win[WM][V]; // after the step at t: win[k] = x[t-k]
     conv1d_weights<V, WM>(w, bb, weight, bias, S.e, W);
 #pragma unroll
@@ -1767,9 +1774,9 @@ static bool conv1d_vec(const void* a, const void* b, int E, int ldx) { return E 
 template <typename X>
 static void conv1d_silu_forward(X* xc, const X* x, int ldx, const float* weight, const float* bias, int B, int T, int E, int W) {
     constexpr int V = CONV_FWD_V, U = CONV_FWD_U;
-    if (W <= 4 && conv1d_vec(xc, x, E, ldx)) conv1d_silu_forward_kernel<V, 4, U><<<conv1d_grid(B, T, E, V), 128>>>(xc, x, ldx, weight, bias, T, E, W);
-    else if (W <= 4) conv1d_silu_forward_kernel<1, 4, U><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
-    else conv1d_silu_forward_kernel<1, CONV_MAX_W, U><<<conv1d_grid(B, T, E, 1), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    if (W <= 4 && conv1d_vec(xc, x, E, ldx)) conv1d_silu_forward_kernel<V, 4, U><<<conv1d_grid(B, T, E, V, CONV_FWD_SEG), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    else if (W <= 4) conv1d_silu_forward_kernel<1, 4, U><<<conv1d_grid(B, T, E, 1, CONV_FWD_SEG), 128>>>(xc, x, ldx, weight, bias, T, E, W);
+    else conv1d_silu_forward_kernel<1, CONV_MAX_W, U><<<conv1d_grid(B, T, E, 1, CONV_FWD_SEG), 128>>>(xc, x, ldx, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
 }
 /* dxconv_t = dxc_t SiLU'(xconv_t) */
@@ -1784,7 +1791,7 @@ template <int V, int WM, int U, typename X>
 __global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, const float* dxc, const X* x, const float* weight,
                                             const float* bias, int T, int E, int W) {
     ConvSeg S;
-    if (!conv1d_seg<V>(S, T, E)) return;
+    if (!conv1d_seg<V, CONV_BWD_SEG>(S, T, E)) return;
     float w[WM][V], bb[V], win[WM][V], ahead[WM][V], acc[WM + 1][V]; // win[k] = x[t-k], ahead[k] = dxconv[t+k]
     conv1d_weights<V, WM>(w, bb, weight, bias, S.e, W);
     const X* xrow = x + (long)S.b * T * ldx + S.e;
@@ -1878,16 +1885,16 @@ __global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const
     else dbias[e] += s;
 }
 /* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums) */
-static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_SEG) * E * (CONV_MAX_W + 1); }
+static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_BWD_SEG) * E * (CONV_MAX_W + 1); }
 /* dx (written, stride ldx) and x: X as in the forward (dx feeds in_proj's backward matmul); dxc fp32 */
 template <typename X>
 static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, float* scratch, const float* dxc, const X* x,
                                  const float* weight, const float* bias, int B, int T, int E, int W) {
-    int n_rows = B * ceil_div(T, CONV_SEG);
+    int n_rows = B * ceil_div(T, CONV_BWD_SEG);
     if (W <= 4 && conv1d_vec(dx, x, E, ldx) && aligned(dxc, 16))
-        conv1d_silu_backward_kernel<CONV_BWD_V, 4, CONV_BWD_U><<<conv1d_grid(B, T, E, CONV_BWD_V), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
-    else if (W <= 4) conv1d_silu_backward_kernel<1, 4, CONV_BWD_U><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
-    else conv1d_silu_backward_kernel<1, CONV_MAX_W, CONV_BWD_U><<<conv1d_grid(B, T, E, 1), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+        conv1d_silu_backward_kernel<CONV_BWD_V, 4, CONV_BWD_U><<<conv1d_grid(B, T, E, CONV_BWD_V, CONV_BWD_SEG), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+    else if (W <= 4) conv1d_silu_backward_kernel<1, 4, CONV_BWD_U><<<conv1d_grid(B, T, E, 1, CONV_BWD_SEG), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
+    else conv1d_silu_backward_kernel<1, CONV_MAX_W, CONV_BWD_U><<<conv1d_grid(B, T, E, 1, CONV_BWD_SEG), 128>>>(dx, ldx, scratch, dxc, x, weight, bias, T, E, W);
     cudaCheck(cudaGetLastError());
     conv1d_dweight_reduce_kernel<<<ceil_div((long)E * (CONV_MAX_W + 1), 32), dim3(32, CONV_RED_SLICES)>>>(dweight, dbias, scratch, n_rows, E, W);
     cudaCheck(cudaGetLastError());

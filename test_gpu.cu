@@ -661,7 +661,7 @@ int main(void) {
     // SSM kernels (fp32: tight; bf16 activations: loose)
     test_conv1d<float>(2, 37, 80, 4);
     test_conv1d<float>(1, 9, 64, 7);
-    test_conv1d<float>(2, 150, 48, 4); // several CONV_SEG segments
+    test_conv1d<float>(2, 300, 48, 4); // several segments (CONV_FWD_SEG, CONV_BWD_SEG)
     test_conv1d<__nv_bfloat16>(2, 150, 48, 4);
     test_conv1d<__nv_bfloat16>(2, 70, 36, 3); // rows not 16-byte aligned: one channel per thread
     test_conv1d<float>(1, 130, 24, 2);

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     // uses CONV_FWD_V/U and CONV_BWD_V/U)
     printf("\n| conv kernel | V | U | ms | GB/s |\n|---|---:|---:|---:|---:|\n");
     auto conv_fwd = [&](auto kernel, int V, int U) {
-        double ms = median_ms([&] { kernel<<<gpu::conv1d_grid(B, T, E, V), 128>>>(xcv, xz, 2 * E, conv_w, conv_b, T, E, W); }, 20);
+        double ms = median_ms([&] { kernel<<<gpu::conv1d_grid(B, T, E, V, CONV_FWD_SEG), 128>>>(xcv, xz, 2 * E, conv_w, conv_b, T, E, W); }, 20);
         printf("| forward | %d | %d | %.3f | %.0f |\n", V, U, ms, 4.0 * n / ms / 1e6);
     };
     conv_fwd(gpu::conv1d_silu_forward_kernel<1, 4, 1, __nv_bfloat16>, 1, 1);
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
     conv_fwd(gpu::conv1d_silu_forward_kernel<4, 4, 8, __nv_bfloat16>, 4, 8);
     conv_fwd(gpu::conv1d_silu_forward_kernel<8, 4, 4, __nv_bfloat16>, 8, 4);
     auto conv_bwd = [&](auto kernel, int V, int U) {
-        double ms = median_ms([&] { kernel<<<gpu::conv1d_grid(B, T, E, V), 128>>>(dxz, 2 * E, conv_scr, dxc, xz, conv_w, conv_b, T, E, W); }, 20);
+        double ms = median_ms([&] { kernel<<<gpu::conv1d_grid(B, T, E, V, CONV_BWD_SEG), 128>>>(dxz, 2 * E, conv_scr, dxc, xz, conv_w, conv_b, T, E, W); }, 20);
         printf("| backward (one pass, without the weight reduce) | %d | %d | %.3f | %.0f |\n", V, U, ms, 8.0 * n / ms / 1e6);
     };
     conv_bwd(gpu::conv1d_silu_backward_kernel<1, 4, 1, __nv_bfloat16>, 1, 1);
