@@ -2171,9 +2171,6 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
 #ifndef SSM_BWD_SUB
 #define SSM_BWD_SUB 8
 #endif
-#ifndef SSM_BWD_STEP_UNROLL
-#define SSM_BWD_STEP_UNROLL 8 /* backward steps of a sub-chunk unrolled (2 and 4 measured slower) */
-#endif
 #ifndef SSM_BWD_MIN_BLOCKS
 #define SSM_BWD_MIN_BLOCKS (SSM_BWD_SUB <= 8 ? 3 : 2) /* blocks of SSM_BWD_WARPS warps per SM */
 #endif
@@ -2257,7 +2254,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
     X* __restrict__ dxz, float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB, STEP_UNROLL = SSM_BWD_STEP_UNROLL;
+    constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB;
     // shared memory (ssm_bwd_smem bytes): the block's ScanBwdShared, each warp's ScanBwdSmem, then
     // each warp's SUB slots of (NH, 32) states: the state before each step of a sub-chunk
     extern __shared__ float4 smem_all[];
@@ -2333,7 +2330,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
             float ht[NH]; // the state after the step: h for the sub-chunk's last step, then the previous step's hp
 #pragma unroll
             for (int j = 0; j < NH; j++) ht[j] = h[j];
-#pragma unroll STEP_UNROLL
+#pragma unroll // (fully: 2 or 4 measured slower, dev/runs/s14_call11)
             for (int i = SUB - 1; i >= 0; i--) {
                 int s = q * SUB + i;
                 float x = to_float(sm.xvz[0][s][cl]), dt = sm.dt[s][cl], dtx = dt * x, dy = sm.dy[s][cl];

@@ -2,7 +2,7 @@
  * bench_dw.cu -- the weight-gradient matmuls of config (b), dW (OC,C) += dout^T (OC,N) inp (N,C)
  * with N = 16384 tokens, as kernels.cuh's gemm() runs them (one cuBLAS call, beta 1), against the
  * same product split over the tokens into S slices (one strided-batched cuBLAS call into S fp32
- * buffers, then one kernel adding them to dW in a fixed order). The outputs are small next to
+ * buffers, then kernels.cuh's slice-sum kernel adding them to dW in a fixed order). The outputs are small next to
  * K = N (a 768 x 1536 dW is 58 tiles of 128 x 160 for 132 SMs), so one call may leave SMs idle.
  * Prints ms and TFLOP/s per shape and S, and the largest difference from the one-call result.
  * Build and run (repository root): make dev/bench/bench_dw && dev/bench/bench_dw
@@ -10,14 +10,6 @@
 #include "../../seqmodels.h"
 #include "../../kernels.cuh"
 #include "bench_util.cuh"
-
-__global__ void add_slices_kernel(float* out, const float* ws, int S, long n) {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float s = out[i];
-    for (int k = 0; k < S; k++) s += ws[k * n + i];
-    out[i] = s;
-}
 
 int main() {
     struct Shape { const char* name; int C, OC; } shapes[] = {
@@ -60,7 +52,7 @@ int main() {
                     cublasCheck(cublasGemmEx(gpu::cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, C, OC, rem, &one, inp + (long)full * Ks * C, CUDA_R_16BF, C,
                                              dout + (long)full * Ks * OC, CUDA_R_16BF, OC, &zero, ws + full * n, CUDA_R_32F, C, CUBLAS_COMPUTE_32F,
                                              CUBLAS_GEMM_DEFAULT));
-                add_slices_kernel<<<(int)((n + 255) / 256), 256>>>(out, ws, full + (rem > 0), n);
+                gpu::bias_grad_reduce_kernel<<<(int)((n + 255) / 256), 256>>>(out, ws, full + (rem > 0), (int)n); // (the slices added in order)
             };
             cudaCheck(cudaMemset(dW, 0, n * 4));
             run(dW);
