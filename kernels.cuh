@@ -1068,9 +1068,23 @@ static void attention_backward_rows(float* dqkv, const float* dout, const X* out
  * Position biases as in the row kernel.
  * -------------------------------------------------------------------------------------------- */
 typedef __nv_bfloat16 bf16;
-enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128, FA_LDB = FA_D + 8 /* bf16 row stride: ldmatrix rows hit distinct banks */ };
-#define FA_TILE_ELEMS (FA_TILE * FA_LDB)
+enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128 };
+#define FA_TILE_ELEMS (FA_TILE * FA_D)
 #define LOG2E_F 1.4426950408889634f
+
+/* The tensor-core engine: wgmma on sm_90a (Hopper), mma.sync everywhere else. Both compute the
+ * same products with the same accumulator layout, so the kernels below are written once. */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FA_WGMMA 1
+#else
+#define FA_WGMMA 0
+#endif
+
+/* Shared tiles are 64 rows x 64 bf16 = 128 bytes a row, unpadded, 1024-byte aligned, and
+ * "128-byte swizzled": the 16-byte chunk c of row r is stored at chunk position c ^ (r % 8).
+ * That is the layout wgmma's shared-memory descriptors read (mode 1 below), and it keeps the 8
+ * rows of an ldmatrix in distinct banks, as padding would. Element offset of chunk c of row r: */
+__device__ __forceinline__ int fa_sw(int r, int c) { return r * FA_D + (((c ^ r) & 7) << 3); }
 
 /* c (16x8 fp32) += a (16x16 bf16, row-major) b (16x8 bf16, col-major) */
 __device__ __forceinline__ void mma_bf16_16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
@@ -1103,30 +1117,125 @@ __device__ inline void cp_async4(void* dst, const void* src, bool valid) {
 __device__ inline void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
 __device__ inline void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+/* the tiles of every cp.async group but the newest N are in shared memory and visible to the
+ * whole block, the tensor cores' reads (wgmma's "async proxy") included */
+template <int N>
+__device__ __forceinline__ void fa_tiles_ready() {
+    cp_async_wait<N>();
+#if FA_WGMMA
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+    __syncthreads();
+}
+/* the dynamic shared memory of a tiled kernel, rounded up to the 1024 bytes the swizzle needs
+ * (the launch asks for FA_SMEM_ALIGN bytes more) */
+#define FA_SMEM_ALIGN 1024
+__device__ __forceinline__ unsigned char* fa_smem(unsigned char* smem) {
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(smem);
+    return smem + ((FA_SMEM_ALIGN - a % FA_SMEM_ALIGN) % FA_SMEM_ALIGN);
+}
 
 /* rows [t0, t0 + 64) of a (T, stride) bf16 matrix, 64 columns from src, into a shared tile,
  * asynchronously; rows past T are zeros */
 __device__ __forceinline__ void fa_load_tile(bf16* dst, const bf16* src, long stride, int t0, int T) {
     for (int i = threadIdx.x; i < FA_TILE * FA_D / 8; i += FA_THREADS) {
-        int r = i / (FA_D / 8), c = (i % (FA_D / 8)) * 8;
+        int r = i / (FA_D / 8), c = i % (FA_D / 8);
         bool in = t0 + r < T;
-        cp_async16(dst + r * FA_LDB + c, src + (long)(in ? t0 + r : 0) * stride + c, in);
+        cp_async16(dst + fa_sw(r, c), src + (long)(in ? t0 + r : 0) * stride + c * 8, in);
     }
 }
 /* rows [t0, t0 + 64) of a length-T float vector into shared memory (zeros past T) */
 __device__ __forceinline__ void fa_load_vec(float* dst, const float* src, int t0, int T) {
     for (int i = threadIdx.x; i < FA_TILE; i += FA_THREADS) cp_async4(dst + i, src + (t0 + i < T ? t0 + i : 0), t0 + i < T);
 }
-/* the A fragments (4 chunks of 16 columns) of rows r0.. r0 + 15 of a shared 64-wide tile */
+
+#if FA_WGMMA
+/* wgmma: the block's 4 warps (one warpgroup) multiply together; warp w receives rows 16w..16w+15
+ * of the 64 x 64 product in the same registers as mma.sync's m16n8 tiles (acc[n][e]: row g + 8
+ * (e / 2), column 8n + 2t + e % 2). B, and A when not in registers, are read from shared memory
+ * through a descriptor: the tile's address, the byte distance between groups of 8 rows (1024:
+ * 8 rows of 128 bytes) and the 128-byte swizzle mode. */
+__device__ __forceinline__ uint64_t wg_desc(const bf16* tile) {
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(tile);
+    return (uint64_t)((a & 0x3FFFF) >> 4) | (uint64_t)(16 >> 4) << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
+}
+__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wg_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+/* the accumulators are read only after the wait: tie them to it so the compiler keeps the order */
+__device__ __forceinline__ void wg_hold(float (*d)[4]) {
+    #pragma unroll
+    for (int n = 0; n < 8; n++)
+        #pragma unroll
+        for (int e = 0; e < 4; e++) asm volatile("" : "+f"(d[n][e])::"memory");
+}
+#define WG_ACC(d) "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
+    "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),          \
+    "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),          \
+    "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+#define WG_D32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
+               "%24, %25, %26, %27, %28, %29, %30, %31}"
+/* d (64x64) (+)= A (64x16) B (16x64), A and B^T (64 x 16) read from shared memory, both with the
+ * 16 k-elements contiguous ("K-major"); accumulate = 0 overwrites d */
+__device__ __forceinline__ void wg_mma_ss(float (*d)[4], uint64_t desc_a, uint64_t desc_b, int accumulate) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_D32 ", %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : WG_ACC(d) : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+}
+/* d (64x64) += A (64x16, this warp's 16 rows in 4 registers, mma.sync's A layout) B (16x64), B
+ * read from shared memory with its 64 n-elements contiguous ("MN-major": the transpose bit) */
+__device__ __forceinline__ void wg_mma_rs_bt(float (*d)[4], const uint32_t* a, uint64_t desc_b) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_D32 ", {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+                 : WG_ACC(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(1));
+}
+/* issue acc = A B^T (A, Bt: shared 64 x 64 tiles): 4 steps of k = 16, each 32 bytes further
+ * along the swizzled rows (the descriptor's address is in 16-byte units) */
+__device__ __forceinline__ void wg_issue_abt(float (*acc)[4], const bf16* A, const bf16* Bt) {
+    uint64_t da = wg_desc(A), db = wg_desc(Bt);
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++) wg_mma_ss(acc, da + 2 * kc, db + 2 * kc, kc > 0);
+}
+/* p (this warp's 16 x 64 fp32 accumulator tiles) as 4 A operands of k = 16, rounded to bf16.
+ * Packed before the wgmmas are issued: registers written between them make the compiler wait */
+__device__ __forceinline__ void wg_pack_a(uint32_t (*a)[4], const float (*p)[4]) {
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++) {
+        a[kc][0] = pack_bf16(p[2 * kc][0], p[2 * kc][1]);
+        a[kc][1] = pack_bf16(p[2 * kc][2], p[2 * kc][3]);
+        a[kc][2] = pack_bf16(p[2 * kc + 1][0], p[2 * kc + 1][1]);
+        a[kc][3] = pack_bf16(p[2 * kc + 1][2], p[2 * kc + 1][3]);
+    }
+}
+/* issue acc += A B (A packed by wg_pack_a; B a shared 64 x 64 tile): step kc takes rows 16 kc..
+ * of B, 2048 bytes further */
+__device__ __forceinline__ void wg_issue_pb(float (*acc)[4], const uint32_t (*a)[4], const bf16* B) {
+    uint64_t db = wg_desc(B);
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++) wg_mma_rs_bt(acc, a[kc], db + 128 * kc);
+}
+#else
+/* the A fragments (4 chunks of 16 columns) of rows r0.. r0 + 15 of a shared tile */
 __device__ __forceinline__ void fa_frag_a(uint32_t (*a)[4], const bf16* tile, int r0) {
     int lane = threadIdx.x % 32;
     #pragma unroll
-    for (int kc = 0; kc < 4; kc++) ldmatrix_x4(a[kc], tile + (r0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * FA_LDB + kc * 16 + (lane >> 4) * 8);
+    for (int kc = 0; kc < 4; kc++) ldmatrix_x4(a[kc], tile + fa_sw(r0 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * kc + (lane >> 4)));
 }
-/* acc (16 x 64: 8 tiles of 16x8) = a (16 x 64) times tile^T, tile a shared (64 rows, 64) matrix:
- * S = Q K^T with tile = K, dP = dO V^T with tile = V */
-__device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const uint32_t (*a)[4], const bf16* tile) {
+#endif
+
+/* acc (this warp's 16 x 64) = A (rows 16 warp.. of a shared 64 x 64 tile) times Bt^T, Bt a shared
+ * 64 x 64 tile: S = Q K^T (A = Q, Bt = K), dP = dO V^T, S^T = K Q^T, dP^T = V dO^T */
+__device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const bf16* A, const bf16* Bt) {
+#if FA_WGMMA
+    wg_fence();
+    wg_issue_abt(acc, A, Bt);
+    wg_commit();
+    wg_wait_all();
+    wg_hold(acc);
+#else
     int lane = threadIdx.x % 32;
+    uint32_t a[4][4];
+    fa_frag_a(a, A, (threadIdx.x / 32) * 16);
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
@@ -1134,16 +1243,26 @@ __device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const uint32_t (*a)[4
     #pragma unroll
     for (int kc = 0; kc < 4; kc++)
         #pragma unroll
-        for (int np = 0; np < 4; np++) { // rows np*16 .. +15 of the tile = two n tiles
+        for (int np = 0; np < 4; np++) { // rows np*16 .. +15 of Bt = two n tiles
             uint32_t b[4];
-            ldmatrix_x4(b, tile + (np * 16 + (lane >> 4) * 8 + (lane & 7)) * FA_LDB + kc * 16 + ((lane >> 3) & 1) * 8);
+            ldmatrix_x4(b, Bt + fa_sw(np * 16 + (lane >> 4) * 8 + (lane & 7), 2 * kc + ((lane >> 3) & 1)));
             mma_bf16_16816(acc[2 * np], a[kc], b[0], b[1]);
             mma_bf16_16816(acc[2 * np + 1], a[kc], b[2], b[3]);
         }
+#endif
 }
-/* acc (16 x 64) += p (16 x 64, fp32 accumulator layout, rounded to bf16 here) times tile, a
- * shared (64, 64) matrix: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
-__device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], const bf16* tile) {
+/* acc (16 x 64) += p (16 x 64, fp32 accumulator layout, rounded to bf16 here) times B, a shared
+ * (64, 64) tile: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
+__device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], const bf16* B) {
+#if FA_WGMMA
+    uint32_t a[4][4];
+    wg_pack_a(a, p);
+    wg_fence();
+    wg_issue_pb(acc, a, B);
+    wg_commit();
+    wg_wait_all();
+    wg_hold(acc);
+#else
     int lane = threadIdx.x % 32;
     #pragma unroll
     for (int kc = 0; kc < 4; kc++) { // 16 columns of p = the accumulator tiles 2kc, 2kc + 1
@@ -1152,11 +1271,46 @@ __device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], c
         #pragma unroll
         for (int dp = 0; dp < 4; dp++) {
             uint32_t b[4];
-            ldmatrix_x4_trans(b, tile + (kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * FA_LDB + dp * 16 + (lane >> 4) * 8);
+            ldmatrix_x4_trans(b, B + fa_sw(kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * dp + (lane >> 4)));
             mma_bf16_16816(acc[2 * dp], a, b[0], b[1]);
             mma_bf16_16816(acc[2 * dp + 1], a, b[2], b[3]);
         }
     }
+#endif
+}
+/* two independent products at once (wgmma: both in flight before the one wait) */
+__device__ __forceinline__ void fa_mm_abt2(float (*acc1)[4], const bf16* A1, const bf16* Bt1, float (*acc2)[4], const bf16* A2,
+                                           const bf16* Bt2) {
+#if FA_WGMMA
+    wg_fence();
+    wg_issue_abt(acc1, A1, Bt1);
+    wg_issue_abt(acc2, A2, Bt2);
+    wg_commit();
+    wg_wait_all();
+    wg_hold(acc1);
+    wg_hold(acc2);
+#else
+    fa_mm_abt(acc1, A1, Bt1);
+    fa_mm_abt(acc2, A2, Bt2);
+#endif
+}
+__device__ __forceinline__ void fa_mm_pb2(float (*acc1)[4], const float (*p1)[4], const bf16* B1, float (*acc2)[4],
+                                          const float (*p2)[4], const bf16* B2) {
+#if FA_WGMMA
+    uint32_t a1[4][4], a2[4][4];
+    wg_pack_a(a1, p1);
+    wg_pack_a(a2, p2);
+    wg_fence();
+    wg_issue_pb(acc1, a1, B1);
+    wg_issue_pb(acc2, a2, B2);
+    wg_commit();
+    wg_wait_all();
+    wg_hold(acc1);
+    wg_hold(acc2);
+#else
+    fa_mm_pb(acc1, p1, B1);
+    fa_mm_pb(acc2, p2, B2);
+#endif
 }
 /* where element e (0..3) of accumulator tile n lives: row g + 8 (e / 2), column 8n + 2t + e % 2 */
 __device__ inline int fa_row(int lane, int e) { return (lane >> 2) + 8 * (e >> 1); }
@@ -1221,8 +1375,8 @@ __device__ inline uint64_t fa_drop_idx(int b, int h, int H, int T, int i, int j)
 
 /* shared memory bytes: forward Q, K x2, V x2; backward (dK dV) K, V, Q x2, dO x2, LSE x2, D x2;
  * backward (dQ) Q, dO, K x2, V x2 */
-#define FA_FWD_SMEM (5 * FA_TILE_ELEMS * 2)
-#define FA_BWD_SMEM (6 * FA_TILE_ELEMS * 2 + 4 * FA_TILE * 4)
+#define FA_FWD_SMEM (5 * FA_TILE_ELEMS * 2 + FA_SMEM_ALIGN)
+#define FA_BWD_SMEM (6 * FA_TILE_ELEMS * 2 + 4 * FA_TILE * 4 + FA_SMEM_ALIGN)
 
 /* DROP: attention dropout on. A separate instance: the hash of every element's mask, unrolled
  * over the tile, would multiply the code size, and the kernels without it stall on instruction
@@ -1232,8 +1386,8 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
                                                                              int H, int pos, int n_masked, float p_drop,
                                                                              uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
-    extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16*)smem, *Ks = Qs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: two buffers each
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16 *Qs = (bf16*)fa_smem(smem_raw), *Ks = Qs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: two buffers each
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
@@ -1243,7 +1397,6 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
     fa_load_tile(Ks, base + C, stride, kt0 * FA_TILE, T);
     fa_load_tile(Vs, base + 2 * C, stride, kt0 * FA_TILE, T);
     cp_async_commit();
-    uint32_t qf[4][4]; // this warp's 16 query rows as A fragments, for every key tile
     float o[8][4], s[8][4];
     #pragma unroll
     for (int n = 0; n < 8; n++)
@@ -1258,10 +1411,8 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
             fa_load_tile(Vs + (cur ^ 1) * FA_TILE_ELEMS, base + 2 * C, stride, (kt + 1) * FA_TILE, T);
         }
         cp_async_commit();
-        cp_async_wait<1>(); // everything but the newest group: this tile (and Q) are in
-        __syncthreads();
-        if (kt == kt0) fa_frag_a(qf, Qs, warp * 16);
-        fa_mm_abt(s, qf, Ks + cur * FA_TILE_ELEMS); // S (16, 64) = Q K^T
+        fa_tiles_ready<1>(); // everything but the newest group: this tile (and Q) are in
+        fa_mm_abt(s, Qs, Ks + cur * FA_TILE_ELEMS); // S (16, 64) = Q K^T
         fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
         float mx[2] = {-INFINITY, -INFINITY};
         #pragma unroll
@@ -1336,8 +1487,8 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
                                                                                    int H, int pos, int n_masked, float p_drop,
                                                                                    uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
-    extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Ks = (bf16*)smem, *Vs = Ks + FA_TILE_ELEMS, *Qs = Vs + FA_TILE_ELEMS, *dOs = Qs + 2 * FA_TILE_ELEMS; // Q, dO: x2
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16 *Ks = (bf16*)fa_smem(smem_raw), *Vs = Ks + FA_TILE_ELEMS, *Qs = Vs + FA_TILE_ELEMS, *dOs = Qs + 2 * FA_TILE_ELEMS; // Q, dO: x2
     float *Ls = (float*)(dOs + 2 * FA_TILE_ELEMS), *Ds = Ls + 2 * FA_TILE;                               // x2 each
     int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, n_qt = ceil_div_dev(T, FA_TILE); // the first key tiles have the most work
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, k0 = kt * FA_TILE, j0 = k0 + warp * 16;
@@ -1369,17 +1520,10 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
             fa_load_vec(Ds + (cur ^ 1) * FA_TILE, D + row0, nq, T);
         }
         cp_async_commit();
-        cp_async_wait<1>();
-        __syncthreads();
+        fa_tiles_ready<1>();
         const bf16 *Q = Qs + cur * FA_TILE_ELEMS, *dO = dOs + cur * FA_TILE_ELEMS;
         const float *Lq = Ls + cur * FA_TILE, *Dq = Ds + cur * FA_TILE;
-        { // the K, V fragments are read again for every query tile: 32 registers fewer, a block more per SM
-            uint32_t kf[4][4], vf[4][4];
-            fa_frag_a(kf, Ks, warp * 16);
-            fa_mm_abt(s, kf, Q);   // S^T (16 keys, 64 queries) = K Q^T
-            fa_frag_a(vf, Vs, warp * 16);
-            fa_mm_abt(dp, vf, dO); // dP^T = V dO^T
-        }
+        fa_mm_abt2(s, Ks, Q, dp, Vs, dO); // S^T (16 keys, 64 queries) = K Q^T, dP^T = V dO^T
         fa_scores<true>(s, sc, sl, q0, k0, j0, q0, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)
@@ -1394,8 +1538,7 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
                 dp[n][e] = s[n][e] * (dp[n][e] * mult - Dq[c]); // dS^T
                 s[n][e] *= mult;                                 // P^T through the dropout mask, for dV
             }
-        fa_mm_pb(dV, s, dO);  // dV += P^T dO
-        fa_mm_pb(dK, dp, Q);  // dK += dS^T Q
+        fa_mm_pb2(dV, s, dO, dK, dp, Q); // dV += P^T dO, dK += dS^T Q
         __syncthreads();
     }
     // dqkv[k part] = scale * dK, dqkv[v part] = dV (this block owns these rows: no atomics; written,
@@ -1412,8 +1555,8 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
                                                                                  int H, int pos, int n_masked, float p_drop,
                                                                                  uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
-    extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Qs = (bf16*)smem, *dOs = Qs + FA_TILE_ELEMS, *Ks = dOs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: x2
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16 *Qs = (bf16*)fa_smem(smem_raw), *dOs = Qs + FA_TILE_ELEMS, *Ks = dOs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: x2
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
@@ -1444,16 +1587,9 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
             fa_load_tile(Vs + (cur ^ 1) * FA_TILE_ELEMS, base + 2 * C, stride, (kt + 1) * FA_TILE, T);
         }
         cp_async_commit();
-        cp_async_wait<1>();
-        __syncthreads();
+        fa_tiles_ready<1>();
         const bf16 *K = Ks + cur * FA_TILE_ELEMS, *V = Vs + cur * FA_TILE_ELEMS;
-        { // the Q, dO fragments are read again for every key tile: fewer registers, a block more per SM
-            uint32_t qf[4][4], of[4][4];
-            fa_frag_a(qf, Qs, warp * 16);
-            fa_mm_abt(s, qf, K);  // S = Q K^T
-            fa_frag_a(of, dOs, warp * 16);
-            fa_mm_abt(dp, of, V); // dP = dO V^T
-        }
+        fa_mm_abt2(s, Qs, K, dp, dOs, V); // S = Q K^T, dP = dO V^T
         fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)

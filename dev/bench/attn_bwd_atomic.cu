@@ -40,10 +40,12 @@ namespace fused {
 #define FB_MIN_BLOCKS 3
 #endif
 /* shared memory bytes: the dK dV kernel's (K, V, Q x2, dO x2, LSE x2, D x2) and the dS^T tile */
-#define FB_SMEM (FA_BWD_SMEM + FA_TILE_ELEMS * 2)
+/* the dS^T tile is padded (row stride FB_LDS), not swizzled: only this file's ldmatrix reads it */
+enum { FB_LDS = FA_D + 8 };
+#define FB_SMEM (FA_BWD_SMEM + FA_TILE * fused::FB_LDS * 2)
 
 /* acc (16 x 64) = dS (rows q_r0.. q_r0 + 15 of a query tile, 64 keys) times K (64 keys x 64),
- * with dS read from dsT, the shared tile of dS^T (64 keys x 64 queries, row stride FA_LDB).
+ * with dS read from dsT, the shared tile of dS^T (64 keys x 64 queries, row stride FB_LDS).
  *
  * The A operand of mma m16n8k16 (16 x 16, keys kc*16.. as its columns) is four 8x8 matrices:
  * a[0] rows 0-7 / columns 0-7, a[1] rows 8-15 / columns 0-7, a[2] rows 0-7 / columns 8-15,
@@ -57,7 +59,7 @@ namespace fused {
  *     key   kc*16 + (lane >> 4) * 8 + (lane & 7)   (the key half: matrices 2, 3)
  *     query q_r0  + ((lane >> 3) & 1) * 8          (the query half: matrices 1, 3)
  * With the 72-element row stride (36 words) the 8 rows of one matrix start at banks 0, 4, .., 28
- * and their 16 bytes cover all 32 banks once: no conflicts (as the Q/K/V tiles).
+ * and their 16 bytes cover all 32 banks once: no conflicts. K is a swizzled tile (fa_sw).
  * The B operand is K as in fa_mm_pb: keys are the k dimension, read with ldmatrix .trans. */
 __device__ __forceinline__ void mm_ds_k(float (*acc)[4], const bf16* dsT, int q_r0, const bf16* K) {
     int lane = threadIdx.x % 32;
@@ -68,11 +70,11 @@ __device__ __forceinline__ void mm_ds_k(float (*acc)[4], const bf16* dsT, int q_
     #pragma unroll
     for (int kc = 0; kc < 4; kc++) { // keys kc*16 .. +15
         uint32_t a[4];
-        ldmatrix_x4_trans(a, dsT + (kc * 16 + (lane >> 4) * 8 + (lane & 7)) * FA_LDB + q_r0 + ((lane >> 3) & 1) * 8);
+        ldmatrix_x4_trans(a, dsT + (kc * 16 + (lane >> 4) * 8 + (lane & 7)) * FB_LDS + q_r0 + ((lane >> 3) & 1) * 8);
         #pragma unroll
         for (int dp = 0; dp < 4; dp++) { // columns dp*16 .. +15 of K = two n tiles
             uint32_t b[4];
-            ldmatrix_x4_trans(b, K + (kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)) * FA_LDB + dp * 16 + (lane >> 4) * 8);
+            ldmatrix_x4_trans(b, K + fa_sw(kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * dp + (lane >> 4)));
             mma_bf16_16816(acc[2 * dp], a, b[0], b[1]);
             mma_bf16_16816(acc[2 * dp + 1], a, b[2], b[3]);
         }
@@ -90,10 +92,10 @@ __global__ void __launch_bounds__(FA_THREADS, MINB) attn_bwd_fused_kernel(bf16* 
                                                                                 int T, int C, int H, int pos, int n_masked,
                                                                                 float p_drop, uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
-    extern __shared__ __align__(128) unsigned char smem[];
-    bf16 *Ks = (bf16*)smem, *Vs = Ks + FA_TILE_ELEMS, *Qs = Vs + FA_TILE_ELEMS, *dOs = Qs + 2 * FA_TILE_ELEMS; // Q, dO: x2
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16 *Ks = (bf16*)fa_smem(smem_raw), *Vs = Ks + FA_TILE_ELEMS, *Qs = Vs + FA_TILE_ELEMS, *dOs = Qs + 2 * FA_TILE_ELEMS; // Q, dO: x2
     float *Ls = (float*)(dOs + 2 * FA_TILE_ELEMS), *Ds = Ls + 2 * FA_TILE;                               // x2 each
-    bf16* dSs = (bf16*)(Ds + 2 * FA_TILE); // dS^T (64 keys, 64 queries), row stride FA_LDB
+    bf16* dSs = (bf16*)(Ds + 2 * FA_TILE); // dS^T (64 keys, 64 queries), row stride FB_LDS
     int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, n_qt = ceil_div_dev(T, FA_TILE); // the first key tiles have the most work
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, k0 = kt * FA_TILE, j0 = k0 + warp * 16;
     long stride = 3L * C, row0 = ((long)b * H + h) * T;
@@ -125,17 +127,10 @@ __global__ void __launch_bounds__(FA_THREADS, MINB) attn_bwd_fused_kernel(bf16* 
             fa_load_vec(Ds + (cur ^ 1) * FA_TILE, D + row0, nq, T);
         }
         cp_async_commit();
-        cp_async_wait<1>();
-        __syncthreads(); // (also: every warp has read the previous tile's dS^T before it is overwritten)
+        fa_tiles_ready<1>(); // (also: every warp has read the previous tile's dS^T before it is overwritten)
         const bf16 *Q = Qs + cur * FA_TILE_ELEMS, *dO = dOs + cur * FA_TILE_ELEMS;
         const float *Lq = Ls + cur * FA_TILE, *Dq = Ds + cur * FA_TILE;
-        {
-            uint32_t kf[4][4], vf[4][4];
-            fa_frag_a(kf, Ks, warp * 16);
-            fa_mm_abt(s, kf, Q);   // S^T (16 keys, 64 queries) = K Q^T
-            fa_frag_a(vf, Vs, warp * 16);
-            fa_mm_abt(dp, vf, dO); // dP^T = V dO^T
-        }
+        fa_mm_abt2(s, Ks, Q, dp, Vs, dO); // S^T (16 keys, 64 queries) = K Q^T, dP^T = V dO^T
         fa_scores<true>(s, sc, sl, q0, k0, j0, q0, T, pos, n_masked, h); // log2 units, -inf where masked
         #pragma unroll
         for (int n = 0; n < 8; n++)
@@ -159,7 +154,7 @@ __global__ void __launch_bounds__(FA_THREADS, MINB) attn_bwd_fused_kernel(bf16* 
         for (int n = 0; n < 8; n++)
             #pragma unroll
             for (int u = 0; u < 2; u++)
-                *(uint32_t*)&dSs[(warp * 16 + (lane >> 2) + 8 * u) * FA_LDB + fa_col(lane, n, 2 * u)] = pack_bf16(dp[n][2 * u], dp[n][2 * u + 1]);
+                *(uint32_t*)&dSs[(warp * 16 + (lane >> 2) + 8 * u) * FB_LDS + fa_col(lane, n, 2 * u)] = pack_bf16(dp[n][2 * u], dp[n][2 * u + 1]);
         fa_mm_pb(dK, dp, Q); // dK += dS^T Q
         __syncthreads();     // the whole dS^T tile is in
         { // dQ (queries q0 + 16w.. + 15) += dS K over this block's 64 keys; added across blocks
