@@ -68,7 +68,7 @@ test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
-cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_bwd_atomic dev/bench/bench_dw
+cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda
 
 train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
@@ -89,6 +89,10 @@ dev/bench/scan_fwd_variants: dev/bench/scan_fwd_variants.cu dev/bench/bench_util
 dev/bench/attn_bwd_atomic: dev/bench/attn_bwd_atomic.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
+# the tiled attention kernels alone: ms and TFLOP/s at config (b)'s shape (dev/bench/bench_attn runs it next to PyTorch)
+dev/bench/bench_attn_cuda: dev/bench/bench_attn.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -I. -o $@ $< -lcublasLt -lcublas -lm
+
 # the weight-gradient matmuls of config (b): one cuBLAS call against a split over the tokens (dev/bench/bench_dw)
 dev/bench/bench_dw: dev/bench/bench_dw.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
@@ -99,7 +103,7 @@ test_gpu: test_gpu.out
 
 clean:
 	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants \
-	      dev/bench/bench_matmul dev/bench/attn_bwd_atomic dev/bench/bench_dw
+	      dev/bench/bench_matmul dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda
 	rm -rf tests/tmp
 
 help:

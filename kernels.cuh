@@ -1149,6 +1149,21 @@ __device__ __forceinline__ void fa_load_vec(float* dst, const float* src, int t0
     for (int i = threadIdx.x; i < FA_TILE; i += FA_THREADS) cp_async4(dst + i, src + (t0 + i < T ? t0 + i : 0), t0 + i < T);
 }
 
+/* p (this warp's 16 x 64 fp32 accumulator tiles) as the A operands of 4 steps of k = 16, rounded
+ * to bf16: lane (g, t) holds rows g, g + 8, columns 2t, 2t + 1 and 2t + 8, 2t + 9 of each 16 x 16
+ * piece, which is where the accumulator has them (so P goes from the softmax to the next product
+ * without leaving the registers). For wgmma, packed before the products are issued: registers
+ * written between them make the compiler wait */
+__device__ __forceinline__ void fa_pack_p(uint32_t (*a)[4], const float (*p)[4]) {
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++) {
+        a[kc][0] = pack_bf16(p[2 * kc][0], p[2 * kc][1]);
+        a[kc][1] = pack_bf16(p[2 * kc][2], p[2 * kc][3]);
+        a[kc][2] = pack_bf16(p[2 * kc + 1][0], p[2 * kc + 1][1]);
+        a[kc][3] = pack_bf16(p[2 * kc + 1][2], p[2 * kc + 1][3]);
+    }
+}
+
 #if FA_WGMMA
 /* wgmma: the block's 4 warps (one warpgroup) multiply together; warp w receives rows 16w..16w+15
  * of the 64 x 64 product in the same registers as mma.sync's m16n8 tiles (acc[n][e]: row g + 8
@@ -1196,18 +1211,7 @@ __device__ __forceinline__ void wg_issue_abt(float (*acc)[4], const bf16* A, con
     #pragma unroll
     for (int kc = 0; kc < 4; kc++) wg_mma_ss(acc, da + 2 * kc, db + 2 * kc, kc > 0);
 }
-/* p (this warp's 16 x 64 fp32 accumulator tiles) as 4 A operands of k = 16, rounded to bf16.
- * Packed before the wgmmas are issued: registers written between them make the compiler wait */
-__device__ __forceinline__ void wg_pack_a(uint32_t (*a)[4], const float (*p)[4]) {
-    #pragma unroll
-    for (int kc = 0; kc < 4; kc++) {
-        a[kc][0] = pack_bf16(p[2 * kc][0], p[2 * kc][1]);
-        a[kc][1] = pack_bf16(p[2 * kc][2], p[2 * kc][3]);
-        a[kc][2] = pack_bf16(p[2 * kc + 1][0], p[2 * kc + 1][1]);
-        a[kc][3] = pack_bf16(p[2 * kc + 1][2], p[2 * kc + 1][3]);
-    }
-}
-/* issue acc += A B (A packed by wg_pack_a; B a shared 64 x 64 tile): step kc takes rows 16 kc..
+/* issue acc += A B (A packed by fa_pack_p; B a shared 64 x 64 tile): step kc takes rows 16 kc..
  * of B, 2048 bytes further */
 __device__ __forceinline__ void wg_issue_pb(float (*acc)[4], const uint32_t (*a)[4], const bf16* B) {
     uint64_t db = wg_desc(B);
@@ -1251,31 +1255,83 @@ __device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const bf16* A, const 
         }
 #endif
 }
+#if !FA_WGMMA
+/* acc (16 x 64) += a (16 x 64, packed by fa_pack_p) times B, a shared (64, 64) tile, on mma.sync */
+__device__ __forceinline__ void mma_pb(float (*acc)[4], const uint32_t (*a)[4], const bf16* B) {
+    int lane = threadIdx.x % 32;
+    #pragma unroll
+    for (int kc = 0; kc < 4; kc++)
+        #pragma unroll
+        for (int dp = 0; dp < 4; dp++) {
+            uint32_t b[4];
+            ldmatrix_x4_trans(b, B + fa_sw(kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * dp + (lane >> 4)));
+            mma_bf16_16816(acc[2 * dp], a[kc], b[0], b[1]);
+            mma_bf16_16816(acc[2 * dp + 1], a[kc], b[2], b[3]);
+        }
+}
+#endif
 /* acc (16 x 64) += p (16 x 64, fp32 accumulator layout, rounded to bf16 here) times B, a shared
  * (64, 64) tile: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
 __device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], const bf16* B) {
-#if FA_WGMMA
     uint32_t a[4][4];
-    wg_pack_a(a, p);
+    fa_pack_p(a, p);
+#if FA_WGMMA
     wg_fence();
     wg_issue_pb(acc, a, B);
     wg_commit();
     wg_wait_all();
     wg_hold(acc);
 #else
-    int lane = threadIdx.x % 32;
+    mma_pb(acc, a, B);
+#endif
+}
+/* The asynchronous forms, for overlapping a product with other work: wgmma starts the products
+ * at the issue and fa_mm_wait<N>(acc) waits until at most the N newest issues run, then hands
+ * acc back; their operands (registers too) must stay untouched until then. mma.sync computes
+ * them at the issue. fa_issue_start() goes before the first issue after the registers involved
+ * were written. */
+__device__ __forceinline__ void fa_issue_start() {
+#if FA_WGMMA
+    wg_fence();
+#endif
+}
+/* pins registers in place before fa_issue_start(): without it the compiler may move their last
+ * writes (the bf16 packing of P, say) past the fence, and the hardware then waits for every product
+ * in flight before the next issue */
+__device__ __forceinline__ void fa_hold(float (*acc)[4]) {
+#if FA_WGMMA
+    wg_hold(acc);
+#endif
+}
+__device__ __forceinline__ void fa_hold(uint32_t (*a)[4]) {
+#if FA_WGMMA
     #pragma unroll
-    for (int kc = 0; kc < 4; kc++) { // 16 columns of p = the accumulator tiles 2kc, 2kc + 1
-        uint32_t a[4] = {pack_bf16(p[2 * kc][0], p[2 * kc][1]), pack_bf16(p[2 * kc][2], p[2 * kc][3]),
-                         pack_bf16(p[2 * kc + 1][0], p[2 * kc + 1][1]), pack_bf16(p[2 * kc + 1][2], p[2 * kc + 1][3])};
+    for (int kc = 0; kc < 4; kc++)
         #pragma unroll
-        for (int dp = 0; dp < 4; dp++) {
-            uint32_t b[4];
-            ldmatrix_x4_trans(b, B + fa_sw(kc * 16 + ((lane >> 3) & 1) * 8 + (lane & 7), 2 * dp + (lane >> 4)));
-            mma_bf16_16816(acc[2 * dp], a, b[0], b[1]);
-            mma_bf16_16816(acc[2 * dp + 1], a, b[2], b[3]);
-        }
-    }
+        for (int r = 0; r < 4; r++) asm volatile("" : "+r"(a[kc][r])::"memory");
+#endif
+}
+__device__ __forceinline__ void fa_issue_abt(float (*acc)[4], const bf16* A, const bf16* Bt) {
+#if FA_WGMMA
+    wg_issue_abt(acc, A, Bt);
+    wg_commit();
+#else
+    fa_mm_abt(acc, A, Bt);
+#endif
+}
+__device__ __forceinline__ void fa_issue_pb(float (*acc)[4], const uint32_t (*a)[4], const bf16* B) {
+#if FA_WGMMA
+    wg_issue_pb(acc, a, B);
+    wg_commit();
+#else
+    mma_pb(acc, a, B);
+#endif
+}
+template <int N>
+__device__ __forceinline__ void fa_mm_wait(float (*acc)[4]) {
+#if FA_WGMMA
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+    wg_hold(acc);
 #endif
 }
 /* two independent products at once (wgmma: both in flight before the one wait) */
@@ -1298,8 +1354,8 @@ __device__ __forceinline__ void fa_mm_pb2(float (*acc1)[4], const float (*p1)[4]
                                           const float (*p2)[4], const bf16* B2) {
 #if FA_WGMMA
     uint32_t a1[4][4], a2[4][4];
-    wg_pack_a(a1, p1);
-    wg_pack_a(a2, p2);
+    fa_pack_p(a1, p1);
+    fa_pack_p(a2, p2);
     wg_fence();
     wg_issue_pb(acc1, a1, B1);
     wg_issue_pb(acc2, a2, B2);
@@ -1373,9 +1429,9 @@ __device__ __forceinline__ void fa_scores(float (*s)[4], float sc, float sl, int
 /* the dropout element index of (b, h, query i, key j) */
 __device__ inline uint64_t fa_drop_idx(int b, int h, int H, int T, int i, int j) { return (((uint64_t)b * H + h) * T + i) * T + j; }
 
-/* shared memory bytes: forward Q, K x2, V x2; backward (dK dV) K, V, Q x2, dO x2, LSE x2, D x2;
+/* shared memory bytes: forward Q, K x2, V x3; backward (dK dV) K, V, Q x2, dO x2, LSE x2, D x2;
  * backward (dQ) Q, dO, K x2, V x2 */
-#define FA_FWD_SMEM (5 * FA_TILE_ELEMS * 2 + FA_SMEM_ALIGN)
+#define FA_FWD_SMEM (6 * FA_TILE_ELEMS * 2 + FA_SMEM_ALIGN)
 #define FA_BWD_SMEM (6 * FA_TILE_ELEMS * 2 + 4 * FA_TILE * 4 + FA_SMEM_ALIGN)
 
 /* DROP: attention dropout on. A separate instance: the hash of every element's mask, unrolled
@@ -1387,7 +1443,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
                                                                              uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem_raw[];
-    bf16 *Qs = (bf16*)fa_smem(smem_raw), *Ks = Qs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: two buffers each
+    bf16 *Qs = (bf16*)fa_smem(smem_raw), *Ks = Qs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K: 2 buffers, V: 3
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z; // the longest rows first
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
     long stride = 3L * C;
@@ -1398,21 +1454,39 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
     fa_load_tile(Vs, base + 2 * C, stride, kt0 * FA_TILE, T);
     cp_async_commit();
     float o[8][4], s[8][4];
+    uint32_t p16[4][4]; // the previous key tile's P in bf16, the A operand of its O += P V
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
         for (int e = 0; e < 4; e++) o[n][e] = 0.0f;
     float sc = rsqrtf((float)FA_D) * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F; // log2 units
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; // rows g and g + 8 of this lane
+    /* Key tile kt: S = Q K^T is started together with the previous tile's O += P V, and the
+     * softmax of S runs while the tensor cores still add P V (wgmma; mma.sync runs them one after
+     * the other). Then O is rescaled to the new row maximum and P kept for the next round. So a V
+     * tile is read one round after its K tile: K has 2 buffers, V 3, and tile kt + 1 is loaded
+     * (into the buffers of tile kt - 1 for K, kt - 2 for V, free after the barrier) while tile kt
+     * is multiplied. */
     for (int kt = kt0; kt <= qt; kt++) {
-        int cur = (kt - kt0) & 1;
-        if (kt < qt) { // the next tile into the other buffers while this one is multiplied
-            fa_load_tile(Ks + (cur ^ 1) * FA_TILE_ELEMS, base + C, stride, (kt + 1) * FA_TILE, T);
-            fa_load_tile(Vs + (cur ^ 1) * FA_TILE_ELEMS, base + 2 * C, stride, (kt + 1) * FA_TILE, T);
+        int i = kt - kt0;
+        fa_tiles_ready<0>(); // tile kt (and Q) are in; every warp is past round kt - 1
+        if (kt < qt) {
+            fa_load_tile(Ks + ((i + 1) & 1) * FA_TILE_ELEMS, base + C, stride, (kt + 1) * FA_TILE, T);
+            fa_load_tile(Vs + ((i + 1) % 3) * FA_TILE_ELEMS, base + 2 * C, stride, (kt + 1) * FA_TILE, T);
+            cp_async_commit();
         }
-        cp_async_commit();
-        fa_tiles_ready<1>(); // everything but the newest group: this tile (and Q) are in
-        fa_mm_abt(s, Qs, Ks + cur * FA_TILE_ELEMS); // S (16, 64) = Q K^T
+        fa_hold(s);
+        fa_hold(o);
+        fa_hold(p16);
+        fa_issue_start();
+        fa_issue_abt(s, Qs, Ks + (i & 1) * FA_TILE_ELEMS); // S (16, 64) = Q K^T
+        if (i > 0) {
+            fa_issue_start(); // (the branch needs its own fence, or the compiler adds one and says so)
+            fa_issue_pb(o, p16, Vs + ((i + 2) % 3) * FA_TILE_ELEMS); // O += P V of tile kt - 1
+            fa_mm_wait<1>(s);
+        } else {
+            fa_mm_wait<0>(s);
+        }
         fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
         float mx[2] = {-INFINITY, -INFINITY};
         #pragma unroll
@@ -1437,13 +1511,19 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
                 if (DROP)
                     p *= attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, r0 + fa_row(lane, e), kt * FA_TILE + fa_col(lane, n, e)));
                 s[n][e] = p;
-                o[n][e] *= corr[u];
             }
         #pragma unroll
         for (int u = 0; u < 2; u++) l[u] = l[u] * corr[u] + quad_sum(sum[u]);
-        fa_mm_pb(o, s, Vs + cur * FA_TILE_ELEMS); // O (16, 64) += P V
-        __syncthreads(); // every warp is done with this buffer before the next prefetch refills it
+        fa_mm_wait<0>(o); // the previous tile's P V is in O, and p16 is free
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) o[n][e] *= corr[e >> 1];
+        fa_pack_p(p16, s);
     }
+    fa_issue_start();
+    fa_issue_pb(o, p16, Vs + ((qt - kt0) % 3) * FA_TILE_ELEMS); // the last tile's O += P V
+    fa_mm_wait<0>(o);
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
