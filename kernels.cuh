@@ -1136,17 +1136,24 @@ __device__ __forceinline__ unsigned char* fa_smem(unsigned char* smem) {
 }
 
 /* rows [t0, t0 + 64) of a (T, stride) bf16 matrix, 64 columns from src, into a shared tile,
- * asynchronously; rows past T are zeros */
+ * asynchronously; rows past T are zeros. Thread x copies chunk x % 8 of rows x / 8 + 16 k: the
+ * same swizzled chunk position in each (16 k leaves r % 8 alone), so the addresses are computed
+ * once (in a loop over the chunks they were a third of the forward's instructions). */
 __device__ __forceinline__ void fa_load_tile(bf16* dst, const bf16* src, long stride, int t0, int T) {
-    for (int i = threadIdx.x; i < FA_TILE * FA_D / 8; i += FA_THREADS) {
-        int r = i / (FA_D / 8), c = i % (FA_D / 8);
-        bool in = t0 + r < T;
-        cp_async16(dst + fa_sw(r, c), src + (long)(in ? t0 + r : 0) * stride + c * 8, in);
+    static_assert(FA_THREADS * 8 == FA_TILE * FA_D / 4, "4 chunks of 16 bytes per thread");
+    int r = threadIdx.x / 8, c = threadIdx.x % 8;
+    const bf16* from = src + (long)(t0 + r) * stride + c * 8;
+    bf16* to = dst + fa_sw(r, c);
+    #pragma unroll
+    for (int k = 0; k < 4; k++) {
+        bool in = t0 + r + 16 * k < T;
+        cp_async16(to + 16 * k * FA_D, in ? from + 16 * k * stride : src, in);
     }
 }
 /* rows [t0, t0 + 64) of a length-T float vector into shared memory (zeros past T) */
 __device__ __forceinline__ void fa_load_vec(float* dst, const float* src, int t0, int T) {
-    for (int i = threadIdx.x; i < FA_TILE; i += FA_THREADS) cp_async4(dst + i, src + (t0 + i < T ? t0 + i : 0), t0 + i < T);
+    int i = threadIdx.x;
+    if (i < FA_TILE) cp_async4(dst + i, src + (t0 + i < T ? t0 + i : 0), t0 + i < T);
 }
 
 /* p (this warp's 16 x 64 fp32 accumulator tiles) as the A operands of 4 steps of k = 16, rounded
@@ -1402,28 +1409,26 @@ __device__ inline bool fa_visible(int i, int j, int T, int pos, int n_masked, in
 __device__ inline bool fa_tile_full(int q0, int k0, int T, int pos, int n_masked, int h) {
     return k0 < q0 && q0 + FA_TILE <= T && !(pos == POS_HARD_ALIBI && h < n_masked);
 }
-__device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f; }
-/* The scores of a 16 x 64 accumulator tile in log2 units: s sc + sl (j - i) where query i sees key
- * j, else -inf (so that 2^(s - anything) = 0). Element coordinates: rows from r0, columns from c0;
- * KEY_ROWS: the rows are keys and the columns queries (the dK dV kernel's S^T). q0, k0: the query
- * and key tiles, for the short path of tiles with no mask and no bias. */
+/* the ALiBi slope in the units of q.k (the score is q.k / sqrt(d) + slope (j - i)) */
+__device__ inline float fa_slope(int pos, int h, int H) { return pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) * sqrtf((float)FA_D) : 0.0f; }
+/* The kernels keep the scores of a tile in the units of q.k: the softmax scale sc (1/sqrt(d) and
+ * log2(e), for exp2) goes into the one FFMA before each exponential, 2^(s sc - m), with m (the
+ * running maximum, or the saved LSE) in log2 units. fa_scores adds the position bias of a 16 x 64
+ * accumulator tile in those units, sl (j - i) with sl = the ALiBi slope times sqrt(d), where query
+ * i sees key j, and sets -inf elsewhere (2^-inf = 0). Element coordinates: rows from r0, columns
+ * from c0; KEY_ROWS: the rows are keys and the columns queries (the dK dV kernel's S^T). q0, k0:
+ * the query and key tiles: most tiles have no mask and no bias and are left as they are. */
 template <bool KEY_ROWS>
-__device__ __forceinline__ void fa_scores(float (*s)[4], float sc, float sl, int q0, int k0, int r0, int c0, int T, int pos,
-                                          int n_masked, int h) {
+__device__ __forceinline__ void fa_scores(float (*s)[4], float sl, int q0, int k0, int r0, int c0, int T, int pos, int n_masked,
+                                          int h) {
+    if (sl == 0.0f && fa_tile_full(q0, k0, T, pos, n_masked, h)) return; // most tiles
     int lane = threadIdx.x % 32;
-    if (sl == 0.0f && fa_tile_full(q0, k0, T, pos, n_masked, h)) { // most tiles
-        #pragma unroll
-        for (int n = 0; n < 8; n++)
-            #pragma unroll
-            for (int e = 0; e < 4; e++) s[n][e] *= sc;
-        return;
-    }
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
         for (int e = 0; e < 4; e++) {
             int r = r0 + fa_row(lane, e), c = c0 + fa_col(lane, n, e), i = KEY_ROWS ? c : r, j = KEY_ROWS ? r : c;
-            s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? s[n][e] * sc + sl * (j - i) : -INFINITY;
+            s[n][e] = fa_visible(i, j, T, pos, n_masked, h) ? s[n][e] + sl * (j - i) : -INFINITY;
         }
 }
 /* the dropout element index of (b, h, query i, key j) */
@@ -1459,8 +1464,8 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
     for (int n = 0; n < 8; n++)
         #pragma unroll
         for (int e = 0; e < 4; e++) o[n][e] = 0.0f;
-    float sc = rsqrtf((float)FA_D) * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F; // log2 units
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; // rows g and g + 8 of this lane
+    float sc = rsqrtf((float)FA_D) * LOG2E_F, sl = fa_slope(pos, h, H);
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; // rows g and g + 8 of this lane; m in q.k units
     /* Key tile kt: S = Q K^T is started together with the previous tile's O += P V, and the
      * softmax of S runs while the tensor cores still add P V (wgmma; mma.sync runs them one after
      * the other). Then O is rescaled to the new row maximum and P kept for the next round. So a V
@@ -1487,18 +1492,19 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         } else {
             fa_mm_wait<0>(s);
         }
-        fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
+        fa_scores<false>(s, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
         float mx[2] = {-INFINITY, -INFINITY};
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
             for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
-        float corr[2], m_use[2], sum[2] = {0.0f, 0.0f};
+        float corr[2], neg_m[2], sum[2] = {0.0f, 0.0f};
         #pragma unroll
         for (int u = 0; u < 2; u++) {
             float m_new = fmaxf(m[u], quad_max(mx[u]));
-            m_use[u] = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
-            corr[u] = ex2_approx(m[u] - m_use[u]);
+            float m_use = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
+            corr[u] = ex2_approx((m[u] - m_use) * sc);
+            neg_m[u] = -m_use * sc;
             m[u] = m_new;
         }
         #pragma unroll
@@ -1506,7 +1512,7 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
             #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int u = e >> 1;
-                float p = ex2_approx(s[n][e] - m_use[u]);
+                float p = ex2_approx(fmaf(s[n][e], sc, neg_m[u]));
                 sum[u] += p; // l sums the undropped probabilities, P V takes the dropped ones
                 if (DROP)
                     p *= attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, r0 + fa_row(lane, e), kt * FA_TILE + fa_col(lane, n, e)));
@@ -1524,16 +1530,17 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
     fa_issue_start();
     fa_issue_pb(o, p16, Vs + ((qt - kt0) % 3) * FA_TILE_ELEMS); // the last tile's O += P V
     fa_mm_wait<0>(o);
+    float inv_l[2] = {1.0f / l[0], 1.0f / l[1]};
     #pragma unroll
     for (int n = 0; n < 8; n++)
         #pragma unroll
-        for (int e = 0; e < 4; e++) o[n][e] /= l[e >> 1]; // O = (P V) / rowsum P
+        for (int e = 0; e < 4; e++) o[n][e] *= inv_l[e >> 1]; // O = (P V) / rowsum P
     fa_store_tile(out + (long)b * T * C + h * FA_D, C, r0, T, o, 1.0f);
     if ((lane & 3) == 0)
         #pragma unroll
         for (int u = 0; u < 2; u++) {
             int i = r0 + (lane >> 2) + 8 * u;
-            if (i < T) lse[((long)b * H + h) * T + i] = m[u] + log2f(l[u]); // log2 units: what the backward wants
+            if (i < T) lse[((long)b * H + h) * T + i] = m[u] * sc + log2f(l[u]); // log2 units: what the backward wants
         }
 }
 
@@ -1589,7 +1596,7 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
     for (int n = 0; n < 8; n++)
         #pragma unroll
         for (int e = 0; e < 4; e++) dK[n][e] = dV[n][e] = 0.0f;
-    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F;
+    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H);
     for (int qt = kt; qt <= qt_last; qt++) {
         int cur = (qt - kt) & 1, q0 = qt * FA_TILE;
         if (qt < qt_last) {
@@ -1604,11 +1611,11 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
         const bf16 *Q = Qs + cur * FA_TILE_ELEMS, *dO = dOs + cur * FA_TILE_ELEMS;
         const float *Lq = Ls + cur * FA_TILE, *Dq = Ds + cur * FA_TILE;
         fa_mm_abt2(s, Ks, Q, dp, Vs, dO); // S^T (16 keys, 64 queries) = K Q^T, dP^T = V dO^T
-        fa_scores<true>(s, sc, sl, q0, k0, j0, q0, T, pos, n_masked, h);
+        fa_scores<true>(s, sl, q0, k0, j0, q0, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] - Lq[fa_col(lane, n, e)]); // P^T
+            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(fmaf(s[n][e], sc, -Lq[fa_col(lane, n, e)])); // P^T
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
@@ -1630,7 +1637,7 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
 
 /* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
 template <bool DROP>
-__global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv,
+__global__ void __launch_bounds__(FA_THREADS, DROP ? 3 : 4) flash_attention_backward_dq_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv,
                                                                                  const float* lse, const float* D, int T, int C,
                                                                                  int H, int pos, int n_masked, float p_drop,
                                                                                  uint64_t site) {
@@ -1659,7 +1666,7 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         Li[u] = i < T ? lse[((long)b * H + h) * T + i] : 0.0f;
         Di[u] = i < T ? D[((long)b * H + h) * T + i] : 0.0f;
     }
-    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F;
+    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H);
     for (int kt = kt0; kt <= qt; kt++) {
         int cur = (kt - kt0) & 1;
         if (kt < qt) {
@@ -1670,11 +1677,11 @@ __global__ void __launch_bounds__(FA_THREADS, 3) flash_attention_backward_dq_ker
         fa_tiles_ready<1>();
         const bf16 *K = Ks + cur * FA_TILE_ELEMS, *V = Vs + cur * FA_TILE_ELEMS;
         fa_mm_abt2(s, Qs, K, dp, dOs, V); // S = Q K^T, dP = dO V^T
-        fa_scores<false>(s, sc, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
+        fa_scores<false>(s, sl, q0, kt * FA_TILE, r0, kt * FA_TILE, T, pos, n_masked, h);
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] - Li[e >> 1]); // P
+            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(fmaf(s[n][e], sc, -Li[e >> 1])); // P
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll

@@ -116,7 +116,7 @@ __global__ void __launch_bounds__(FA_THREADS, MINB) attn_bwd_fused_kernel(bf16* 
     for (int n = 0; n < 8; n++)
         #pragma unroll
         for (int e = 0; e < 4; e++) dK[n][e] = dV[n][e] = 0.0f;
-    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H) * LOG2E_F;
+    float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H);
     for (int qt = kt; qt <= qt_last; qt++) {
         int cur = (qt - kt) & 1, q0 = qt * FA_TILE;
         if (qt < qt_last) {
@@ -131,11 +131,11 @@ __global__ void __launch_bounds__(FA_THREADS, MINB) attn_bwd_fused_kernel(bf16* 
         const bf16 *Q = Qs + cur * FA_TILE_ELEMS, *dO = dOs + cur * FA_TILE_ELEMS;
         const float *Lq = Ls + cur * FA_TILE, *Dq = Ds + cur * FA_TILE;
         fa_mm_abt2(s, Ks, Q, dp, Vs, dO); // S^T (16 keys, 64 queries) = K Q^T, dP^T = V dO^T
-        fa_scores<true>(s, sc, sl, q0, k0, j0, q0, T, pos, n_masked, h); // log2 units, -inf where masked
+        fa_scores<true>(s, sl, q0, k0, j0, q0, T, pos, n_masked, h); // q.k units, -inf where masked
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(s[n][e] - Lq[fa_col(lane, n, e)]); // P^T
+            for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(fmaf(s[n][e], sc, -Lq[fa_col(lane, n, e)])); // P^T
         #pragma unroll
         for (int n = 0; n < 8; n++)
             #pragma unroll
