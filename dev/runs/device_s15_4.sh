@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # session 15, call 4 (issue 4): fewer instructions in the attention kernels (tile loads with addresses computed once,
 # the softmax scale in the FFMA before each exp2, a reciprocal for 1/l, dQ kernel at 4 blocks per SM); test_gpu;
-# wgmma kernels, commit of s15 call 1) and .base (mma.sync, 4730270), PyTorch SDPA; GPT (b) vs .prev
+# dev/bench/bench_attn against .prev (call 1's wgmma kernels) and .base (mma.sync, 4730270), PyTorch
+# SDPA; GPT (b) vs .prev; Nsight Compute instruction counts
 set -u
 export STB_INCLUDE=$PWD/.stb PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name --format=csv,noheader
