@@ -1138,16 +1138,24 @@ __device__ __forceinline__ unsigned char* fa_smem(unsigned char* smem) {
 /* rows [t0, t0 + 64) of a (T, stride) bf16 matrix, 64 columns from src, into a shared tile,
  * asynchronously; rows past T are zeros. Thread x copies chunk x % 8 of rows x / 8 + 16 k: the
  * same swizzled chunk position in each (16 k leaves r % 8 alone), so the addresses are computed
- * once (in a loop over the chunks they were a third of the forward's instructions). */
+ * once, and only a tile that crosses T checks its rows (address arithmetic was a third of the
+ * forward's instructions). */
 __device__ __forceinline__ void fa_load_tile(bf16* dst, const bf16* src, long stride, int t0, int T) {
     static_assert(FA_THREADS * 8 == FA_TILE * FA_D / 4, "4 chunks of 16 bytes per thread");
     int r = threadIdx.x / 8, c = threadIdx.x % 8;
     const bf16* from = src + (long)(t0 + r) * stride + c * 8;
     bf16* to = dst + fa_sw(r, c);
-    #pragma unroll
-    for (int k = 0; k < 4; k++) {
-        bool in = t0 + r + 16 * k < T;
-        cp_async16(to + 16 * k * FA_D, in ? from + 16 * k * stride : src, in);
+    if (t0 + FA_TILE <= T) {
+        #pragma unroll
+        for (int k = 0; k < 4; k++)
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(to + 16 * k * FA_D)),
+                         "l"(from + 16 * k * stride));
+    } else {
+        #pragma unroll
+        for (int k = 0; k < 4; k++) {
+            bool in = t0 + r + 16 * k < T;
+            cp_async16(to + 16 * k * FA_D, in ? from + 16 * k * stride : src, in);
+        }
     }
 }
 /* rows [t0, t0 + 64) of a length-T float vector into shared memory (zeros past T) */
@@ -1521,10 +1529,11 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         #pragma unroll
         for (int u = 0; u < 2; u++) l[u] = l[u] * corr[u] + quad_sum(sum[u]);
         fa_mm_wait<0>(o); // the previous tile's P V is in O, and p16 is free
-        #pragma unroll
-        for (int n = 0; n < 8; n++)
+        if (!__all_sync(0xffffffff, corr[0] == 1.0f && corr[1] == 1.0f)) // no row of the warp has a new maximum: most tiles after the first few
             #pragma unroll
-            for (int e = 0; e < 4; e++) o[n][e] *= corr[e >> 1];
+            for (int n = 0; n < 8; n++)
+                #pragma unroll
+                for (int e = 0; e < 4; e++) o[n][e] *= corr[e >> 1];
         fa_pack_p(p16, s);
     }
     fa_issue_start();
