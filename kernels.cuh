@@ -289,6 +289,16 @@ __global__ void to_bf16_kernel(__nv_bfloat16* out, const float* in, long n) {
         for (; i < n; i++) out[i] = __float2bfloat16(in[i]);
     }
 }
+__global__ void to_float_kernel(float* out, const __nv_bfloat16* in, long n) {
+    long i = ((long)blockIdx.x * blockDim.x + threadIdx.x) * 4;
+    if (i + 3 < n) {
+        const __nv_bfloat162* v = (const __nv_bfloat162*)(in + i);
+        float2 a = __bfloat1622float2(v[0]), b = __bfloat1622float2(v[1]);
+        *(float4*)(out + i) = make_float4(a.x, a.y, b.x, b.y);
+    } else {
+        for (; i < n; i++) out[i] = __bfloat162float(in[i]);
+    }
+}
 /* The model's bf16 mirror of its parameter buffer (bf16 mode): AdamW writes it next to the fp32
  * master weights, so a weight is rounded once per step instead of once per matmul that reads it.
  * bf16_copy() of a pointer into the parameters returns the mirror's element. */
@@ -335,17 +345,18 @@ static void linear_forward(O* out, const X* inp, const float* W, const float* bi
         cudaCheck(cudaGetLastError());
     }
 }
-template <typename X, typename D>
-static void linear_backward_gemms(float* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC,
+template <typename X, typename D, typename G>
+static void linear_backward_gemms(G* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC,
                                   bool set_dinp) {
     if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, set_dinp ? 0.0f : 1.0f, dinp, C); // dinp^T (C,N) (+)= W^T (C,OC) dout^T (OC,N)
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
 }
 /* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16. set_dinp: dinp =
  * (the first gradient a buffer gets: no clearing before it, and no read of the old values).
- * dout16: dout's bf16 copy if the caller already has one (bf16 mode; the GEMMs and dbias use it) */
-template <typename X, typename D>
-static void linear_backward(float* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
+ * dout16: dout's bf16 copy if the caller already has one (bf16 mode; the GEMMs and dbias use it).
+ * dinp fp32, or bf16 in bf16 mode where its reader wants that (the attention backward's dout) */
+template <typename X, typename D, typename G>
+static void linear_backward(G* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
                             int N, int C, int OC, bool set_dinp = false, const __nv_bfloat16* dout16 = NULL) {
     static Bf16Scratch sd = {NULL, 0};
     if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC, set_dinp);
@@ -1553,25 +1564,6 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         }
 }
 
-/* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d] and dout16 = dout rounded to bf16 (the backward
- * kernels' operand): 8 lanes per row of 64, 8 elements each */
-__global__ void attention_rowdot_kernel(float* D, bf16* dout16, const float* dout, const bf16* out, int B, int T, int C, int H) {
-    long n_rows = (long)B * H * T, row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 8; // (b, h, i)
-    int part = threadIdx.x % 8;
-    bool valid = row < n_rows; // every lane stays for the shuffles; the extra ones redo the last row
-    if (!valid) row = n_rows - 1;
-    int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H));
-    long off = ((long)b * T + i) * C + h * FA_D + part * 8;
-    float d[8], o[8], s = 0.0f;
-    load8(d, dout + off);
-    load8(o, out + off);
-    #pragma unroll
-    for (int k = 0; k < 8; k++) s += d[k] * o[k];
-    if (valid) store8(dout16 + off, d);
-    for (int k = 4; k >= 1; k >>= 1) s += __shfl_xor_sync(0xffffffff, s, k, 8);
-    if (valid && part == 0) D[row] = s;
-}
-
 /* dK, dV of one key tile: warp w owns keys k0 + 16w .. + 15 and works on S^T (keys x queries) */
 #ifndef FA_DKDV_MIN_BLOCKS
 #define FA_DKDV_MIN_BLOCKS 3 /* blocks per SM: 3 spills a few registers to L1, 2 leaves the SM idle more
@@ -1644,25 +1636,48 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
     fa_store_tile(dst + 2 * C, stride, j0, T, dV, 1.0f);
 }
 
-/* dQ of one query tile: warp w owns queries q0 + 16w .. + 15 */
+/* dQ of one query tile: warp w owns queries q0 + 16w .. + 15. It runs first: it also computes
+ * the row dots D_i = sum_d dO[i,d] O[i,d] of its 64 rows (from the bf16 dO and O tiles) and writes
+ * them out for the dK dV kernel. */
 template <bool DROP>
-__global__ void __launch_bounds__(FA_THREADS, DROP ? 3 : 4) flash_attention_backward_dq_kernel(bf16* dqkv, const bf16* dout, const bf16* qkv,
-                                                                                 const float* lse, const float* D, int T, int C,
+__global__ void __launch_bounds__(FA_THREADS, DROP ? 3 : 4) flash_attention_backward_dq_kernel(bf16* dqkv, float* D, const bf16* dout, const bf16* out,
+                                                                                 const bf16* qkv, const float* lse, int T, int C,
                                                                                  int H, int pos, int n_masked, float p_drop,
                                                                                  uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     extern __shared__ __align__(128) unsigned char smem_raw[];
     bf16 *Qs = (bf16*)fa_smem(smem_raw), *dOs = Qs + FA_TILE_ELEMS, *Ks = dOs + FA_TILE_ELEMS, *Vs = Ks + 2 * FA_TILE_ELEMS; // K, V: x2
+    float* Dsh = (float*)(Vs + 2 * FA_TILE_ELEMS); // this tile's D
     int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qt * FA_TILE, r0 = q0 + warp * 16;
-    long stride = 3L * C;
+    long stride = 3L * C, row0 = ((long)b * H + h) * T;
     const bf16* base = qkv + (long)b * T * stride + h * FA_D;
     int kt0 = attn_first_key(pos, n_masked, h, q0) / FA_TILE;
     fa_load_tile(Qs, base, stride, q0, T);
     fa_load_tile(dOs, dout + (long)b * T * C + h * FA_D, C, q0, T);
     fa_load_tile(Ks, base + C, stride, kt0 * FA_TILE, T);
     fa_load_tile(Vs, base + 2 * C, stride, kt0 * FA_TILE, T);
+    fa_load_tile(Ks + FA_TILE_ELEMS, out + (long)b * T * C + h * FA_D, C, q0, T); // O, in the second K buffer until the loop needs it
     cp_async_commit();
+    fa_tiles_ready<0>();
+    { // D: two threads per row, 4 chunks of 8 each (rows past T are zeros: D = 0 there)
+        int r = threadIdx.x / 2, c0 = (threadIdx.x % 2) * 4;
+        float d = 0.0f;
+        #pragma unroll
+        for (int c = c0; c < c0 + 4; c++) {
+            float a[8], o[8];
+            load8(a, dOs + fa_sw(r, c));
+            load8(o, Ks + FA_TILE_ELEMS + fa_sw(r, c));
+            #pragma unroll
+            for (int k = 0; k < 8; k++) d += a[k] * o[k];
+        }
+        d += __shfl_xor_sync(0xffffffff, d, 1);
+        if (threadIdx.x % 2 == 0) {
+            Dsh[r] = d;
+            if (q0 + r < T) D[row0 + q0 + r] = d;
+        }
+    }
+    __syncthreads(); // D is in, and the O tile's buffer is free for the loop
     float dQ[8][4], s[8][4], dp[8][4];
     #pragma unroll
     for (int n = 0; n < 8; n++)
@@ -1672,8 +1687,8 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 3 : 4) flash_attention_back
     #pragma unroll
     for (int u = 0; u < 2; u++) {
         int i = r0 + (lane >> 2) + 8 * u;
-        Li[u] = i < T ? lse[((long)b * H + h) * T + i] : 0.0f;
-        Di[u] = i < T ? D[((long)b * H + h) * T + i] : 0.0f;
+        Li[u] = i < T ? lse[row0 + i] : 0.0f;
+        Di[u] = Dsh[i - q0];
     }
     float scale = rsqrtf((float)FA_D), sc = scale * LOG2E_F, sl = fa_slope(pos, h, H);
     for (int kt = kt0; kt <= qt; kt++) {
@@ -1736,24 +1751,25 @@ static void attention_backward(float* dqkv, const float* dout, const float* out,
     cudaCheck(cudaMemsetAsync(dqkv, 0, (size_t)B * T * 3 * C * sizeof(float)));
     attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
-/* bf16 mode: dqkv in bf16, the operand of the QKV matmul's backward (the tiled kernels write it;
- * the row kernels add into an fp32 scratch, rounded once at the end) */
-static void attention_backward(bf16* dqkv, const float* dout, const bf16* out, const bf16* qkv, const float* lse,
-                               float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
-                               uint64_t site = 0) {
-    if (!attention_uses_flash(C, H)) {
-        static float* dqkv32 = NULL;
-        static size_t cap = 0;
-        long n = (long)B * T * 3 * C;
-        scratch_grow(&dqkv32, &cap, n * sizeof(float));
-        cudaCheck(cudaMemsetAsync(dqkv32, 0, n * sizeof(float)));
-        attention_backward_rows(dqkv32, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
-        to_bf16_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(dqkv, dqkv32, n);
-        cudaCheck(cudaGetLastError());
-        return;
-    }
+/* bf16 mode: dqkv in bf16, the operand of the QKV matmul's backward. The tiled kernels (head size
+ * 64) take dout in bf16, as the attention projection's backward writes it in bf16 mode; the dQ
+ * kernel runs first and leaves the row dots D in scratch (B*H*T floats) for the dK dV kernel. The
+ * row kernels (other head sizes) take dout widened to fp32 and add into an fp32 scratch, rounded
+ * once at the end. */
+static void attention_backward_rows_bf16(bf16* dqkv, const float* dout, const bf16* out, const bf16* qkv, const float* lse, int B,
+                                         int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
+    static float* dqkv32 = NULL;
+    static size_t cap = 0;
+    long n = (long)B * T * 3 * C;
+    scratch_grow(&dqkv32, &cap, n * sizeof(float));
+    cudaCheck(cudaMemsetAsync(dqkv32, 0, n * sizeof(float)));
+    attention_backward_rows(dqkv32, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+    to_bf16_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(dqkv, dqkv32, n);
+    cudaCheck(cudaGetLastError());
+}
+static void attention_backward_tiled(bf16* dqkv, const bf16* dout, const bf16* out, const bf16* qkv, const float* lse, float* D,
+                                     int B, int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
     static bool configured = false;
-    static Bf16Scratch dout16 = {NULL, 0}; // dout rounded to bf16, the kernels' operand (grown once)
     if (!configured) {
         for (int drop = 0; drop < 2; drop++) {
             cudaCheck(cudaFuncSetAttribute(drop ? flash_attention_backward_dkdv_kernel<true> : flash_attention_backward_dkdv_kernel<false>,
@@ -1763,16 +1779,27 @@ static void attention_backward(bf16* dqkv, const float* dout, const bf16* out, c
         }
         configured = true;
     }
-    scratch_grow(&dout16.p, &dout16.cap, (size_t)B * T * C * sizeof(bf16));
-    attention_rowdot_kernel<<<ceil_div((long)B * H * T * 8, 256), 256>>>(scratch, dout16.p, dout, out, B, T, C, H);
-    cudaCheck(cudaGetLastError());
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    (p_drop > 0 ? flash_attention_backward_dkdv_kernel<true> : flash_attention_backward_dkdv_kernel<false>)<<<grid, FA_THREADS, FA_BWD_SMEM>>>(
-        dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
-    cudaCheck(cudaGetLastError());
     (p_drop > 0 ? flash_attention_backward_dq_kernel<true> : flash_attention_backward_dq_kernel<false>)<<<grid, FA_THREADS, FA_BWD_SMEM>>>(
-        dqkv, dout16.p, qkv, lse, scratch, T, C, H, pos, n_masked, p_drop, site);
+        dqkv, D, dout, out, qkv, lse, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
+    (p_drop > 0 ? flash_attention_backward_dkdv_kernel<true> : flash_attention_backward_dkdv_kernel<false>)<<<grid, FA_THREADS, FA_BWD_SMEM>>>(
+        dqkv, dout, qkv, lse, D, T, C, H, pos, n_masked, p_drop, site);
+    cudaCheck(cudaGetLastError());
+}
+static void attention_backward(bf16* dqkv, const bf16* dout, const bf16* out, const bf16* qkv, const float* lse, float* scratch,
+                               int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0, uint64_t site = 0) {
+    if (attention_uses_flash(C, H)) {
+        attention_backward_tiled(dqkv, dout, out, qkv, lse, scratch, B, T, C, H, pos, n_masked, p_drop, site);
+        return;
+    }
+    static float* dout32 = NULL;
+    static size_t cap = 0;
+    long n = (long)B * T * C;
+    scratch_grow(&dout32, &cap, n * sizeof(float));
+    to_float_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(dout32, dout, n);
+    cudaCheck(cudaGetLastError());
+    attention_backward_rows_bf16(dqkv, dout32, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
 
 /* ============================================================================================
@@ -2929,7 +2956,7 @@ struct GpuModel {
     double* sumsq_partials;
     AdamChunk* adam_chunks;
     int n_adam_chunks;
-    float* att_scratch;   /* B*H*T: attention backward's row dots */
+    float* att_scratch;   /* B*H*T: attention backward's row dots D */
     size_t n_acts, n_dacts;
     /* train_step's CUDA graph and the shape it was captured for (see train_step) */
     int use_graph;
@@ -3111,9 +3138,10 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
         gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
-        linear_backward(d.atty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true, g16);
+        X* datty = (X*)d.atty; // bf16 mode: the attention backward's operand, written in bf16 by the matmul
+        linear_backward(datty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true, g16);
         X* dqkv = (X*)d.qkv; // bf16 mode: written in bf16 by attention, the operand of the QKV backward
-        attention_backward(dqkv, d.atty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
+        attention_backward(dqkv, datty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(dqkv, B, T, C, H);
         if (recompute >= 2 && l < L - 1) gpu_norm_forward(c, ln1, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT); // for the QKV dW

@@ -206,6 +206,7 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
     size_t n3 = (size_t)N * 3 * C, n1 = (size_t)N * C;
     float *qkv = rand_host(n3, 1), *dout = rand_host(n1, 1), *out = (float*)mallocCheck(n1 * 4);
     __nv_bfloat16* d_qkv16 = gpu::use_fp32 ? NULL : round_to_gpu16(qkv, n3); // bf16 mode: qkv is stored in bf16
+    __nv_bfloat16* d_dout16 = gpu::use_fp32 ? NULL : round_to_gpu16(dout, n1); // and dout (the projection's backward writes it so)
     float *att = (float*)mallocCheck((size_t)B * H * T * T * 4), *dqkv = (float*)mallocCheck(n3 * 4);
     memset(dqkv, 0, n3 * 4);
     attention_forward(out, att, qkv, B, T, C, H, pos, n_masked, p_drop, seed);
@@ -221,10 +222,10 @@ static void test_attention(int B, int T, int C, int H, int pos, double tol_fwd, 
         __nv_bfloat16 *d_out16, *d_dqkv16; // bf16 mode: attention writes bf16 output and bf16 dqkv
         cudaCheck(cudaMalloc(&d_out16, n1 * 2)); cudaCheck(cudaMalloc(&d_dqkv16, n3 * 2));
         gpu::attention_forward(d_out16, d_lse, d_qkv16, B, T, C, H, pos, n_masked, p_drop, site);
-        gpu::attention_backward(d_dqkv16, d_dout, d_out16, d_qkv16, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
+        gpu::attention_backward(d_dqkv16, d_dout16, d_out16, d_qkv16, d_lse, d_scratch, B, T, C, H, pos, n_masked, p_drop, site);
         widen_on_gpu(d_out, d_out16, n1);
         widen_on_gpu(d_dqkv, d_dqkv16, n3);
-        cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_qkv16)); cudaCheck(cudaFree(d_dqkv16));
+        cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_qkv16)); cudaCheck(cudaFree(d_dqkv16)); cudaCheck(cudaFree(d_dout16));
     }
     char what[128];
     const char* kind = gpu::use_fp32 ? "rows fp32" : gpu::attention_uses_flash(C, H) ? "tiled bf16" : "rows bf16-out";

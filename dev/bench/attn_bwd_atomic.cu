@@ -32,6 +32,25 @@ using namespace gpu;
 
 namespace fused {
 
+/* D[b,h,i] = sum_d dout[b,i,h,d] * out[b,i,h,d] and dout16 = dout rounded to bf16, for the fused
+ * kernel (kernels.cuh computes D in its dQ kernel): 8 lanes per row of 64, 8 elements each */
+__global__ void attention_rowdot_kernel(float* D, bf16* dout16, const float* dout, const bf16* out, int B, int T, int C, int H) {
+    long n_rows = (long)B * H * T, row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 8; // (b, h, i)
+    int part = threadIdx.x % 8;
+    bool valid = row < n_rows; // every lane stays for the shuffles; the extra ones redo the last row
+    if (!valid) row = n_rows - 1;
+    int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H));
+    long off = ((long)b * T + i) * C + h * FA_D + part * 8;
+    float d[8], o[8], s = 0.0f;
+    load8(d, dout + off);
+    load8(o, out + off);
+    #pragma unroll
+    for (int k = 0; k < 8; k++) s += d[k] * o[k];
+    if (valid) store8(dout16 + off, d);
+    for (int k = 4; k >= 1; k >>= 1) s += __shfl_xor_sync(0xffffffff, s, k, 8);
+    if (valid && part == 0) D[row] = s;
+}
+
 /* blocks per SM the registers are budgeted for (MINB). ptxas (CUDA 13, sm_90a): without dropout
  * 3 blocks -> 168 registers, 4 B spilled; 2 -> 240, no spill. With dropout 3 -> 60 B spilled, 2 ->
  * 254, no spill (the dK dV kernel: 168 with 36 B spilled at 3, 252 at 2). The launcher runs 3
@@ -260,6 +279,8 @@ static Case make_case(int B, int T, int C, int H, uint64_t* rng) {
     cudaCheck(cudaFree(qkv32));
     k.dout = dev_rand(n1, 1, 0, rng);
     cudaCheck(cudaMalloc(&k.out, n1 * 2)); cudaCheck(cudaMalloc(&k.dout16, n1 * 2));
+    to_bf16_kernel<<<ceil_div((n1 + 3) / 4, 256), 256>>>(k.dout16, k.dout, n1); // both versions see the same bf16 dO
+    cudaCheck(cudaGetLastError());
     cudaCheck(cudaMalloc(&k.dqkv_ref, n3 * 2)); cudaCheck(cudaMalloc(&k.dqkv, n3 * 2));
     cudaCheck(cudaMalloc(&k.lse, nr * 4)); cudaCheck(cudaMalloc(&k.Dbuf, nr * 4)); cudaCheck(cudaMalloc(&k.dq_acc, n1 * 4));
     return k;
@@ -269,7 +290,7 @@ static void free_case(Case& k) {
     for (void* q : p) cudaCheck(cudaFree(q));
 }
 static void run_ref(Case& k, int pos, int n_masked, float p_drop, uint64_t site) {
-    gpu::attention_backward(k.dqkv_ref, k.dout, k.out, k.qkv, k.lse, k.Dbuf, k.B, k.T, k.C, k.H, pos, n_masked, p_drop, site);
+    gpu::attention_backward(k.dqkv_ref, k.dout16, k.out, k.qkv, k.lse, k.Dbuf, k.B, k.T, k.C, k.H, pos, n_masked, p_drop, site);
 }
 static void run_fused(Case& k, int pos, int n_masked, float p_drop, uint64_t site) {
     fused::attention_backward(k.dqkv, k.dout, k.out, k.qkv, k.lse, k.Dbuf, k.dout16, k.dq_acc, k.B, k.T, k.C, k.H, pos, n_masked,
@@ -326,7 +347,7 @@ int main(int argc, char** argv) {
                                                                                             pos, n_masked, 0.0f, site);
         });
         double ms_dq = median_ms([&] {
-            flash_attention_backward_dq_kernel<false><<<grid, FA_THREADS, FA_BWD_SMEM>>>(k.dqkv_ref, k.dout16, k.qkv, k.lse, k.Dbuf, T, C, H,
+            flash_attention_backward_dq_kernel<false><<<grid, FA_THREADS, FA_BWD_SMEM>>>(k.dqkv_ref, k.Dbuf, k.dout16, k.out, k.qkv, k.lse, T, C, H,
                                                                                           pos, n_masked, 0.0f, site);
         });
         double ms_kernel = median_ms([&] { // accumulates into dq_acc without clearing: the time is the same

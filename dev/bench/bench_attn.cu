@@ -8,8 +8,7 @@
  * T x T x d halved, 2 B H T^2 d; backward 2.5 times that (5 matmuls; our dQ kernel recomputes 2
  * more, not counted).
  *   make dev/bench/bench_attn_cuda && dev/bench/bench_attn_cuda [B T H]
- * Built against another tree's kernels.cuh (an A/B of two versions in one run):
- *   nvcc $(NVCC_FLAGS) -I OTHER_TREE -o bench_attn_other dev/bench/bench_attn.cu
+ * (To compare two versions in one run, build each tree's own bench_attn_cuda.)
  */
 #include "seqmodels.h"
 #include "kernels.cuh"
@@ -23,21 +22,20 @@ int main(int argc, char** argv) {
     uint64_t rng = 1234;
     size_t n3 = (size_t)B * T * 3 * C, n1 = (size_t)B * T * C, nr = (size_t)B * H * T;
     bf16* qkv = dev_rand<bf16>(n3, 1, 0, &rng);
-    float* dout = dev_rand(n1, 1, 0, &rng);
-    bf16 *out, *dqkv, *dout16;
+    bf16* dout = dev_rand<bf16>(n1, 1, 0, &rng); // bf16, as the attention projection's backward writes it
+    bf16 *out, *dqkv;
     float *lse, *D;
-    cudaCheck(cudaMalloc(&out, n1 * 2)); cudaCheck(cudaMalloc(&dqkv, n3 * 2)); cudaCheck(cudaMalloc(&dout16, n1 * 2));
+    cudaCheck(cudaMalloc(&out, n1 * 2)); cudaCheck(cudaMalloc(&dqkv, n3 * 2));
     cudaCheck(cudaMalloc(&lse, nr * 4)); cudaCheck(cudaMalloc(&D, nr * 4));
     double ms_fwd = median_ms([&] { attention_forward(out, lse, qkv, B, T, C, H, pos, n_masked); });
     double ms_bwd = median_ms([&] { attention_backward(dqkv, dout, out, qkv, lse, D, B, T, C, H, pos, n_masked); });
-    // the backward's parts (D and dout16 hold the row dots' results from the runs above)
+    // the backward's two kernels (D holds the dQ kernel's row dots from the runs above)
     dim3 grid(ceil_div(T, FA_TILE), H, B);
-    double ms_rowdot = median_ms([&] { attention_rowdot_kernel<<<ceil_div((long)nr * 8, 256), 256>>>(D, dout16, dout, out, B, T, C, H); });
-    double ms_dkdv = median_ms([&] {
-        flash_attention_backward_dkdv_kernel<false><<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout16, qkv, lse, D, T, C, H, pos, n_masked, 0.0f, 0);
-    });
     double ms_dq = median_ms([&] {
-        flash_attention_backward_dq_kernel<false><<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout16, qkv, lse, D, T, C, H, pos, n_masked, 0.0f, 0);
+        flash_attention_backward_dq_kernel<false><<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, D, dout, out, qkv, lse, T, C, H, pos, n_masked, 0.0f, 0);
+    });
+    double ms_dkdv = median_ms([&] {
+        flash_attention_backward_dkdv_kernel<false><<<grid, FA_THREADS, FA_BWD_SMEM>>>(dqkv, dout, qkv, lse, D, T, C, H, pos, n_masked, 0.0f, 0);
     });
     cudaCheck(cudaGetLastError());
     cudaDeviceProp prop;
@@ -48,10 +46,9 @@ int main(int argc, char** argv) {
     printf("| ours forward | %.4f | %.0f | %.2f |\n", ms_fwd, f_fwd / ms_fwd * 1e-9, 12 * ms_fwd);
     printf("| ours backward (all) | %.4f | %.0f | %.2f |\n", ms_bwd, f_bwd / ms_bwd * 1e-9, 12 * ms_bwd);
     printf("| ours forward + backward | %.4f | %.0f | %.2f |\n", ms_fwd + ms_bwd, (f_fwd + f_bwd) / (ms_fwd + ms_bwd) * 1e-9, 12 * (ms_fwd + ms_bwd));
-    printf("|   backward: row dots | %.4f | | %.2f |\n", ms_rowdot, 12 * ms_rowdot);
+    printf("|   backward: dQ kernel (and the row dots) | %.4f | | %.2f |\n", ms_dq, 12 * ms_dq);
     printf("|   backward: dK dV kernel | %.4f | | %.2f |\n", ms_dkdv, 12 * ms_dkdv);
-    printf("|   backward: dQ kernel | %.4f | | %.2f |\n", ms_dq, 12 * ms_dq);
-    void* bufs[] = {qkv, dout, out, dqkv, dout16, lse, D};
+    void* bufs[] = {qkv, dout, out, dqkv, lse, D};
     for (void* p : bufs) cudaCheck(cudaFree(p));
     return 0;
 }
