@@ -463,6 +463,11 @@ __device__ inline void ld4(float (&v)[4], const float* p) {
     float4 t = *(const float4*)p;
     v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w;
 }
+__device__ inline void ld4(float (&v)[4], const __nv_bfloat16* p) {
+    uint2 t = *(const uint2*)p;
+    float2 lo = __bfloat1622float2(*(const __nv_bfloat162*)&t.x), hi = __bfloat1622float2(*(const __nv_bfloat162*)&t.y);
+    v[0] = lo.x; v[1] = lo.y; v[2] = hi.x; v[3] = hi.y;
+}
 __device__ inline void st4(float* p, const float (&v)[4]) { *(float4*)p = make_float4(v[0], v[1], v[2], v[3]); }
 __device__ inline void st4(__nv_bfloat16* p, const float (&v)[4]) {
     __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
@@ -472,8 +477,8 @@ __device__ inline void st4(__nv_bfloat16* p, const float (&v)[4]) {
 /* Forward: y = (x - mean) r w + b, r = 1/sqrt(var + eps) (RMSNorm: mean 0, var = mean(x^2), no
  * b); mean and rstd are kept for the backward. Given a branch, x = inp + branch is the residual
  * add before the norm, written to res (fp32: the backward reads it) in the same pass. */
-template <typename X, int NV, bool RMS>
-__global__ void norm_forward_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+template <typename X, int NV, bool RMS, typename Br>
+__global__ void norm_forward_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const Br* branch,
                                     const float* w, const float* b, int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
@@ -520,15 +525,15 @@ __global__ void norm_forward_kernel(X* out, float* mean, float* rstd, float* res
     }
 }
 /* any width: the row read from memory in each pass */
-template <typename X, bool RMS>
-__global__ void norm_forward_rows_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+template <typename X, bool RMS, typename Br>
+__global__ void norm_forward_rows_kernel(X* out, float* mean, float* rstd, float* res, const float* inp, const Br* branch,
                                          const float* w, const float* b, int N, int C, float eps) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
     long o = (long)row * C;
     const float* x = inp + o;
     if (branch) { // the residual add first (a lane reads back only the columns it wrote)
-        for (int c = lane; c < C; c += 32) res[o + c] = x[c] + branch[o + c];
+        for (int c = lane; c < C; c += 32) res[o + c] = x[c] + to_float(branch[o + c]);
         x = res + o;
     }
     float s = 0;
@@ -543,35 +548,36 @@ __global__ void norm_forward_rows_kernel(X* out, float* mean, float* rstd, float
         rstd[row] = r;
     }
 }
-template <int NV, typename X>
-static void norm_forward_vec(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+template <int NV, typename X, typename Br>
+static void norm_forward_vec(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const Br* branch,
                              const float* w, const float* b, int N, int C, float eps) {
-    if (rms) norm_forward_kernel<X, NV, true><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
-    else norm_forward_kernel<X, NV, false><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    if (rms) norm_forward_kernel<X, NV, true, Br><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+    else norm_forward_kernel<X, NV, false, Br><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
 }
-/* mean unused, b NULL: RMSNorm; branch NULL: no residual add (res unused) */
-template <typename X>
-static void norm_forward(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const float* branch,
+/* mean unused, b NULL: RMSNorm; branch NULL: no residual add (res unused). The branch is fp32, or
+ * bf16 in bf16 mode where its matmul writes it so (the transformer's attention and MLP outputs) */
+template <typename X, typename Br>
+static void norm_forward(bool rms, X* out, float* mean, float* rstd, float* res, const float* inp, const Br* branch,
                          const float* w, const float* b, int N, int C, float eps) {
     bool vec = C % 4 == 0 && C <= NORM_MAX_C && aligned(out, 4 * sizeof(X)) && aligned(res, 16) && aligned(inp, 16) &&
                aligned(branch, 16) && aligned(w, 16) && aligned(b, 16);
     if (vec) {
         NORM_NV_SWITCH(C, norm_forward_vec, rms, out, mean, rstd, res, inp, branch, w, b, N, C, eps);
     } else if (rms) {
-        norm_forward_rows_kernel<X, true><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+        norm_forward_rows_kernel<X, true, Br><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
     } else {
-        norm_forward_rows_kernel<X, false><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
+        norm_forward_rows_kernel<X, false, Br><<<ceil_div(N, 8), 256>>>(out, mean, rstd, res, inp, branch, w, b, N, C, eps);
     }
     cudaCheck(cudaGetLastError());
 }
 template <typename X>
 static void layernorm_forward(X* out, float* mean, float* rstd, const float* inp, const float* w, const float* b,
                               int N, int C) {
-    norm_forward(false, out, mean, rstd, NULL, inp, NULL, w, b, N, C, 1e-5f);
+    norm_forward(false, out, mean, rstd, NULL, inp, (const float*)NULL, w, b, N, C, 1e-5f);
 }
 /* res = inp + branch (the residual add), out = LayerNorm(res): one pass */
-template <typename X>
-static void residual_layernorm_forward(float* res, X* out, float* mean, float* rstd, const float* inp, const float* branch,
+template <typename X, typename Br>
+static void residual_layernorm_forward(float* res, X* out, float* mean, float* rstd, const float* inp, const Br* branch,
                                        const float* w, const float* b, int N, int C) {
     norm_forward(false, out, mean, rstd, res, inp, branch, w, b, N, C, 1e-5f);
 }
@@ -616,8 +622,8 @@ __global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, 
 /* rows strided over the grid, one warp each, the row (x, dy) in registers: read once. Each warp
  * sums its rows' dw, db into its own slice of shared memory (registers would halve the warps that
  * fit on a multiprocessor, and these loads need many in flight). */
-template <int NV, bool RMS>
-__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout,
+template <int NV, bool RMS, typename D>
+__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const D* dout,
                                                                const float* inp, const float* dres, const float* w, const float* mean,
                                                                const float* rstd, int N, int C) {
     extern __shared__ __align__(16) float red[]; // (warps, 2C): each warp's dw (C) and db (C)
@@ -678,17 +684,18 @@ __global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv
 }
 /* any width: the row read from memory in each pass, one warp per block, whose lanes own their
  * columns of the block's partial row (plain adds, in row order) */
-template <bool RMS>
-__global__ void norm_backward_rows_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout, const float* inp,
+template <bool RMS, typename D>
+__global__ void norm_backward_rows_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const D* dout, const float* inp,
                                           const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     int lane = threadIdx.x;
     float* acc = partials + (long)blockIdx.x * 2 * C; // dw (C), db (C)
     for (int c = lane; c < 2 * C; c += 32) acc[c] = 0.0f;
     for (int row = blockIdx.x; row < N; row += gridDim.x) {
-        const float *x = inp + (long)row * C, *dy = dout + (long)row * C;
+        const float* x = inp + (long)row * C;
+        const D* dy = dout + (long)row * C;
         float m = RMS ? 0.0f : mean[row], r = rstd[row], s1 = 0, s2 = 0;
         for (int c = lane; c < C; c += 32) {
-            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+            float xhat = (x[c] - m) * r, dxhat = to_float(dy[c]) * (w ? w[c] : 1.0f);
             s1 += dxhat;
             s2 += dxhat * xhat;
         }
@@ -697,31 +704,33 @@ __global__ void norm_backward_rows_kernel(float* dinp, __nv_bfloat16* dinp16, fl
         float* dx = dinp + (long)row * C;
         const float* base = dres ? dres + (long)row * C : dx; // what dx adds to
         for (int c = lane; c < C; c += 32) {
-            float xhat = (x[c] - m) * r, dxhat = dy[c] * (w ? w[c] : 1.0f);
+            float dyc = to_float(dy[c]), xhat = (x[c] - m) * r, dxhat = dyc * (w ? w[c] : 1.0f);
             dx[c] = base[c] + r * (dxhat - s1 - xhat * s2);
             if (dinp16) dinp16[(long)row * C + c] = __float2bfloat16(dx[c]);
-            acc[c] += dy[c] * xhat;
-            acc[C + c] += dy[c];
+            acc[c] += dyc * xhat;
+            acc[C + c] += dyc;
         }
     }
 }
-template <int NV>
-static void norm_backward_vec(bool rms, int nb, float* dinp, __nv_bfloat16* dinp16, float* partials, const float* dout,
+template <int NV, typename D>
+static void norm_backward_vec(bool rms, int nb, float* dinp, __nv_bfloat16* dinp16, float* partials, const D* dout,
                               const float* inp, const float* dres, const float* w, const float* mean, const float* rstd, int N, int C) {
     static bool configured = false;
     if (!configured) { // 8 warps' dw, db: 64 KB at NORM_MAX_C, over the default 48
         int most = 8 * 2 * NORM_MAX_C * sizeof(float);
-        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
-        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, true, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
+        cudaCheck(cudaFuncSetAttribute(norm_backward_kernel<NV, false, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
         configured = true;
     }
     size_t smem = 8 * 2 * C * sizeof(float); // 256 threads: 8 warps
-    if (rms) norm_backward_kernel<NV, true><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
-    else norm_backward_kernel<NV, false><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
+    if (rms) norm_backward_kernel<NV, true, D><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
+    else norm_backward_kernel<NV, false, D><<<nb, 256, smem>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
 }
 /* db NULL, mean unused: RMSNorm; dres NULL: dx +=. dinp16: also a bf16 copy of dx (the residual
- * stream's gradient is the next matmul backward's operand: this saves it a rounding pass) */
-static void norm_backward(bool rms, float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* dres,
+ * stream's gradient is the next matmul backward's operand: this saves it a rounding pass). dout
+ * fp32, or bf16 as bf16 mode's matmul backwards write it where the norm is its only reader */
+template <typename D>
+static void norm_backward(bool rms, float* dinp, float* dw, float* db, const D* dout, const float* inp, const float* dres,
                           const float* w, const float* mean, const float* rstd, int N, int C, __nv_bfloat16* dinp16 = NULL) {
     float* partials = norm_partials(C);
     int nb = norm_bwd_blocks(N);
@@ -730,15 +739,16 @@ static void norm_backward(bool rms, float* dinp, float* dw, float* db, const flo
     if (vec) {
         NORM_NV_SWITCH(C, norm_backward_vec, rms, nb, dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
     } else if (rms) {
-        norm_backward_rows_kernel<true><<<nb, 32>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
+        norm_backward_rows_kernel<true, D><<<nb, 32>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
     } else {
-        norm_backward_rows_kernel<false><<<nb, 32>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
+        norm_backward_rows_kernel<false, D><<<nb, 32>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
     }
     cudaCheck(cudaGetLastError());
     norm_reduce_kernel<<<ceil_div(C, 32), dim3(32, 16)>>>(dw, db, partials, nb, C);
     cudaCheck(cudaGetLastError());
 }
-static void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+template <typename D>
+static void layernorm_backward(float* dinp, float* dw, float* db, const D* dout, const float* inp, const float* w,
                                const float* mean, const float* rstd, int N, int C, const float* dres = NULL,
                                __nv_bfloat16* dinp16 = NULL) {
     norm_backward(false, dinp, dw, db, dout, inp, dres, w, mean, rstd, N, C, dinp16);
@@ -749,15 +759,16 @@ static void layernorm_backward(float* dinp, float* dw, float* db, const float* d
  * ============================================================================================ */
 template <typename X>
 static void rmsnorm_forward(X* out, float* rstd, const float* inp, const float* w, int N, int C, double eps) {
-    norm_forward(true, out, NULL, rstd, NULL, inp, NULL, w, NULL, N, C, (float)eps);
+    norm_forward(true, out, NULL, rstd, NULL, inp, (const float*)NULL, w, NULL, N, C, (float)eps);
 }
 /* res = inp + branch (the residual add), out = RMSNorm(res): one pass */
-template <typename X>
-static void residual_rmsnorm_forward(float* res, X* out, float* rstd, const float* inp, const float* branch, const float* w,
+template <typename X, typename Br>
+static void residual_rmsnorm_forward(float* res, X* out, float* rstd, const float* inp, const Br* branch, const float* w,
                                      int N, int C, double eps) {
     norm_forward(true, out, NULL, rstd, res, inp, branch, w, NULL, N, C, (float)eps);
 }
-static void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+template <typename D>
+static void rmsnorm_backward(float* dinp, float* dw, const D* dout, const float* inp, const float* w,
                              const float* rstd, int N, int C, const float* dres = NULL, __nv_bfloat16* dinp16 = NULL) {
     norm_backward(true, dinp, dw, NULL, dout, inp, dres, w, NULL, rstd, N, C, dinp16);
 }
@@ -1820,13 +1831,15 @@ static void residual_forward(float* out, const float* a, const float* b, long n)
  * dropout, in place (the backward also out of place), the same hash of (seed, index) as the CPU
  * op: identical masks on both
  * ============================================================================================ */
-__global__ void dropout_kernel(float* out, const float* x, long n, float p, uint64_t site) { /* out may be x */
+template <typename T> /* float, or bf16 (the transformer's branch outputs in bf16 mode) */
+__global__ void dropout_kernel(T* out, const T* x, long n, float p, uint64_t site) { /* out may be x */
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    out[i] = dropout_keep_dev(seed, (uint64_t)i, p) ? x[i] / (1.0f - p) : 0.0f;
+    store_as(&out[i], dropout_keep_dev(seed, (uint64_t)i, p) ? to_float(x[i]) / (1.0f - p) : 0.0f);
 }
-static void dropout_forward(float* x, long n, float p, uint64_t site) {
+template <typename T>
+static void dropout_forward(T* x, long n, float p, uint64_t site) {
     if (p <= 0) return;
     dropout_kernel<<<ceil_div(n, 256), 256>>>(x, x, n, p, site);
     cudaCheck(cudaGetLastError());
@@ -3011,14 +3024,15 @@ static void gpu_norm_forward(const Config* c, X* out, float* mean, float* rstd, 
     else layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd);
 }
 /* res = x + branch (the residual add) and out = norm(res), in one pass */
-template <typename X>
-static void gpu_residual_norm_forward(const Config* c, float* res, X* out, float* mean, float* rstd, const float* x, const float* branch,
+template <typename X, typename Br>
+static void gpu_residual_norm_forward(const Config* c, float* res, X* out, float* mean, float* rstd, const float* x, const Br* branch,
                                       const float* w, const float* b, int N) {
     if (is_llama(c)) residual_rmsnorm_forward(res, out, rstd, x, branch, w, N, c->n_embd, 1e-5);
     else residual_layernorm_forward(res, out, mean, rstd, x, branch, w, b, N, c->n_embd);
 }
 /* dres NULL: dx += the norm's backward; else dx = dres + it (see norm_backward); dx16: a bf16 copy of dx, or NULL */
-static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const float* dout, const float* x, const float* w,
+template <typename D>
+static void gpu_norm_backward(const Config* c, float* dx, float* dw, float* db, const D* dout, const float* x, const float* w,
                               const float* mean, const float* rstd, int N, const float* dres, __nv_bfloat16* dx16 = NULL) {
     if (is_llama(c)) rmsnorm_backward(dx, dw, dout, x, w, rstd, N, c->n_embd, dres, dx16);
     else layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, c->n_embd, dres, dx16);
@@ -3050,10 +3064,11 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         if (c->pos == POS_ROPE) rope_forward(qkv + o3, B, T, C, H);
         attention_forward(atty + oC, a.att + (size_t)l * B * H * T, qkv + o3, B, T, C, H, c->pos, hard_alibi_heads(c),
                           active_attn_dropout(m), attn_site(l));
-        linear_forward(a.attproj, atty + oC, w.attprojw, w.attprojb, BT, C, C); // one buffer for all layers (LAYOUT_ONE_BRANCH)
-        dropout_forward(a.attproj, (long)BT * C, p, 1 + 2 * l);
+        X* attproj = (X*)a.attproj; // bf16 mode: in bf16 (as autocast keeps it), added to the fp32 residual stream by the norm
+        linear_forward(attproj, atty + oC, w.attprojw, w.attprojb, BT, C, C); // one buffer for all layers (LAYOUT_ONE_BRANCH)
+        dropout_forward(attproj, (long)BT * C, p, 1 + 2 * l);
         // res1 = x + attention branch, and its ln_2
-        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oN, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, a.attproj, w.ln2w, w.ln2b, BT);
+        gpu_residual_norm_forward(c, a.res1 + oC, ln2 + oN, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, x, attproj, w.ln2w, w.ln2b, BT);
         if (is_llama(c)) {
             linear_forward(fch + oH, ln2 + oN, w.fcw, w.fcb, BT, C, Hd);
             linear_forward(fch2 + oH, ln2 + oN, w.fc2w, NULL, BT, C, Hd);
@@ -3061,15 +3076,16 @@ static void transformer_forward_x(GpuModel* g, int B, int T) { /* g->inputs alre
         } else {
             linear_gelu_forward(fch + oH, fch_act + oA, ln2 + oN, w.fcw, w.fcb, BT, C, Hd); // fch_act = GELU(fch)
         }
-        linear_forward(a.mlpproj, fch_act + oA, w.mlpprojw, w.mlpprojb, BT, Hd, C);
-        dropout_forward(a.mlpproj, (long)BT * C, p, 2 + 2 * l);
+        X* mlpproj = (X*)a.mlpproj; // bf16 mode: in bf16, as attproj
+        linear_forward(mlpproj, fch_act + oA, w.mlpprojw, w.mlpprojb, BT, Hd, C);
+        dropout_forward(mlpproj, (long)BT * C, p, 2 + 2 * l);
         // res2 = res1 + mlp branch, and the norm that reads it: the next layer's ln_1, or ln_f
         if (l < L - 1) {
             TransformerLayerParams wn = gpu_layer(g, g->params, l + 1);
             gpu_residual_norm_forward(c, a.res2 + oC, ln1 + (recompute >= 2 ? 0 : oC + (size_t)BT * C), a.ln1_mean + (l + 1) * BT, a.ln1_rstd + (l + 1) * BT,
-                                      a.res1 + oC, a.mlpproj, wn.ln1w, wn.ln1b, BT);
+                                      a.res1 + oC, mlpproj, wn.ln1w, wn.ln1b, BT);
         } else {
-            gpu_residual_norm_forward(c, a.res2 + oC, a.lnf, a.lnf_mean, a.lnf_rstd, a.res1 + oC, a.mlpproj,
+            gpu_residual_norm_forward(c, a.res2 + oC, a.lnf, a.lnf_mean, a.lnf_rstd, a.res1 + oC, mlpproj,
                                       gpu_tensor(g, g->params, "transformer.ln_f.weight", 0),
                                       gpu_tensor(g, g->params, "transformer.ln_f.bias", 0), BT);
         }
@@ -3129,14 +3145,16 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
             linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, true, g16);
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oN, w.fc2w, BT, C, Hd, true);
-            linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oN, w.fcw, BT, C, Hd);
+            linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oN, w.fcw, BT, C, Hd); // (adds: ln_2's gradient stays fp32)
+            // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
+            gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
             float* dact = sizeof(X) == 2 ? NULL : d.fch_act; // bf16 mode: no fch_act gradient (LAYOUT_GRADS)
             linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, g16);
-            linear_backward(d.ln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oN, w.fcw, BT, C, Hd, true);
+            X* dln2 = (X*)d.ln2; // bf16 mode: in bf16, from its one writer to its one reader (the norm backward)
+            linear_backward(dln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oN, w.fcw, BT, C, Hd, true);
+            gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, dln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         }
-        // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
-        gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
         X* datty = (X*)d.atty; // bf16 mode: the attention backward's operand, written in bf16 by the matmul
         linear_backward(datty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true, g16);
@@ -3145,9 +3163,10 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
         if (c->pos == POS_ROPE) rope_backward(dqkv, B, T, C, H);
         if (recompute >= 2 && l < L - 1) gpu_norm_forward(c, ln1, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, x, w.ln1w, w.ln1b, BT); // for the QKV dW
-        linear_backward(d.ln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oN, w.qkvw, BT, C, 3 * C, true);
+        X* dln1 = (X*)d.ln1; // bf16 mode: in bf16, as ln_2's
+        linear_backward(dln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oN, w.qkvw, BT, C, 3 * C, true);
         // dx = d res1 (the residual path) + ln_1's backward
-        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, d.ln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1, l > 0 ? g16 : NULL);
+        gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, dln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1, l > 0 ? g16 : NULL);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
         dout = dx;
         dx = t;

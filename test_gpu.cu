@@ -163,6 +163,24 @@ static void test_norm(int rms, int N, int C) {
              C % 4 == 0 && C <= NORM_MAX_C ? "register rows" : "strided");
     snprintf(what, sizeof(what), "%s forward out", label); check(what, d_out, out, n, 1e-5);
     snprintf(what, sizeof(what), "%s forward rstd", label); check(what, d_rstd, rstd, N, 1e-5);
+    { // dout in bf16, as bf16 mode's matmul backwards write it for the norm: the reference sees the same rounded values
+        float *dout_r = (float*)mallocCheck(n * 4), *dxb = (float*)mallocCheck(n * 4), *dwb = (float*)calloc(C, 4), *dbb = (float*)calloc(C, 4);
+        memcpy(dout_r, dout, n * 4);
+        __nv_bfloat16* d_dout16 = round_to_gpu16(dout_r, n);
+        memcpy(dxb, dres, n * 4);
+        if (rms) rmsnorm_backward(dxb, dwb, dout_r, x, w, rstd, N, C);
+        else layernorm_backward(dxb, dwb, dbb, dout_r, x, w, mean, rstd, N, C);
+        float *d_dxb, *d_dwb, *d_dbb;
+        cudaCheck(cudaMalloc(&d_dxb, n * 4)); cudaCheck(cudaMalloc(&d_dwb, C * 4)); cudaCheck(cudaMalloc(&d_dbb, C * 4));
+        cudaCheck(cudaMemset(d_dxb, 0xff, n * 4)); cudaCheck(cudaMemset(d_dwb, 0, C * 4)); cudaCheck(cudaMemset(d_dbb, 0, C * 4));
+        if (rms) gpu::rmsnorm_backward(d_dxb, d_dwb, d_dout16, d_x, d_w, d_rstd, N, C, d_dres);
+        else gpu::layernorm_backward(d_dxb, d_dwb, d_dbb, d_dout16, d_x, d_w, d_mean, d_rstd, N, C, d_dres);
+        snprintf(what, sizeof(what), "%s backward, bf16 dout: dx", label); check(what, d_dxb, dxb, n, 1e-4);
+        snprintf(what, sizeof(what), "%s backward, bf16 dout: dw", label); check(what, d_dwb, dwb, C, 1e-4);
+        if (!rms) { snprintf(what, sizeof(what), "%s backward, bf16 dout: db", label); check(what, d_dbb, dbb, C, 1e-4); }
+        free(dout_r); free(dxb); free(dwb); free(dbb);
+        cudaCheck(cudaFree(d_dout16)); cudaCheck(cudaFree(d_dxb)); cudaCheck(cudaFree(d_dwb)); cudaCheck(cudaFree(d_dbb));
+    }
     { // the residual add fused into the forward
         float *a = rand_host(n, 1), *br = rand_host(n, 1), *res = (float*)mallocCheck(n * 4), *outr = (float*)mallocCheck(n * 4);
         residual_forward(res, a, br, n);
@@ -181,6 +199,18 @@ static void test_norm(int rms, int N, int C) {
         if (rms) gpu::residual_rmsnorm_forward(d_res, d_out16, d_rstd, d_a, d_br, d_w, N, C, 1e-5);
         else gpu::residual_layernorm_forward(d_res, d_out16, d_mean, d_rstd, d_a, d_br, d_w, d_b, N, C);
         snprintf(what, sizeof(what), "%s residual+norm forward: out in bf16", label); check_bf16(what, d_out16, outr, n, 1e-2);
+        { // the branch in bf16, as bf16 mode's attention and MLP matmuls write it: the reference sees it rounded
+            __nv_bfloat16* d_br16 = round_to_gpu16(br, n);
+            residual_forward(res, a, br, n);
+            if (rms) rmsnorm_forward(outr, rstd, res, w, N, C, 1e-5);
+            else layernorm_forward(outr, mean, rstd, res, w, b, N, C);
+            cudaCheck(cudaMemset(d_res, 0xff, n * 4));
+            if (rms) gpu::residual_rmsnorm_forward(d_res, d_out, d_rstd, d_a, d_br16, d_w, N, C, 1e-5);
+            else gpu::residual_layernorm_forward(d_res, d_out, d_mean, d_rstd, d_a, d_br16, d_w, d_b, N, C);
+            snprintf(what, sizeof(what), "%s residual+norm forward, bf16 branch: res", label); check(what, d_res, res, n, 1e-7);
+            snprintf(what, sizeof(what), "%s residual+norm forward, bf16 branch: out", label); check(what, d_out, outr, n, 1e-5);
+            cudaCheck(cudaFree(d_br16));
+        }
         free(a); free(br); free(res); free(outr);
         cudaCheck(cudaFree(d_a)); cudaCheck(cudaFree(d_br)); cudaCheck(cudaFree(d_res)); cudaCheck(cudaFree(d_out16));
     }
