@@ -843,30 +843,12 @@ static void linear_gelu_forward(X* out, X* act, const X* inp, const float* W, co
  * activation type: bf16 mode writes the operand of c_fc's backward directly); dW, dbias +=. bf16
  * mode: the GELU' is the matmul's epilogue, so the (N, C) fp32 gradient of the GELU output never
  * exists; else dact (N, C) holds it between the matmul and gelu_backward (NULL: a scratch buffer). */
-/* out (C, R) = in (R, C)^T, bf16, through 32 x 32 shared tiles (blocks of 32 x 8 threads) */
-__global__ void transpose_bf16_kernel(__nv_bfloat16* out, const __nv_bfloat16* in, int R, int C) {
-    __shared__ __nv_bfloat16 tile[32][34];
-    int c = blockIdx.x * 32 + threadIdx.x, r0 = blockIdx.y * 32;
-    for (int k = threadIdx.y; k < 32; k += 8)
-        if (r0 + k < R && c < C) tile[k][threadIdx.x] = in[(long)(r0 + k) * C + c];
-    __syncthreads();
-    int r = r0 + threadIdx.x, c0 = blockIdx.x * 32;
-    for (int k = threadIdx.y; k < 32; k += 8)
-        if (c0 + k < C && r < R) out[(long)(c0 + k) * R + r] = tile[threadIdx.x][k];
-}
 static bool dgelu_fused(float*, const float*, const __nv_bfloat16*, const float*, int, int, int) { return false; }
 static bool dgelu_fused(__nv_bfloat16* dgelu_in, const __nv_bfloat16* gelu_in, const __nv_bfloat16* dout16, const float* W,
                         int N, int C, int OC) {
-    static Bf16Scratch sw = {NULL, 0}, swt = {NULL, 0};
-    const __nv_bfloat16* W16 = bf16_copy(&sw, W, (long)OC * C); // (OC, C)
-    // With W as it is stored, this product is an "NN" one, for which cuBLASLt's heuristic picks a
-    // slower (non-nvjet) kernel with the DGELU epilogue (~440 TFLOP/s on config b); with W
-    // transposed first (a 4.7 MB copy) it is "TN", as the forward's GELU_AUX product
-    scratch_grow(&swt.p, &swt.cap, (size_t)OC * C * sizeof(__nv_bfloat16));
-    transpose_bf16_kernel<<<dim3(ceil_div(C, 32), ceil_div(OC, 32)), dim3(32, 8)>>>(swt.p, W16, OC, C); // (C, OC)
-    cudaCheck(cudaGetLastError());
-    return gemm_epilogue(CUBLAS_OP_T, CUBLAS_OP_N, C, N, OC, swt.p, OC, dout16, OC, dgelu_in, C, CUBLASLT_EPILOGUE_DGELU,
-                         (__nv_bfloat16*)gelu_in, NULL);
+    static Bf16Scratch sw = {NULL, 0};
+    return gemm_epilogue(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, bf16_copy(&sw, W, (long)OC * C), C, dout16, OC, dgelu_in, C,
+                         CUBLASLT_EPILOGUE_DGELU, (__nv_bfloat16*)gelu_in, NULL);
 }
 template <typename X, typename D>
 static void linear_backward_gelu(X* dgelu_in, float* dact, const X* gelu_in, float* dW, float* dbias, const D* dout,
