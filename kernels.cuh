@@ -1628,37 +1628,16 @@ __global__ void __launch_bounds__(FA_THREADS, DROP ? 2 : FA_DKDV_MIN_BLOCKS) fla
         for (int n = 0; n < 8; n++)
             #pragma unroll
             for (int e = 0; e < 4; e++) s[n][e] = ex2_approx(fmaf(s[n][e], sc, -Lq[fa_col(lane, n, e)])); // P^T
-        // dV += P^T dO is started first; without dropout, dS^T = P^T (dP^T - D) is computed while
-        // the tensor cores run it (fa_hold keeps the compiler from moving that work above the issue)
-        if (DROP)
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) { // s holds P^T now
-                    int c = fa_col(lane, n, e);
-                    float mult = attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, q0 + c, j0 + fa_row(lane, e)));
-                    dp[n][e] = s[n][e] * (dp[n][e] * mult - Dq[c]); // dS^T
-                    s[n][e] *= mult;                                 // P^T through the dropout mask, for dV
-                }
-        uint32_t pa[4][4], dsa[4][4];
-        fa_pack_p(pa, s);
-        fa_hold(pa);
-        fa_hold(dV);
-        fa_issue_start();
-        fa_issue_pb(dV, pa, dO); // dV += P^T dO
-        fa_hold(dp);
-        if (!DROP)
-            #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) dp[n][e] = s[n][e] * (dp[n][e] - Dq[fa_col(lane, n, e)]); // dS^T
-        fa_pack_p(dsa, dp);
-        fa_hold(dsa);
-        fa_hold(dK);
-        fa_issue_start();
-        fa_issue_pb(dK, dsa, Q); // dK += dS^T Q
-        fa_mm_wait<0>(dK);
-        fa_hold(dV);
+            for (int e = 0; e < 4; e++) { // s holds P^T now
+                int c = fa_col(lane, n, e);
+                float mult = DROP ? attn_drop_mult(p_drop, seed, fa_drop_idx(b, h, H, T, q0 + c, j0 + fa_row(lane, e))) : 1.0f;
+                dp[n][e] = s[n][e] * (dp[n][e] * mult - Dq[c]); // dS^T
+                s[n][e] *= mult;                                 // P^T through the dropout mask, for dV
+            }
+        fa_mm_pb2(dV, s, dO, dK, dp, Q); // dV += P^T dO, dK += dS^T Q
         __syncthreads();
     }
     // dqkv[k part] = scale * dK, dqkv[v part] = dV (this block owns these rows: no atomics; written,
