@@ -5,8 +5,9 @@
  *
  * Two precisions, chosen at run time by gpu::use_fp32 (train_gpu --fp32):
  *   bf16 (default): matmuls on the tensor cores in bf16 with fp32 accumulation (cuBLAS
- *                   COMPUTE_32F_FAST_16BF) and a tiled flash-attention kernel (bf16 mma.sync
- *                   tiles, fp32 softmax statistics and accumulators), head size 64;
+ *                   COMPUTE_32F_FAST_16BF) and a tiled flash-attention kernel (bf16 tiles on
+ *                   wgmma for sm_90a, mma.sync otherwise; fp32 softmax statistics and
+ *                   accumulators), head size 64;
  *   fp32:           cuBLAS SGEMM and the one-warp-per-row attention kernel: exact enough to be
  *                   compared with the CPU reference at 1e-5 (test_gpu).
  * Parameters, gradients and AdamW state are fp32 in both modes; in bf16 mode the activations that
@@ -1074,20 +1075,23 @@ static void attention_backward_rows(float* dqkv, const float* dout, const X* out
  * causal attention, tiled flash version for the tensor cores (head size 64; the bf16 mode).
  * Q, K, V are bf16 (the QKV matmul writes them so). A block of 4 warps owns 64 query rows (16
  * per warp) and walks the key tiles of 64 to the diagonal; the next K, V tile is copied into
- * shared memory (cp.async) while the current one is multiplied. S = Q K^T and O += P V are
- * m16n8k16 bf16 mma.sync with fp32 accumulators, operands read from shared memory with
- * ldmatrix. The softmax works on S where the mma leaves it, in registers: lane (g = lane / 4,
- * t = lane % 4) holds rows g and g + 8, columns 2t and 2t + 1 of each 16x8 tile; that is also
- * where the next mma wants the A operand, so P never leaves the registers (only rounded to
- * bf16). Running max m and sum l per row, O rescaled by exp(m_old - m_new) per key tile; the
- * forward saves LSE = m + log l per row. Exponentials are exp2 of log2(e)-scaled scores, and the
- * saved LSE is in the same log2 units (only these kernels read it).
- * Backward without atomics, so the gradients are deterministic: D_i = rowsum(dO_i * O_i) (the
- * same pass rounds dO to bf16); one kernel per key tile accumulates dV = P^T dO and dK = dS^T Q
- * over the query tiles, a second one per query tile accumulates dQ = dS K over the key tiles;
- * both recompute P = exp(S - LSE) and dS = P (dP - D), dP = dO V^T, and each writes its part of
- * dqkv in bf16 (the QKV matmul's backward operand; every element written once, nothing added).
- * Position biases as in the row kernel.
+ * shared memory (cp.async) while the current one is multiplied. The products are 64 x 64 x 64
+ * with fp32 accumulators: on Hopper (sm_90a) one wgmma per 16 of k for the whole block (a
+ * warpgroup), operands read from shared memory through descriptors; elsewhere m16n8k16
+ * mma.sync per warp, operands read with ldmatrix. Both leave warp w rows 16w.. of the result in
+ * the same registers: lane (g = lane / 4, t = lane % 4) holds rows g and g + 8, columns 2t and
+ * 2t + 1 of each 16x8 tile; that is also where the next product wants its A operand, so P never
+ * leaves the registers (only rounded to bf16), and the softmax, masks and dropout are written
+ * once for both engines. Running max m and sum l per row, O rescaled by 2^(m_old - m_new) per
+ * key tile; the forward saves LSE = m + log2 l per row, in log2 units (only these kernels read
+ * it): exponentials are exp2, the softmax scale times log2(e) folded into the FFMA before each.
+ * Backward without atomics, so the gradients are deterministic: one kernel per query tile
+ * accumulates dQ = dS K over the key tiles (it runs first and also computes the row dots D_i =
+ * rowsum(dO_i * O_i) of its rows), a second one per key tile accumulates dV = P^T dO and
+ * dK = dS^T Q over the query tiles; both recompute P = exp(S - LSE) and dS = P (dP - D),
+ * dP = dO V^T, and each writes its part of dqkv in bf16 (the QKV matmul's backward operand;
+ * every element written once, nothing added). dO arrives in bf16 (the attention projection's
+ * backward writes it so). Position biases as in the row kernel.
  * -------------------------------------------------------------------------------------------- */
 typedef __nv_bfloat16 bf16;
 enum { FA_D = 64, FA_TILE = 64, FA_THREADS = 128 };
