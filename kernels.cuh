@@ -139,26 +139,32 @@ static void encoder_forward(float* out, const int* idx, const float* wte, const 
     cudaCheck(cudaGetLastError());
 }
 /* Deterministic, no atomics: the same sums in the same order at every run, so that a training
- * step replays bit for bit. dwte: one block per token v. For each chunk of positions the block
- * first lists, in order, the positions whose token is v (each thread checks a run of consecutive
- * positions; a block-wide prefix sum of the counts places them), then every thread adds those
- * rows for its columns into ENC_ACC partial sums in a fixed order. dwpe: one thread per (t, c)
- * adds over the batch. */
+ * step replays bit for bit. dwte: block (v, s) sums the rows of token v among positions
+ * [s * span, (s + 1) * span). For each chunk of those positions the block first lists, in order,
+ * the positions whose token is v (each thread checks a run of consecutive positions; a
+ * block-wide prefix sum of the counts places them), then every thread adds those rows for its
+ * columns into ENC_ACC partial sums in a fixed order. With one span the block adds its sum to
+ * dwte; with several it writes it to partials (span s, token v) and the spans are added in order
+ * afterwards: a frequent token (a space is ~15% of Shakespeare) is then summed by many blocks,
+ * not by one. dwpe: one thread per (t, c) adds over the batch. */
 #define ENC_THREADS 256
 #define ENC_CHUNK 4096 /* positions listed at a time (shared memory) */
 #define ENC_ACC 8      /* partial sums per column (rows loaded at a time) */
-__global__ void __launch_bounds__(ENC_THREADS) encoder_backward_wte_kernel(float* dwte, const float* dout, const int* idx, int BT, int C) {
+#define ENC_SPAN 1024  /* positions per block */
+__global__ void __launch_bounds__(ENC_THREADS) encoder_backward_wte_kernel(float* dwte, float* partials, const float* dout, const int* idx,
+                                                                           int BT, int C) {
     __shared__ int pos[ENC_CHUNK];
     __shared__ int warp_total[ENC_THREADS / 32];
     int v = blockIdx.x, lane = threadIdx.x % 32, warp = threadIdx.x / 32, per = ENC_CHUNK / ENC_THREADS;
+    int p_begin = blockIdx.y * ENC_SPAN, p_end = gridDim.y == 1 ? BT : min(BT, p_begin + ENC_SPAN);
     for (int c0 = 0; c0 < C; c0 += 4 * ENC_THREADS) { // 4 columns per thread at a time
         // ENC_ACC partial sums per column, list entry q into sum q % ENC_ACC, added in order at the
         // end: ENC_ACC independent chains, so that a frequent token's rows (a space is ~15% of
         // Shakespeare) are loaded ENC_ACC at a time instead of one after another
         float acc[ENC_ACC][4] = {};
-        for (int p0 = 0; p0 < BT; p0 += ENC_CHUNK) {
+        for (int p0 = p_begin; p0 < p_end; p0 += ENC_CHUNK) {
             int first = p0 + threadIdx.x * per, mine = 0;
-            for (int k = 0; k < per; k++) mine += first + k < BT && idx[first + k] == v;
+            for (int k = 0; k < per; k++) mine += first + k < p_end && idx[first + k] == v;
             int incl = mine; // block-wide exclusive prefix sum of the counts
             for (int d = 1; d < 32; d *= 2) {
                 int up = __shfl_up_sync(0xffffffff, incl, d);
@@ -172,7 +178,7 @@ __global__ void __launch_bounds__(ENC_THREADS) encoder_backward_wte_kernel(float
                 n += warp_total[w];
             }
             for (int k = 0; k < per; k++)
-                if (first + k < BT && idx[first + k] == v) pos[at++] = first + k;
+                if (first + k < p_end && idx[first + k] == v) pos[at++] = first + k;
             __syncthreads();
             for (int q0 = 0; q0 < n; q0 += ENC_ACC) {
                 float val[ENC_ACC][4]; // all loads first (from a valid row past the list's end), then the adds
@@ -198,7 +204,8 @@ __global__ void __launch_bounds__(ENC_THREADS) encoder_backward_wte_kernel(float
             float s = 0.0f;
 #pragma unroll
             for (int u = 0; u < ENC_ACC; u++) s += acc[u][k];
-            if (c < C) dwte[(long)v * C + c] += s;
+            if (c < C && gridDim.y == 1) dwte[(long)v * C + c] += s;
+            else if (c < C) partials[((long)blockIdx.y * gridDim.x + v) * C + c] = s;
         }
     }
 }
@@ -209,9 +216,19 @@ __global__ void encoder_backward_wpe_kernel(float* dwpe, const float* dout, int 
     for (int b = 0; b < B; b++) s += dout[(long)b * T * C + i];
     dwpe[i] += s;
 }
+__global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int slices, int OC); /* (linear, below) */
 static void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* idx, int B, int T, int C, int V) {
-    encoder_backward_wte_kernel<<<V, ENC_THREADS>>>(dwte, dout, idx, B * T, C);
+    static float* partials = NULL;
+    static size_t cap = 0;
+    int spans = ceil_div((long)B * T, ENC_SPAN);
+    if ((size_t)spans * V * C > (64u << 20) / sizeof(float)) spans = 1; // (a large vocabulary: one span, no scratch)
+    if (spans > 1) scratch_grow(&partials, &cap, (size_t)spans * V * C * sizeof(float)); // grown once
+    encoder_backward_wte_kernel<<<dim3(V, spans), ENC_THREADS>>>(dwte, partials, dout, idx, B * T, C);
     cudaCheck(cudaGetLastError());
+    if (spans > 1) { // dwte += the spans' sums, in span order (dwte as a flat V*C vector)
+        bias_grad_reduce_kernel<<<ceil_div((long)V * C, 128), 128>>>(dwte, partials, spans, V * C);
+        cudaCheck(cudaGetLastError());
+    }
     if (dwpe) {
         encoder_backward_wpe_kernel<<<ceil_div((long)T * C, 256), 256>>>(dwpe, dout, B, T, C);
         cudaCheck(cudaGetLastError());

@@ -507,9 +507,11 @@ int main(void) {
         check("encoder_backward dwte", d_dwte, dwte, (size_t)V * C, 1e-5);
         check("encoder_backward dwpe", d_dwpe, dwpe, (size_t)T * C, 1e-5);
     }
-    { // encoder backward with a frequent token (half the positions: many rows per partial sum),
-      // more positions than one listing chunk and more columns than one pass of the block
-        int Bs = 2, Ts = 2500, Cs = 1100, Vs = 7, Ns = Bs * Ts;
+    for (int Vs : {7, 5000}) { // encoder backward with a frequent token (half the positions: many rows per
+      // partial sum) and more columns than one pass of the block; with 7 tokens the positions are
+      // split over blocks (5 spans, the last one short), with 5000 the spans' scratch would be too
+      // large, so one block per token lists more positions than one chunk
+        int Bs = 2, Ts = 2500, Cs = 1100, Ns = Bs * Ts;
         int* idx = (int*)mallocCheck(Ns * sizeof(int));
         for (int i = 0; i < Ns; i++) idx[i] = rng_below(&rng, 2) ? 0 : (int)rng_below(&rng, Vs);
         float *dout = rand_host((size_t)Ns * Cs, 1), *dwte = (float*)mallocCheck((size_t)Vs * Cs * 4);
@@ -519,7 +521,9 @@ int main(void) {
         cudaCheck(cudaMalloc(&d_dwte, (size_t)Vs * Cs * 4));
         cudaCheck(cudaMemset(d_dwte, 0, (size_t)Vs * Cs * 4));
         gpu::encoder_backward(d_dwte, NULL, d_dout, d_idx, Bs, Ts, Cs, Vs);
-        check("encoder_backward dwte (a token at half the positions, N 5000, C 1100)", d_dwte, dwte, (size_t)Vs * Cs, 1e-5);
+        char what[96];
+        snprintf(what, sizeof(what), "encoder_backward dwte (a token at half the positions, N 5000, C 1100, V %d)", Vs);
+        check(what, d_dwte, dwte, (size_t)Vs * Cs, 1e-5);
     }
     { // linear forward / backward through cuBLAS, odd output width, with bias
         int Cin = 96, OC = 259;
