@@ -1191,8 +1191,7 @@ __device__ __forceinline__ void fa_load_tile(bf16* dst, const bf16* src, long st
     if (t0 + FA_TILE <= T) {
         #pragma unroll
         for (int k = 0; k < 4; k++)
-            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(to + 16 * k * FA_D)),
-                         "l"(from + 16 * k * stride));
+            cp_async16(to + 16 * k * FA_D, from + 16 * k * stride, true);
     } else {
         #pragma unroll
         for (int k = 0; k < 4; k++) {
@@ -1234,7 +1233,6 @@ __device__ __forceinline__ uint64_t wg_desc(const bf16* tile) {
 }
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wg_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
 /* the accumulators are read only after the wait: tie them to it so the compiler keeps the order */
 __device__ __forceinline__ void wg_hold(float (*d)[4]) {
     #pragma unroll
@@ -1285,16 +1283,9 @@ __device__ __forceinline__ void fa_frag_a(uint32_t (*a)[4], const bf16* tile, in
 }
 #endif
 
-/* acc (this warp's 16 x 64) = A (rows 16 warp.. of a shared 64 x 64 tile) times Bt^T, Bt a shared
- * 64 x 64 tile: S = Q K^T (A = Q, Bt = K), dP = dO V^T, S^T = K Q^T, dP^T = V dO^T */
-__device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const bf16* A, const bf16* Bt) {
-#if FA_WGMMA
-    wg_fence();
-    wg_issue_abt(acc, A, Bt);
-    wg_commit();
-    wg_wait_all();
-    wg_hold(acc);
-#else
+#if !FA_WGMMA
+/* mma.sync: acc (this warp's 16 x 64) = A (rows 16 warp.. of a shared 64 x 64 tile) times Bt^T */
+__device__ __forceinline__ void mma_abt(float (*acc)[4], const bf16* A, const bf16* Bt) {
     int lane = threadIdx.x % 32;
     uint32_t a[4][4];
     fa_frag_a(a, A, (threadIdx.x / 32) * 16);
@@ -1311,10 +1302,8 @@ __device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const bf16* A, const 
             mma_bf16_16816(acc[2 * np], a[kc], b[0], b[1]);
             mma_bf16_16816(acc[2 * np + 1], a[kc], b[2], b[3]);
         }
-#endif
 }
-#if !FA_WGMMA
-/* acc (16 x 64) += a (16 x 64, packed by fa_pack_p) times B, a shared (64, 64) tile, on mma.sync */
+/* mma.sync: acc (16 x 64) += a (16 x 64, packed by fa_pack_p) times B, a shared (64, 64) tile */
 __device__ __forceinline__ void mma_pb(float (*acc)[4], const uint32_t (*a)[4], const bf16* B) {
     int lane = threadIdx.x % 32;
     #pragma unroll
@@ -1328,26 +1317,14 @@ __device__ __forceinline__ void mma_pb(float (*acc)[4], const uint32_t (*a)[4], 
         }
 }
 #endif
-/* acc (16 x 64) += p (16 x 64, fp32 accumulator layout, rounded to bf16 here) times B, a shared
- * (64, 64) tile: O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
-__device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], const bf16* B) {
-    uint32_t a[4][4];
-    fa_pack_p(a, p);
-#if FA_WGMMA
-    wg_fence();
-    wg_issue_pb(acc, a, B);
-    wg_commit();
-    wg_wait_all();
-    wg_hold(acc);
-#else
-    mma_pb(acc, a, B);
-#endif
-}
-/* The asynchronous forms, for overlapping a product with other work: wgmma starts the products
- * at the issue and fa_mm_wait<N>(acc) waits until at most the N newest issues run, then hands
- * acc back; their operands (registers too) must stay untouched until then. mma.sync computes
- * them at the issue. fa_issue_start() goes before the first issue after the registers involved
- * were written. */
+/* The two products of the kernels, issued and then waited for: wgmma starts them at the issue and
+ * fa_mm_wait<N>(acc) waits until at most the N newest issues run, then hands acc back; their
+ * operands (registers too) must stay untouched until then. mma.sync computes them at the issue.
+ * fa_issue_start() goes before the first issue after the registers involved were written.
+ *   fa_issue_abt: acc (this warp's 16 x 64) = A (rows 16 warp.. of a shared 64 x 64 tile) times
+ *                 Bt^T, Bt a shared 64 x 64 tile: S = Q K^T, dP = dO V^T, S^T = K Q^T, dP^T = V dO^T
+ *   fa_issue_pb:  acc (16 x 64) += a (packed by fa_pack_p) times B, a shared (64, 64) tile:
+ *                 O += P V, dV += P^T dO, dK += dS^T Q, dQ += dS K */
 __device__ __forceinline__ void fa_issue_start() {
 #if FA_WGMMA
     wg_fence();
@@ -1374,7 +1351,7 @@ __device__ __forceinline__ void fa_issue_abt(float (*acc)[4], const bf16* A, con
     wg_issue_abt(acc, A, Bt);
     wg_commit();
 #else
-    fa_mm_abt(acc, A, Bt);
+    mma_abt(acc, A, Bt);
 #endif
 }
 __device__ __forceinline__ void fa_issue_pb(float (*acc)[4], const uint32_t (*a)[4], const bf16* B) {
@@ -1392,39 +1369,38 @@ __device__ __forceinline__ void fa_mm_wait(float (*acc)[4]) {
     wg_hold(acc);
 #endif
 }
-/* two independent products at once (wgmma: both in flight before the one wait) */
+/* The same products, finished on return; p rounded to bf16 here. The pair forms have both in
+ * flight before the one wait. */
+__device__ __forceinline__ void fa_mm_abt(float (*acc)[4], const bf16* A, const bf16* Bt) {
+    fa_issue_start();
+    fa_issue_abt(acc, A, Bt);
+    fa_mm_wait<0>(acc);
+}
+__device__ __forceinline__ void fa_mm_pb(float (*acc)[4], const float (*p)[4], const bf16* B) {
+    uint32_t a[4][4];
+    fa_pack_p(a, p);
+    fa_issue_start();
+    fa_issue_pb(acc, a, B);
+    fa_mm_wait<0>(acc);
+}
 __device__ __forceinline__ void fa_mm_abt2(float (*acc1)[4], const bf16* A1, const bf16* Bt1, float (*acc2)[4], const bf16* A2,
                                            const bf16* Bt2) {
-#if FA_WGMMA
-    wg_fence();
-    wg_issue_abt(acc1, A1, Bt1);
-    wg_issue_abt(acc2, A2, Bt2);
-    wg_commit();
-    wg_wait_all();
-    wg_hold(acc1);
-    wg_hold(acc2);
-#else
-    fa_mm_abt(acc1, A1, Bt1);
-    fa_mm_abt(acc2, A2, Bt2);
-#endif
+    fa_issue_start();
+    fa_issue_abt(acc1, A1, Bt1);
+    fa_issue_abt(acc2, A2, Bt2);
+    fa_mm_wait<0>(acc1);
+    fa_hold(acc2);
 }
 __device__ __forceinline__ void fa_mm_pb2(float (*acc1)[4], const float (*p1)[4], const bf16* B1, float (*acc2)[4],
                                           const float (*p2)[4], const bf16* B2) {
-#if FA_WGMMA
     uint32_t a1[4][4], a2[4][4];
     fa_pack_p(a1, p1);
     fa_pack_p(a2, p2);
-    wg_fence();
-    wg_issue_pb(acc1, a1, B1);
-    wg_issue_pb(acc2, a2, B2);
-    wg_commit();
-    wg_wait_all();
-    wg_hold(acc1);
-    wg_hold(acc2);
-#else
-    fa_mm_pb(acc1, p1, B1);
-    fa_mm_pb(acc2, p2, B2);
-#endif
+    fa_issue_start();
+    fa_issue_pb(acc1, a1, B1);
+    fa_issue_pb(acc2, a2, B2);
+    fa_mm_wait<0>(acc1);
+    fa_hold(acc2);
 }
 /* where element e (0..3) of accumulator tile n lives: row g + 8 (e / 2), column 8n + 2t + e % 2 */
 __device__ inline int fa_row(int lane, int e) { return (lane >> 2) + 8 * (e >> 1); }
@@ -1572,11 +1548,10 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         #pragma unroll
         for (int u = 0; u < 2; u++) l[u] = l[u] * corr[u] + quad_sum(sum[u]);
         fa_mm_wait<0>(o); // the previous tile's P V is in O, and p16 is free
-        if (!__all_sync(0xffffffff, corr[0] == 1.0f && corr[1] == 1.0f)) // no row of the warp has a new maximum: most tiles after the first few
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) o[n][e] *= corr[e >> 1];
+            for (int e = 0; e < 4; e++) o[n][e] *= corr[e >> 1];
         fa_pack_p(p16, s);
     }
     fa_issue_start();

@@ -9,25 +9,15 @@ counted as bench_attn.cu counts them.
     python3 dev/bench/torch_attn.py [--B 16 --T 1024 --H 12]
 """
 import argparse
-import statistics
+import os
+import sys
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-
-def timed(f, reps=20):
-    for _ in range(3):
-        f()
-    ms = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        f()
-        b.record()
-        torch.cuda.synchronize()
-        ms.append(a.elapsed_time(b))
-    return statistics.median(ms)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mamba_ssm_scan import timed  # noqa: E402  (median of CUDA-event times after warm-up)
 
 
 def main():
