@@ -255,56 +255,6 @@ static cublasHandle_t cublas_handle() {
     }
     return h;
 }
-/* The weight gradients on a side stream. In a layer's backward, dW = dout^T inp and dbias = the
- * column sums of dout are read by nothing before AdamW, while the data gradient dinp = dout W is
- * the next kernel's input: the critical path. So the transformer backward (bf16 mode) sets
- * dw_side, and linear_backward then runs its dW matmul and bias sum on dw_stream(), forked from
- * the main stream after their operands are written, beside the main stream's next kernels (the
- * norm backwards and attention are memory- or latency-bound, and a matmul's last wave leaves
- * multiprocessors idle). The walk marks the side work queued so far (dw_mark) after the matmul
- * whose operands are about to be rewritten, and makes the main stream wait for it (dw_wait) just
- * before the rewrite; side work queued between the two runs on past the wait. The side stream has its own cuBLAS
- * handle and workspace of the same size, so cuBLAS picks the same kernels: the same bits as on
- * one stream. Inside a graph capture the fork and join become the graph's edges. */
-static bool dw_side = false;
-static cudaStream_t dw_stream() {
-    static cudaStream_t s = NULL;
-    if (!s) cudaCheck(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-    return s;
-}
-static cublasHandle_t dw_handle() {
-    static cublasHandle_t h = NULL;
-    static void* ws = NULL;
-    if (!h) {
-        device_alloc(&ws, CUBLAS_WORKSPACE);
-        cublasCheck(cublasCreate(&h));
-        cublasCheck(cublasSetStream(h, dw_stream()));
-        cublasCheck(cublasSetWorkspace(h, ws, CUBLAS_WORKSPACE));
-    }
-    return h;
-}
-/* event `which` 0: main -> side (fork), 1: side -> main (join) */
-static cudaEvent_t dw_event(int which) {
-    static cudaEvent_t ev[2] = {NULL, NULL};
-    if (!ev[which]) cudaCheck(cudaEventCreateWithFlags(&ev[which], cudaEventDisableTiming));
-    return ev[which];
-}
-static bool dw_forked = false, dw_marked = false; // (a capture may only join a stream it has forked)
-static void dw_fork() { /* side work queued after this waits for the main stream's work so far */
-    cudaCheck(cudaEventRecord(dw_event(0), cudaStreamPerThread));
-    cudaCheck(cudaStreamWaitEvent(dw_stream(), dw_event(0), 0));
-    dw_forked = true;
-}
-static void dw_mark() { /* remember the side work queued so far... */
-    if (!dw_forked) return;
-    cudaCheck(cudaEventRecord(dw_event(1), dw_stream()));
-    dw_marked = true;
-}
-static void dw_wait() { /* ...and make main work queued after this wait for it (side work queued later may run on) */
-    if (!dw_marked) return;
-    cudaCheck(cudaStreamWaitEvent(cudaStreamPerThread, dw_event(1), 0));
-    dw_marked = false;
-}
 template <typename O>
 __global__ void add_bias_kernel(O* out, const float* bias, long N, int OC) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -335,15 +285,14 @@ __global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int
     for (int k = 0; k < slices; k++) s += partials[(long)k * OC + o];
     dbias[o] += s;
 }
-template <typename D> /* side: on dw_stream(), with partial rows of its own */
-static void bias_grad(float* dbias, const D* dout, int N, int OC, bool side = false) {
-    static float* partials[2] = {NULL, NULL};
-    static size_t cap[2] = {0, 0};
-    cudaStream_t st = side ? dw_stream() : cudaStreamPerThread;
-    scratch_grow(&partials[side], &cap[side], (size_t)BIAS_GRAD_SLICES * OC * sizeof(float)); // grown once
-    bias_grad_partial_kernel<<<dim3(ceil_div(OC, 32), BIAS_GRAD_SLICES), dim3(32, 8), 0, st>>>(partials[side], dout, N, OC);
+template <typename D>
+static void bias_grad(float* dbias, const D* dout, int N, int OC) {
+    static float* partials = NULL;
+    static size_t cap = 0;
+    scratch_grow(&partials, &cap, (size_t)BIAS_GRAD_SLICES * OC * sizeof(float)); // grown once
+    bias_grad_partial_kernel<<<dim3(ceil_div(OC, 32), BIAS_GRAD_SLICES), dim3(32, 8)>>>(partials, dout, N, OC);
     cudaCheck(cudaGetLastError());
-    bias_grad_reduce_kernel<<<ceil_div(OC, 128), 128, 0, st>>>(dbias, partials[side], BIAS_GRAD_SLICES, OC);
+    bias_grad_reduce_kernel<<<ceil_div(OC, 128), 128>>>(dbias, partials, BIAS_GRAD_SLICES, OC);
     cudaCheck(cudaGetLastError());
 }
 /* fp32 -> bf16, for the matmul operands */
@@ -392,7 +341,7 @@ static cudaDataType_t cuda_type(const float*) { return CUDA_R_32F; }
 static cudaDataType_t cuda_type(const __nv_bfloat16*) { return CUDA_R_16BF; }
 template <typename TA, typename TB, typename TC>
 static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const TA* A, int lda, const TB* B,
-                 int ldb, float beta, TC* C, int ldc, bool side = false) { /* side: on dw_stream() (bf16 operands only) */
+                 int ldb, float beta, TC* C, int ldc) {
     const float one = 1.0f;
     if (use_fp32) { // (only ever called with float operands and output in fp32 mode)
         cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
@@ -402,8 +351,8 @@ static void gemm(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int
     static Bf16Scratch sa = {NULL, 0}, sb = {NULL, 0};
     long na = (long)lda * (opA == CUBLAS_OP_N ? k : m), nb = (long)ldb * (opB == CUBLAS_OP_N ? n : k);
     const __nv_bfloat16 *A16 = bf16_copy(&sa, A, na), *B16 = bf16_copy(&sb, B, nb);
-    cublasCheck(cublasGemmEx(side ? dw_handle() : cublas_handle(), opA, opB, m, n, k, &one, A16, CUDA_R_16BF, lda, B16, CUDA_R_16BF,
-                             ldb, &beta, C, cuda_type(C), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    cublasCheck(cublasGemmEx(cublas_handle(), opA, opB, m, n, k, &one, A16, CUDA_R_16BF, lda, B16, CUDA_R_16BF, ldb, &beta, C,
+                             cuda_type(C), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 /* out (N,OC) = inp (N,C) W^T + bias; out fp32, or bf16 in bf16 mode */
 template <typename X, typename O>
@@ -414,18 +363,12 @@ static void linear_forward(O* out, const X* inp, const float* W, const float* bi
         cudaCheck(cudaGetLastError());
     }
 }
-/* side: dW on dw_stream(), after the caller's dw_fork() (the caller has checked that dout and inp
- * are bf16 as they are, so no rounding pass into a shared scratch buffer runs on the main stream) */
 template <typename X, typename D, typename G>
 static void linear_backward_gemms(G* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC,
-                                  bool set_dinp, bool side = false) {
+                                  bool set_dinp) {
     if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, set_dinp ? 0.0f : 1.0f, dinp, C); // dinp^T (C,N) (+)= W^T (C,OC) dout^T (OC,N)
-    gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C, side);      // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
+    gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
 }
-/* whether linear_backward may put dW and dbias on the side stream: bf16 mode, and dout and inp
- * already bf16 (given as dout16, or dout's own type) */
-template <typename X, typename D>
-static bool dw_side_ok(const __nv_bfloat16* dout16) { return dw_side && !use_fp32 && sizeof(X) == 2 && (dout16 || sizeof(D) == 2); }
 /* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16. set_dinp: dinp =
  * (the first gradient a buffer gets: no clearing before it, and no read of the old values).
  * dout16: dout's bf16 copy if the caller already has one (bf16 mode; the GEMMs and dbias use it).
@@ -434,12 +377,10 @@ template <typename X, typename D, typename G>
 static void linear_backward(G* dinp, float* dW, float* dbias, const D* dout, const X* inp, const float* W,
                             int N, int C, int OC, bool set_dinp = false, const __nv_bfloat16* dout16 = NULL) {
     static Bf16Scratch sd = {NULL, 0};
-    bool side = dw_side_ok<X, D>(dout16);
-    if (side) dw_fork();
     if (use_fp32) linear_backward_gemms(dinp, dW, dout, inp, W, N, C, OC, set_dinp);
-    else linear_backward_gemms(dinp, dW, dout16 ? dout16 : bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC, set_dinp, side);
-    if (dbias && dout16) bias_grad(dbias, dout16, N, OC, side);
-    else if (dbias) bias_grad(dbias, dout, N, OC, side);
+    else linear_backward_gemms(dinp, dW, dout16 ? dout16 : bf16_copy(&sd, dout, (long)N * OC), inp, W, N, C, OC, set_dinp);
+    if (dbias && dout16) bias_grad(dbias, dout16, N, OC);
+    else if (dbias) bias_grad(dbias, dout, N, OC);
 }
 /* D (m,n) = epilogue(op(A) op(B) [+ bias]) through cuBLASLt, bf16 operands and output, fp32
  * accumulation, column-major like gemm(). The two epilogues of the MLP:
@@ -936,8 +877,7 @@ static void linear_backward_gelu(X* dgelu_in, float* dact, const X* gelu_in, flo
         return;
     }
     static Bf16Scratch sd = {NULL, 0};
-    bool given16 = dout16 != NULL, side = dw_side_ok<X, D>(dout16);
-    if (side) dw_fork(); // here: dW's side matmul then need not wait for the DGELU matmul below
+    bool given16 = dout16 != NULL;
     if (!dout16) dout16 = bf16_copy(&sd, dout, (long)N * OC); // rounded once for both matmuls (if fp32)
     bool fused = dgelu_fused(dgelu_in, gelu_in, dout16, W, N, C, OC);
     static float* own = NULL; // dact NULL: the unfused path's (N, C) in a buffer of its own, made only if needed
@@ -946,10 +886,10 @@ static void linear_backward_gelu(X* dgelu_in, float* dact, const X* gelu_in, flo
         scratch_grow(&own, &own_cap, (size_t)N * C * sizeof(float));
         dact = own;
     }
-    linear_backward_gemms(fused ? NULL : dact, dW, dout16, act, W, N, C, OC, true, side);
+    linear_backward_gemms(fused ? NULL : dact, dW, dout16, act, W, N, C, OC, true);
     if (!fused) gelu_backward(dgelu_in, gelu_in, dact, (long)N * C);
-    if (dbias && given16) bias_grad(dbias, dout16, N, OC, side);
-    else if (dbias) bias_grad(dbias, dout, N, OC, side);
+    if (dbias && given16) bias_grad(dbias, dout16, N, OC);
+    else if (dbias) bias_grad(dbias, dout, N, OC);
 }
 
 /* ============================================================================================
@@ -3179,13 +3119,6 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
     // Every activation gradient below is written by its first producer (set_dinp, norm_backward's
     // dres, the GELU/SwiGLU/attention backwards): nothing is cleared per layer, only ln_f's output
     cudaCheck(cudaMemsetAsync(dout, 0, (size_t)BT * C * sizeof(float)));
-    // The weight gradients on the side stream (see dw_side). A side matmul's operands, and who
-    // rewrites them: g16 (c_proj's and attn proj's dout) by the next norm backward, so the main
-    // stream waits (dw_wait) before each norm backward for the side work marked (dw_mark) after
-    // the matmul that read g16. The c_fc and QKV matmuls (queued after a mark) run on past that
-    // wait; the buffers they read (d.fch, dqkv, ln1/ln2 under --recompute 2) and fch_act are
-    // rewritten only one layer down, after the next wait, whose mark comes after them.
-    dw_side = sizeof(X) == 2;
     linear_backward(d.lnf, dwte, NULL, g->dlogits, a.lnf, wte, BT, C, V, true);
     gpu_norm_backward(c, dout, gpu_tensor(g, g->grads, "transformer.ln_f.weight", 0), gpu_tensor(g, g->grads, "transformer.ln_f.bias", 0),
                       d.lnf, xL, gpu_tensor(g, g->params, "transformer.ln_f.weight", 0), a.lnf_mean, a.lnf_rstd, BT, NULL, g16);
@@ -3206,26 +3139,21 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         }
         if (is_llama(c)) {
             linear_backward(d.fch_act, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, true, g16);
-            dw_mark(); // (its dout is g16)
             swiglu_backward(d.fch2, d.fch, d.fch_act, fch2 + oH, fch + oH, (long)BT * Hd);
             linear_backward(d.ln2, gr.fc2w, NULL, d.fch2, ln2 + oN, w.fc2w, BT, C, Hd, true);
             linear_backward(d.ln2, gr.fcw, gr.fcb, d.fch, ln2 + oN, w.fcw, BT, C, Hd); // (adds: ln_2's gradient stays fp32)
             // d res1 = dout (the residual path) + ln_2's backward; res1 = x + attention branch
-            dw_wait();
             gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, d.ln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         } else { // d(fch) in the activation type: bf16 mode writes the c_fc backward's operand directly
             float* dact = sizeof(X) == 2 ? NULL : d.fch_act; // bf16 mode: no fch_act gradient (LAYOUT_GRADS)
             linear_backward_gelu((X*)d.fch, dact, fch + oH, gr.mlpprojw, gr.mlpprojb, dmlp, fch_act + oA, w.mlpprojw, BT, Hd, C, g16);
-            dw_mark(); // (its dout is g16)
             X* dln2 = (X*)d.ln2; // bf16 mode: in bf16, from its one writer to its one reader (the norm backward)
             linear_backward(dln2, gr.fcw, gr.fcb, (const X*)d.fch, ln2 + oN, w.fcw, BT, C, Hd, true);
-            dw_wait();
             gpu_norm_backward(c, d.res1, gr.ln2w, gr.ln2b, dln2, a.res1 + oC, w.ln2w, a.ln2_mean + l * BT, a.ln2_rstd + l * BT, BT, dout, g16);
         }
         const float* datt = dropout_backward_to(d.attproj, d.res1, (long)BT * C, p, 1 + 2 * l);
         X* datty = (X*)d.atty; // bf16 mode: the attention backward's operand, written in bf16 by the matmul
         linear_backward(datty, gr.attprojw, gr.attprojb, datt, atty + oC, w.attprojw, BT, C, C, true, g16);
-        dw_mark(); // (its dout is g16)
         X* dqkv = (X*)d.qkv; // bf16 mode: written in bf16 by attention, the operand of the QKV backward
         attention_backward(dqkv, datty, atty + oC, qkv + o3, a.att + (size_t)l * B * H * T, g->att_scratch, B, T, C, H, c->pos,
                            hard_alibi_heads(c), active_attn_dropout(m), attn_site(l));
@@ -3234,15 +3162,11 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
         X* dln1 = (X*)d.ln1; // bf16 mode: in bf16, as ln_2's
         linear_backward(dln1, gr.qkvw, gr.qkvb, (const X*)dqkv, ln1 + oN, w.qkvw, BT, C, 3 * C, true);
         // dx = d res1 (the residual path) + ln_1's backward
-        dw_wait();
         gpu_norm_backward(c, dx, gr.ln1w, gr.ln1b, dln1, x, w.ln1w, a.ln1_mean + l * BT, a.ln1_rstd + l * BT, BT, d.res1, l > 0 ? g16 : NULL);
         float* t = dout; // this layer's input gradient is the next (lower) layer's output gradient
         dout = dx;
         dx = t;
     }
-    dw_mark(); // every weight gradient written before the encoder's, the grad norm and AdamW
-    dw_wait();
-    dw_side = dw_forked = false;
     // after the swap, dout holds the gradient of the embedding output
     dropout_backward(dout, (long)BT * C, active_embd_dropout(m), 0);
     encoder_backward(dwte, gpu_tensor(g, g->grads, "transformer.wpe.weight", 0), dout, g->inputs, B, T, C, V);

@@ -5,6 +5,7 @@ user would write it, trained in bf16 autocast, eager or torch.compile.
     python dev/bench/torch_gpt_gpu.py [--mode eager|compile] [--layers 6] [--heads 6] [--width 384]
                                       [--batch 64] [--seq 256] [--steps 60] [--warmup 10]
                                       [--data data/tinyshakespeare.txt] [--seed 1337] [--device cuda]
+                                      [--profile N]
 
 Model: GPT-2 block, pre-LayerNorm (eps 1e-5) without biases, Linear without biases, learned
 positions (wpe, `seq` rows), GELU (tanh) MLP of width 4C, causal attention through
@@ -26,6 +27,8 @@ The first --warmup steps (torch.compile compiles in step 1) are left out of the 
 The last line is machine-readable (bench_gpu parses it):
   RESULT impl=torch-<mode> ms=<median> tok_s=<..> mfu=<percent or nan> mem_mib=<..> loss=<last loss>
 --device cpu runs the same code on the CPU (tiny sizes, smoke test only: no MFU, no memory).
+--profile N: after the timed steps, N more under torch.profiler, then a table of the device kernels
+(calls and ms per step, share): where PyTorch's step time goes, next to dev/bench/profile_gpu's.
 """
 
 import argparse
@@ -140,6 +143,28 @@ def peak_flops(name):
     return None
 
 
+def profile_steps(n, step):
+    """n steps under torch.profiler; prints the device kernels by total time, in ms per step"""
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(n):
+            step()
+        torch.cuda.synchronize()
+    rows = {}
+    for ev in prof.events():
+        if ev.device_type == torch.autograd.DeviceType.CUDA:
+            r = rows.setdefault(ev.name, [0, 0.0])
+            r[0] += 1
+            r[1] += ev.device_time_total if hasattr(ev, "device_time_total") else ev.cuda_time_total
+    total = sum(r[1] for r in rows.values()) / n / 1000
+    print(f"profile: {n} steps, {total:.3f} ms of kernels per step")
+    print(f"{'kernel':<100} {'calls/step':>10} {'ms/step':>9} {'share':>7}")
+    for name, (calls, us) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
+        ms = us / n / 1000
+        print(f"{name[:100]:<100} {calls / n:>10.0f} {ms:>9.3f} {100 * ms / total:>6.1f}%")
+
+
 def main():
     ap = argparse.ArgumentParser(description="PyTorch GPU baseline of our gpt (see the docstring)")
     ap.add_argument("--mode", choices=["eager", "compile"], default="eager")
@@ -153,6 +178,8 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "tinyshakespeare.txt"))
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: smoke test only")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="after the timed steps, N more under torch.profiler: a per-kernel table (ms/step)")
     a = ap.parse_args()
     if a.warmup < 0 or a.steps <= a.warmup:
         sys.exit(f"--steps ({a.steps}) must be > --warmup ({a.warmup}) >= 0")
@@ -210,10 +237,7 @@ def main():
         if cuda:
             torch.cuda.synchronize()
 
-    times, lossf, t_run = [], float("nan"), time.perf_counter()
-    for step in range(1, a.steps + 1):
-        sync()
-        t0 = time.perf_counter()
+    def train_step():
         ix = rng.integers(0, len(data) - T - 1, size=B)
         chunk = data[ix[:, None] + offs]  # (B, T+1) uint8
         xb_np[:] = chunk[:, :-1]
@@ -226,6 +250,13 @@ def main():
         norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        return loss, norm
+
+    times, lossf, t_run = [], float("nan"), time.perf_counter()
+    for step in range(1, a.steps + 1):
+        sync()
+        t0 = time.perf_counter()
+        loss, norm = train_step()
         sync()
         ms = (time.perf_counter() - t0) * 1000
         times.append(ms)
@@ -237,6 +268,9 @@ def main():
             what = "compile + warm-up" if a.mode == "compile" else "warm-up"
             print(f"{what}: step 1 took {times[0] / 1000:.2f} s, steps 1..{a.warmup} "
                   f"{(time.perf_counter() - t_run):.2f} s", flush=True)
+
+    if a.profile > 0 and cuda:
+        profile_steps(a.profile, train_step)
 
     med = statistics.median(times[a.warmup:])
     tok_s = B * T * 1000 / med
