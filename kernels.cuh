@@ -342,7 +342,7 @@ static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
  * seen (in an eager step; never inside a graph capture) every candidate the heuristic offers (up
  * to LT_CANDIDATES) runs on the real operands, and one whose output differs in any bit from the
  * first candidate's (another split of K, another order of the sums) is dropped; the fastest of
- * the rest (median of LT_TIMED runs) is kept for the shape. The choice may thus differ between
+ * the rest (median of LT_TIMED rounds) is kept for the shape if it beats the first by 3%. The choice may thus differ between
  * runs, the result never: the bits are the first candidate's, the kernel cublasGemmEx runs.
  * SEQM_LT_TUNE=0 in the environment keeps the first candidate (no timing); SEQM_LT_VERBOSE=1
  * prints each shape's candidates and times. The epilogues the
@@ -354,7 +354,7 @@ static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
  * measured on an H200). Returns false, with nothing launched, where cuBLASLt has no kernel for the
  * case: the caller then takes another path. */
 #define LT_CANDIDATES 16
-#define LT_TIMED 5
+#define LT_TIMED 9
 /* an order-free 64-bit hash of n 16-bit words (a sum of mixed (index, word) pairs): equal outputs
  * give equal hashes, different ones almost surely not */
 __global__ void bits_hash_kernel(unsigned long long* out, const uint16_t* w, long n) {
@@ -458,31 +458,41 @@ static bool lt_matmul(cublasOperation_t opA, cublasOperation_t opB, int m, int n
             cudaEvent_t e0, e1;
             cudaCheck(cudaEventCreate(&e0));
             cudaCheck(cudaEventCreate(&e1));
-            for (int i = 0; i < found; i++) {
+            int same[LT_CANDIDATES];
+            for (int i = 0; i < found; i++) { // the candidates that give the first one's bits
                 const cublasLtMatmulAlgo_t* a = &res[i].algo;
                 if (i > 0 && (res[i].workspaceSize > CUBLAS_WORKSPACE || lt_algo_attr(a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM) != split0 ||
                               lt_algo_attr(a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME) != red0))
                     continue; // another split of K: other sums, other bits
                 restore();
-                if (launch(a) != CUBLAS_STATUS_SUCCESS) continue;
+                if (launch(a) != CUBLAS_STATUS_SUCCESS) {
+                    if (i == 0) break; // (then the plan's own launch below finds out)
+                    continue;
+                }
                 unsigned long long h = bits_hash(D, bytes);
                 if (i == 0) ref = h;
-                else if (h != ref) continue;
-                float ms[LT_TIMED];
-                for (int r = 0; r < LT_TIMED; r++) {
+                if (h == ref) same[n_same++] = i;
+            }
+            // timed in rounds, each round running every candidate once, after a warm-up: so that
+            // none is favoured by coming later (a warmer clock) or earlier
+            float ms[LT_CANDIDATES][LT_TIMED];
+            for (int r = 0; r < 3 && n_same > 1; r++) launch(&res[same[0]].algo);
+            for (int r = 0; r < LT_TIMED && n_same > 1; r++)
+                for (int j = 0; j < n_same; j++) {
                     cudaCheck(cudaEventRecord(e0, cudaStreamPerThread));
-                    launch(a);
+                    launch(&res[same[j]].algo);
                     cudaCheck(cudaEventRecord(e1, cudaStreamPerThread));
                     cudaCheck(cudaEventSynchronize(e1));
-                    cudaCheck(cudaEventElapsedTime(&ms[r], e0, e1));
+                    cudaCheck(cudaEventElapsedTime(&ms[j][r], e0, e1));
                 }
-                std::sort(ms, ms + LT_TIMED);
-                n_same++;
-                if (i == 0) first = ms[LT_TIMED / 2];
-                if (ms[LT_TIMED / 2] < best) {
-                    chosen = i;
-                    best = ms[LT_TIMED / 2];
-                    fresh.algo = *a;
+            for (int j = 0; j < n_same && n_same > 1; j++) {
+                std::sort(ms[j], ms[j] + LT_TIMED);
+                double med = ms[j][LT_TIMED / 2];
+                if (j == 0) first = best = med;
+                else if (med < best && med < 0.97 * first) { // another kernel only where clearly faster than the first
+                    best = med;
+                    chosen = same[j];
+                    fresh.algo = res[same[j]].algo;
                 }
             }
             restore();
