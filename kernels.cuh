@@ -355,6 +355,10 @@ static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
  * case: the caller then takes another path. */
 #define LT_CANDIDATES 16
 #define LT_TIMED 9
+/* -1: from SEQM_LT_TUNE (default 1); 0: the first candidate; 1: timed; 2 (tests): the last
+ * candidate with the first's bits, untimed. lt_generation++ drops every plan. lt_last_chosen: the
+ * candidate the last new plan took (tests). */
+static int lt_tune = -1, lt_generation = 0, lt_last_chosen = 0;
 /* an order-free 64-bit hash of n 16-bit words (a sum of mixed (index, word) pairs): equal outputs
  * give equal hashes, different ones almost surely not */
 __global__ void bits_hash_kernel(unsigned long long* out, const uint16_t* w, long n) {
@@ -395,7 +399,12 @@ static bool lt_matmul(cublasOperation_t opA, cublasOperation_t opB, int m, int n
     if (!lt) cublasCheck(cublasLtCreate(&lt));
     struct Plan { int m, n, k, lda, ldb, ldd, opA, opB, dtype, epi, bias, beta; bool ok; cublasLtMatmulAlgo_t algo; };
     static Plan plans[64];
-    static int n_plans = 0;
+    static int n_plans = 0, generation = 0;
+    if (generation != lt_generation) n_plans = 0, generation = lt_generation;
+    if (lt_tune < 0) {
+        const char* env = getenv("SEQM_LT_TUNE");
+        lt_tune = env && env[0] == '0' ? 0 : 1;
+    }
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t Ad, Bd, Dd;
     cublasCheck(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -436,12 +445,12 @@ static bool lt_matmul(cublasOperation_t opA, cublasOperation_t opB, int m, int n
         cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
         cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
         cudaCheck(cudaStreamIsCapturing(cudaStreamPerThread, &cap));
-        const char* env = getenv("SEQM_LT_TUNE");
         if (found > 0) {
             fresh.ok = true;
             fresh.algo = res[0].algo;
         }
-        if (found > 1 && cap == cudaStreamCaptureStatusNone && !(env && env[0] == '0')) {
+        lt_last_chosen = 0;
+        if (found > 1 && cap == cudaStreamCaptureStatusNone && lt_tune > 0) {
             size_t bytes = (size_t)ldd * n * (dtype == CUDA_R_32F ? 4 : 2);
             char* saved = NULL; // beta != 0: D is an input too; every run starts from it, and it is put back
             if (beta != 0.0f) {
@@ -475,6 +484,11 @@ static bool lt_matmul(cublasOperation_t opA, cublasOperation_t opB, int m, int n
             }
             // timed in rounds, each round running every candidate once, after a warm-up: so that
             // none is favoured by coming later (a warmer clock) or earlier
+            if (lt_tune == 2 && n_same > 1) { // (tests) the last one, untimed
+                chosen = same[n_same - 1];
+                fresh.algo = res[chosen].algo;
+                n_same = 1; // (nothing to time)
+            }
             float ms[LT_CANDIDATES][LT_TIMED];
             for (int r = 0; r < 3 && n_same > 1; r++) launch(&res[same[0]].algo);
             for (int r = 0; r < LT_TIMED && n_same > 1; r++)
@@ -498,11 +512,12 @@ static bool lt_matmul(cublasOperation_t opA, cublasOperation_t opB, int m, int n
             restore();
             cudaCheck(cudaStreamSynchronize(cudaStreamPerThread));
             free(saved);
+            lt_last_chosen = chosen;
             const char* verbose = getenv("SEQM_LT_VERBOSE");
             if (verbose && verbose[0] == '1')
-                fprintf(stderr, "matmul %c%c m %d n %d k %d %s epi %d beta %g: %d candidates, %d with the same bits; #%d %.4f ms, the first %.4f\n",
+                fprintf(stderr, "matmul %c%c m %d n %d k %d %s epi %d beta %g: %d candidates, %d with the same bits; took #%d (%.4f ms, the first %.4f)\n",
                         opA == CUBLAS_OP_N ? 'N' : 'T', opB == CUBLAS_OP_N ? 'N' : 'T', m, n, k, dtype == CUDA_R_32F ? "fp32" : "bf16",
-                        (int)epi, beta, found, n_same, chosen, best, first);
+                        (int)epi, beta, found, n_same, chosen, n_same > 1 ? best : 0.0, first);
             cudaCheck(cudaEventDestroy(e0));
             cudaCheck(cudaEventDestroy(e1));
         }

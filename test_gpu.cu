@@ -118,6 +118,58 @@ static void test_mlp_gelu_epilogues(int with_bias) {
     for (void* d : ds) cudaCheck(cudaFree(d));
 }
 
+/* lt_matmul's kernel choice never changes a result: each product of a transformer layer (bf16
+ * out, beta 0; fp32 weight gradient, beta 1 onto a random start; the two MLP epilogues) run once
+ * with the heuristic's first kernel and once with the last candidate the tuner would accept
+ * (lt_tune 2: untimed, so that a kernel other than the first runs wherever one exists) must give
+ * the same bits. */
+static void test_lt_same_bits() {
+    int N = 2048, C = 256, Hd = 1024;
+    float *x = rand_host((size_t)N * Hd, 1), *W = rand_host((size_t)Hd * C, 0.1), *dW0 = rand_host((size_t)Hd * C, 1);
+    __nv_bfloat16* d_x16 = round_to_gpu16(x, (size_t)N * Hd); // (N, Hd), also read as (N, C) rows
+    float *d_W = to_gpu(W, (size_t)Hd * C * 4), *d_dW = to_gpu(dW0, (size_t)Hd * C * 4), *d_res[2][4];
+    __nv_bfloat16 *d_y16, *d_pre16, *d_act16, *d_dpre16;
+    cudaCheck(cudaMalloc(&d_y16, (size_t)N * C * 2)); cudaCheck(cudaMalloc(&d_pre16, (size_t)N * Hd * 2));
+    cudaCheck(cudaMalloc(&d_act16, (size_t)N * Hd * 2)); cudaCheck(cudaMalloc(&d_dpre16, (size_t)N * Hd * 2));
+    gpu::use_fp32 = 0;
+    int chosen[4] = {0, 0, 0, 0};
+    for (int mode = 0; mode < 2; mode++) { // 0: the first kernel, 1: the last one with its bits
+        gpu::lt_tune = mode == 0 ? 0 : 2;
+        gpu::lt_generation++; // new plans
+        for (int j = 0; j < 4; j++) cudaCheck(cudaMalloc(&d_res[mode][j], (size_t)N * Hd * 4));
+        gpu::linear_forward(d_y16, d_x16, d_W, NULL, N, Hd, C); // y (N,C) = x (N,Hd) W^T: bf16 out
+        chosen[0] = gpu::lt_last_chosen;
+        widen_on_gpu(d_res[mode][0], d_y16, (size_t)N * C);
+        cudaCheck(cudaMemcpy(d_res[mode][1], d_dW, (size_t)Hd * C * 4, cudaMemcpyDeviceToDevice));
+        gpu::gemm(CUBLAS_OP_N, CUBLAS_OP_T, Hd, C, N, d_x16, Hd, d_y16, C, 1.0f, d_res[mode][1], Hd); // dW^T += x^T y: fp32, beta 1
+        chosen[1] = gpu::lt_last_chosen;
+        bool fused = gpu::linear_gelu_fused(d_pre16, d_act16, d_y16, d_W, NULL, N, C, Hd); // GELU_AUX
+        chosen[2] = gpu::lt_last_chosen;
+        fused = gpu::dgelu_fused(d_dpre16, d_pre16, d_y16, d_W, N, Hd, C) && fused; // DGELU
+        chosen[3] = gpu::lt_last_chosen;
+        if (!fused) printf("note: no cuBLASLt GELU epilogue on this GPU (its products compared anyway)\n");
+        widen_on_gpu(d_res[mode][2], d_act16, (size_t)N * Hd);
+        widen_on_gpu(d_res[mode][3], d_dpre16, (size_t)N * Hd);
+    }
+    const char* what[4] = {"linear_forward (bf16 out)", "weight gradient (fp32, beta 1)", "GELU_AUX epilogue", "DGELU epilogue"};
+    size_t n[4] = {(size_t)N * C, (size_t)Hd * C, (size_t)N * Hd, (size_t)N * Hd};
+    for (int j = 0; j < 4; j++) {
+        float* want = (float*)mallocCheck(n[j] * 4);
+        cudaCheck(cudaMemcpy(want, d_res[0][j], n[j] * 4, cudaMemcpyDeviceToHost));
+        char name[96];
+        snprintf(name, sizeof name, "lt_matmul %s: candidate #%d = #0, bits", what[j], chosen[j]);
+        check(name, d_res[1][j], want, n[j], 0);
+        free(want);
+    }
+    gpu::lt_tune = -1; // back to the environment's choice, new plans
+    gpu::lt_generation++;
+    gpu::use_fp32 = 1;
+    free(x); free(W); free(dW0);
+    void* ds[] = {d_x16, d_W, d_dW, d_y16, d_pre16, d_act16, d_dpre16};
+    for (void* d : ds) cudaCheck(cudaFree(d));
+    for (int m = 0; m < 2; m++) for (int j = 0; j < 4; j++) cudaCheck(cudaFree(d_res[m][j]));
+}
+
 /* LayerNorm / RMSNorm (rms) forward and backward against the CPU ops. The forward with the
  * residual add fused in (res = a + branch, out = norm(res)) against residual_forward then the norm,
  * with fp32 and bf16 outputs. The backward adds to
@@ -634,6 +686,7 @@ int main(void) {
         cudaCheck(cudaFree(d_u16)); cudaCheck(cudaFree(d_out16)); cudaCheck(cudaFree(d_du16));
         test_mlp_gelu_epilogues(0);
         test_mlp_gelu_epilogues(1);
+        test_lt_same_bits();
         // dropout backward out of place (the residual branches' gradient): the CPU's masks
         uint64_t base = 777, site = 5;
         gpu::set_dropout_seed(base);
