@@ -748,6 +748,21 @@ int main(void) {
         check("adamw m", d_m, m.adam_m, P, 1e-5);
         check("adamw v", d_v, m.adam_v, P, 1e-5);
         model_free(&m);
+        // the sum of squares alone, over lengths that leave 0..3 floats past the last float4 (its
+        // tail), against a double sum on the CPU
+        for (long n : {4000000L, 4000001L, 4000003L, 7L}) {
+            float* h = rand_host((size_t)n, 1);
+            double want = 0;
+            for (long i = 0; i < n; i++) want += (double)h[i] * h[i];
+            float* d_h = to_gpu(h, (size_t)n * 4);
+            gpu::grad_sumsq(&d_s->sumsq, d_h, n, d_partials);
+            cudaCheck(cudaMemcpy(&s, d_s, sizeof(s), cudaMemcpyDeviceToHost));
+            float got = (float)(s.sumsq / want), one = 1.0f, *d_got = to_gpu(&got, 4);
+            char name[64];
+            snprintf(name, sizeof name, "grad_sumsq, %ld floats (sum / CPU sum)", n);
+            check(name, d_got, &one, 1, 1e-7);
+            free(h); cudaCheck(cudaFree(d_h)); cudaCheck(cudaFree(d_got));
+        }
     }
     // SSM kernels (fp32: tight; bf16 activations: loose)
     test_conv1d<float>(2, 37, 80, 4);
