@@ -2351,7 +2351,7 @@ __device__ inline void row_get(float (&v)[NH], const float* p) {
     }
 }
 /* The forward gives each channel a pair of lanes too (N >= 8; lane = 2 c + half, N/2 states
- * each; the pair's two halves of y are added by the gate phase): 16 channels per warp, twice
+ * each, y and Longhorn's |k|^2 summed over the pair by one shuffle): 16 channels per warp, twice
  * the warps of one lane per channel, and a register cap for 12 warps per SM, so that B16 E1536
  * (1536 warps) runs in one wave on 132 SMs. While it scans a chunk, the next chunk's inputs (the
  * warp's channels of xc, the dt projection and z at 16 steps, and the 16 B/C rows) are on their way
@@ -2377,7 +2377,7 @@ struct ScanChunkBuf {                                 // one chunk of a warp's i
 template <int N>
 struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
     static constexpr int CH = ScanFwdLanes<N>::CH;
-    float dt[SSM_CHUNK][CH], y[SSM_CHUNK][32], ksq[SSM_CHUNK]; // y: each lane's part (a pair's two halves side by side)
+    float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
 };
 /* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
  * loads and stores; the caller commits the group): xc, the dt projection and z of CH channels from
@@ -2455,17 +2455,11 @@ __device__ inline void scan_ksq(float* ksq, const float (&bc)[SSM_CHUNK][2 * N])
         ksq[lane] = s2;
     }
 }
-/* phase 3 of a chunk: y = (the lanes' parts of C.h added) + D x, and g = y SiLU(z) (B,T,E) for the
- * chunk's outputs, 8 channels of one step per lane, stored as one 16-byte row piece (ASYNC:
- * aligned rows) or element by element. Dg: D of the lane's 8 channels (ASYNC: a lane's pieces
- * always start at the same channel c0 = lane % PR * 8); D: all of it (else) */
-template <int N>
-__device__ inline float scan_fwd_y(const float (&y)[SSM_CHUNK][32], int s, int c) {
-    return ScanFwdLanes<N>::LPC == 2 ? y[s][2 * c] + y[s][2 * c + 1] : y[s][c];
-}
+/* phase 3 of a chunk: g = y SiLU(z) (B,T,E) for the chunk's outputs, 8 channels of one step per
+ * lane, stored as one 16-byte row piece (ASYNC: aligned rows) or element by element */
 template <int N, bool ASYNC, typename X>
-__device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c, const float (&y)[SSM_CHUNK][32],
-                                     const float (&Dg)[8], const float* __restrict__ D, int b, int t0, int T, int E, int e0) {
+__device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
+                                     const float (&y)[SSM_CHUNK][ScanFwdLanes<N>::CH], int b, int t0, int T, int E, int e0) {
     constexpr int CH = ScanFwdLanes<N>::CH, PR = CH / 8; // pieces of 8 channels per output row
     int lane = threadIdx.x & 31;
     if (ASYNC) {
@@ -2475,8 +2469,8 @@ __device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, Sc
             float out[8];
 #pragma unroll
             for (int u = 0; u < 8; u++) { // (computed for every piece, stored for those inside: no branch around the math)
-                float z = to_float(c.xvz[2][s][c0 + u]), x = to_float(c.xvz[0][s][c0 + u]);
-                out[u] = fmaf(Dg[u], x, scan_fwd_y<N>(y, s, c0 + u)) * z * sigmoidf_(z);
+                float z = to_float(c.xvz[2][s][c0 + u]);
+                out[u] = y[s][c0 + u] * z * sigmoidf_(z);
             }
             if (t0 + s < T && e0 + c0 < E) store8(&g[((long)b * T + t0 + s) * E + e0 + c0], out);
         }
@@ -2484,8 +2478,8 @@ __device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, Sc
         for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
             int s = q / CH, cc = q % CH;
             if (t0 + s >= T || e0 + cc >= E) continue;
-            float z = to_float(c.xvz[2][s][cc]), x = to_float(c.xvz[0][s][cc]);
-            store_as(&g[((long)b * T + t0 + s) * E + e0 + cc], fmaf(D[e0 + cc], x, scan_fwd_y<N>(y, s, cc)) * z * sigmoidf_(z));
+            float z = to_float(c.xvz[2][s][cc]);
+            store_as(&g[((long)b * T + t0 + s) * E + e0 + cc], y[s][cc] * z * sigmoidf_(z));
         }
     }
 }
@@ -2499,15 +2493,12 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     __shared__ __align__(16) ScanFwdStep<N> st[2];
     int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
-    bool active = e < E;
+    bool active = e < E, writer = lane % LPC == 0; // the pair's first lane writes y
     int ec = active ? e : 0;
-    float Dg[8]; // D of the 8 channels this lane gates (see scan_fwd_gate)
-#pragma unroll
-    for (int u = 0; u < 8; u++) Dg[u] = D[min(e0 + lane % (CH / 8) * 8 + u, E - 1)];
     float A2[NS], h[NS]; // A log2(e): a = 2^(dt A2)
 #pragma unroll
     for (int j = 0; j < NS; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; h[j] = 0.0f; }
-    float bias = dt_bias[ec];
+    float bias = dt_bias[ec], Dd = D[ec];
     scan_chunk_fetch<N, CH, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
     if (n_ck > 1) scan_chunk_fetch<N, CH, ASYNC>(buf[1], xc, dtr, xz, xdbl, b, 1, T, E, R, e0);
     else cp_async_commit(); // an empty group: the wait below leaves exactly chunk 1 in flight
@@ -2540,7 +2531,9 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
                 }
                 yp[j & 1] += h[j] * Cs[j]; // two partial sums: half the dependent chain
             }
-            st[p].y[s][lane] = yp[0] + yp[1]; // (the pair's halves and D x are added by the gate)
+            float y = yp[0] + yp[1];
+            if (LPC == 2) y += __shfl_xor_sync(0xffffffff, y, 1); // the pair's two halves
+            if (writer) st[p].y[s][cl] = y + Dd * x;
         }
         // 3. this chunk's gate and the next chunk's step sizes, together (independent work: more
         // instructions in flight than either phase alone)
@@ -2548,7 +2541,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         __syncwarp();
         bool next = k + 1 < n_ck;
         if (LH && next) { scan_ksq<N>(st[p ^ 1].ksq, buf[p ^ 1].bc); __syncwarp(); }
-        scan_fwd_gate<N, ASYNC>(g, c, st[p].y, Dg, D, b, t0, T, E, e0);
+        scan_fwd_gate<N, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
         if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq, bias);
         __syncwarp(); // every lane is done with this buffer before it is refilled
         if (k + 2 < n_ck) scan_chunk_fetch<N, CH, ASYNC>(buf[p], xc, dtr, xz, xdbl, b, k + 2, T, E, R, e0);
