@@ -1082,7 +1082,8 @@ static void rope_backward(X* dqkv, int B, int T, int C, int H) {
  * causal attention, flash-style (attention.md §4), first version: one warp per query row, the
  * head dimension spread over the lanes (hs <= 128). The forward streams the keys with an online
  * softmax (running max m, sum l, output o) and saves LSE = m + log l per row; no (T,T) matrix is
- * ever stored. The backward recomputes p = exp(s - LSE) and accumulates dK, dV with atomics.
+ * ever stored. The backward recomputes p = exp(s - LSE): dQ per query row, then dK, dV per key
+ * row (no atomics).
  * Position biases as in seqmodels.h: ALiBi m_h (j - i); Hard-ALiBi skips keys j < i - h.
  * ============================================================================================ */
 __device__ inline uint64_t hash64_dev(uint64_t x) { /* = hash64() of seqmodels.h */
@@ -1165,12 +1166,20 @@ static void attention_forward_rows(X* out, float* lse, const Q* qkv, int B, int 
     attention_forward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(out, lse, qkv, B, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
+/* The backward in two passes without atomics, so that its sums have one order and every run
+ * gives the same bits (the fp32 mode is what test_gpu compares run against run):
+ *   1. one warp per query row (b, h, i), over its keys in order: dQ += dS K * scale, and the row
+ *      dot D_i = rowsum(dO_i O_i), kept for pass 2;
+ *   2. one warp per key row (b, h, j), over the queries that see it in order: dV += P^T dO,
+ *      dK += dS^T Q * scale.
+ * Both recompute s = q.k * scale (+ the ALiBi bias), P = exp(s - LSE), dP = dO V^T and
+ * dS = P (dP - D) (through the dropout mask). */
 template <typename X, typename Q>
-__global__ void attention_backward_kernel(float* dqkv, const float* dout, const X* out, const Q* qkv,
-                                          const float* lse, int B, int T, int C, int H, int pos, int n_masked, float p_drop,
-                                          uint64_t site) {
+__global__ void attention_backward_dq_rows_kernel(float* dqkv, float* Drow, const float* dout, const X* out, const Q* qkv,
+                                                  const float* lse, int B, int T, int C, int H, int pos, int n_masked,
+                                                  float p_drop, uint64_t site) {
     uint64_t seed = dropout_site_dev(site); // this step's seed of the site (d_dropout_seed)
-    long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    long row = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, i)
     int lane = threadIdx.x % 32;
     if (row >= (long)B * H * T) return;
     int i = (int)(row % T), h = (int)((row / T) % H), b = (int)(row / ((long)T * H)), hs = C / H;
@@ -1185,6 +1194,7 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         dq[r] = 0.0f;
     }
     D = warp_sum(D); // rowsum(dO * O)
+    if (lane == 0) Drow[row] = D;
     float L = lse[row];
     for (int j = attn_first_key(pos, n_masked, h, i); j <= i; j++) {
         long koff = ((long)b * T + j) * 3 * C + C + h * hs, voff = koff + C;
@@ -1196,13 +1206,10 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         s = warp_sum(s) + slope * (j - i);
         dp = warp_sum(dp);
         float mult = attn_drop_mult(p_drop, seed, (uint64_t)row * T + j);
-        float p = expf(s - L), ds = p * (mult * dp - D);
+        float ds = expf(s - L) * (mult * dp - D);
         for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
             int d = lane + 32 * r;
-            if (d >= hs) continue;
-            atomicAdd(&dqkv[voff + d], mult * p * dor[r]); // dV += P^T dO (P through the dropout mask)
-            atomicAdd(&dqkv[koff + d], ds * qr[r]);      // dK += dS^T Q * scale (qr holds q * scale)
-            dq[r] += ds * to_float(qkv[koff + d]) * scale;         // dQ += dS K * scale
+            if (d < hs) dq[r] += ds * to_float(qkv[koff + d]) * scale; // dQ += dS K * scale
         }
     }
     for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
@@ -1210,10 +1217,59 @@ __global__ void attention_backward_kernel(float* dqkv, const float* dout, const 
         if (d < hs) dqkv[qoff + d] += dq[r];
     }
 }
+template <typename Q>
+__global__ void attention_backward_dkdv_rows_kernel(float* dqkv, const float* Drow, const float* dout, const Q* qkv,
+                                                    const float* lse, int B, int T, int C, int H, int pos, int n_masked,
+                                                    float p_drop, uint64_t site) {
+    uint64_t seed = dropout_site_dev(site);
+    long krow = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32; // (b, h, j)
+    int lane = threadIdx.x % 32;
+    if (krow >= (long)B * H * T) return;
+    int j = (int)(krow % T), h = (int)((krow / T) % H), b = (int)(krow / ((long)T * H)), hs = C / H;
+    float scale = rsqrtf((float)hs), slope = pos == POS_ALIBI ? (float)alibi_slope_dev(h, H) : 0.0f;
+    long koff = ((long)b * T + j) * 3 * C + C + h * hs, voff = koff + C, row0 = krow - j; // row0: (b, h, 0)
+    float kr[ATT_MAX_PER_LANE], vr[ATT_MAX_PER_LANE], dk[ATT_MAX_PER_LANE], dv[ATT_MAX_PER_LANE];
+    for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+        int d = lane + 32 * r;
+        kr[r] = d < hs ? to_float(qkv[koff + d]) : 0.0f;
+        vr[r] = d < hs ? to_float(qkv[voff + d]) : 0.0f;
+        dk[r] = dv[r] = 0.0f;
+    }
+    // the queries i >= j whose window starts at or before j (attn_first_key grows with i)
+    for (int i = j; i < T && attn_first_key(pos, n_masked, h, i) <= j; i++) {
+        long qoff = ((long)b * T + i) * 3 * C + h * hs, ooff = ((long)b * T + i) * C + h * hs;
+        float qr[ATT_MAX_PER_LANE], dor[ATT_MAX_PER_LANE], s = 0.0f, dp = 0.0f;
+        for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+            int d = lane + 32 * r;
+            qr[r] = d < hs ? to_float(qkv[qoff + d]) * scale : 0.0f;
+            dor[r] = d < hs ? dout[ooff + d] : 0.0f;
+            s += qr[r] * kr[r];
+            dp += dor[r] * vr[r];
+        }
+        s = warp_sum(s) + slope * (j - i);
+        dp = warp_sum(dp);
+        float mult = attn_drop_mult(p_drop, seed, (uint64_t)(row0 + i) * T + j);
+        float p = expf(s - lse[row0 + i]), ds = p * (mult * dp - Drow[row0 + i]);
+        for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+            dv[r] += mult * p * dor[r]; // dV += P^T dO (P through the dropout mask)
+            dk[r] += ds * qr[r];        // dK += dS^T Q * scale (qr holds q * scale)
+        }
+    }
+    for (int r = 0; r < ATT_MAX_PER_LANE; r++) {
+        int d = lane + 32 * r;
+        if (d < hs) { dqkv[koff + d] += dk[r]; dqkv[voff + d] += dv[r]; }
+    }
+}
 template <typename X, typename Q>
 static void attention_backward_rows(float* dqkv, const float* dout, const X* out, const Q* qkv, const float* lse, int B,
                                     int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
-    attention_backward_kernel<<<ceil_div((long)B * H * T * 32, 256), 256>>>(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+    static float* Drow = NULL; // (B, H, T) row dots, from pass 1 to pass 2
+    static size_t cap = 0;
+    scratch_grow(&Drow, &cap, (size_t)B * H * T * sizeof(float));
+    long threads = (long)B * H * T * 32;
+    attention_backward_dq_rows_kernel<<<ceil_div(threads, 256), 256>>>(dqkv, Drow, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+    cudaCheck(cudaGetLastError());
+    attention_backward_dkdv_rows_kernel<<<ceil_div(threads, 256), 256>>>(dqkv, Drow, dout, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
 
@@ -1878,8 +1934,8 @@ static void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int
         out, lse, qkv, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
-/* dqkv = the gradient (written, not added; the row kernels add with atomics into a cleared
- * buffer). scratch: B*H*T floats (the row dots D) */
+/* dqkv = the gradient (written, not added; the row kernels add into a cleared buffer).
+ * scratch: unused (the row kernels keep their row dots in a buffer of their own) */
 static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
                                uint64_t site = 0) {
