@@ -342,11 +342,11 @@ static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
  * seen (in an eager step; never inside a graph capture) every candidate the heuristic offers (up
  * to LT_CANDIDATES) runs on the real operands, and one whose output differs in any bit from the
  * first candidate's (another split of K, another order of the sums) is dropped; the fastest of
- * the rest (median of LT_TIMED rounds) is kept for the shape if it beats the first by 3%. The choice may thus differ between
- * runs, the result never: the bits are the first candidate's, the kernel cublasGemmEx runs.
+ * the rest (median of LT_TIMED rounds) is kept for the shape if it beats the first by 3%. The
+ * choice may thus differ between runs, the result never: the bits are the first candidate's
+ * (which were cublasGemmEx's in every A/B run of session 16: the same losses to the last digit).
  * SEQM_LT_TUNE=0 in the environment keeps the first candidate (no timing); SEQM_LT_VERBOSE=1
- * prints each shape's candidates and times. The epilogues the
- * MLP uses:
+ * prints each shape's candidates and times. The epilogues the MLP uses:
  *   CUBLASLT_EPILOGUE_GELU_AUX(_BIAS): D = GELU(x), aux = x (the pre-activation, kept for the backward)
  *   CUBLASLT_EPILOGUE_DGELU:           D = x * GELU'(aux)
  * (GELU in the tanh form, as ours). aux has D's shape and leading dimension; the bias is bf16 (the
