@@ -383,7 +383,7 @@ static unsigned long long bits_hash(const void* p, size_t bytes) {
     return h;
 }
 static int lt_algo_attr(const cublasLtMatmulAlgo_t* a, cublasLtMatmulAlgoConfigAttributes_t which) {
-    uint32_t v = 0; // (SPLITK_NUM and REDUCTION_SCHEME are 32-bit)
+    uint32_t v = 0; // (for the 32-bit attributes: id, tile, stages, split-K, reduction, swizzle, ...)
     size_t got = 0;
     cublasLtMatmulAlgoConfigGetAttribute(a, which, &v, sizeof(v), &got);
     return (int)v;
@@ -1260,12 +1260,10 @@ __global__ void attention_backward_dkdv_rows_kernel(float* dqkv, const float* Dr
         if (d < hs) { dqkv[koff + d] += dk[r]; dqkv[voff + d] += dv[r]; }
     }
 }
+/* Drow: B*H*T floats (the row dots, from pass 1 to pass 2) */
 template <typename X, typename Q>
-static void attention_backward_rows(float* dqkv, const float* dout, const X* out, const Q* qkv, const float* lse, int B,
+static void attention_backward_rows(float* dqkv, float* Drow, const float* dout, const X* out, const Q* qkv, const float* lse, int B,
                                     int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
-    static float* Drow = NULL; // (B, H, T) row dots, from pass 1 to pass 2
-    static size_t cap = 0;
-    scratch_grow(&Drow, &cap, (size_t)B * H * T * sizeof(float));
     long threads = (long)B * H * T * 32;
     attention_backward_dq_rows_kernel<<<ceil_div(threads, 256), 256>>>(dqkv, Drow, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
@@ -1935,27 +1933,28 @@ static void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int
     cudaCheck(cudaGetLastError());
 }
 /* dqkv = the gradient (written, not added; the row kernels add into a cleared buffer).
- * scratch: unused (the row kernels keep their row dots in a buffer of their own) */
+ * scratch: B*H*T floats (the row dots D) */
 static void attention_backward(float* dqkv, const float* dout, const float* out, const float* qkv, const float* lse,
                                float* scratch, int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0,
                                uint64_t site = 0) {
-    (void)scratch;
     cudaCheck(cudaMemsetAsync(dqkv, 0, (size_t)B * T * 3 * C * sizeof(float)));
-    attention_backward_rows(dqkv, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+    attention_backward_rows(dqkv, scratch, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
 /* bf16 mode: dqkv in bf16, the operand of the QKV matmul's backward. The tiled kernels (head size
  * 64) take dout in bf16, as the attention projection's backward writes it in bf16 mode; the dQ
  * kernel runs first and leaves the row dots D in scratch (B*H*T floats) for the dK dV kernel. The
  * row kernels (other head sizes) take dout widened to fp32 and add into an fp32 scratch, rounded
  * once at the end. */
-static void attention_backward_rows_bf16(bf16* dqkv, const float* dout, const bf16* out, const bf16* qkv, const float* lse, int B,
-                                         int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
+/* the row kernels for bf16 tensors (head sizes the tiled kernels do not take): through an fp32
+ * dqkv, rounded at the end. scratch: B*H*T floats (the row dots) */
+static void attention_backward_rows_bf16(bf16* dqkv, float* scratch, const float* dout, const bf16* out, const bf16* qkv,
+                                         const float* lse, int B, int T, int C, int H, int pos, int n_masked, float p_drop, uint64_t site) {
     static float* dqkv32 = NULL;
     static size_t cap = 0;
     long n = (long)B * T * 3 * C;
     scratch_grow(&dqkv32, &cap, n * sizeof(float));
     cudaCheck(cudaMemsetAsync(dqkv32, 0, n * sizeof(float)));
-    attention_backward_rows(dqkv32, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+    attention_backward_rows(dqkv32, scratch, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
     to_bf16_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(dqkv, dqkv32, n);
     cudaCheck(cudaGetLastError());
 }
@@ -1991,7 +1990,7 @@ static void attention_backward(bf16* dqkv, const bf16* dout, const bf16* out, co
     scratch_grow(&dout32, &cap, n * sizeof(float));
     to_float_kernel<<<ceil_div((n + 3) / 4, 256), 256>>>(dout32, dout, n);
     cudaCheck(cudaGetLastError());
-    attention_backward_rows_bf16(dqkv, dout32, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
+    attention_backward_rows_bf16(dqkv, scratch, dout32, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
 
 /* ============================================================================================

@@ -12,23 +12,6 @@
 #include "../../kernels.cuh"
 #include "bench_util.cuh"
 
-static int attr(const cublasLtMatmulAlgo_t* a, cublasLtMatmulAlgoConfigAttributes_t which) {
-    int v = 0;
-    size_t got = 0;
-    uint32_t u = 0;
-    uint16_t s = 0;
-    if (which == CUBLASLT_ALGO_CONFIG_TILE_ID || which == CUBLASLT_ALGO_CONFIG_STAGES_ID || which == CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID) {
-        cublasLtMatmulAlgoConfigGetAttribute(a, which, &u, sizeof(u), &got);
-        v = (int)u;
-    } else if (which == CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID) {
-        cublasLtMatmulAlgoConfigGetAttribute(a, which, &s, sizeof(s), &got);
-        v = s;
-    } else {
-        cublasLtMatmulAlgoConfigGetAttribute(a, which, &v, sizeof(v), &got);
-    }
-    return v;
-}
-
 int main() {
     const int N = 16384, C = 768, H = 4 * C; // D (H,N) col-major = W (H,C) col-major x dout^T (C,N)
     cudaDeviceProp p;
@@ -93,10 +76,11 @@ int main() {
             if (i > 0)
                 for (size_t j = 0; j < h0.size(); j++) md = std::max(md, (double)fabsf((float)h0[j] - (float)h1[j]));
             double ms = median_ms(run);
-            printf("| %d | %d | %d | %d | %d | %d | %d | %d | %zu | %.4f | %.0f | %.3g |\n", i, attr(a, CUBLASLT_ALGO_CONFIG_ID),
-                   attr(a, CUBLASLT_ALGO_CONFIG_TILE_ID), attr(a, CUBLASLT_ALGO_CONFIG_STAGES_ID), attr(a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM),
-                   attr(a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING), attr(a, CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION),
-                   attr(a, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID), res[i].workspaceSize / 1024, ms, flop / ms / 1e9, md);
+            auto at = [&](cublasLtMatmulAlgoConfigAttributes_t w) { return gpu::lt_algo_attr(a, w); };
+            printf("| %d | %d | %d | %d | %d | %d | %d | %d | %zu | %.4f | %.0f | %.3g |\n", i, at(CUBLASLT_ALGO_CONFIG_ID),
+                   at(CUBLASLT_ALGO_CONFIG_TILE_ID), at(CUBLASLT_ALGO_CONFIG_STAGES_ID), at(CUBLASLT_ALGO_CONFIG_SPLITK_NUM),
+                   at(CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING), at(CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION), at(CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID),
+                   res[i].workspaceSize / 1024, ms, flop / ms / 1e9, md);
         }
         printf("\n");
         cublasLtMatmulPreferenceDestroy(pref);
