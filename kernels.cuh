@@ -2423,25 +2423,15 @@ __device__ inline void row_get(float (&v)[NH], const float* p) {
  * slower (dev/bench/scan_fwd_variants). Rows that are not 16-byte aligned (E not a multiple of 8,
  * or the x_proj width not a multiple of 4 floats) take plain loads and stores. */
 #define SSM_FWD_MIN_BLOCKS 12
-#ifndef SSM_FWD_CPL2_MAMBA                            // (dev: 1 gives Mamba's N = 16 Longhorn's layout, below)
-#define SSM_FWD_CPL2_MAMBA 0
-#endif
-/* lanes per channel group LPC, channels per lane CPL, states per lane NS, channels per warp CH.
- * Longhorn at N = 16: 4 lanes own 2 channels (4 states of each per lane). Its step is 3 FMAs per
- * state and no exponential, so the shared-memory reads of the k and q rows are what it waits on
- * (Nsight Compute: L1/shared 78% busy); a lane reads 4 + 4 values per step for 8 states instead
- * of 8 + 8, for one more shuffle per step. */
-template <int N, int LH> struct ScanFwdLanes {
-    static constexpr int CPL = N == 16 && (LH || SSM_FWD_CPL2_MAMBA) ? 2 : 1;
-    static constexpr int LPC = CPL == 2 ? 4 : N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC * CPL;
-};
+template <int N> struct ScanFwdLanes { static constexpr int LPC = N >= 8 ? 2 : 1, NS = N / LPC, CH = 32 / LPC; };
 template <int N, int CH, typename X>
 struct ScanChunkBuf {                                 // one chunk of a warp's inputs (forward and backward)
     X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's CH channels
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
-template <int CH>
+template <int N>
 struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
+    static constexpr int CH = ScanFwdLanes<N>::CH;
     float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
 };
 /* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
@@ -2493,21 +2483,21 @@ __device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __
     scan_fetch_bc<N, ASYNC>(buf.bc, xdbl, b, k, T, R);
     cp_async_commit(); // (an empty group without ASYNC)
 }
-/* phase 1 of a chunk: the step sizes of its 16 x CH (step, channel) pairs into dt; lane takes
- * channel lane % CH (its bias given) at steps lane / CH, + 32 / CH, ... (a fixed trip count:
- * independent chains), so each pair is computed once, not once per lane that uses it */
-template <int N, int CH, int LH, typename X>
-__device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][CH], const ScanChunkBuf<N, CH, X>& c, const float* ksq, float bias) {
-    constexpr int STRIDE = 32 / CH;
-    int lane = threadIdx.x & 31, cc = lane % CH;
-    float v[SSM_CHUNK / STRIDE];
+/* phase 1 of a chunk: the step sizes of its 16 x CH (step, channel) pairs into dt; lane (channel
+ * cl, pair half) takes steps half, half + LPC, ... (a fixed trip count: independent chains) */
+template <int N, int LH, typename X>
+__device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][ScanFwdLanes<N>::CH], const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
+                                           const float* ksq, float bias) {
+    constexpr int LPC = ScanFwdLanes<N>::LPC;
+    int lane = threadIdx.x & 31, cl = lane / LPC;
+    float v[SSM_CHUNK / LPC];
 #pragma unroll
-    for (int r = 0; r < SSM_CHUNK / STRIDE; r++) {
-        int s = r * STRIDE + lane / CH;
-        v[r] = ssm_dt<LH>(to_float(c.xvz[1][s][cc]) + bias, LH ? ksq[s] : 0.0f);
+    for (int r = 0; r < SSM_CHUNK / LPC; r++) {
+        int s = r * LPC + lane % LPC;
+        v[r] = ssm_dt<LH>(to_float(c.xvz[1][s][cl]) + bias, LH ? ksq[s] : 0.0f);
     }
 #pragma unroll
-    for (int r = 0; r < SSM_CHUNK / STRIDE; r++) dt[r * STRIDE + lane / CH][cc] = v[r];
+    for (int r = 0; r < SSM_CHUNK / LPC; r++) dt[r * LPC + lane % LPC][cl] = v[r];
 }
 /* Longhorn: |k_t|^2 of a chunk's 16 rows (lanes 0..15 of a warp), shared by all channels */
 template <int N>
@@ -2522,10 +2512,10 @@ __device__ inline void scan_ksq(float* ksq, const float (&bc)[SSM_CHUNK][2 * N])
 }
 /* phase 3 of a chunk: g = y SiLU(z) (B,T,E) for the chunk's outputs, 8 channels of one step per
  * lane, stored as one 16-byte row piece (ASYNC: aligned rows) or element by element */
-template <int N, int CH, bool ASYNC, typename X>
-__device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, CH, X>& c, const float (&y)[SSM_CHUNK][CH],
-                                     int b, int t0, int T, int E, int e0) {
-    constexpr int PR = CH / 8; // pieces of 8 channels per output row
+template <int N, bool ASYNC, typename X>
+__device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
+                                     const float (&y)[SSM_CHUNK][ScanFwdLanes<N>::CH], int b, int t0, int T, int E, int e0) {
+    constexpr int CH = ScanFwdLanes<N>::CH, PR = CH / 8; // pieces of 8 channels per output row
     int lane = threadIdx.x & 31;
     if (ASYNC) {
 #pragma unroll
@@ -2548,94 +2538,57 @@ __device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, CH
         }
     }
 }
-/* two adjacent values of a shared row as floats (one 4- or 8-byte load) */
-__device__ inline void pair_get(float (&v)[2], const float* p) { float2 q = *(const float2*)p; v[0] = q.x; v[1] = q.y; }
-__device__ inline void pair_get(float (&v)[2], const __nv_bfloat16* p) {
-    float2 q = __bfloat1622float2(*(const __nv_bfloat162*)p); v[0] = q.x; v[1] = q.y;
-}
 template <int N, int LH, bool ASYNC, typename X>
 __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kernel(X* __restrict__ g, float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
-    using L = ScanFwdLanes<N, LH>;
-    constexpr int LPC = L::LPC, CPL = L::CPL, NS = L::NS, CH = L::CH;
+    constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
-    static_assert(CPL == 1 || LPC >= 2, "two channels per lane are summed by an exchange between a lane pair");
     __shared__ __align__(16) ScanChunkBuf<N, CH, X> buf[2];
-    __shared__ __align__(16) ScanFwdStep<CH> st[2];
-    // lane = LPC g + r: channels CPL g .. CPL g + CPL - 1 of the warp, states r NS .. r NS + NS - 1
-    int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl0 = lane / LPC * CPL, n0 = (lane % LPC) * NS;
+    __shared__ __align__(16) ScanFwdStep<N> st[2];
+    int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
-    // after the sum over the group, the lane holds channel cw's y; the group's first CPL lanes write it
-    int cw = CPL == 2 ? cl0 + (lane & 1) : cl0;
-    bool writer = lane % LPC < CPL;
-    float A2[CPL][NS], h[CPL][NS]; // A log2(e): a = 2^(dt A2)
+    bool active = e < E, writer = lane % LPC == 0; // the pair's first lane writes y
+    int ec = active ? e : 0;
+    float A2[NS], h[NS]; // A log2(e): a = 2^(dt A2)
 #pragma unroll
-    for (int c = 0; c < CPL; c++) {
-        int ec = e0 + cl0 + c < E ? e0 + cl0 + c : 0;
-#pragma unroll
-        for (int j = 0; j < NS; j++) { A2[c][j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; h[c][j] = 0.0f; }
-    }
-    float Dw = D[e0 + cw < E ? e0 + cw : 0]; // of channel cw
-    float bias = dt_bias[e0 + lane % CH < E ? e0 + lane % CH : 0]; // of the channel whose step sizes this lane computes
+    for (int j = 0; j < NS; j++) { A2[j] = LH ? 0.0f : -__expf(A_log[ec * N + n0 + j]) * LOG2E_F; h[j] = 0.0f; }
+    float bias = dt_bias[ec], Dd = D[ec];
     scan_chunk_fetch<N, CH, ASYNC>(buf[0], xc, dtr, xz, xdbl, b, 0, T, E, R, e0);
     if (n_ck > 1) scan_chunk_fetch<N, CH, ASYNC>(buf[1], xc, dtr, xz, xdbl, b, 1, T, E, R, e0);
     else cp_async_commit(); // an empty group: the wait below leaves exactly chunk 1 in flight
     cp_async_wait<1>();
     __syncwarp();
     if (LH) { scan_ksq<N>(st[0].ksq, buf[0].bc); __syncwarp(); }
-    scan_fwd_step_sizes<N, CH, LH>(st[0].dt, buf[0], st[0].ksq, bias);
+    scan_fwd_step_sizes<N, LH>(st[0].dt, buf[0], st[0].ksq, bias);
     __syncwarp();
     for (int k = 0; k < n_ck; k++) {
         int t0 = k * SSM_CHUNK, p = k & 1;
         const ScanChunkBuf<N, CH, X>& c = buf[p];
-#pragma unroll
-        for (int ci = 0; ci < CPL; ci++) { // the states before step t0
-            int e = e0 + cl0 + ci;
-            if (e >= E) continue;
+        if (active) { // the state before step t0
             float4* ck = (float4*)(hck + (((long)b * n_ck + k) * E + e) * N + n0);
 #pragma unroll
-            for (int j = 0; j < NS; j += 4) ck[j / 4] = make_float4(h[ci][j], h[ci][j + 1], h[ci][j + 2], h[ci][j + 3]);
+            for (int j = 0; j < NS; j += 4) ck[j / 4] = make_float4(h[j], h[j + 1], h[j + 2], h[j + 3]);
         }
         // 2. the recurrence (steps past T run on zero inputs; their outputs are not written)
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
-            float Bs[NS], Cs[NS], x[CPL], dt[CPL], yp[CPL][2];
+            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st[p].dt[s][cl], dtx = dt * x;
             row_get<NS>(Bs, &c.bc[s][n0]);
             row_get<NS>(Cs, &c.bc[s][N + n0]);
-            if constexpr (CPL == 2) { pair_get(x, &c.xvz[0][s][cl0]); pair_get(dt, &st[p].dt[s][cl0]); }
-            else { x[0] = to_float(c.xvz[0][s][cl0]); dt[0] = st[p].dt[s][cl0]; }
 #pragma unroll
-            for (int ci = 0; ci < CPL; ci++) {
-                float dtx = dt[ci] * x[ci];
-                yp[ci][0] = yp[ci][1] = 0.0f;
-#pragma unroll
-                for (int j = 0; j < NS; j++) {
-                    if (LH) { // (1 - dt k^2) h + dt x k, as h - (dt k)(k h - x): 3 operations instead of 4
-                        float dtk = dt[ci] * Bs[j];
-                        h[ci][j] = fmaf(-dtk, fmaf(Bs[j], h[ci][j], -x[ci]), h[ci][j]);
-                    } else {
-                        h[ci][j] = ex2_approx(dt[ci] * A2[ci][j]) * h[ci][j] + dtx * Bs[j];
-                    }
-                    yp[ci][j & 1] += h[ci][j] * Cs[j]; // two partial sums: half the dependent chain
+            for (int j = 0; j < NS; j++) {
+                if (LH) { // (1 - dt k^2) h + dt x k, as h - (dt k)(k h - x): 3 operations instead of 4
+                    float dtk = dt * Bs[j];
+                    h[j] = fmaf(-dtk, fmaf(Bs[j], h[j], -x), h[j]);
+                } else {
+                    h[j] = ex2_approx(dt * A2[j]) * h[j] + dtx * Bs[j];
                 }
+                yp[j & 1] += h[j] * Cs[j]; // two partial sums: half the dependent chain
             }
-            // the sum over the group's LPC lanes; with two channels per lane the first exchange
-            // swaps halves (the even lane keeps channel 0, the odd one channel 1), so each channel
-            // takes one shuffle fewer than summing the two separately
-            float y;
-            if constexpr (CPL == 2) {
-                bool odd = lane & 1;
-                float y0 = yp[0][0] + yp[0][1], y1 = yp[1][0] + yp[1][1];
-                y = (odd ? y1 : y0) + __shfl_xor_sync(0xffffffff, odd ? y0 : y1, 1);
-#pragma unroll
-                for (int m = 2; m < LPC; m *= 2) y += __shfl_xor_sync(0xffffffff, y, m);
-            } else {
-                y = yp[0][0] + yp[0][1];
-#pragma unroll
-                for (int m = 1; m < LPC; m *= 2) y += __shfl_xor_sync(0xffffffff, y, m);
-            }
-            if (writer) st[p].y[s][cw] = y + Dw * (CPL == 2 && (lane & 1) ? x[CPL - 1] : x[0]);
+            float y = yp[0] + yp[1];
+            if (LPC == 2) y += __shfl_xor_sync(0xffffffff, y, 1); // the pair's two halves
+            if (writer) st[p].y[s][cl] = y + Dd * x;
         }
         // 3. this chunk's gate and the next chunk's step sizes, together (independent work: more
         // instructions in flight than either phase alone)
@@ -2643,8 +2596,8 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         __syncwarp();
         bool next = k + 1 < n_ck;
         if (LH && next) { scan_ksq<N>(st[p ^ 1].ksq, buf[p ^ 1].bc); __syncwarp(); }
-        scan_fwd_gate<N, CH, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
-        if (next) scan_fwd_step_sizes<N, CH, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq, bias);
+        scan_fwd_gate<N, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
+        if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq, bias);
         __syncwarp(); // every lane is done with this buffer before it is refilled
         if (k + 2 < n_ck) scan_chunk_fetch<N, CH, ASYNC>(buf[p], xc, dtr, xz, xdbl, b, k + 2, T, E, R, e0);
     }
@@ -2971,8 +2924,7 @@ __global__ void ssm_param_reduce_kernel(float* dA_log, float* dD, float* ddt_bia
 template <int N, typename X>
 static void ssm_scan_forward_n(X* g, float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
                                const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
-    static_assert(ScanFwdLanes<N, 0>::CH == ScanFwdLanes<N, 1>::CH, "one grid for both models");
-    dim3 grid(ceil_div(E, ScanFwdLanes<N, 0>::CH), B);
+    dim3 grid(ceil_div(E, ScanFwdLanes<N>::CH), B);
     // 16-byte pieces: rows, the z half, the B/C columns and the base pointers all 16-byte aligned
     bool async = E % 8 == 0 && R % 4 == 0 && aligned(g, 16) && aligned(xc, 16) && aligned(dtr, 16) && aligned(xz, 16) && aligned(xdbl, 16);
     if (longhorn && async) ssm_scan_forward_kernel<N, 1, true, X><<<grid, 32>>>(g, hck, xc, dtr, dt_bias, xdbl, xz, A_log, D, T, E, R);
