@@ -64,6 +64,12 @@ __device__ __forceinline__ float ex2_approx(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
 }
+/* 1/x in one instruction (rcp.approx, 1 ulp; 1/inf = 0): __fdividef(1, x) adds a range check */
+__device__ __forceinline__ float rcp_approx(float x) {
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
 /* 8 consecutive elements as one (bf16) or two (fp32) 16-byte accesses: elementwise kernels over
  * bf16 arrays reach full bandwidth only with wide accesses (p 16-byte aligned) */
 __device__ inline void load8(float* v, const float* p) {
@@ -2114,7 +2120,9 @@ static void crossentropy_fused(float* losses, float* dlogits, const float* logit
 #define CONV_FWD_U 4
 #define CONV_BWD_V 2
 #define CONV_BWD_U 4
-__device__ inline float sigmoidf_(float v) { return __fdividef(1.0f, 1.0f + __expf(-v)); } // (2 ulp; 0 for v < -88)
+/* 1 / (1 + 2^(-v log2 e)): ex2.approx (2 ulp) without __expf's fix-ups for subnormal results,
+ * which only matter where sigmoid(v) rounds to 1 anyway; 2^+inf = inf gives 0 for v < -88 */
+__device__ inline float sigmoidf_(float v) { return rcp_approx(1.0f + ex2_approx(-v * LOG2E_F)); }
 /* d SiLU(v) / dv = sg (1 + v (1 - sg)), given sg = sigmoid(v) (the conv and the scan's gate) */
 __device__ inline float dsilu(float v, float sg) { return sg * (1.0f + v * (1.0f - sg)); }
 /* V consecutive elements as 16-, 8- or 4-byte accesses (p aligned to V sizeof(X) or 16 bytes) */
@@ -2387,7 +2395,8 @@ __device__ inline float softplus_fast(float v) {
 }
 template <int LH>
 __device__ inline float ssm_dt(float v, float ksq) {
-    if (LH) { float beta = sigmoidf_(v); return __fdividef(beta, 1.0f + beta * ksq); }
+    // beta / (1 + beta |k|^2) with beta = 1 / (1 + e^-v) is 1 / (1 + e^-v + |k|^2): one exponential, one reciprocal
+    if (LH) return rcp_approx(1.0f + ksq + ex2_approx(-v * LOG2E_F));
     return softplus_fast(v);
 }
 
@@ -2521,12 +2530,10 @@ __device__ inline void scan_fwd_gate(X* __restrict__ g, const ScanChunkBuf<N, Sc
 #pragma unroll
         for (int q = lane; q < SSM_CHUNK * PR; q += 32) {
             int s = q / PR, c0 = q % PR * 8;
-            float out[8];
+            float out[8], z[8];
+            load8(z, &c.xvz[2][s][c0]); // (16-byte aligned: c0 is a multiple of 8)
 #pragma unroll
-            for (int u = 0; u < 8; u++) { // (computed for every piece, stored for those inside: no branch around the math)
-                float z = to_float(c.xvz[2][s][c0 + u]);
-                out[u] = y[s][c0 + u] * z * sigmoidf_(z);
-            }
+            for (int u = 0; u < 8; u++) out[u] = y[s][c0 + u] * z[u] * sigmoidf_(z[u]); // (computed for every piece, stored for those inside: no branch around the math)
             if (t0 + s < T && e0 + c0 < E) store8(&g[((long)b * T + t0 + s) * E + e0 + c0], out);
         }
     } else {
