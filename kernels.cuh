@@ -2451,13 +2451,14 @@ __device__ inline void scan_fetch_xvz(X (&xvz)[3][SSM_CHUNK][CH], const X* __res
                                       const X* __restrict__ xz, int b, int k, int T, int E, int e0) {
     constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements, pieces per row
     int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK;
-    if (ASYNC) {
+    if (ASYNC) { // 64-bit addresses once per chunk, 32-bit offsets from them per piece (0 for pieces outside)
+        long row0 = (long)b * T + t0;
+        const X* base[3] = {xc + row0 * E + e0, dtr + row0 * E + e0, xz + row0 * 2 * E + E + e0};
 #pragma unroll
         for (int q = lane; q < 3 * SSM_CHUNK * PR; q += 32) { // piece q: array, step, piece of the row
-            int i = q / (SSM_CHUNK * PR), st = q / PR % SSM_CHUNK, pc = q % PR, t = t0 + st, ch = e0 + pc * XPR;
-            bool ok = t < T && ch < E;
-            const X* src = i == 0 ? xc + ((long)b * T + t) * E : i == 1 ? dtr + ((long)b * T + t) * E : xz + ((long)b * T + t) * 2 * E + E;
-            cp_async16(&xvz[i][st][pc * XPR], ok ? src + ch : xc, ok);
+            int i = q / (SSM_CHUNK * PR), st = q / PR % SSM_CHUNK, pc = q % PR;
+            bool ok = t0 + st < T && e0 + pc * XPR < E;
+            cp_async16(&xvz[i][st][pc * XPR], base[i] + (ok ? st * (i == 2 ? 2 * E : E) + pc * XPR : 0), ok);
         }
     } else {
         for (int q = lane; q < 3 * SSM_CHUNK * CH; q += 32) {
@@ -2472,11 +2473,12 @@ template <int N, bool ASYNC>
 __device__ inline void scan_fetch_bc(float (&bc)[SSM_CHUNK][2 * N], const float* __restrict__ xdbl, int b, int k, int T, int R) {
     int lane = threadIdx.x & 31, t0 = k * SSM_CHUNK, XD = R + 2 * N;
     if (ASYNC) {
+        const float* base = xdbl + ((long)b * T + t0) * XD + R;
 #pragma unroll
         for (int q = lane; q < SSM_CHUNK * N / 2; q += 32) { // 2N floats per row: N/2 pieces
-            int st = q / (N / 2), c4 = q % (N / 2), t = t0 + st;
-            bool ok = t < T;
-            cp_async16(&bc[st][4 * c4], ok ? xdbl + ((long)b * T + t) * XD + R + 4 * c4 : xdbl, ok);
+            int st = q / (N / 2), c4 = q % (N / 2);
+            bool ok = t0 + st < T;
+            cp_async16(&bc[st][4 * c4], base + (ok ? st * XD + 4 * c4 : 0), ok);
         }
     } else {
         for (int q = lane; q < SSM_CHUNK * 2 * N; q += 32) {
