@@ -2384,7 +2384,7 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
 __host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
 
-/* the step size of channel e at one step (v = dt_proj / dt_head output without its bias) */
+/* the step size of channel e at one step from v = dt_proj / dt_head output without its bias, the bias, and (Longhorn) 1 + |k_t|^2 */
 /* softplus(v) = log(1 + e^v) = max(v, 0) + log1p(u) with u = e^-|v| in (0, 1], and log1p(u) =
  * 2 atanh(q), q = u / (2 + u) <= 1/3, by its odd series up to q^11 (relative error < 2e-7): two
  * special-function operations (ex2, rcp) and a few FMAs instead of libm's log1pf */
@@ -2394,10 +2394,11 @@ __device__ inline float softplus_fast(float v) {
     return fmaf(q + q, p, fmaxf(v, 0.0f));
 }
 template <int LH>
-__device__ inline float ssm_dt(float v, float ksq) {
-    // beta / (1 + beta |k|^2) with beta = 1 / (1 + e^-v) is 1 / (1 + e^-v + |k|^2): one exponential, one reciprocal
-    if (LH) return rcp_approx(1.0f + ksq + ex2_approx(-v * LOG2E_F));
-    return softplus_fast(v);
+__device__ inline float ssm_dt(float v, float bias, float ksq1) {
+    // beta / (1 + beta |k|^2) with beta = 1 / (1 + e^-(v + bias)) is 1 / (1 + |k|^2 + e^-(v + bias)):
+    // one FMA, one exponential, one add, one reciprocal
+    if (LH) return rcp_approx(ksq1 + ex2_approx(fmaf(v, -LOG2E_F, -bias * LOG2E_F)));
+    return softplus_fast(v + bias);
 }
 
 /* NH consecutive floats of a shared row (4-aligned: float4 loads when NH allows) */
@@ -2438,10 +2439,13 @@ struct ScanChunkBuf {                                 // one chunk of a warp's i
     X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's CH channels
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
-template <int N>
-struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
+template <int LH> struct __align__(16) ScanStepIn { float dt, x, dtx, pad; }; // what a step reads of its channel: one load
+template <> struct __align__(8) ScanStepIn<1> { float dt, x; };               // (Longhorn has no dt x)
+template <int N, int LH>
+struct ScanFwdStep {                                  // per chunk (double-buffered): step inputs in, outputs y out
     static constexpr int CH = ScanFwdLanes<N>::CH;
-    float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq[SSM_CHUNK];
+    ScanStepIn<LH> in[SSM_CHUNK][CH];
+    float y[SSM_CHUNK][CH], ksq1[SSM_CHUNK];          // (Longhorn: 1 + |k_t|^2)
 };
 /* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
  * loads and stores; the caller commits the group): xc, the dt projection and z of CH channels from
@@ -2494,31 +2498,34 @@ __device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __
     scan_fetch_bc<N, ASYNC>(buf.bc, xdbl, b, k, T, R);
     cp_async_commit(); // (an empty group without ASYNC)
 }
-/* phase 1 of a chunk: the step sizes of its 16 x CH (step, channel) pairs into dt; lane (channel
- * cl, pair half) takes steps half, half + LPC, ... (a fixed trip count: independent chains) */
+/* phase 1 of a chunk: the step sizes of its 16 x CH (step, channel) pairs, with x (and Mamba's
+ * dt x), into in; lane (channel cl, pair half) takes steps half, half + LPC, ... (a fixed trip count:
+ * independent chains) */
 template <int N, int LH, typename X>
-__device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][ScanFwdLanes<N>::CH], const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
-                                           const float* ksq, float bias) {
+__device__ inline void scan_fwd_step_sizes(ScanStepIn<LH> (&in)[SSM_CHUNK][ScanFwdLanes<N>::CH], const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
+                                           const float* ksq1, float bias) {
     constexpr int LPC = ScanFwdLanes<N>::LPC;
     int lane = threadIdx.x & 31, cl = lane / LPC;
-    float v[SSM_CHUNK / LPC];
+    ScanStepIn<LH> v[SSM_CHUNK / LPC];
 #pragma unroll
     for (int r = 0; r < SSM_CHUNK / LPC; r++) {
         int s = r * LPC + lane % LPC;
-        v[r] = ssm_dt<LH>(to_float(c.xvz[1][s][cl]) + bias, LH ? ksq[s] : 0.0f);
+        v[r].dt = ssm_dt<LH>(to_float(c.xvz[1][s][cl]), bias, LH ? ksq1[s] : 0.0f);
+        v[r].x = to_float(c.xvz[0][s][cl]);
+        if constexpr (!LH) v[r].dtx = v[r].dt * v[r].x;
     }
 #pragma unroll
-    for (int r = 0; r < SSM_CHUNK / LPC; r++) dt[r * LPC + lane % LPC][cl] = v[r];
+    for (int r = 0; r < SSM_CHUNK / LPC; r++) in[r * LPC + lane % LPC][cl] = v[r];
 }
-/* Longhorn: |k_t|^2 of a chunk's 16 rows (lanes 0..15 of a warp), shared by all channels */
+/* Longhorn: 1 + |k_t|^2 of a chunk's 16 rows (lanes 0..15 of a warp), shared by all channels */
 template <int N>
-__device__ inline void scan_ksq(float* ksq, const float (&bc)[SSM_CHUNK][2 * N]) {
+__device__ inline void scan_ksq1(float* ksq1, const float (&bc)[SSM_CHUNK][2 * N]) {
     int lane = threadIdx.x & 31;
     if (lane < SSM_CHUNK) {
-        float s2 = 0.0f;
+        float s2 = 1.0f;
 #pragma unroll
         for (int n = 0; n < N; n++) s2 += bc[lane][n] * bc[lane][n];
-        ksq[lane] = s2;
+        ksq1[lane] = s2;
     }
 }
 /* phase 3 of a chunk: g = y SiLU(z) (B,T,E) for the chunk's outputs, 8 channels of one step per
@@ -2554,7 +2561,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
     __shared__ __align__(16) ScanChunkBuf<N, CH, X> buf[2];
-    __shared__ __align__(16) ScanFwdStep<N> st[2];
+    __shared__ __align__(16) ScanFwdStep<N, LH> st[2];
     int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
     bool active = e < E, writer = lane % LPC == 0; // the pair's first lane writes y
@@ -2568,8 +2575,8 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     else cp_async_commit(); // an empty group: the wait below leaves exactly chunk 1 in flight
     cp_async_wait<1>();
     __syncwarp();
-    if (LH) { scan_ksq<N>(st[0].ksq, buf[0].bc); __syncwarp(); }
-    scan_fwd_step_sizes<N, LH>(st[0].dt, buf[0], st[0].ksq, bias);
+    if (LH) { scan_ksq1<N>(st[0].ksq1, buf[0].bc); __syncwarp(); }
+    scan_fwd_step_sizes<N, LH>(st[0].in, buf[0], st[0].ksq1, bias);
     __syncwarp();
     for (int k = 0; k < n_ck; k++) {
         int t0 = k * SSM_CHUNK, p = k & 1;
@@ -2582,7 +2589,9 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         // 2. the recurrence (steps past T run on zero inputs; their outputs are not written)
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
-            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st[p].dt[s][cl], dtx = dt * x;
+            ScanStepIn<LH> in = st[p].in[s][cl];
+            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, dt = in.dt, x = in.x, dtx;
+            if constexpr (!LH) dtx = in.dtx;
             row_get<NS>(Bs, &c.bc[s][n0]);
             row_get<NS>(Cs, &c.bc[s][N + n0]);
 #pragma unroll
@@ -2604,9 +2613,9 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         cp_async_wait<0>(); // the next chunk has landed
         __syncwarp();
         bool next = k + 1 < n_ck;
-        if (LH && next) { scan_ksq<N>(st[p ^ 1].ksq, buf[p ^ 1].bc); __syncwarp(); }
+        if (LH && next) { scan_ksq1<N>(st[p ^ 1].ksq1, buf[p ^ 1].bc); __syncwarp(); }
         scan_fwd_gate<N, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
-        if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq, bias);
+        if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].in, buf[p ^ 1], st[p ^ 1].ksq1, bias);
         __syncwarp(); // every lane is done with this buffer before it is refilled
         if (k + 2 < n_ck) scan_chunk_fetch<N, CH, ASYNC>(buf[p], xc, dtr, xz, xdbl, b, k + 2, T, E, R, e0);
     }
@@ -2648,7 +2657,7 @@ struct ScanBwdSmem {                         // one warp's
     float gz[SSM_CHUNK][SSM_BWD_CH];         // dL/dg d(z sigmoid(z))/dz (dz = y gz); then dz
     float fv[SSM_CHUNK][SSM_BWD_CH];         // d dt / d v (v = dt_proj output); then d dt_proj
     float fk[LH ? SSM_CHUNK : 1][SSM_BWD_CH]; // longhorn: d dt / d|k|^2
-    float ksq[SSM_CHUNK];                    // longhorn: |k_t|^2
+    float ksq1[SSM_CHUNK];                   // longhorn: 1 + |k_t|^2
 };
 template <int N, int LH>
 struct ScanBwdShared {                       // the block's
@@ -2759,18 +2768,18 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
         cp_async_wait<0>();
         __syncthreads(); // the B/C rows are in (and every warp is past the previous chunk's sums)
-        if (LH) scan_ksq<N>(sm.ksq, blk.bc);
+        if (LH) scan_ksq1<N>(sm.ksq1, blk.bc);
         __syncwarp();
 #pragma unroll
         for (int r = 0; r < SSM_CHUNK / 2; r++) { // the pair splits the steps (a fixed trip count: independent chains)
             int s = 2 * r + half;
-            float v = to_float(sm.xvz[1][s][cl]) + bias, z = to_float(sm.xvz[2][s][cl]), gd = sm.dt[s][cl];
-            float sz = sigmoidf_(z), ksq = LH ? sm.ksq[s] : 0.0f;
-            sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(v, ksq) : 0.0f; // dt = 0 past T: a = 1, nothing moves
+            float vr = to_float(sm.xvz[1][s][cl]), v = vr + bias, z = to_float(sm.xvz[2][s][cl]), gd = sm.dt[s][cl];
+            float sz = sigmoidf_(z), ksq1 = LH ? sm.ksq1[s] : 0.0f;
+            sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(vr, bias, ksq1) : 0.0f; // dt = 0 past T: a = 1, nothing moves
             sm.dy[s][cl] = gd * z * sz;
             sm.gz[s][cl] = gd * dsilu(z, sz);
-            if (LH) { // dt = beta / (1 + beta s), s = |k|^2
-                float beta = sigmoidf_(v), r = __fdividef(1.0f, 1.0f + beta * ksq), r2 = r * r;
+            if (LH) { // dt = beta / (1 + beta s), s = |k|^2; 1 + beta s = (1 - beta) + beta (1 + s)
+                float beta = sigmoidf_(v), r = rcp_approx(fmaf(beta, ksq1, 1.0f - beta)), r2 = r * r;
                 sm.fv[s][cl] = beta * (1.0f - beta) * r2;
                 sm.fk[s][cl] = -beta * beta * r2;
             } else {
