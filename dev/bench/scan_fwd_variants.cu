@@ -95,7 +95,7 @@ __global__ void __launch_bounds__(32 * WPB, MINB / WPB) fwd_variant(__nv_bfloat1
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
-            float dt = ssm_dt<0>(c.v(s) + bias, 0.0f), dtx = dt * c.x(s), y = 0.0f;
+            float dt = ssm_dt<0>(c.v(s), bias, 0.0f), dtx = dt * c.x(s), y = 0.0f;
             const float4* B4 = (const float4*)&sBC[s][n0];
             const float4* C4 = (const float4*)&sBC[s][N + n0];
 #pragma unroll
@@ -147,7 +147,7 @@ __global__ void __launch_bounds__(32, MINB) fwd_phased(__nv_bfloat16* __restrict
         }
         float dt[SSM_CHUNK], dtx[SSM_CHUNK], y[SSM_CHUNK];
 #pragma unroll
-        for (int s = 0; s < SSM_CHUNK; s++) { dt[s] = ssm_dt<0>(c.v(s) + bias, 0.0f); dtx[s] = dt[s] * c.x(s); }
+        for (int s = 0; s < SSM_CHUNK; s++) { dt[s] = ssm_dt<0>(c.v(s), bias, 0.0f); dtx[s] = dt[s] * c.x(s); }
         int len = min(SSM_CHUNK, T - t0);
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
@@ -209,7 +209,7 @@ __global__ void __launch_bounds__(32) split_local(float* __restrict__ hl, float*
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
-            float dt = ssm_dt<0>(c.v(s) + bias, 0.0f), dtx = dt * c.x(s);
+            float dt = ssm_dt<0>(c.v(s), bias, 0.0f), dtx = dt * c.x(s);
             sum_dt += dt;
 #pragma unroll
             for (int j = 0; j < N; j++) h[j] = ex2_approx(dt * A2[j]) * h[j] + dtx * sBC[s][j];
@@ -265,7 +265,7 @@ __global__ void __launch_bounds__(32) split_final(__nv_bfloat16* __restrict__ g,
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
             if (t0 + s >= T) break;
-            float dt = ssm_dt<0>(c.v(s) + bias, 0.0f), dtx = dt * c.x(s), y = 0.0f;
+            float dt = ssm_dt<0>(c.v(s), bias, 0.0f), dtx = dt * c.x(s), y = 0.0f;
 #pragma unroll
             for (int j = 0; j < N; j++) {
                 h[j] = ex2_approx(dt * A2[j]) * h[j] + dtx * sBC[s][j];
