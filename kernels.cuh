@@ -2439,12 +2439,10 @@ struct ScanChunkBuf {                                 // one chunk of a warp's i
     X xvz[3][SSM_CHUNK][CH];                          // xc, dt projection, z of the warp's CH channels
     float bc[SSM_CHUNK][2 * N];                       // rows of [B_t | C_t] (mamba) or [k | q] (longhorn)
 };
-template <int LH> struct __align__(16) ScanStepIn { float dt, x, dtx, pad; }; // what a step reads of its channel: one load
-template <> struct __align__(8) ScanStepIn<1> { float dt, x; };               // (Longhorn has no dt x)
-template <int N, int LH>
-struct ScanFwdStep {                                  // per chunk (double-buffered): step inputs in, outputs y out
+template <int N>
+struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
     static constexpr int CH = ScanFwdLanes<N>::CH;
-    ScanStepIn<LH> in[SSM_CHUNK][CH];
+    float dt[SSM_CHUNK][CH];
     float y[SSM_CHUNK][CH], ksq1[SSM_CHUNK];          // (Longhorn: 1 + |k_t|^2)
 };
 /* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
@@ -2498,24 +2496,21 @@ __device__ inline void scan_chunk_fetch(ScanChunkBuf<N, CH, X>& buf, const X* __
     scan_fetch_bc<N, ASYNC>(buf.bc, xdbl, b, k, T, R);
     cp_async_commit(); // (an empty group without ASYNC)
 }
-/* phase 1 of a chunk: the step sizes of its 16 x CH (step, channel) pairs, with x (and Mamba's
- * dt x), into in; lane (channel cl, pair half) takes steps half, half + LPC, ... (a fixed trip count:
- * independent chains) */
+/* phase 1 of a chunk: the step sizes of its 16 x CH (step, channel) pairs into dt; lane (channel
+ * cl, pair half) takes steps half, half + LPC, ... (a fixed trip count: independent chains) */
 template <int N, int LH, typename X>
-__device__ inline void scan_fwd_step_sizes(ScanStepIn<LH> (&in)[SSM_CHUNK][ScanFwdLanes<N>::CH], const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
+__device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][ScanFwdLanes<N>::CH], const ScanChunkBuf<N, ScanFwdLanes<N>::CH, X>& c,
                                            const float* ksq1, float bias) {
     constexpr int LPC = ScanFwdLanes<N>::LPC;
     int lane = threadIdx.x & 31, cl = lane / LPC;
-    ScanStepIn<LH> v[SSM_CHUNK / LPC];
+    float v[SSM_CHUNK / LPC];
 #pragma unroll
     for (int r = 0; r < SSM_CHUNK / LPC; r++) {
         int s = r * LPC + lane % LPC;
-        v[r].dt = ssm_dt<LH>(to_float(c.xvz[1][s][cl]), bias, LH ? ksq1[s] : 0.0f);
-        v[r].x = to_float(c.xvz[0][s][cl]);
-        if constexpr (!LH) v[r].dtx = v[r].dt * v[r].x;
+        v[r] = ssm_dt<LH>(to_float(c.xvz[1][s][cl]), bias, LH ? ksq1[s] : 0.0f);
     }
 #pragma unroll
-    for (int r = 0; r < SSM_CHUNK / LPC; r++) in[r * LPC + lane % LPC][cl] = v[r];
+    for (int r = 0; r < SSM_CHUNK / LPC; r++) dt[r * LPC + lane % LPC][cl] = v[r];
 }
 /* Longhorn: 1 + |k_t|^2 of a chunk's 16 rows (lanes 0..15 of a warp), shared by all channels */
 template <int N>
@@ -2561,7 +2556,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     constexpr int LPC = ScanFwdLanes<N>::LPC, NS = ScanFwdLanes<N>::NS, CH = ScanFwdLanes<N>::CH; // lanes per channel, states per lane
     static_assert(NS % 4 == 0, "a lane's B/C values and checkpoint are float4s");
     __shared__ __align__(16) ScanChunkBuf<N, CH, X> buf[2];
-    __shared__ __align__(16) ScanFwdStep<N, LH> st[2];
+    __shared__ __align__(16) ScanFwdStep<N> st[2];
     int lane = threadIdx.x, b = blockIdx.y, e0 = blockIdx.x * CH, cl = lane / LPC, e = e0 + cl, n0 = (lane % LPC) * NS;
     int n_ck = ssm_n_chunks(T);
     bool active = e < E, writer = lane % LPC == 0; // the pair's first lane writes y
@@ -2576,7 +2571,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
     cp_async_wait<1>();
     __syncwarp();
     if (LH) { scan_ksq1<N>(st[0].ksq1, buf[0].bc); __syncwarp(); }
-    scan_fwd_step_sizes<N, LH>(st[0].in, buf[0], st[0].ksq1, bias);
+    scan_fwd_step_sizes<N, LH>(st[0].dt, buf[0], st[0].ksq1, bias);
     __syncwarp();
     for (int k = 0; k < n_ck; k++) {
         int t0 = k * SSM_CHUNK, p = k & 1;
@@ -2589,9 +2584,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         // 2. the recurrence (steps past T run on zero inputs; their outputs are not written)
 #pragma unroll
         for (int s = 0; s < SSM_CHUNK; s++) {
-            ScanStepIn<LH> in = st[p].in[s][cl];
-            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, dt = in.dt, x = in.x, dtx;
-            if constexpr (!LH) dtx = in.dtx;
+            float Bs[NS], Cs[NS], yp[2] = {0.0f, 0.0f}, x = to_float(c.xvz[0][s][cl]), dt = st[p].dt[s][cl], dtx = dt * x;
             row_get<NS>(Bs, &c.bc[s][n0]);
             row_get<NS>(Cs, &c.bc[s][N + n0]);
 #pragma unroll
@@ -2615,7 +2608,7 @@ __global__ void __launch_bounds__(32, SSM_FWD_MIN_BLOCKS) ssm_scan_forward_kerne
         bool next = k + 1 < n_ck;
         if (LH && next) { scan_ksq1<N>(st[p ^ 1].ksq1, buf[p ^ 1].bc); __syncwarp(); }
         scan_fwd_gate<N, ASYNC>(g, c, st[p].y, b, t0, T, E, e0);
-        if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].in, buf[p ^ 1], st[p ^ 1].ksq1, bias);
+        if (next) scan_fwd_step_sizes<N, LH>(st[p ^ 1].dt, buf[p ^ 1], st[p ^ 1].ksq1, bias);
         __syncwarp(); // every lane is done with this buffer before it is refilled
         if (k + 2 < n_ck) scan_chunk_fetch<N, CH, ASYNC>(buf[p], xc, dtr, xz, xdbl, b, k + 2, T, E, R, e0);
     }
