@@ -2512,16 +2512,19 @@ __device__ inline void scan_fwd_step_sizes(float (&dt)[SSM_CHUNK][ScanFwdLanes<N
 #pragma unroll
     for (int r = 0; r < SSM_CHUNK / LPC; r++) dt[r * LPC + lane % LPC][cl] = v[r];
 }
-/* Longhorn: 1 + |k_t|^2 of a chunk's 16 rows (lanes 0..15 of a warp), shared by all channels */
+/* Longhorn: 1 + |k_t|^2 of a chunk's 16 rows, shared by all channels. A lane pair per row, each
+ * lane half of it in two chains, so that the whole warp works on it for a short dependent chain */
 template <int N>
 __device__ inline void scan_ksq1(float* ksq1, const float (&bc)[SSM_CHUNK][2 * N]) {
-    int lane = threadIdx.x & 31;
-    if (lane < SSM_CHUNK) {
-        float s2 = 1.0f;
+    static_assert(SSM_CHUNK == 16, "two lanes per row");
+    int lane = threadIdx.x & 31, row = lane >> 1, half = lane & 1;
+    float k[N / 2], s0 = half ? 0.0f : 1.0f, s1 = 0.0f;
+    row_get<N / 2>(k, &bc[row][half * (N / 2)]);
 #pragma unroll
-        for (int n = 0; n < N; n++) s2 += bc[lane][n] * bc[lane][n];
-        ksq1[lane] = s2;
-    }
+    for (int n = 0; n < N / 2; n += 2) { s0 = fmaf(k[n], k[n], s0); s1 = fmaf(k[n + 1], k[n + 1], s1); }
+    s0 += s1;
+    s0 += __shfl_xor_sync(0xffffffff, s0, 1);
+    if (!half) ksq1[row] = s0;
 }
 /* phase 3 of a chunk: g = y SiLU(z) (B,T,E) for the chunk's outputs, 8 channels of one step per
  * lane, stored as one 16-byte row piece (ASYNC: aligned rows) or element by element */
