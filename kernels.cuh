@@ -1346,6 +1346,9 @@ __device__ inline void cp_async16(void* dst, const void* src, bool valid) {
 __device__ inline void cp_async4(void* dst, const void* src, bool valid) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)), "l"(src), "r"(valid ? 4 : 0));
 }
+/* a hint: bring the 128-byte line holding p into L2 (no registers, no wait; an address outside any
+ * allocation is not dereferenced by the callers below) */
+__device__ inline void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 __device__ inline void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
 __device__ inline void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
@@ -2760,6 +2763,15 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         scan_fetch_xvz<CH, VEC>(sm.xvz, xc, dtr, xz, b, ck, T, E, e0);
         if (wi == 0) scan_fetch_bc<N, VEC>(blk.bc, xdbl, b, ck, T, R);
         cp_async_commit();
+        if (ck > 0) { // the previous chunk's rows into L2 while this one runs: its copy-in then waits on L2, not HBM
+            int row = threadIdx.x % SSM_CHUNK, kind = threadIdx.x / SSM_CHUNK, eb = blockIdx.x * SSM_BWD_WARPS * CH;
+            long r = (long)b * T + t0 - SSM_CHUNK + row;
+            const void* p = kind == 0 ? (const void*)(xc + r * E + eb) : kind == 1 ? (const void*)(dtr + r * E + eb)
+                          : kind == 2 ? (const void*)(xz + r * 2 * E + E + eb) : kind == 3 ? (const void*)(dg + r * E + eb)
+                          : kind == 4 && eb + 32 < E ? (const void*)(dg + r * E + eb + 32) : kind == 5 ? (const void*)(xdbl + r * (R + 2 * N) + R)
+                          : kind == 6 ? (const void*)(xdbl + r * (R + 2 * N) + R + 2 * N - 1) : nullptr;
+            if (p) prefetch_l2(p);
+        }
         float hc[NH]; // the chunk's checkpoint: the state before step t0
         row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
         cp_async_wait<0>();
