@@ -2820,32 +2820,29 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
                 hist_get<NH>(hp, hist + i * NH * 32);
                 row_get<NH>(Bs, &blk.bc[s][n0]);
                 row_get<NH>(Cs, &blk.bc[s][N + n0]);
-                // S = sum dh B (d dt via b and dxc); Q: d dt via a. Each sum in two chains ([j & 1]): half
-                // the dependent adds per step
-                float y2[2] = {0.0f, 0.0f}, S2[2] = {0.0f, 0.0f}, Q2[2] = {0.0f, 0.0f};
+                float y = 0.0f, S = 0.0f, Q = 0.0f; // S = sum dh B (d dt via b and dxc); Q: d dt via a
 #pragma unroll
                 for (int j = 0; j < NH; j++) {
                     float k2 = Bs[j] * Bs[j]; // (longhorn: k^2 once for a and Q)
                     float a = LH ? fmaf(-dt, k2, 1.0f) : ex2_approx(dt * A2[j]);
-                    y2[j & 1] += ht[j] * Cs[j];
+                    y += ht[j] * Cs[j];
                     vals[NH + j] = dy * ht[j]; // dC_t / dq
                     dh[j] += dy * Cs[j];       // dL/dh[t]
-                    S2[j & 1] += dh[j] * Bs[j];
+                    S += dh[j] * Bs[j];
                     if (LH) { // a = 1 - dt k^2, b = dt x k
                         float da = dh[j] * hp[j]; // dL/da
-                        Q2[j & 1] += da * k2;
+                        Q += da * k2;
                         vals[j] = fmaf(-2.0f * dt * da, Bs[j], dh[j] * dtx); // dk
                         dh[j] *= a; // on to dL/dh[t-1]
                     } else {  // a = 2^(dt A2)
                         vals[j] = dh[j] * dtx; // dB_t
                         dh[j] *= a;            // on to dL/dh[t-1]
                         float daa = dh[j] * hp[j]; // (dL/da) a, from dL/dh[t-1] = (dL/dh[t]) a: one multiply fewer
-                        Q2[j & 1] += daa * A2[j];
+                        Q += daa * A2[j];
                         dA[j] += daa * dt;
                     }
                     ht[j] = hp[j];
                 }
-                float y = y2[0] + y2[1], S = S2[0] + S2[1], Q = Q2[0] + Q2[1];
                 y += __shfl_xor_sync(0xffffffff, y, 1) + Dd * x; // the pair's two halves
                 S += __shfl_xor_sync(0xffffffff, S, 1);
                 Q += __shfl_xor_sync(0xffffffff, Q, 1);
