@@ -2248,23 +2248,8 @@ __device__ inline void conv1d_silu_grad(float (&g)[V], const float (&s)[V], cons
 #pragma unroll
     for (int u = 0; u < V; u++) g[u] = dxc[u] * dsilu(s[u], sigmoidf_(s[u]));
 }
-/* the backward's inputs of steps tb, tb-1, .. tb-U+1 (not below t0): x[t-WM+1] (zeros before
- * t = 0) and dxc[t] */
-template <int V, int WM, int U, typename X>
-__device__ inline void conv1d_bwd_load(float (&xin)[U][V], float (&gin)[U][V], const X* xrow, const float* grow, int tb, int t0,
-                                       int ldx, int E) {
-#pragma unroll
-    for (int i = 0; i < U; i++) {
-        int t = tb - i;
-        if (t < t0) break;
-        if (t - WM + 1 >= 0) load_v<V>(xin[i], xrow + (long)(t - WM + 1) * ldx);
-        else for (int u = 0; u < V; u++) xin[i][u] = 0.0f;
-        load_v<V>(gin[i], grow + (long)t * E);
-    }
-}
 /* dx (written, stride ldx), and per segment the partial sums dW[e, W-1-k] = sum_t dxconv_t
- * x_{t-k} and dbias = sum_t dxconv_t. The loads of the next U steps are issued before this U's
- * math (registers: U V more floats), so a thread always has a group in flight */
+ * x_{t-k} and dbias = sum_t dxconv_t */
 template <int V, int WM, int U, typename X>
 __global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, const float* dxc, const X* x, const float* weight,
                                             const float* bias, int T, int E, int W) {
@@ -2300,14 +2285,16 @@ __global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, con
     for (int k = 0; k < WM; k++) // as if after the step at t1: win[k] = x[t1-k] (win[0] is shifted out)
         for (int u = 0; u < V; u++) { win[k][u] = k > 0 ? xh[WM - 1 - k][u] : 0.0f; acc[k][u] = 0.0f; }
     for (int u = 0; u < V; u++) acc[WM][u] = 0.0f;
-    float xnext[U][V], gnext[U][V]; // the next group's inputs, in flight
-    conv1d_bwd_load<V, WM, U>(xnext, gnext, xrow, grow, S.t1 - 1, S.t0, ldx, E);
     for (int tb = S.t1 - 1; tb >= S.t0; tb -= U) { // steps tb, tb-1, ... (backwards)
-        float xin[U][V], gin[U][V];
+        float xin[U][V], gin[U][V]; // the loads of U steps issued together
 #pragma unroll
-        for (int i = 0; i < U; i++)
-            for (int u = 0; u < V; u++) { xin[i][u] = xnext[i][u]; gin[i][u] = gnext[i][u]; }
-        if (tb - U >= S.t0) conv1d_bwd_load<V, WM, U>(xnext, gnext, xrow, grow, tb - U, S.t0, ldx, E);
+        for (int i = 0; i < U; i++) {
+            int t = tb - i;
+            if (t < S.t0) break;
+            if (t - WM + 1 >= 0) load_v<V>(xin[i], xrow + (long)(t - WM + 1) * ldx);
+            else for (int u = 0; u < V; u++) xin[i][u] = 0.0f;
+            load_v<V>(gin[i], grow + (long)t * E);
+        }
 #pragma unroll
         for (int i = 0; i < U; i++) {
             int t = tb - i;
