@@ -2387,7 +2387,8 @@ static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, f
 static bool ssm_state_supported(int N) { return N == 4 || N == 8 || N == 16 || N == 32; }
 __host__ __device__ inline int ssm_n_chunks(int T) { return (T + SSM_CHUNK - 1) / SSM_CHUNK; }
 
-/* the step size of channel e at one step from v = dt_proj / dt_head output without its bias, the bias, and (Longhorn) 1 + |k_t|^2 */
+/* the step size of channel e at one step, from v (the dt_proj / dt_head output without its bias),
+ * the bias and, for Longhorn, 1 + |k_t|^2 */
 /* softplus(v) = log(1 + e^v) = max(v, 0) + log1p(u) with u = e^-|v| in (0, 1], and log1p(u) =
  * 2 atanh(q), q = u / (2 + u) <= 1/3, by its odd series up to q^11 (relative error < 2e-7): two
  * special-function operations (ex2, rcp) and a few FMAs instead of libm's log1pf */
@@ -2445,8 +2446,7 @@ struct ScanChunkBuf {                                 // one chunk of a warp's i
 template <int N>
 struct ScanFwdStep {                                  // per chunk (double-buffered): step sizes in, outputs y out
     static constexpr int CH = ScanFwdLanes<N>::CH;
-    float dt[SSM_CHUNK][CH];
-    float y[SSM_CHUNK][CH], ksq1[SSM_CHUNK];          // (Longhorn: 1 + |k_t|^2)
+    float dt[SSM_CHUNK][CH], y[SSM_CHUNK][CH], ksq1[SSM_CHUNK]; // (ksq1: Longhorn's 1 + |k_t|^2)
 };
 /* start copying chunk k's inputs into shared memory (ASYNC: cp.async, 16-byte pieces; else plain
  * loads and stores; the caller commits the group): xc, the dt projection and z of CH channels from

@@ -777,7 +777,7 @@ int main(void) {
     test_conv1d<__nv_bfloat16>(2, 70, 36, 3); // rows not 16-byte aligned: one channel per thread
     test_conv1d<float>(1, 130, 24, 2);
     // dt_rank 6 (and 3, 2): the forward's plain-load path; dt_rank 8 or 4 with E a multiple of 8:
-    // its cp.async path (E 88: a last warp of 8 channels; E 85: of 5); T not a multiple of the 16-step chunks
+    // its cp.async path (E 88: a last warp of 8 channels); T not a multiple of the 16-step chunks
     for (int lh = 0; lh <= 1; lh++) {
         test_ssm_scan<float>(lh, 2, 100, 80, 16, 6);
         test_ssm_scan<float>(lh, 2, 33, 64, 8, 4);
@@ -785,7 +785,7 @@ int main(void) {
         test_ssm_scan<__nv_bfloat16>(lh, 2, 100, 80, 16, 6);
         test_ssm_scan<__nv_bfloat16>(lh, 2, 100, 88, 16, 8);
         test_ssm_scan<__nv_bfloat16>(lh, 1, 50, 96, 4, 4);
-        test_ssm_scan<float>(lh, 1, 37, 85, 16, 5); // E odd: Longhorn's last lane group holds one channel inside E and one past it
+        test_ssm_scan<float>(lh, 1, 37, 85, 16, 5); // E odd: plain loads, a last warp of 5 channels
     }
     test_ssm_scan<float>(0, 1, 40, 32, 32, 3);
     test_ssm_scan<float>(1, 1, 20, 40, 4, 2);
