@@ -2430,7 +2430,8 @@ __device__ inline void row_get(float (&v)[NH], const float* p) {
  * once per lane of the pair) with no dependence between them; (2) the 16 steps; (3) the gate
  * g = y SiLU(z) for the chunk's outputs, written as 16-byte rows, computed together with the next
  * chunk's step sizes (two latency-bound phases as one, with twice the independent chains).
- * Measured on an H100 (dev/bench/bench_scan, mamba B16 T1024 E1536 N16, bf16 inputs): 0.203 ms;
+ * Measured on an H100 (dev/bench/bench_scan, mamba B16 T1024 E1536 N16, bf16 inputs): 0.203 ms
+ * (0.200 and Longhorn 0.170 after session 17's trims around the state update: README);
  * 0.219 with phases (1) and (3) apart; 0.366 with the step size and gate inside the step loop;
  * 0.503 for the chunk loaded into registers and then scanned; 0.54 for one lane per channel. 4
  * lanes per channel, a register double buffer, a time split into segments and larger blocks were
