@@ -1949,11 +1949,6 @@ static void attention_backward(float* dqkv, const float* dout, const float* out,
     cudaCheck(cudaMemsetAsync(dqkv, 0, (size_t)B * T * 3 * C * sizeof(float)));
     attention_backward_rows(dqkv, scratch, dout, out, qkv, lse, B, T, C, H, pos, n_masked, p_drop, site);
 }
-/* bf16 mode: dqkv in bf16, the operand of the QKV matmul's backward. The tiled kernels (head size
- * 64) take dout in bf16, as the attention projection's backward writes it in bf16 mode; the dQ
- * kernel runs first and leaves the row dots D in scratch (B*H*T floats) for the dK dV kernel. The
- * row kernels (other head sizes) take dout widened to fp32 and add into an fp32 scratch, rounded
- * once at the end. */
 /* the row kernels for bf16 tensors (head sizes the tiled kernels do not take): through an fp32
  * dqkv, rounded at the end. scratch: B*H*T floats (the row dots) */
 static void attention_backward_rows_bf16(bf16* dqkv, float* scratch, const float* dout, const bf16* out, const bf16* qkv,
@@ -1987,6 +1982,11 @@ static void attention_backward_tiled(bf16* dqkv, const bf16* dout, const bf16* o
         dqkv, dout, qkv, lse, D, T, C, H, pos, n_masked, p_drop, site);
     cudaCheck(cudaGetLastError());
 }
+/* bf16 mode: dqkv in bf16, the operand of the QKV matmul's backward. The tiled kernels (head size
+ * 64) take dout in bf16, as the attention projection's backward writes it in bf16 mode; the dQ
+ * kernel runs first and leaves the row dots D in scratch (B*H*T floats) for the dK dV kernel. The
+ * row kernels (other head sizes) take dout widened to fp32 and add into an fp32 scratch, rounded
+ * once at the end. */
 static void attention_backward(bf16* dqkv, const bf16* dout, const bf16* out, const bf16* qkv, const float* lse, float* scratch,
                                int B, int T, int C, int H, int pos, int n_masked, float p_drop = 0, uint64_t site = 0) {
     if (attention_uses_flash(C, H)) {
@@ -2723,6 +2723,28 @@ __device__ inline float half_reduce_scatter16(float (&v)[16]) {
     reduce_scatter_stage16<2, 1>(v, lane);
     return v[0];
 }
+/* the backward's inputs of the chunk from step t0 into L2, while the block runs the chunk after
+ * it: the copy-in of that chunk then waits on L2, not HBM. Thread (kind, row) of the block's 128
+ * hints one 128-byte line of one row: the block's channels of xc, the dt projection, z, dg (two
+ * lines in fp32), and the B/C row (it may straddle two lines) */
+template <int N, int CH, typename X>
+__device__ inline void scan_bwd_prefetch_l2(const X* xc, const X* dtr, const X* xz, const float* dg, const float* xdbl,
+                                            int b, int t0, int T, int E, int R) {
+    static_assert(SSM_BWD_WARPS * 32 >= 7 * SSM_CHUNK, "a thread per (kind, row)");
+    int row = threadIdx.x % SSM_CHUNK, kind = threadIdx.x / SSM_CHUNK, eb = blockIdx.x * SSM_BWD_WARPS * CH;
+    long r = (long)b * T + t0 + row, xd = r * (R + 2 * N) + R;
+    const void* p = nullptr;
+    switch (kind) {
+    case 0: p = xc + r * E + eb; break;
+    case 1: p = dtr + r * E + eb; break;
+    case 2: p = xz + r * 2 * E + E + eb; break;
+    case 3: p = dg + r * E + eb; break;
+    case 4: if (eb + 32 < E) p = dg + r * E + eb + 32; break;
+    case 5: p = xdbl + xd; break;
+    case 6: p = xdbl + xd + 2 * N - 1; break;
+    }
+    if (p) prefetch_l2(p);
+}
 template <int N, int LH, bool VEC, typename X>
 __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr,
     X* __restrict__ dxz, float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
@@ -2764,15 +2786,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         scan_fetch_xvz<CH, VEC>(sm.xvz, xc, dtr, xz, b, ck, T, E, e0);
         if (wi == 0) scan_fetch_bc<N, VEC>(blk.bc, xdbl, b, ck, T, R);
         cp_async_commit();
-        if (ck > 0) { // the previous chunk's rows into L2 while this one runs: its copy-in then waits on L2, not HBM
-            int row = threadIdx.x % SSM_CHUNK, kind = threadIdx.x / SSM_CHUNK, eb = blockIdx.x * SSM_BWD_WARPS * CH;
-            long r = (long)b * T + t0 - SSM_CHUNK + row;
-            const void* p = kind == 0 ? (const void*)(xc + r * E + eb) : kind == 1 ? (const void*)(dtr + r * E + eb)
-                          : kind == 2 ? (const void*)(xz + r * 2 * E + E + eb) : kind == 3 ? (const void*)(dg + r * E + eb)
-                          : kind == 4 && eb + 32 < E ? (const void*)(dg + r * E + eb + 32) : kind == 5 ? (const void*)(xdbl + r * (R + 2 * N) + R)
-                          : kind == 6 ? (const void*)(xdbl + r * (R + 2 * N) + R + 2 * N - 1) : nullptr;
-            if (p) prefetch_l2(p);
-        }
+        if (ck > 0) scan_bwd_prefetch_l2<N, CH>(xc, dtr, xz, dg, xdbl, b, t0 - SSM_CHUNK, T, E, R);
         float hc[NH]; // the chunk's checkpoint: the state before step t0
         row_get<NH>(hc, hck + (((long)b * n_ck + ck) * E + ec) * N + n0);
         cp_async_wait<0>();
