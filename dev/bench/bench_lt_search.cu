@@ -11,7 +11,8 @@
  * Also, for the two matmuls whose output is added to the residual stream (attn c_proj, mlp
  * c_proj): the bf16 output the trainer writes now against an fp32 output with beta = 1 (the
  * residual add in the epilogue), heuristic's candidates, each timed.
- * Build and run (repository root): make dev/bench/bench_lt_search && dev/bench/bench_lt_search
+ * Build and run (repository root): make dev/bench/bench_lt_search && dev/bench/bench_lt_search [--all: also search the
+ * column-major forms (session 18, H100: nothing faster than the heuristic's) | --quick: no search]
  */
 #include "../../seqmodels.h"
 #include "../../kernels.cuh"
@@ -27,6 +28,7 @@ struct Case {
     cublasLtEpilogue_t epi;
     void* aux;
     float beta;
+    int row_major; // CUBLASLT_ORDER_ROW on every matrix (the same memory, seen as its transpose)
 };
 struct Lt {
     cublasLtHandle_t lt;
@@ -47,6 +49,11 @@ static Lt lt_make(cublasLtHandle_t h, const Case& c) {
     cublasCheck(cublasLtMatrixLayoutCreate(&t.Ad, CUDA_R_16BF, c.opA == CUBLAS_OP_N ? c.m : c.k, c.opA == CUBLAS_OP_N ? c.k : c.m, c.lda));
     cublasCheck(cublasLtMatrixLayoutCreate(&t.Bd, CUDA_R_16BF, c.opB == CUBLAS_OP_N ? c.k : c.n, c.opB == CUBLAS_OP_N ? c.n : c.k, c.ldb));
     cublasCheck(cublasLtMatrixLayoutCreate(&t.Dd, c.dtype, c.m, c.n, c.ldd));
+    if (c.row_major) {
+        cublasLtOrder_t row = CUBLASLT_ORDER_ROW;
+        for (cublasLtMatrixLayout_t l : {t.Ad, t.Bd, t.Dd})
+            cublasCheck(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_ORDER, &row, sizeof(row)));
+    }
     return t;
 }
 static cublasStatus_t lt_run(const Lt& t, const Case& c, const cublasLtMatmulAlgo_t* a) {
@@ -97,7 +104,8 @@ static bool heuristic(const Lt& t, const Case& c, cublasLtMatmulAlgo_t* first, u
 static void search(cublasLtHandle_t h, const Case& c) {
     Lt t = lt_make(h, c);
     double flop = 2.0 * c.m * c.n * c.k;
-    printf("## %s: D (%d x %d) %s, k %d, epilogue %d\n\n", c.name, c.m, c.n, c.dtype == CUDA_R_32F ? "fp32" : "bf16", c.k, (int)c.epi);
+    printf("## %s: D (%d x %d) %s, k %d, epilogue %d, %s-major\n\n", c.name, c.m, c.n, c.dtype == CUDA_R_32F ? "fp32" : "bf16", c.k,
+           (int)c.epi, c.row_major ? "row" : "column");
     cublasLtMatmulAlgo_t first;
     unsigned long long ref = 0;
     printf(TABLE_HEAD);
@@ -124,14 +132,24 @@ static void search(cublasLtHandle_t h, const Case& c) {
         cublasLtMatmulAlgoCapGetAttribute(&a, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT, &swz, sizeof(swz), &got);
         if (n_tiles == 0) tiles[n_tiles++] = 0;
         if (n_stages == 0) stages[n_stages++] = 0;
+        // an algorithm that lists no tiles (nvjet, id 66: the heuristic gives it tiles 23, 24, 209, ...
+        // with stages 64xAUTO): every tile id with those stages, its custom options, no cluster
+        bool open = n_tiles == 1 && tiles[0] == 0;
+        static uint32_t all_tiles[CUBLASLT_MATMUL_TILE_END];
+        if (open) {
+            for (uint32_t i = 0; i < CUBLASLT_MATMUL_TILE_END; i++) all_tiles[i] = i;
+            n_stages = 2, stages[0] = 0, stages[1] = CUBLASLT_MATMUL_STAGES_64xAUTO;
+        }
+        const uint32_t* tile_list = open ? all_tiles : tiles;
+        if (open) n_tiles = CUBLASLT_MATMUL_TILE_END;
         int n_ok0 = (int)ok.size();
         for (size_t ti = 0; ti < n_tiles; ti++)
             for (size_t si = 0; si < n_stages; si++)
-                for (uint32_t cl = 0; cl < CUBLASLT_CLUSTER_SHAPE_END; cl++)
+                for (uint32_t cl = 0; cl < (open ? 1u : (uint32_t)CUBLASLT_CLUSTER_SHAPE_END); cl++)
                     for (uint32_t sw = 0; sw <= (uint32_t)(swz ? 1 : 0); sw++)
                         for (uint32_t co = 0; co <= (uint32_t)std::min(custom_max, 15); co++) {
                             if (cl == 1) continue; // (no cluster shape has id 1)
-                            cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tiles[ti], 4);
+                            cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile_list[ti], 4);
                             cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages[si], 4);
                             cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, &cl, 4);
                             cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw, 4);
@@ -191,7 +209,11 @@ int main(int argc, char** argv) {
     // as linear_gelu_fused: act^T (H,N) = GELU(W_fc (C,H)^T ln2^T (C,N)), aux = the pre-activation
     Case gelu_aux = {"GELU_AUX (c_fc forward)", CUBLAS_OP_T, CUBLAS_OP_N, H, N, C, C, C, H, W, x, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_GELU_AUX, aux, 0.0f};
     Case plain = {"no epilogue (the DGELU product alone)", CUBLAS_OP_N, CUBLAS_OP_N, H, N, C, H, C, H, W, x, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_DEFAULT, NULL, 0.0f};
-    if (!quick) { search(h, dgelu); search(h, gelu_aux); }
+    // the same two as row-major products: dgelu_in (N,H) = dout (N,C) W (C,H); act (N,H) = ln2 (N,C) W_fc (H,C)^T
+    Case dgelu_row = {"DGELU (c_proj backward)", CUBLAS_OP_N, CUBLAS_OP_N, N, H, C, C, H, H, x, W, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_DGELU, aux, 0.0f, 1};
+    Case gelu_aux_row = {"GELU_AUX (c_fc forward)", CUBLAS_OP_N, CUBLAS_OP_T, N, H, C, C, C, H, x, W, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_GELU_AUX, aux, 0.0f, 1};
+    if (!quick) { search(h, dgelu_row); search(h, gelu_aux_row); }
+    if (argc > 1 && !strcmp(argv[1], "--all")) { search(h, dgelu); search(h, gelu_aux); }
     candidates(h, plain);
     // the residual-branch outputs: attn c_proj (k = C) and mlp c_proj (k = 4C), (C,N) = W^T x
     Case att16 = {"attn c_proj, bf16 out", CUBLAS_OP_T, CUBLAS_OP_N, C, N, C, C, C, C, W, x, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_DEFAULT, NULL, 0.0f};
