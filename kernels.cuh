@@ -742,41 +742,72 @@ static void residual_layernorm_forward(float* res, X* out, float* mean, float* r
  * dy xhat, db = sum dy are column sums over all rows: each warp sums its rows, each block adds its
  * warps in order into one partial row, and norm_reduce_kernel adds the partial rows in order: the
  * same sums in the same order on every run, no atomics. */
-#define NORM_BWD_BLOCKS 264
-static float* norm_partials(int C) { /* (NORM_BWD_BLOCKS, 2C) floats: a block's dw then db, grown once */
-    static float* p = NULL;
-    static size_t cap = 0;
-    scratch_grow(&p, &cap, (size_t)NORM_BWD_BLOCKS * 2 * C * sizeof(float));
-    return p;
-}
+#ifndef NORM_BWD_MINB /* blocks of 256 threads per multiprocessor (launch bounds); 3 measured slower on (b): */
+#define NORM_BWD_MINB 2  /* 23.8-24.0 against 23.5-23.6 ms/step (session 18, H100, dev/runs/s18_call3) */
+#endif
+#define NORM_BWD_BLOCKS (132 * NORM_BWD_MINB)
 /* blocks for N rows: at least 64 rows per block, so that small batches leave few partial rows to
  * add */
 static int norm_bwd_blocks(int N) { return ceil_div(N, 64) < NORM_BWD_BLOCKS ? ceil_div(N, 64) : NORM_BWD_BLOCKS; }
-/* dw[c] += sum_k partials[k][c], db[c] += sum_k partials[k][C + c]: blocks of 32 columns x 16
- * slices of the partial rows (one thread per column walking all of them was latency-bound), the
- * slices added in order */
-__global__ void norm_reduce_kernel(float* dw, float* db, const float* partials, int n_blocks, int C) {
+/* A model's backward defers the last step (norm_defer = true): each norm backward leaves its
+ * partial rows in a slot of its own, and norm_reduce_flush adds every pending norm's rows in one
+ * launch at the end (config (b): 25 launches of ~4 us become one; the sums and their order are
+ * the same). Elsewhere (tests) a norm backward adds its weight gradients before it returns. */
+#define NORM_SLOTS 16
+struct NormPending { float *dw, *db; const float* partials; int n_blocks, C; };
+struct NormPendingList { NormPending e[NORM_SLOTS]; int n; }; // (a kernel argument: 0.5 KB)
+static bool norm_defer = false;
+static NormPendingList norm_pending = {};
+/* dw[c] += sum_k partials[k][c], db[c] += sum_k partials[k][C + c] for pending norm blockIdx.y:
+ * blocks of 32 columns x 16 slices of the partial rows (one thread per column walking all of them
+ * was latency-bound), the slices added in order */
+__global__ void norm_reduce_kernel(NormPendingList list) {
     __shared__ float red[2][16][33];
-    int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx;
+    NormPending e = list.e[blockIdx.y];
+    int tx = threadIdx.x, ty = threadIdx.y, c = blockIdx.x * 32 + tx, C = e.C;
+    if (blockIdx.x * 32 >= C) return; // (the grid is as wide as the widest pending norm)
     float sw = 0, sb = 0;
     if (c < C)
-        for (int k = ty; k < n_blocks; k += 16) {
-            sw += partials[(long)k * 2 * C + c];
-            if (db) sb += partials[(long)k * 2 * C + C + c];
+        for (int k = ty; k < e.n_blocks; k += 16) {
+            sw += e.partials[(long)k * 2 * C + c];
+            if (e.db) sb += e.partials[(long)k * 2 * C + C + c];
         }
     red[0][ty][tx] = sw;
     red[1][ty][tx] = sb;
     __syncthreads();
     if (ty > 0 || c >= C) return;
     for (int i = 1; i < 16; i++) { sw += red[0][i][tx]; sb += red[1][i][tx]; }
-    if (dw) dw[c] += sw;
-    if (db) db[c] += sb;
+    if (e.dw) e.dw[c] += sw;
+    if (e.db) e.db[c] += sb;
+}
+static void norm_reduce_flush() {
+    if (norm_pending.n == 0) return;
+    int C = 0;
+    for (int i = 0; i < norm_pending.n; i++) C = norm_pending.e[i].C > C ? norm_pending.e[i].C : C;
+    norm_reduce_kernel<<<dim3(ceil_div(C, 32), norm_pending.n), dim3(32, 16)>>>(norm_pending);
+    cudaCheck(cudaGetLastError());
+    norm_pending.n = 0;
+}
+/* the partial rows of the next norm backward (NORM_BWD_BLOCKS x 2C floats: a block's dw then db)
+ * in a slot of a buffer grown once; when every slot is pending, they are added first */
+static float* norm_partials(int C) {
+    static float* p = NULL;
+    static size_t cap = 0;
+    size_t slot = (size_t)NORM_BWD_BLOCKS * 2 * C;
+    if (norm_pending.n == NORM_SLOTS || (slot * NORM_SLOTS * sizeof(float) > cap && norm_pending.n > 0)) norm_reduce_flush();
+    scratch_grow(&p, &cap, slot * NORM_SLOTS * sizeof(float));
+    return p + slot * norm_pending.n;
+}
+/* norm backward's last step: the weight gradients from the partial rows, now or deferred */
+static void norm_reduce(float* dw, float* db, const float* partials, int n_blocks, int C) {
+    norm_pending.e[norm_pending.n++] = {dw, db, partials, n_blocks, C};
+    if (!norm_defer) norm_reduce_flush();
 }
 /* rows strided over the grid, one warp each, the row (x, dy) in registers: read once. Each warp
  * sums its rows' dw, db into its own slice of shared memory (registers would halve the warps that
  * fit on a multiprocessor, and these loads need many in flight). */
 template <int NV, bool RMS, typename D>
-__global__ void __launch_bounds__(256, 2) norm_backward_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const D* dout,
+__global__ void __launch_bounds__(256, NORM_BWD_MINB) norm_backward_kernel(float* dinp, __nv_bfloat16* dinp16, float* partials, const D* dout,
                                                                const float* inp, const float* dres, const float* w, const float* mean,
                                                                const float* rstd, int N, int C) {
     extern __shared__ __align__(16) float red[]; // (warps, 2C): each warp's dw (C) and db (C)
@@ -897,8 +928,7 @@ static void norm_backward(bool rms, float* dinp, float* dw, float* db, const D* 
         norm_backward_rows_kernel<false, D><<<nb, 32>>>(dinp, dinp16, partials, dout, inp, dres, w, mean, rstd, N, C);
     }
     cudaCheck(cudaGetLastError());
-    norm_reduce_kernel<<<ceil_div(C, 32), dim3(32, 16)>>>(dw, db, partials, nb, C);
-    cudaCheck(cudaGetLastError());
+    norm_reduce(dw, db, partials, nb, C);
 }
 template <typename D>
 static void layernorm_backward(float* dinp, float* dw, float* db, const D* dout, const float* inp, const float* w,
@@ -3132,22 +3162,40 @@ static void grad_sumsq(double* out, const float* g, long n, double* partials) {
  * ============================================================================================ */
 #define ADAM_CHUNK 4096
 struct AdamChunk { long start; int count, decay; };
+/* one element's update (the scalar and the float4 paths share it) */
+__device__ __forceinline__ float adamw_one(float& p, float g, float& m, float& v, float clip_scale, float decay, const StepScalars* s) {
+    float gi = g * clip_scale;
+    m = s->beta1 * m + (1.0f - s->beta1) * gi;
+    v = s->beta2 * v + (1.0f - s->beta2) * gi * gi;
+    p = p * decay - (s->lr / s->bc1) * m / (sqrtf(v / s->bc2) + s->eps);
+    return p;
+}
 __global__ void adamw_kernel(float* p, __nv_bfloat16* p16, const float* g, float* m, float* v, const AdamChunk* chunks,
                              const StepScalars* s) {
     AdamChunk ch = chunks[blockIdx.x];
     double norm = sqrt(s->sumsq);
     float clip_scale = s->clip > 0 && norm > s->clip ? (float)(s->clip / (norm + 1e-6)) : 1.0f;
-    float lr = s->lr, beta1 = s->beta1, beta2 = s->beta2, bc1 = s->bc1, bc2 = s->bc2, eps = s->eps;
     float decay = ch.decay ? s->decay : 1.0f;
+    if (ch.start % 4 == 0 && ch.count % 4 == 0) { // (the buffers are cudaMalloc's: a multiple of 4 elements is 16 bytes in)
+        // 16-byte loads and stores (4 elements a thread): with one float per load the kernel had
+        // too few bytes in flight to fill the memory pipe (2.8 TB/s on an H100)
+        for (int k = 4 * threadIdx.x; k < ch.count; k += 4 * blockDim.x) {
+            long i = ch.start + k;
+            float4 pi = *(float4*)(p + i), gi = *(const float4*)(g + i), mi = *(float4*)(m + i), vi = *(float4*)(v + i);
+            adamw_one(pi.x, gi.x, mi.x, vi.x, clip_scale, decay, s);
+            adamw_one(pi.y, gi.y, mi.y, vi.y, clip_scale, decay, s);
+            adamw_one(pi.z, gi.z, mi.z, vi.z, clip_scale, decay, s);
+            adamw_one(pi.w, gi.w, mi.w, vi.w, clip_scale, decay, s);
+            *(float4*)(p + i) = pi;
+            *(float4*)(m + i) = mi;
+            *(float4*)(v + i) = vi;
+            if (p16) st4(p16 + i, {pi.x, pi.y, pi.z, pi.w});
+        }
+        return;
+    }
     for (int k = threadIdx.x; k < ch.count; k += blockDim.x) {
         long i = ch.start + k;
-        float gi = g[i] * clip_scale;
-        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float pi = p[i] * decay - (lr / bc1) * mi / (sqrtf(vi / bc2) + eps);
-        p[i] = pi;
+        float pi = adamw_one(p[i], g[i], m[i], v[i], clip_scale, decay, s);
         if (p16) p16[i] = __float2bfloat16(pi);
     }
 }
@@ -3649,8 +3697,11 @@ static void forward_device(GpuModel* g, int B, int T, int with_loss) {
 }
 /* backward of the last forward (its dlogits): accumulates into g->grads */
 static void backward_device(GpuModel* g, int B, int T) {
+    norm_defer = true; // the norms' weight gradients are added at the end, in one launch
     if (is_ssm_name(g->host->cfg.model)) use_fp32 ? ssm_backward_x<float>(g, B, T) : ssm_backward_x<__nv_bfloat16>(g, B, T);
     else use_fp32 ? transformer_backward_x<float>(g, B, T) : transformer_backward_x<__nv_bfloat16>(g, B, T);
+    norm_reduce_flush();
+    norm_defer = false;
 }
 /* the scalars the host reads after a step (this waits for the step to finish) */
 static StepScalars read_scalars(const GpuModel* g) {
