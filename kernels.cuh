@@ -1688,7 +1688,6 @@ __device__ inline uint64_t fa_drop_idx(int b, int h, int H, int T, int i, int j)
 #define FA_FWD_SMEM (6 * FA_TILE_ELEMS * 2 + FA_SMEM_ALIGN)
 #define FA_BWD_SMEM (6 * FA_TILE_ELEMS * 2 + 4 * FA_TILE * 4 + FA_SMEM_ALIGN)
 
-#define FA_RESCALE_LOG2 8.0f /* the forward's running maximum moves by more than this, or not at all */
 /* DROP: attention dropout on. A separate instance: the hash of every element's mask, unrolled
  * over the tile, would multiply the code size, and the kernels without it stall on instruction
  * fetch already (measured with ncu) */
@@ -1748,22 +1747,14 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         for (int n = 0; n < 8; n++)
             #pragma unroll
             for (int e = 0; e < 4; e++) mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
-        // The running maximum m moves only when a row's new maximum exceeds it by more than
-        // FA_RESCALE_LOG2 (in log2 units), decided for the whole warp: most tiles then keep m, and
-        // O and l are not rescaled (32 multiplies a thread). P = 2^(s sc - m) stays below 2^8 and
-        // O / l is the same softmax whatever m is, as long as the LSE uses the same m.
-        float corr[2] = {1.0f, 1.0f}, neg_m[2], sum[2] = {0.0f, 0.0f};
-        float tile_max[2] = {quad_max(mx[0]), quad_max(mx[1])};
-        bool rescale = __any_sync(0xffffffff, (tile_max[0] - m[0]) * sc > FA_RESCALE_LOG2 || (tile_max[1] - m[1]) * sc > FA_RESCALE_LOG2);
+        float corr[2], neg_m[2], sum[2] = {0.0f, 0.0f};
         #pragma unroll
         for (int u = 0; u < 2; u++) {
-            if (rescale) {
-                float m_new = fmaxf(m[u], tile_max[u]);
-                float m_use = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
-                corr[u] = ex2_approx((m[u] - m_use) * sc);
-                m[u] = m_new;
-            }
-            neg_m[u] = -(m[u] == -INFINITY ? 0.0f : m[u]) * sc;
+            float m_new = fmaxf(m[u], quad_max(mx[u]));
+            float m_use = m_new == -INFINITY ? 0.0f : m_new; // a row with nothing visible yet: exp2(-inf) = 0
+            corr[u] = ex2_approx((m[u] - m_use) * sc);
+            neg_m[u] = -m_use * sc;
+            m[u] = m_new;
         }
         #pragma unroll
         for (int n = 0; n < 8; n++)
@@ -1779,11 +1770,10 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_forward_kernel(bf1
         #pragma unroll
         for (int u = 0; u < 2; u++) l[u] = l[u] * corr[u] + quad_sum(sum[u]);
         fa_mm_wait<0>(o); // the previous tile's P V is in O, and p16 is free
-        if (rescale)
+        #pragma unroll
+        for (int n = 0; n < 8; n++)
             #pragma unroll
-            for (int n = 0; n < 8; n++)
-                #pragma unroll
-                for (int e = 0; e < 4; e++) o[n][e] *= corr[e >> 1];
+            for (int e = 0; e < 4; e++) o[n][e] *= corr[e >> 1];
         fa_pack_p(p16, s);
     }
     fa_issue_start();
