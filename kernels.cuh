@@ -98,6 +98,12 @@ __device__ inline void store8(__nv_bfloat16* p, const float* v) {
 
 /* 1 = fp32 everywhere (SGEMM, fp32 attention); 0 = bf16 tensor cores (see the top of the file) */
 static int use_fp32 = 0;
+/* The weight-gradient writers add (dW += ..., as the CPU ops) unless grad_set is on: then each
+ * writes its tensor (beta 0 in the matmuls), so that a Transformer's training step needs no
+ * clearing of the gradient buffer before its backward (344 MB on config (b)). In that backward
+ * every tensor's first writer sets it; the only second writer, the embedding backward, adds to
+ * what the tied head's matmul wrote. model_backward (the tests, the CPU comparisons) adds. */
+static bool grad_set = false;
 
 /* Every device allocation goes through device_alloc, which counts the bytes (the "mem" of the
  * progress line: ours, not the CUDA context's, and not other processes'). The grow-only scratch
@@ -216,14 +222,15 @@ __global__ void __launch_bounds__(ENC_THREADS) encoder_backward_wte_kernel(float
         }
     }
 }
-__global__ void encoder_backward_wpe_kernel(float* dwpe, const float* dout, int B, int T, int C) {
+__global__ void encoder_backward_wpe_kernel(float* dwpe, const float* dout, int B, int T, int C, bool set) {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x; // (t, c)
     if (i >= (long)T * C) return;
     float s = 0.0f;
     for (int b = 0; b < B; b++) s += dout[(long)b * T * C + i];
-    dwpe[i] += s;
+    dwpe[i] = (set ? 0.0f : dwpe[i]) + s;
 }
-__global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int slices, int OC); /* (linear, below) */
+__global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int slices, int OC, bool set); /* (linear, below) */
+/* dwte always adds (with grad_set, the tied head's matmul has written it); dwpe as grad_set says */
 static void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* idx, int B, int T, int C, int V) {
     static float* partials = NULL;
     static size_t cap = 0;
@@ -233,11 +240,11 @@ static void encoder_backward(float* dwte, float* dwpe, const float* dout, const 
     encoder_backward_wte_kernel<<<dim3(V, spans), ENC_THREADS>>>(dwte, partials, dout, idx, B * T, C);
     cudaCheck(cudaGetLastError());
     if (spans > 1) { // dwte += the spans' sums, in span order (dwte as a flat V*C vector)
-        bias_grad_reduce_kernel<<<ceil_div((long)V * C, 128), 128>>>(dwte, partials, spans, V * C);
+        bias_grad_reduce_kernel<<<ceil_div((long)V * C, 128), 128>>>(dwte, partials, spans, V * C, false);
         cudaCheck(cudaGetLastError());
     }
     if (dwpe) {
-        encoder_backward_wpe_kernel<<<ceil_div((long)T * C, 256), 256>>>(dwpe, dout, B, T, C);
+        encoder_backward_wpe_kernel<<<ceil_div((long)T * C, 256), 256>>>(dwpe, dout, B, T, C, grad_set);
         cudaCheck(cudaGetLastError());
     }
 }
@@ -285,12 +292,12 @@ __global__ void bias_grad_partial_kernel(float* partials, const D* dout, int N, 
         partials[(long)blockIdx.y * OC + o] = s;
     }
 }
-__global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int slices, int OC) {
+__global__ void bias_grad_reduce_kernel(float* dbias, const float* partials, int slices, int OC, bool set) {
     int o = blockIdx.x * blockDim.x + threadIdx.x;
     if (o >= OC) return;
     float s = 0;
     for (int k = 0; k < slices; k++) s += partials[(long)k * OC + o];
-    dbias[o] += s;
+    dbias[o] = (set ? 0.0f : dbias[o]) + s;
 }
 template <typename D>
 static void bias_grad(float* dbias, const D* dout, int N, int OC) {
@@ -299,7 +306,7 @@ static void bias_grad(float* dbias, const D* dout, int N, int OC) {
     scratch_grow(&partials, &cap, (size_t)BIAS_GRAD_SLICES * OC * sizeof(float)); // grown once
     bias_grad_partial_kernel<<<dim3(ceil_div(OC, 32), BIAS_GRAD_SLICES), dim3(32, 8)>>>(partials, dout, N, OC);
     cudaCheck(cudaGetLastError());
-    bias_grad_reduce_kernel<<<ceil_div(OC, 128), 128>>>(dbias, partials, BIAS_GRAD_SLICES, OC);
+    bias_grad_reduce_kernel<<<ceil_div(OC, 128), 128>>>(dbias, partials, BIAS_GRAD_SLICES, OC, grad_set);
     cudaCheck(cudaGetLastError());
 }
 /* fp32 -> bf16, for the matmul operands */
@@ -573,7 +580,7 @@ template <typename X, typename D, typename G>
 static void linear_backward_gemms(G* dinp, float* dW, const D* dout, const X* inp, const float* W, int N, int C, int OC,
                                   bool set_dinp) {
     if (dinp) gemm(CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, W, C, dout, OC, set_dinp ? 0.0f : 1.0f, dinp, C); // dinp^T (C,N) (+)= W^T (C,OC) dout^T (OC,N)
-    gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dW, C);            // dW^T (C,OC) += inp^T (C,N) dout (N,OC)
+    gemm(CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, grad_set ? 0.0f : 1.0f, dW, C); // dW^T (C,OC) (+)= inp^T (C,N) dout (N,OC)
 }
 /* dout fp32 (rounded to bf16 once for both GEMMs in bf16 mode), or already bf16. set_dinp: dinp =
  * (the first gradient a buffer gets: no clearing before it, and no read of the old values).
@@ -754,7 +761,7 @@ static int norm_bwd_blocks(int N) { return ceil_div(N, 64) < NORM_BWD_BLOCKS ? c
  * launch at the end (config (b): 25 launches of ~4 us become one; the sums and their order are
  * the same). Elsewhere (tests) a norm backward adds its weight gradients before it returns. */
 #define NORM_SLOTS 16
-struct NormPending { float *dw, *db; const float* partials; int n_blocks, C; };
+struct NormPending { float *dw, *db; const float* partials; int n_blocks, C; bool set; }; // set: grad_set at the call
 struct NormPendingList { NormPending e[NORM_SLOTS]; int n; }; // (a kernel argument: 0.5 KB)
 static bool norm_defer = false;
 static NormPendingList norm_pending = {};
@@ -777,8 +784,8 @@ __global__ void norm_reduce_kernel(NormPendingList list) {
     __syncthreads();
     if (ty > 0 || c >= C) return;
     for (int i = 1; i < 16; i++) { sw += red[0][i][tx]; sb += red[1][i][tx]; }
-    if (e.dw) e.dw[c] += sw;
-    if (e.db) e.db[c] += sb;
+    if (e.dw) e.dw[c] = (e.set ? 0.0f : e.dw[c]) + sw;
+    if (e.db) e.db[c] = (e.set ? 0.0f : e.db[c]) + sb;
 }
 static void norm_reduce_flush() {
     if (norm_pending.n == 0) return;
@@ -800,7 +807,7 @@ static float* norm_partials(int C) {
 }
 /* norm backward's last step: the weight gradients from the partial rows, now or deferred */
 static void norm_reduce(float* dw, float* db, const float* partials, int n_blocks, int C) {
-    norm_pending.e[norm_pending.n++] = {dw, db, partials, n_blocks, C};
+    norm_pending.e[norm_pending.n++] = {dw, db, partials, n_blocks, C, grad_set};
     if (!norm_defer) norm_reduce_flush();
 }
 /* rows strided over the grid, one warp each, the row (x, dy) in registers: read once. Each warp
@@ -3721,12 +3728,16 @@ static double model_forward(GpuModel* g, const int* h_inputs, const int* h_targe
 static void model_backward(GpuModel* g, int B, int T) { backward_device(g, B, T); }
 
 /* the device part of a training step: zero the gradients, forward, loss, backward, grad norm,
- * clip and AdamW (no host synchronisation, no allocation: it can be captured as a graph) */
+ * clip and AdamW (no host synchronisation, no allocation: it can be captured as a graph). A
+ * Transformer's backward writes every gradient (grad_set) instead of clearing them first. */
 static void step_device(GpuModel* g, int B, int T) {
     size_t P = g->host->pt.total;
-    cudaCheck(cudaMemsetAsync(g->grads, 0, P * sizeof(float)));
+    bool set = !is_ssm_name(g->host->cfg.model);
+    if (!set) cudaCheck(cudaMemsetAsync(g->grads, 0, P * sizeof(float)));
     forward_device(g, B, T, 1);
+    grad_set = set;
     backward_device(g, B, T);
+    grad_set = false;
     grad_sumsq(&g->step->sumsq, g->grads, (long)P, g->sumsq_partials);
     adamw_update(g->params, g->params16, g->grads, g->adam_m, g->adam_v, g->adam_chunks, g->n_adam_chunks, g->step);
 }

@@ -537,6 +537,45 @@ static void test_train_step_graph(const char* model, int fp32) {
     model_free(&m);
 }
 
+/* A Transformer's training step does not clear the gradients: its backward writes each one
+ * (grad_set). With the buffer filled with NaN first, the gradients one train_step leaves must equal
+ * those of a cleared buffer plus model_backward (which adds): a tensor no writer set would keep its
+ * NaN, one that was added to instead of set would differ. (The matmuls that set take beta 0, maybe
+ * another kernel than beta 1's: the same sums, maybe in another order, hence the small tolerance.) */
+static void test_train_step_sets_grads(const char* model, int pos, int bias, int fp32) {
+    gpu::use_fp32 = fp32;
+    Config c = {0};
+    snprintf(c.model, sizeof(c.model), "%s", model);
+    c.vocab_size = 256; c.block_size = 32; c.n_layer = 2; c.n_head = 1; c.n_embd = 64; c.num_masked_heads = -1;
+    c.pos = pos; c.bias = bias; c.embd_dropout = -1;
+    int B = 4, T = 32, BT = B * T;
+    Model m;
+    if (model_build(&m, &c, 1, 1, 11)) sm_die("%s", sm_err);
+    for (size_t i = 0; i < m.pt.total; i++) m.params[i] += (float)(0.05 * (2 * rng_uniform(&rng) - 1)); // norms, biases off their init
+    int *in = (int*)mallocCheck(BT * sizeof(int)), *tg = (int*)mallocCheck(BT * sizeof(int));
+    for (int i = 0; i < BT; i++) { in[i] = (int)rng_below(&rng, 256); tg[i] = (int)rng_below(&rng, 256); }
+    OptimConfig o = {.lr = 1e-3, .min_lr = 1e-4, .warmup = 2, .decay_steps = 5, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 1};
+    m.training = 1;
+    size_t P = m.pt.total;
+    gpu::GpuModel ref, g;
+    gpu::gpu_model_init(&ref, &m, B, T); // the reference: cleared, then model_backward adds
+    cudaCheck(cudaMemset(ref.grads, 0, P * sizeof(float)));
+    gpu::model_forward(&ref, in, tg, NULL, B, T);
+    gpu::model_backward(&ref, B, T);
+    float* want = (float*)mallocCheck(P * sizeof(float));
+    cudaCheck(cudaMemcpy(want, ref.grads, P * sizeof(float), cudaMemcpyDeviceToHost));
+    gpu::gpu_model_init(&g, &m, B, T);
+    g.use_graph = 0;
+    cudaCheck(cudaMemset(g.grads, 0xff, P * sizeof(float))); // NaN
+    double norm;
+    gpu::train_step(&g, in, tg, NULL, B, T, &o, 1e-3, 1, &norm);
+    char what[160];
+    snprintf(what, sizeof(what), "train_step %s %s --pos %s --bias %d: every gradient set", model, fp32 ? "fp32" : "bf16", POS_NAMES[pos], bias);
+    check(what, g.grads, want, P, fp32 ? 1e-5 : 1e-4);
+    free(want); free(in); free(tg);
+    model_free(&m);
+}
+
 int main(void) {
     int dev;
     cudaDeviceProp prop;
@@ -805,6 +844,9 @@ int main(void) {
         compare_model("gpt", POS_ALIBI, 0, 0.0f, 1);
         gpu::recompute = 1;
     }
+    test_train_step_sets_grads("gpt", POS_LEARNED, 1, 1);
+    test_train_step_sets_grads("gpt", POS_LEARNED, 0, 0);
+    test_train_step_sets_grads("llama", POS_ROPE, 0, 0);
     test_train_step_graph("gpt", 1);
     test_train_step_graph("mamba", 1);
     test_train_step_graph("gpt", 0);
