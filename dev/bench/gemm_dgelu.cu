@@ -21,7 +21,12 @@ namespace gpu {
 #define GM_BM 128
 #define GM_BN 128
 #define GM_BK 64
-#define GM_STAGES 3
+#ifndef GM_STAGES
+#define GM_STAGES 3 /* 3: two blocks per multiprocessor; 4 or more: one */
+#endif
+#ifndef GM_INFLIGHT
+#define GM_INFLIGHT 0 /* 1: a step's products run while the next step's tile is waited for */
+#endif
 #define GM_THREADS 256
 #define GM_TILE_ELEMS (128 * GM_BK) /* one 128 x 64 operand tile */
 #define GM_SMEM (GM_STAGES * 2 * GM_TILE_ELEMS * 2 + FA_SMEM_ALIGN)
@@ -47,7 +52,7 @@ __device__ __forceinline__ void gm_load_tile(bf16* dst, const bf16* src, long ld
     #pragma unroll
     for (int j = 0; j < 4; j++) cp_async16(to + 32 * j * GM_BK, from + 32 * j * ld, true);
 }
-__global__ void __launch_bounds__(GM_THREADS, 2) dgelu_gemm_kernel(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux,
+__global__ void __launch_bounds__(GM_THREADS, GM_STAGES <= 3 ? 2 : 1) dgelu_gemm_kernel(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux,
                                                                    int M, int N, int K) {
 #if FA_WGMMA
     extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -69,22 +74,29 @@ __global__ void __launch_bounds__(GM_THREADS, 2) dgelu_gemm_kernel(bf16* D, cons
     for (int kt = 0; kt < KT; kt++) {
         cp_async_wait<GM_STAGES - 2>(); // this thread's copies of stage kt are in
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        __syncthreads(); // everyone's are, and every warp is done with stage kt - 1
-        int nk = kt + GM_STAGES - 1;
-        if (nk < KT) {
-            int s = nk % GM_STAGES;
-            gm_load_tile(tiles + 2 * s * GM_TILE_ELEMS, A, K, m0, nk * GM_BK);
-            gm_load_tile(tiles + (2 * s + 1) * GM_TILE_ELEMS, Bt, K, n0, nk * GM_BK);
-        }
-        cp_async_commit();
+        __syncthreads(); // everyone's are (and, without GM_INFLIGHT, every warp is done with stage kt - 1)
         int s = kt % GM_STAGES;
         uint64_t da = wg_desc(tiles + 2 * s * GM_TILE_ELEMS + wg * 64 * GM_BK), db = wg_desc(tiles + (2 * s + 1) * GM_TILE_ELEMS);
         wg_fence();
         #pragma unroll
         for (int kc = 0; kc < 4; kc++) wg_mma128_ss(acc, da + 2 * kc, db + 2 * kc);
         wg_commit();
+#if GM_INFLIGHT
+        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); // step kt - 1's products are done
+        __syncthreads();                                                   // in both warpgroups: its stage is free
+#endif
+        int nk = kt + GM_STAGES - 1; // into the stage of step kt - 1
+        if (nk < KT) {
+            int sn = nk % GM_STAGES;
+            gm_load_tile(tiles + 2 * sn * GM_TILE_ELEMS, A, K, m0, nk * GM_BK);
+            gm_load_tile(tiles + (2 * sn + 1) * GM_TILE_ELEMS, Bt, K, n0, nk * GM_BK);
+        }
+        cp_async_commit();
+#if !GM_INFLIGHT
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+#endif
     }
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     #pragma unroll
     for (int n = 0; n < 16; n++)
         #pragma unroll
