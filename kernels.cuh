@@ -765,7 +765,8 @@ struct NormPending { float *dw, *db; const float* partials; int n_blocks, C; boo
 struct NormPendingList { NormPending e[NORM_SLOTS]; int n; }; // (a kernel argument: 0.5 KB)
 static bool norm_defer = false;
 static NormPendingList norm_pending = {};
-/* dw[c] += sum_k partials[k][c], db[c] += sum_k partials[k][C + c] for pending norm blockIdx.y:
+/* dw[c] (+)= sum_k partials[k][c], db[c] (+)= sum_k partials[k][C + c] for pending norm blockIdx.y
+ * (= where grad_set was on at its call):
  * blocks of 32 columns x 16 slices of the partial rows (one thread per column walking all of them
  * was latency-bound), the slices added in order */
 __global__ void norm_reduce_kernel(NormPendingList list) {
@@ -3727,7 +3728,7 @@ static double model_forward(GpuModel* g, const int* h_inputs, const int* h_targe
 /* backward of the last forward (its dlogits): accumulates into g->grads */
 static void model_backward(GpuModel* g, int B, int T) { backward_device(g, B, T); }
 
-/* the device part of a training step: zero the gradients, forward, loss, backward, grad norm,
+/* the device part of a training step: (clear the gradients,) forward, loss, backward, grad norm,
  * clip and AdamW (no host synchronisation, no allocation: it can be captured as a graph). A
  * Transformer's backward writes every gradient (grad_set) instead of clearing them first. */
 static void step_device(GpuModel* g, int B, int T) {

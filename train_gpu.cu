@@ -74,7 +74,7 @@ static void gpu_zero_grad(Backend* be, Model* m) {
     (void)be;
     cudaCheck(cudaMemset(G.grads, 0, m->pt.total * sizeof(float)));
 }
-/* zero grads, forward, loss, backward, grad norm, clip and AdamW on the device (kernels.cuh §6) */
+/* forward, loss, backward (into fresh gradients), grad norm, clip and AdamW on the device (kernels.cuh §6) */
 static double gpu_train_step(Backend* be, Model* m, const int* in, const int* tg, const uint8_t* mask, int B, int T,
                              const OptimConfig* o, double lr, int t, double* norm) {
     (void)be; (void)m;
