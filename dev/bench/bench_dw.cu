@@ -52,7 +52,7 @@ int main() {
                     cublasCheck(cublasGemmEx(gpu::cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, C, OC, rem, &one, inp + (long)full * Ks * C, CUDA_R_16BF, C,
                                              dout + (long)full * Ks * OC, CUDA_R_16BF, OC, &zero, ws + full * n, CUDA_R_32F, C, CUBLAS_COMPUTE_32F,
                                              CUBLAS_GEMM_DEFAULT));
-                gpu::bias_grad_reduce_kernel<<<(int)((n + 255) / 256), 256>>>(out, ws, full + (rem > 0), (int)n); // (the slices added in order)
+                gpu::bias_grad_reduce_kernel<<<(int)((n + 255) / 256), 256>>>(out, ws, full + (rem > 0), (int)n, false); // (the slices added in order)
             };
             cudaCheck(cudaMemset(dW, 0, n * 4));
             run(dW);
