@@ -68,7 +68,7 @@ test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
-cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_dgelu dev/bench/bench_lt_search dev/bench/gemm_dgelu
+cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_lt_search dev/bench/gemm_dgelu
 
 train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
@@ -97,11 +97,7 @@ dev/bench/bench_attn_cuda: dev/bench/bench_attn.cu dev/bench/bench_util.cuh kern
 dev/bench/bench_dw: dev/bench/bench_dw.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
-# the MLP's DGELU matmul with every kernel cuBLASLt's heuristic offers for it (dev/bench/bench_dgelu)
-dev/bench/bench_dgelu: dev/bench/bench_dgelu.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
-
-# every algorithm configuration cuBLASLt accepts for the MLP's GELU-epilogue matmuls, timed (dev/bench/bench_lt_search)
+# the MLP's GELU-epilogue matmuls: every kernel cuBLASLt's heuristic offers, then every configuration it accepts, timed (dev/bench/bench_lt_search)
 dev/bench/bench_lt_search: dev/bench/bench_lt_search.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
@@ -115,7 +111,7 @@ test_gpu: test_gpu.out
 
 clean:
 	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants \
-	      dev/bench/bench_matmul dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_dgelu dev/bench/bench_lt_search dev/bench/gemm_dgelu
+	      dev/bench/bench_matmul dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_lt_search dev/bench/gemm_dgelu
 	rm -rf tests/tmp
 
 help:

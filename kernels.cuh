@@ -350,8 +350,8 @@ static const __nv_bfloat16* bf16_copy(Bf16Scratch* s, const float* x, long n) {
 /* ---- cuBLASLt matmuls, each shape's kernel chosen once by timing ----
  * D (m,n) = epilogue(op(A) op(B) [+ bias]) + beta D, column-major, bf16 operands, fp32
  * accumulation, D bf16 or fp32. cuBLAS's heuristic ranks its kernels with a model, and its first
- * choice is often not the fastest on the shape at hand (dev/bench/bench_dgelu, H200: the MLP's
- * backward product 0.118 ms with it, 0.106 with its 7th candidate). So the first time a shape is
+ * choice is often not the fastest on the shape at hand (dev/bench/bench_lt_search's candidate
+ * tables; session 16, H200: the MLP's backward product 0.118 ms with it, 0.106 with its 7th). So the first time a shape is
  * seen (in an eager step; never inside a graph capture) every candidate the heuristic offers (up
  * to LT_CANDIDATES) runs on the real operands, and one whose output differs in any bit from the
  * first candidate's (another split of K, another order of the sums) is dropped; the fastest of
@@ -401,6 +401,19 @@ static int lt_algo_attr(const cublasLtMatmulAlgo_t* a, cublasLtMatmulAlgoConfigA
     cublasLtMatmulAlgoConfigGetAttribute(a, which, &v, sizeof(v), &got);
     return (int)v;
 }
+/* up to max of the kernels cuBLASLt's heuristic ranks for a product (D's layout also C's), within
+ * our workspace; returns how many (0 where it has none) */
+static int lt_heuristic(cublasLtHandle_t lt, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t Ad, cublasLtMatrixLayout_t Bd,
+                        cublasLtMatrixLayout_t Dd, cublasLtMatmulHeuristicResult_t* res, int max) {
+    cublasLtMatmulPreference_t pref;
+    uint64_t ws_bytes = CUBLAS_WORKSPACE;
+    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof(ws_bytes)));
+    int found = 0;
+    if (cublasLtMatmulAlgoGetHeuristic(lt, op, Ad, Bd, Dd, Dd, pref, max, res, &found) != CUBLAS_STATUS_SUCCESS) found = 0;
+    cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+    return found;
+}
 static bool lt_matmul(cublasOperation_t opA, cublasOperation_t opB, int m, int n, int k, const __nv_bfloat16* A, int lda,
                       const __nv_bfloat16* B, int ldb, float beta, void* D, cudaDataType_t dtype, int ldd,
                       cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT, void* aux = NULL, const __nv_bfloat16* bias = NULL) {
@@ -448,14 +461,8 @@ static bool lt_matmul(cublasOperation_t opA, cublasOperation_t opB, int m, int n
     }
     if (!plan) { // first time for this shape: the heuristic's candidates, timed (see above)
         Plan fresh = {m, n, k, lda, ldb, ldd, opA, opB, dtype, epi, bias != NULL, beta != 0.0f, false, {}};
-        cublasLtMatmulPreference_t pref;
-        uint64_t ws_bytes = CUBLAS_WORKSPACE;
-        cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
-        cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof(ws_bytes)));
         cublasLtMatmulHeuristicResult_t res[LT_CANDIDATES];
-        int found = 0;
-        if (cublasLtMatmulAlgoGetHeuristic(lt, op, Ad, Bd, Dd, Dd, pref, LT_CANDIDATES, res, &found) != CUBLAS_STATUS_SUCCESS) found = 0;
-        cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+        int found = lt_heuristic(lt, op, Ad, Bd, Dd, res, LT_CANDIDATES);
         cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
         cudaCheck(cudaStreamIsCapturing(cudaStreamPerThread, &cap));
         if (found > 0) {

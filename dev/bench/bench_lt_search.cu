@@ -1,8 +1,11 @@
 /*
- * bench_lt_search.cu -- beyond cuBLASLt's heuristic: every algorithm configuration cuBLASLt
- * accepts for config (b)'s MLP matmuls with GELU epilogues, timed. The heuristic offers only
- * one kernel family (algo 39, 128x128 tiles) for the DGELU product, which runs at ~450 TFLOP/s
- * where the same product without the epilogue gets ~650 (dev/bench/bench_dgelu). Here each
+ * bench_lt_search.cu -- cuBLASLt's kernels for config (b)'s MLP matmuls with GELU epilogues, and
+ * beyond its heuristic. First every candidate the heuristic offers (as kernels.cuh's lt_matmul
+ * asks for them), each timed and compared bit for bit with the first, for the DGELU product
+ * (c_proj's backward), the same with DGELU_BGRAD (the bias gradient in the epilogue: none on an
+ * H100/H200), the GELU_AUX product (c_fc's forward) and the DGELU product without its epilogue.
+ * The heuristic offers only one kernel family (algo 39, 128x128 tiles) for DGELU, which runs at
+ * ~450 TFLOP/s where the same product without the epilogue gets ~650. Then the search: each
  * algorithm id cuBLASLt lists for bf16 in / bf16 out is combined with every tile, stage count,
  * cluster shape, CTA swizzle and custom option its capabilities name; the combinations that
  * cublasLtMatmulAlgoCheck accepts run once each (a screen), the fastest 12 are timed again (median
@@ -12,7 +15,7 @@
  * c_proj): the bf16 output the trainer writes now against an fp32 output with beta = 1 (the
  * residual add in the epilogue), heuristic's candidates, each timed.
  * Build and run (repository root): make dev/bench/bench_lt_search && dev/bench/bench_lt_search [--all: also search the
- * column-major forms (session 18, H100: nothing faster than the heuristic's) | --quick: no search]
+ * column-major forms (session 18, H100: nothing faster than the heuristic's) | --quick: the candidates only, no search]
  */
 #include "../../seqmodels.h"
 #include "../../kernels.cuh"
@@ -29,6 +32,7 @@ struct Case {
     void* aux;
     float beta;
     int row_major; // CUBLASLT_ORDER_ROW on every matrix (the same memory, seen as its transpose)
+    float* dbias;  // DGELU_BGRAD's fp32 bias gradient
 };
 struct Lt {
     cublasLtHandle_t lt;
@@ -45,6 +49,11 @@ static Lt lt_make(cublasLtHandle_t h, const Case& c) {
         cublasCheck(cublasLtMatmulDescSetAttribute(t.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &c.epi, sizeof(c.epi)));
         cublasCheck(cublasLtMatmulDescSetAttribute(t.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &c.aux, sizeof(c.aux)));
         cublasCheck(cublasLtMatmulDescSetAttribute(t.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld_aux, sizeof(ld_aux)));
+    }
+    if (c.dbias) {
+        cudaDataType_t bt = CUDA_R_32F;
+        cublasCheck(cublasLtMatmulDescSetAttribute(t.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c.dbias, sizeof(c.dbias)));
+        cublasCheck(cublasLtMatmulDescSetAttribute(t.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
     }
     cublasCheck(cublasLtMatrixLayoutCreate(&t.Ad, CUDA_R_16BF, c.opA == CUBLAS_OP_N ? c.m : c.k, c.opA == CUBLAS_OP_N ? c.k : c.m, c.lda));
     cublasCheck(cublasLtMatrixLayoutCreate(&t.Bd, CUDA_R_16BF, c.opB == CUBLAS_OP_N ? c.k : c.n, c.opB == CUBLAS_OP_N ? c.n : c.k, c.ldb));
@@ -78,14 +87,8 @@ static void print_algo(const char* tag, const cublasLtMatmulAlgo_t* a, double ms
 
 /* the heuristic's first kernel, and every candidate it offers, each timed */
 static bool heuristic(const Lt& t, const Case& c, cublasLtMatmulAlgo_t* first, unsigned long long* ref, int show) {
-    cublasLtMatmulPreference_t pref;
-    uint64_t ws_bytes = CUBLAS_WORKSPACE;
-    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof(ws_bytes)));
-    cublasLtMatmulHeuristicResult_t res[16];
-    int found = 0;
-    if (cublasLtMatmulAlgoGetHeuristic(t.lt, t.op, t.Ad, t.Bd, t.Dd, t.Dd, pref, 16, res, &found) != CUBLAS_STATUS_SUCCESS) found = 0;
-    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatmulHeuristicResult_t res[LT_CANDIDATES];
+    int found = gpu::lt_heuristic(t.lt, t.op, t.Ad, t.Bd, t.Dd, res, LT_CANDIDATES);
     if (!found) { printf("no heuristic candidate\n\n"); return false; }
     *first = res[0].algo;
     double flop = 2.0 * c.m * c.n * c.k;
@@ -178,7 +181,7 @@ static void search(cublasLtHandle_t h, const Case& c) {
     }
     printf("\n");
 }
-/* the heuristic's candidates only (the residual-add cases) */
+/* the heuristic's candidates only */
 static void candidates(cublasLtHandle_t h, const Case& c) {
     Lt t = lt_make(h, c);
     printf("## %s: D (%d x %d) %s, k %d, beta %g\n\n" TABLE_HEAD, c.name, c.m, c.n, c.dtype == CUDA_R_32F ? "fp32" : "bf16", c.k, c.beta);
@@ -201,8 +204,10 @@ int main(int argc, char** argv) {
     __nv_bfloat16 *W = dev_rand<__nv_bfloat16>((size_t)H * C, 0.05f, 0.0f, &rng), *x = dev_rand<__nv_bfloat16>((size_t)C * N, 1.0f, 0.0f, &rng);
     __nv_bfloat16 *aux = dev_rand<__nv_bfloat16>((size_t)H * N, 2.0f, 0.0f, &rng), *xh = dev_rand<__nv_bfloat16>((size_t)H * N, 1.0f, 0.0f, &rng);
     void *D16, *D32;
+    float* dbias;
     cudaCheck(cudaMalloc(&D16, (size_t)H * N * 2));
     cudaCheck(cudaMalloc(&D32, (size_t)C * N * 4));
+    cudaCheck(cudaMalloc(&dbias, H * 4));
     bool quick = argc > 1 && !strcmp(argv[1], "--quick");
     // as kernels.cuh's dgelu_fused: dgelu_in^T (H,N) = W (H,C) dout^T (C,N), epilogue * GELU'(aux)
     Case dgelu = {"DGELU (c_proj backward)", CUBLAS_OP_N, CUBLAS_OP_N, H, N, C, H, C, H, W, x, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_DGELU, aux, 0.0f};
@@ -212,9 +217,11 @@ int main(int argc, char** argv) {
     // the same two as row-major products: dgelu_in (N,H) = dout (N,C) W (C,H); act (N,H) = ln2 (N,C) W_fc (H,C)^T
     Case dgelu_row = {"DGELU (c_proj backward)", CUBLAS_OP_N, CUBLAS_OP_N, N, H, C, C, H, H, x, W, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_DGELU, aux, 0.0f, 1};
     Case gelu_aux_row = {"GELU_AUX (c_fc forward)", CUBLAS_OP_N, CUBLAS_OP_T, N, H, C, C, C, H, x, W, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_GELU_AUX, aux, 0.0f, 1};
+    Case dgelu_bgrad = dgelu; dgelu_bgrad.name = "DGELU_BGRAD (c_proj backward, c_fc's bias gradient)";
+    dgelu_bgrad.epi = CUBLASLT_EPILOGUE_DGELU_BGRAD; dgelu_bgrad.dbias = dbias;
+    candidates(h, dgelu); candidates(h, dgelu_bgrad); candidates(h, gelu_aux); candidates(h, plain);
     if (!quick) { search(h, dgelu_row); search(h, gelu_aux_row); }
     if (argc > 1 && !strcmp(argv[1], "--all")) { search(h, dgelu); search(h, gelu_aux); }
-    candidates(h, plain);
     // the residual-branch outputs: attn c_proj (k = C) and mlp c_proj (k = 4C), (C,N) = W^T x
     Case att16 = {"attn c_proj, bf16 out", CUBLAS_OP_T, CUBLAS_OP_N, C, N, C, C, C, C, W, x, D16, CUDA_R_16BF, CUBLASLT_EPILOGUE_DEFAULT, NULL, 0.0f};
     Case att32 = att16; att32.name = "attn c_proj, fp32 out + residual (beta 1)"; att32.D = D32; att32.dtype = CUDA_R_32F; att32.beta = 1.0f;
