@@ -1,0 +1,273 @@
+/*
+ * gemm_tma.cu -- an experiment: the MLP's DGELU product as a Hopper matmul kernel of our own, fed by
+ * the tensor copy engine (TMA) instead of cp.async (dev/bench/gemm_dgelu.cu, 0.29 ms against
+ * cuBLASLt's 0.17 ms), against cuBLASLt with and without the epilogue.
+ *
+ *   D (M,N) = (A (M,K) Bt (N,K)^T) [* GELU'(aux (M,N))],  row-major bf16, fp32 accumulation
+ *   (A = dout (tokens, C), Bt = W^T (4C, C): c_proj's weight transposed)
+ *
+ * Kernel (warp-specialized): tiles of 128 x BN, k in steps of 64, STAGES shared-memory stages.
+ *   - warps 0-7, two warpgroups, multiply: each its 64 rows of the tile by the BN columns, wgmma
+ *     m64nBNk16 from shared memory. A stage is released (its "empty" barrier) as soon as the
+ *     products that read it are done, one step behind, so the tensor cores never wait on a release.
+ *   - warp 8, one thread, loads: for every step, waits until the stage is empty, tells the stage's
+ *     "full" barrier how many bytes to expect, and issues two TMA copies (A's 128 x 64 box, Bt's
+ *     BN x 64 box, both 128-byte swizzled: the layout wgmma's descriptors read) that complete on it.
+ *   - PERSIST: a grid of BLOCKS x SMs blocks walks the tiles; the loading warp runs ahead into the
+ *     next tile while the multiplying warps do the epilogue. Otherwise one block per tile, and two
+ *     blocks per multiprocessor (BN = 128, 3 stages) overlap one's epilogue with the other's loop.
+ * Knobs (-D): GT_BN (128 | 256), GT_STAGES, GT_PERSIST (0 | 1).
+ * Build and run (repository root): make dev/bench/gemm_tma && dev/bench/gemm_tma
+ */
+#include "../../seqmodels.h"
+#include "../../kernels.cuh"
+#include "bench_util.cuh"
+#include <cuda.h>
+
+namespace gpu {
+#define GT_BM 128
+#ifndef GT_BN
+#define GT_BN 128
+#endif
+#ifndef GT_STAGES
+#define GT_STAGES (GT_BN == 128 ? 3 : 4)
+#endif
+#ifndef GT_PERSIST
+#define GT_PERSIST 0
+#endif
+#define GT_BLOCKS (GT_BN == 128 && GT_STAGES <= 3 ? 2 : 1) /* blocks per multiprocessor */
+#define GT_BK 64
+#define GT_THREADS 288 /* two multiplying warpgroups and one loading warp */
+#define GT_A_ELEMS (GT_BM * GT_BK)
+#define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
+#define GT_STAGE_BYTES (GT_STAGE_ELEMS * 2)
+#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + 2 * GT_STAGES * 8 + FA_SMEM_ALIGN)
+#define GT_NT (GT_BN / 8)
+
+/* mbarriers: a 64-bit word in shared memory counting arrivals (and, for TMA, bytes) per phase */
+__device__ __forceinline__ uint32_t smem_addr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void mbar_init(uint64_t* bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
+}
+/* wait until the phase of the given parity has completed (a fresh barrier counts parity 1 as done) */
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+    asm volatile("{\n .reg .pred p;\n WAIT:\n mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n @!p bra WAIT;\n}\n" ::"r"(smem_addr(bar)),
+                 "r"(parity)
+                 : "memory");
+}
+/* a (rows x 64) box at (column c0, row c1) of a tensor map into shared memory, completing on bar */
+__device__ __forceinline__ void tma_load_2d(void* dst, const CUtensorMap* map, uint64_t* bar, int c0, int c1) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(smem_addr(dst)),
+                 "l"((uint64_t)map), "r"(smem_addr(bar)), "r"(c0), "r"(c1)
+                 : "memory");
+}
+
+#if FA_WGMMA
+#define G4(n) "+f"(d[n][0]), "+f"(d[n][1]), "+f"(d[n][2]), "+f"(d[n][3])
+#define WG_ACC128(d) G4(0), G4(1), G4(2), G4(3), G4(4), G4(5), G4(6), G4(7), G4(8), G4(9), G4(10), G4(11), G4(12), G4(13), G4(14), G4(15)
+#define WG_ACC256(d) WG_ACC128(d), G4(16), G4(17), G4(18), G4(19), G4(20), G4(21), G4(22), G4(23), G4(24), G4(25), G4(26), G4(27), G4(28), \
+                     G4(29), G4(30), G4(31)
+#define WG_D64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
+               "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, " \
+               "%46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
+#define WG_D128 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
+                "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, " \
+                "%46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, " \
+                "%68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, " \
+                "%90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, " \
+                "%110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
+/* d (64 x BN) += A (64 x 16) B (16 x BN), both read from shared memory K-major; scale_d = 0 on a
+ * tile's first step, so the accumulators need no clearing */
+__device__ __forceinline__ void gt_mma(float (*d)[4], uint64_t desc_a, uint64_t desc_b, int scale_d) {
+#if GT_BN == 256
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " WG_D128 ", %128, %129, p, 1, 1, 0, 0;\n}\n"
+                 : WG_ACC256(d) : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+#else
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_D64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : WG_ACC128(d) : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+#endif
+}
+#endif
+
+template <int EPI> /* EPI 0: D = A Bt^T; 1: D = (A Bt^T) * GELU'(aux) */
+__global__ void __launch_bounds__(GT_THREADS, GT_BLOCKS) gemm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapB,
+                                                                       bf16* D, const bf16* aux, int M, int N, int K) {
+#if FA_WGMMA
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (BN x 64)
+    uint64_t* full = (uint64_t*)(tiles + GT_STAGES * GT_STAGE_ELEMS);
+    uint64_t* empty = full + GT_STAGES;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < GT_STAGES; s++) {
+            mbar_init(&full[s], 1);  // the loader's arrive (with its bytes)
+            mbar_init(&empty[s], 8); // one arrive per multiplying warp
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+    int tilesN = N / GT_BN, ntiles = (M / GT_BM) * tilesN, KT = K / GT_BK;
+    int step = GT_PERSIST ? gridDim.x : ntiles;
+    if (warp == 8) { // the loader
+        if (lane == 0) {
+            int it = 0;
+            for (int tile = blockIdx.x; tile < ntiles; tile += step) {
+                int n0 = (tile % tilesN) * GT_BN, m0 = (tile / tilesN) * GT_BM;
+                for (int kt = 0; kt < KT; kt++, it++) {
+                    int s = it % GT_STAGES;
+                    mbar_wait(&empty[s], ((it / GT_STAGES) & 1) ^ 1);
+                    mbar_expect_tx(&full[s], GT_STAGE_BYTES);
+                    tma_load_2d(tiles + s * GT_STAGE_ELEMS, &mapA, &full[s], kt * GT_BK, m0);
+                    tma_load_2d(tiles + s * GT_STAGE_ELEMS + GT_A_ELEMS, &mapB, &full[s], kt * GT_BK, n0);
+                }
+            }
+        }
+        return;
+    }
+    int wg = warp / 4, it = 0;
+    float acc[GT_NT][4];
+    for (int tile = blockIdx.x; tile < ntiles; tile += step) {
+        int n0 = (tile % tilesN) * GT_BN, m0 = (tile / tilesN) * GT_BM;
+        for (int kt = 0; kt < KT; kt++, it++) {
+            int s = it % GT_STAGES;
+            mbar_wait(&full[s], (it / GT_STAGES) & 1);
+            uint64_t da = wg_desc(tiles + s * GT_STAGE_ELEMS + wg * 64 * GT_BK), db = wg_desc(tiles + s * GT_STAGE_ELEMS + GT_A_ELEMS);
+            wg_fence();
+            #pragma unroll
+            for (int kc = 0; kc < 4; kc++) gt_mma(acc, da + 2 * kc, db + 2 * kc, kt > 0 || kc > 0);
+            wg_commit();
+            asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); // the previous step's products are done:
+            if (kt > 0 && lane == 0) mbar_arrive(&empty[(it - 1) % GT_STAGES]); // its stage can be refilled
+        }
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        if (lane == 0) mbar_arrive(&empty[(it - 1) % GT_STAGES]);
+        #pragma unroll
+        for (int n = 0; n < GT_NT; n++)
+            #pragma unroll
+            for (int e = 0; e < 4; e++) asm volatile("" : "+f"(acc[n][e])::"memory");
+        // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1)
+        int g = lane / 4, t = lane % 4;
+        #pragma unroll
+        for (int half = 0; half < 2; half++) {
+            long row = m0 + 64 * wg + 16 * (warp % 4) + g + 8 * half;
+            #pragma unroll
+            for (int n = 0; n < GT_NT; n++) {
+                long o = row * N + n0 + 8 * n + 2 * t;
+                float x = acc[n][2 * half], y = acc[n][2 * half + 1];
+                if (EPI == 1) {
+                    float2 u = __bfloat1622float2(*(const __nv_bfloat162*)(aux + o));
+                    x *= gelu_grad_dev(u.x), y *= gelu_grad_dev(u.y);
+                }
+                *(__nv_bfloat162*)(D + o) = __floats2bfloat162_rn(x, y);
+            }
+        }
+    }
+#else
+    __trap(); // (sm_90a only)
+#endif
+}
+
+/* a tensor map over a row-major (rows, cols) bf16 matrix, read in boxes of box_rows x 64, 128-byte swizzled */
+static CUtensorMap tma_map_2d(const bf16* base, int rows, int cols, int box_rows) {
+    typedef CUresult (*EncodeFn)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*, const cuuint32_t*,
+                                 const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+    static EncodeFn encode = NULL;
+    if (!encode) {
+        cudaDriverEntryPointQueryResult q;
+        cudaCheck(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", (void**)&encode, 12000, cudaEnableDefault, &q));
+        if (q != cudaDriverEntryPointSuccess || !encode) sm_die("the driver has no cuTensorMapEncodeTiled");
+    }
+    CUtensorMap map;
+    cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows}, strides[1] = {(cuuint64_t)cols * 2};
+    cuuint32_t box[2] = {64, (cuuint32_t)box_rows}, estrides[2] = {1, 1};
+    CUresult r = encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void*)base, dims, strides, box, estrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                        CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) sm_die("cuTensorMapEncodeTiled failed (%d)", (int)r);
+    return map;
+}
+template <int EPI>
+static void gemm_tma(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux, int M, int N, int K, int sms) {
+    static bool configured = false;
+    if (!configured) {
+        cudaCheck(cudaFuncSetAttribute(gemm_tma_kernel<EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize, GT_SMEM));
+        configured = true;
+    }
+    if (M % GT_BM || N % GT_BN || K % GT_BK) sm_die("gemm_tma: sizes must be multiples of the tile");
+    CUtensorMap mA = tma_map_2d(A, M, K, GT_BM), mB = tma_map_2d(Bt, N, K, GT_BN);
+    int ntiles = (M / GT_BM) * (N / GT_BN), grid = GT_PERSIST ? std::min(ntiles, GT_BLOCKS * sms) : ntiles;
+    gemm_tma_kernel<EPI><<<grid, GT_THREADS, GT_SMEM>>>(mA, mB, D, aux, M, N, K);
+    cudaCheck(cudaGetLastError());
+}
+} // namespace gpu
+
+static void compare(const char* what, const __nv_bfloat16* d0, const __nv_bfloat16* d1, size_t n, int cols) {
+    std::vector<__nv_bfloat16> h0(n), h1(n);
+    cudaCheck(cudaMemcpy(h0.data(), d0, n * 2, cudaMemcpyDeviceToHost));
+    cudaCheck(cudaMemcpy(h1.data(), d1, n * 2, cudaMemcpyDeviceToHost));
+    double md = 0, mx = 0;
+    size_t worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = __bfloat162float(h0[i]), b = __bfloat162float(h1[i]);
+        if (!(fabs(a - b) <= md)) md = fabs(a - b), worst = i;
+        mx = fmax(mx, fabs(a));
+    }
+    printf("%s: largest difference from cuBLASLt %.3g (%.2e of the largest |D|, at row %zu col %zu: %g vs %g)\n", what, md, md / mx, worst / cols,
+           worst % cols, (double)__bfloat162float(h0[worst]), (double)__bfloat162float(h1[worst]));
+}
+
+int main() {
+    const int M = 16384, C = 768, H = 4 * C; // D (M, H) = dout (M, C) W (C, H), W = Bt^T
+    cudaDeviceProp p;
+    cudaCheck(cudaGetDeviceProperties(&p, 0));
+    printf("device: %s, %d SMs; D (%d x %d) = dout (%d x %d) W (%d x %d) [* GELU'(aux)], bf16, fp32 accumulation\n", p.name, p.multiProcessorCount,
+           M, H, M, C, C, H);
+    printf("kernel: tiles 128 x %d, %d stages, %s, %d block(s) per SM\n\n", GT_BN, GT_STAGES, GT_PERSIST ? "persistent" : "one block per tile",
+           GT_BLOCKS);
+    uint64_t rng = 5;
+    std::vector<__nv_bfloat16> hW((size_t)C * H), hWt((size_t)H * C);
+    for (size_t i = 0; i < hW.size(); i++) hW[i] = __float2bfloat16(0.05f * (float)(2 * rng_uniform(&rng) - 1));
+    for (int c = 0; c < C; c++)
+        for (int h = 0; h < H; h++) hWt[(size_t)h * C + c] = hW[(size_t)c * H + h];
+    __nv_bfloat16 *W, *Wt, *D0, *D1;
+    cudaCheck(cudaMalloc(&W, hW.size() * 2));
+    cudaCheck(cudaMalloc(&Wt, hWt.size() * 2));
+    cudaCheck(cudaMemcpy(W, hW.data(), hW.size() * 2, cudaMemcpyHostToDevice));
+    cudaCheck(cudaMemcpy(Wt, hWt.data(), hWt.size() * 2, cudaMemcpyHostToDevice));
+    __nv_bfloat16 *dout = dev_rand<__nv_bfloat16>((size_t)M * C, 1.0f, 0.0f, &rng), *aux = dev_rand<__nv_bfloat16>((size_t)M * H, 2.0f, 0.0f, &rng);
+    cudaCheck(cudaMalloc(&D0, (size_t)M * H * 2));
+    cudaCheck(cudaMalloc(&D1, (size_t)M * H * 2));
+    gpu::lt_tune = 0; // cuBLASLt's first kernel, as the trainer's bits
+    auto lt_plain = [&] {
+        if (!gpu::lt_matmul(CUBLAS_OP_N, CUBLAS_OP_N, H, M, C, W, H, dout, C, 0.0f, D0, CUDA_R_16BF, H)) sm_die("cuBLASLt: no kernel");
+    };
+    auto lt_dgelu = [&] {
+        if (!gpu::lt_matmul(CUBLAS_OP_N, CUBLAS_OP_N, H, M, C, W, H, dout, C, 0.0f, D0, CUDA_R_16BF, H, CUBLASLT_EPILOGUE_DGELU, aux))
+            sm_die("cuBLASLt has no DGELU kernel here");
+    };
+    auto ours_plain = [&] { gpu::gemm_tma<0>(D1, dout, Wt, NULL, M, H, C, p.multiProcessorCount); };
+    auto ours_dgelu = [&] { gpu::gemm_tma<1>(D1, dout, Wt, aux, M, H, C, p.multiProcessorCount); };
+    lt_plain();
+    cudaCheck(cudaMemset(D1, 0xFF, (size_t)M * H * 2));
+    ours_plain();
+    cudaCheck(cudaDeviceSynchronize());
+    compare("product", D0, D1, (size_t)M * H, H);
+    lt_dgelu();
+    cudaCheck(cudaMemset(D1, 0xFF, (size_t)M * H * 2));
+    ours_dgelu();
+    cudaCheck(cudaDeviceSynchronize());
+    compare("DGELU  ", D0, D1, (size_t)M * H, H);
+    double flop = 2.0 * M * H * C;
+    double t[4] = {median_ms(lt_plain, 50), median_ms(ours_plain, 50), median_ms(lt_dgelu, 50), median_ms(ours_dgelu, 50)};
+    const char* names[4] = {"cuBLASLt, no epilogue", "ours, no epilogue", "cuBLASLt DGELU (first kernel)", "ours DGELU"};
+    printf("\n| kernel | ms | TFLOP/s |\n|---|---:|---:|\n");
+    for (int i = 0; i < 4; i++) printf("| %s | %.4f | %.0f |\n", names[i], t[i], flop / t[i] / 1e9);
+    return 0;
+}
