@@ -1,22 +1,28 @@
 /*
  * gemm_tma.cu -- an experiment: the MLP's DGELU product as a Hopper matmul kernel of our own, fed by
- * the tensor copy engine (TMA) instead of cp.async (dev/bench/gemm_dgelu.cu, 0.29 ms against
- * cuBLASLt's 0.17 ms), against cuBLASLt with and without the epilogue.
+ * the tensor copy engine (TMA), against cuBLASLt with and without the epilogue.
  *
  *   D (M,N) = (A (M,K) Bt (N,K)^T) [* GELU'(aux (M,N))],  row-major bf16, fp32 accumulation
  *   (A = dout (tokens, C), Bt = W^T (4C, C): c_proj's weight transposed)
  *
- * Kernel (warp-specialized): tiles of 128 x BN, k in steps of 64, STAGES shared-memory stages.
- *   - warps 0-7, two warpgroups, multiply: each its 64 rows of the tile by the BN columns, wgmma
- *     m64nBNk16 from shared memory. A stage is released (its "empty" barrier) as soon as the
- *     products that read it are done, one step behind, so the tensor cores never wait on a release.
- *   - warp 8, one thread, loads: for every step, waits until the stage is empty, tells the stage's
- *     "full" barrier how many bytes to expect, and issues two TMA copies (A's 128 x 64 box, Bt's
- *     BN x 64 box, both 128-byte swizzled: the layout wgmma's descriptors read) that complete on it.
- *   - PERSIST: a grid of BLOCKS x SMs blocks walks the tiles; the loading warp runs ahead into the
- *     next tile while the multiplying warps do the epilogue. Otherwise one block per tile, and two
- *     blocks per multiprocessor (BN = 128, 3 stages) overlap one's epilogue with the other's loop.
- * Knobs (-D): GT_BN (128 | 256), GT_STAGES, GT_PERSIST (0 | 1).
+ * Session 19's first version (128 x 128 or 128 x 256 tiles, one block per SM or two, persistent or
+ * not; dev/runs/s19_call1) ran the product at 0.18-0.19 ms against cuBLASLt's 0.13: with tiles of
+ * 128 x 128 a step's 32 KB of operands feed 2.1 MFLOP, so 600 TFLOP/s would need ~9 TB/s from L2,
+ * more than it gives. And its epilogue (aux read and D written from registers, row by row) cost
+ * another 0.12-0.23 ms. This version:
+ *   - tiles of 128 x 256; two blocks of a cluster (GT_CLUSTER = 2) take vertically adjacent tiles and
+ *     share Bt's 256 x 64 box: each loads half of it and the copy engine writes it into both blocks
+ *     (multicast), so a block reads 32 KB from L2 per 4.2 MFLOP;
+ *   - warps 0-7, two warpgroups, multiply (each its 64 rows by 256 columns, wgmma m64n256k16, both
+ *     operands from shared memory) and release a stage (an "empty" barrier in each block of the
+ *     cluster) once the products reading it are done, one step behind;
+ *   - warp 8 loads: per step it waits until the stage is empty in both blocks, tells its "full"
+ *     barrier to expect 48 KB and issues its copies (A's 128 x 64 box, its half of Bt's);
+ *   - warp 9 moves the epilogue's data: while a tile is multiplied it stores the previous tile's
+ *     output from shared memory (a TMA store) and then loads this tile's aux into the same 64 KB,
+ *     so the multiplying warps only read aux from shared memory, scale and write back;
+ *   - persistent: as many clusters as fit walk the tiles.
+ * Knobs (-D): GT_CLUSTER (1 | 2), GT_STAGES (2 | 3).
  * Build and run (repository root): make dev/bench/gemm_tma && dev/bench/gemm_tma
  */
 #include "../../seqmodels.h"
@@ -26,22 +32,20 @@
 
 namespace gpu {
 #define GT_BM 128
-#ifndef GT_BN
-#define GT_BN 128
-#endif
-#ifndef GT_STAGES
-#define GT_STAGES (GT_BN == 128 ? 3 : 4)
-#endif
-#ifndef GT_PERSIST
-#define GT_PERSIST 0
-#endif
-#define GT_BLOCKS (GT_BN == 128 && GT_STAGES <= 3 ? 2 : 1) /* blocks per multiprocessor */
+#define GT_BN 256
 #define GT_BK 64
-#define GT_THREADS 288 /* two multiplying warpgroups and one loading warp */
+#ifndef GT_STAGES
+#define GT_STAGES 3
+#endif
+#ifndef GT_CLUSTER
+#define GT_CLUSTER 2
+#endif
+#define GT_THREADS 320 /* two multiplying warpgroups, the loading warp, the epilogue's copy warp */
 #define GT_A_ELEMS (GT_BM * GT_BK)
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
 #define GT_STAGE_BYTES (GT_STAGE_ELEMS * 2)
-#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + 2 * GT_STAGES * 8 + FA_SMEM_ALIGN)
+#define GT_OUT_ELEMS (GT_BM * GT_BN) /* aux in, D out: 4 boxes of 128 rows x 64 columns, swizzled */
+#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_ELEMS * 2 + 2 * (GT_STAGES + 1) * 8 + FA_SMEM_ALIGN)
 #define GT_NT (GT_BN / 8)
 
 /* mbarriers: a 64-bit word in shared memory counting arrivals (and, for TMA, bytes) per phase */
@@ -55,17 +59,52 @@ __device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
 __device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
 }
+/* arrive on the barrier at the same place in block `cta` of the cluster */
+__device__ __forceinline__ void mbar_arrive_cluster(uint64_t* bar, uint32_t cta) {
+    uint32_t remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(bar)), "r"(cta));
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
+}
 /* wait until the phase of the given parity has completed (a fresh barrier counts parity 1 as done) */
 __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
     asm volatile("{\n .reg .pred p;\n WAIT:\n mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n @!p bra WAIT;\n}\n" ::"r"(smem_addr(bar)),
                  "r"(parity)
                  : "memory");
 }
-/* a (rows x 64) box at (column c0, row c1) of a tensor map into shared memory, completing on bar */
+/* a box at (column c0, row c1) of a tensor map into shared memory, completing on bar; _mc: into
+ * the same place of every block of the cluster in `mask`, completing on each one's barrier */
 __device__ __forceinline__ void tma_load_2d(void* dst, const CUtensorMap* map, uint64_t* bar, int c0, int c1) {
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(smem_addr(dst)),
                  "l"((uint64_t)map), "r"(smem_addr(bar)), "r"(c0), "r"(c1)
                  : "memory");
+}
+__device__ __forceinline__ void tma_load_2d_mc(void* dst, const CUtensorMap* map, uint64_t* bar, int c0, int c1, uint16_t mask) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%3, %4}], [%2], %5;\n" ::"r"(
+                     smem_addr(dst)),
+                 "l"((uint64_t)map), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "h"(mask)
+                 : "memory");
+}
+/* a box of shared memory to (column c0, row c1) of a tensor map; the group is waited for below */
+__device__ __forceinline__ void tma_store_2d(const CUtensorMap* map, const void* src, int c0, int c1) {
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];\n" ::"l"((uint64_t)map), "r"(smem_addr(src)), "r"(c0),
+                 "r"(c1)
+                 : "memory");
+}
+__device__ __forceinline__ void cluster_sync() {
+#if GT_CLUSTER > 1
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+#else
+    __syncthreads();
+#endif
+}
+__device__ __forceinline__ uint32_t cluster_rank() {
+#if GT_CLUSTER > 1
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+#else
+    return 0;
+#endif
 }
 
 #if FA_WGMMA
@@ -73,103 +112,139 @@ __device__ __forceinline__ void tma_load_2d(void* dst, const CUtensorMap* map, u
 #define WG_ACC128(d) G4(0), G4(1), G4(2), G4(3), G4(4), G4(5), G4(6), G4(7), G4(8), G4(9), G4(10), G4(11), G4(12), G4(13), G4(14), G4(15)
 #define WG_ACC256(d) WG_ACC128(d), G4(16), G4(17), G4(18), G4(19), G4(20), G4(21), G4(22), G4(23), G4(24), G4(25), G4(26), G4(27), G4(28), \
                      G4(29), G4(30), G4(31)
-#define WG_D64 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
-               "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, " \
-               "%46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
 #define WG_D128 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
                 "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, " \
                 "%46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, " \
                 "%68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, " \
                 "%90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, " \
                 "%110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
-/* d (64 x BN) += A (64 x 16) B (16 x BN), both read from shared memory K-major; scale_d = 0 on a
- * tile's first step, so the accumulators need no clearing */
+/* d (64 x 256) (+)= A (64 x 16) B (16 x 256), both read from shared memory K-major; scale_d = 0
+ * on a tile's first step, so the accumulators need no clearing */
 __device__ __forceinline__ void gt_mma(float (*d)[4], uint64_t desc_a, uint64_t desc_b, int scale_d) {
-#if GT_BN == 256
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " WG_D128 ", %128, %129, p, 1, 1, 0, 0;\n}\n"
                  : WG_ACC256(d) : "l"(desc_a), "l"(desc_b), "r"(scale_d));
-#else
-    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %66, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_D64 ", %64, %65, p, 1, 1, 0, 0;\n}\n"
-                 : WG_ACC128(d) : "l"(desc_a), "l"(desc_b), "r"(scale_d));
-#endif
 }
 #endif
 
 template <int EPI> /* EPI 0: D = A Bt^T; 1: D = (A Bt^T) * GELU'(aux) */
-__global__ void __launch_bounds__(GT_THREADS, GT_BLOCKS) gemm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapB,
-                                                                       bf16* D, const bf16* aux, int M, int N, int K) {
+__global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS, 1)
+    gemm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapB, const __grid_constant__ CUtensorMap mapD,
+                    const __grid_constant__ CUtensorMap mapAux, int M, int N, int K) {
 #if FA_WGMMA
     extern __shared__ __align__(128) unsigned char smem_raw[];
-    bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (BN x 64)
-    uint64_t* full = (uint64_t*)(tiles + GT_STAGES * GT_STAGE_ELEMS);
-    uint64_t* empty = full + GT_STAGES;
+    bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (256 x 64)
+    bf16* out = tiles + GT_STAGES * GT_STAGE_ELEMS;          // aux, then D: box b (columns 64 b..) at b 128 x 64
+    uint64_t* full = (uint64_t*)(out + GT_OUT_ELEMS);         // stage s loaded
+    uint64_t* empty = full + GT_STAGES;                        // stage s read by every multiplying warp of the cluster
+    uint64_t* aux_full = empty + GT_STAGES;                    // the tile's aux is in `out` (and its last D stored)
+    uint64_t* out_ready = aux_full + 1;                        // the tile's D is in `out`
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    uint32_t rank = cluster_rank();
     if (threadIdx.x == 0) {
         for (int s = 0; s < GT_STAGES; s++) {
-            mbar_init(&full[s], 1);  // the loader's arrive (with its bytes)
-            mbar_init(&empty[s], 8); // one arrive per multiplying warp
+            mbar_init(&full[s], 1);
+            mbar_init(&empty[s], 8 * GT_CLUSTER);
         }
+        mbar_init(aux_full, 1);
+        mbar_init(out_ready, 256);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
-    __syncthreads();
-    int tilesN = N / GT_BN, ntiles = (M / GT_BM) * tilesN, KT = K / GT_BK;
-    int step = GT_PERSIST ? gridDim.x : ntiles;
+    cluster_sync(); // every block's barriers exist before any copy lands in it
+    // cluster c takes tile pairs c, c + clusters, ...: pair p is columns n0 and rows m0 (this block) of
+    // GT_CLUSTER vertically adjacent tiles
+    int tilesN = N / GT_BN, pairs = M / (GT_BM * GT_CLUSTER) * tilesN, KT = K / GT_BK;
+    int cid = blockIdx.x / GT_CLUSTER, clusters = gridDim.x / GT_CLUSTER;
     if (warp == 8) { // the loader
         if (lane == 0) {
             int it = 0;
-            for (int tile = blockIdx.x; tile < ntiles; tile += step) {
-                int n0 = (tile % tilesN) * GT_BN, m0 = (tile / tilesN) * GT_BM;
+            for (int p = cid; p < pairs; p += clusters) {
+                int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
                 for (int kt = 0; kt < KT; kt++, it++) {
                     int s = it % GT_STAGES;
                     mbar_wait(&empty[s], ((it / GT_STAGES) & 1) ^ 1);
                     mbar_expect_tx(&full[s], GT_STAGE_BYTES);
-                    tma_load_2d(tiles + s * GT_STAGE_ELEMS, &mapA, &full[s], kt * GT_BK, m0);
-                    tma_load_2d(tiles + s * GT_STAGE_ELEMS + GT_A_ELEMS, &mapB, &full[s], kt * GT_BK, n0);
+                    bf16* stage = tiles + s * GT_STAGE_ELEMS;
+                    tma_load_2d(stage, &mapA, &full[s], kt * GT_BK, m0);
+#if GT_CLUSTER > 1
+                    const int rows = GT_BN / GT_CLUSTER; // this block's share of Bt's box, into every block
+                    tma_load_2d_mc(stage + GT_A_ELEMS + rank * rows * GT_BK, &mapB, &full[s], kt * GT_BK, n0 + rank * rows,
+                                   (uint16_t)((1 << GT_CLUSTER) - 1));
+#else
+                    tma_load_2d(stage + GT_A_ELEMS, &mapB, &full[s], kt * GT_BK, n0);
+#endif
                 }
             }
         }
-        return;
-    }
-    int wg = warp / 4, it = 0;
-    float acc[GT_NT][4];
-    for (int tile = blockIdx.x; tile < ntiles; tile += step) {
-        int n0 = (tile % tilesN) * GT_BN, m0 = (tile / tilesN) * GT_BM;
-        for (int kt = 0; kt < KT; kt++, it++) {
-            int s = it % GT_STAGES;
-            mbar_wait(&full[s], (it / GT_STAGES) & 1);
-            uint64_t da = wg_desc(tiles + s * GT_STAGE_ELEMS + wg * 64 * GT_BK), db = wg_desc(tiles + s * GT_STAGE_ELEMS + GT_A_ELEMS);
-            wg_fence();
-            #pragma unroll
-            for (int kc = 0; kc < 4; kc++) gt_mma(acc, da + 2 * kc, db + 2 * kc, kt > 0 || kc > 0);
-            wg_commit();
-            asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); // the previous step's products are done:
-            if (kt > 0 && lane == 0) mbar_arrive(&empty[(it - 1) % GT_STAGES]); // its stage can be refilled
-        }
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-        if (lane == 0) mbar_arrive(&empty[(it - 1) % GT_STAGES]);
-        #pragma unroll
-        for (int n = 0; n < GT_NT; n++)
-            #pragma unroll
-            for (int e = 0; e < 4; e++) asm volatile("" : "+f"(acc[n][e])::"memory");
-        // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1)
-        int g = lane / 4, t = lane % 4;
-        #pragma unroll
-        for (int half = 0; half < 2; half++) {
-            long row = m0 + 64 * wg + 16 * (warp % 4) + g + 8 * half;
-            #pragma unroll
-            for (int n = 0; n < GT_NT; n++) {
-                long o = row * N + n0 + 8 * n + 2 * t;
-                float x = acc[n][2 * half], y = acc[n][2 * half + 1];
+    } else if (warp == 9) { // the epilogue's copies
+        if (lane == 0) {
+            int i = 0, pm = 0, pn = 0;
+            for (int p = cid; p < pairs; p += clusters, i++) {
+                int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
+                if (i > 0) { // the previous tile's D out, then `out` is free
+                    mbar_wait(out_ready, (i - 1) & 1);
+                    for (int b = 0; b < GT_BN / 64; b++) tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
+                    asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group.read 0;\n" ::: "memory");
+                }
                 if (EPI == 1) {
-                    float2 u = __bfloat1622float2(*(const __nv_bfloat162*)(aux + o));
-                    x *= gelu_grad_dev(u.x), y *= gelu_grad_dev(u.y);
+                    mbar_expect_tx(aux_full, GT_OUT_ELEMS * 2);
+                    for (int b = 0; b < GT_BN / 64; b++) tma_load_2d(out + b * GT_BM * 64, &mapAux, aux_full, n0 + 64 * b, m0);
+                } else {
+                    mbar_arrive(aux_full);
                 }
-                *(__nv_bfloat162*)(D + o) = __floats2bfloat162_rn(x, y);
+                pm = m0, pn = n0;
+            }
+            if (i > 0) {
+                mbar_wait(out_ready, (i - 1) & 1);
+                for (int b = 0; b < GT_BN / 64; b++) tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
+                asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group 0;\n" ::: "memory");
             }
         }
+    } else { // the multiplying warpgroups
+        int wg = warp / 4, it = 0, i = 0;
+        float acc[GT_NT][4];
+        for (int p = cid; p < pairs; p += clusters, i++) {
+            for (int kt = 0; kt < KT; kt++, it++) {
+                int s = it % GT_STAGES;
+                mbar_wait(&full[s], (it / GT_STAGES) & 1);
+                uint64_t da = wg_desc(tiles + s * GT_STAGE_ELEMS + wg * 64 * GT_BK), db = wg_desc(tiles + s * GT_STAGE_ELEMS + GT_A_ELEMS);
+                wg_fence();
+                #pragma unroll
+                for (int kc = 0; kc < 4; kc++) gt_mma(acc, da + 2 * kc, db + 2 * kc, kt > 0 || kc > 0);
+                wg_commit();
+                asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); // the previous step's products are done:
+                if (kt > 0 && lane < GT_CLUSTER) mbar_arrive_cluster(&empty[(it - 1) % GT_STAGES], lane); // its stage can be refilled
+            }
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            if (lane < GT_CLUSTER) mbar_arrive_cluster(&empty[(it - 1) % GT_STAGES], lane);
+            #pragma unroll
+            for (int n = 0; n < GT_NT; n++)
+                #pragma unroll
+                for (int e = 0; e < 4; e++) asm volatile("" : "+f"(acc[n][e])::"memory");
+            // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1);
+            // element (r, c) of the tile is in box c / 64 at row r, 16-byte chunk (c / 8 % 8) ^ (r % 8)
+            mbar_wait(aux_full, i & 1);
+            int g = lane / 4, t = lane % 4;
+            #pragma unroll
+            for (int half = 0; half < 2; half++) {
+                int r = 64 * wg + 16 * (warp % 4) + g + 8 * half;
+                #pragma unroll
+                for (int n = 0; n < GT_NT; n++) {
+                    __nv_bfloat162* at = (__nv_bfloat162*)(out + (n / 8) * GT_BM * 64 + r * 64 + (((n % 8) ^ (r % 8)) << 3) + 2 * t);
+                    float x = acc[n][2 * half], y = acc[n][2 * half + 1];
+                    if (EPI == 1) {
+                        float2 u = __bfloat1622float2(*at);
+                        x *= gelu_grad_dev(u.x), y *= gelu_grad_dev(u.y);
+                    }
+                    *at = __floats2bfloat162_rn(x, y);
+                }
+            }
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copy engine reads what we wrote
+            mbar_arrive(out_ready);
+        }
     }
+    __syncwarp();
+    cluster_sync(); // no block leaves while another may still write into it or arrive on its barriers
 #else
     __trap(); // (sm_90a only)
 #endif
@@ -194,16 +269,26 @@ static CUtensorMap tma_map_2d(const bf16* base, int rows, int cols, int box_rows
     return map;
 }
 template <int EPI>
-static void gemm_tma(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux, int M, int N, int K, int sms) {
-    static bool configured = false;
-    if (!configured) {
+static void gemm_tma(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux, int M, int N, int K) {
+    static int grid = 0;
+    if (!grid) {
         cudaCheck(cudaFuncSetAttribute(gemm_tma_kernel<EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize, GT_SMEM));
-        configured = true;
+        cudaLaunchConfig_t cfg = {};
+        cudaLaunchAttribute attr;
+        attr.id = cudaLaunchAttributeClusterDimension;
+        attr.val.clusterDim.x = GT_CLUSTER, attr.val.clusterDim.y = 1, attr.val.clusterDim.z = 1;
+        cfg.gridDim = dim3(GT_CLUSTER * 1024), cfg.blockDim = dim3(GT_THREADS), cfg.dynamicSmemBytes = GT_SMEM, cfg.attrs = &attr, cfg.numAttrs = 1;
+        int clusters = 0;
+        cudaCheck(cudaOccupancyMaxActiveClusters(&clusters, gemm_tma_kernel<EPI>, &cfg));
+        if (clusters < 1) sm_die("gemm_tma: no cluster fits");
+        grid = clusters * GT_CLUSTER;
+        printf("(gemm_tma<%d>: %d clusters of %d blocks at once)\n", EPI, clusters, GT_CLUSTER);
     }
-    if (M % GT_BM || N % GT_BN || K % GT_BK) sm_die("gemm_tma: sizes must be multiples of the tile");
-    CUtensorMap mA = tma_map_2d(A, M, K, GT_BM), mB = tma_map_2d(Bt, N, K, GT_BN);
-    int ntiles = (M / GT_BM) * (N / GT_BN), grid = GT_PERSIST ? std::min(ntiles, GT_BLOCKS * sms) : ntiles;
-    gemm_tma_kernel<EPI><<<grid, GT_THREADS, GT_SMEM>>>(mA, mB, D, aux, M, N, K);
+    if (M % (GT_BM * GT_CLUSTER) || N % GT_BN || K % GT_BK) sm_die("gemm_tma: sizes must be multiples of the tile");
+    CUtensorMap mA = tma_map_2d(A, M, K, GT_BM), mB = tma_map_2d(Bt, N, K, GT_BN / GT_CLUSTER), mD = tma_map_2d(D, M, N, GT_BM),
+                mX = tma_map_2d(aux ? aux : D, M, N, GT_BM);
+    int pairs = M / (GT_BM * GT_CLUSTER) * (N / GT_BN);
+    gemm_tma_kernel<EPI><<<std::min(grid, pairs * GT_CLUSTER), GT_THREADS, GT_SMEM>>>(mA, mB, mD, mX, M, N, K);
     cudaCheck(cudaGetLastError());
 }
 } // namespace gpu
@@ -229,8 +314,7 @@ int main() {
     cudaCheck(cudaGetDeviceProperties(&p, 0));
     printf("device: %s, %d SMs; D (%d x %d) = dout (%d x %d) W (%d x %d) [* GELU'(aux)], bf16, fp32 accumulation\n", p.name, p.multiProcessorCount,
            M, H, M, C, C, H);
-    printf("kernel: tiles 128 x %d, %d stages, %s, %d block(s) per SM\n\n", GT_BN, GT_STAGES, GT_PERSIST ? "persistent" : "one block per tile",
-           GT_BLOCKS);
+    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent\n\n", GT_BN, GT_STAGES, GT_CLUSTER);
     uint64_t rng = 5;
     std::vector<__nv_bfloat16> hW((size_t)C * H), hWt((size_t)H * C);
     for (size_t i = 0; i < hW.size(); i++) hW[i] = __float2bfloat16(0.05f * (float)(2 * rng_uniform(&rng) - 1));
@@ -252,8 +336,8 @@ int main() {
         if (!gpu::lt_matmul(CUBLAS_OP_N, CUBLAS_OP_N, H, M, C, W, H, dout, C, 0.0f, D0, CUDA_R_16BF, H, CUBLASLT_EPILOGUE_DGELU, aux))
             sm_die("cuBLASLt has no DGELU kernel here");
     };
-    auto ours_plain = [&] { gpu::gemm_tma<0>(D1, dout, Wt, NULL, M, H, C, p.multiProcessorCount); };
-    auto ours_dgelu = [&] { gpu::gemm_tma<1>(D1, dout, Wt, aux, M, H, C, p.multiProcessorCount); };
+    auto ours_plain = [&] { gpu::gemm_tma<0>(D1, dout, Wt, NULL, M, H, C); };
+    auto ours_dgelu = [&] { gpu::gemm_tma<1>(D1, dout, Wt, aux, M, H, C); };
     lt_plain();
     cudaCheck(cudaMemset(D1, 0xFF, (size_t)M * H * 2));
     ours_plain();
