@@ -51,7 +51,11 @@ namespace gpu {
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
 #define GT_STAGE_BYTES (GT_STAGE_ELEMS * 2)
 #define GT_OUT_ELEMS (GT_BM * GT_BN) /* aux in, D out: 4 boxes of 128 rows x 64 columns, swizzled */
-#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_ELEMS * 2 + 2 * (GT_STAGES + 1) * 8 + FA_SMEM_ALIGN)
+#ifndef GT_DIRECT
+#define GT_DIRECT 0 /* 1: the epilogue reads aux and writes D from registers (no shared buffer, warp 9 idle) */
+#endif
+#define GT_OUT_SMEM (GT_DIRECT ? 0 : GT_OUT_ELEMS)
+#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_SMEM * 2 + 2 * (GT_STAGES + 1) * 8 + FA_SMEM_ALIGN)
 #define GT_NT (GT_BN / 8)
 
 /* mbarriers: a 64-bit word in shared memory counting arrivals (and, for TMA, bytes) per phase */
@@ -143,12 +147,12 @@ __device__ __forceinline__ float gelu_grad_fast(float u) {
 template <int EPI> /* EPI 0: D = A Bt^T; 1: D = (A Bt^T) * GELU'(aux) */
 __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS, 1)
     gemm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapB, const __grid_constant__ CUtensorMap mapD,
-                    const __grid_constant__ CUtensorMap mapAux, int M, int N, int K) {
+                    const __grid_constant__ CUtensorMap mapAux, bf16* D, const bf16* aux, int M, int N, int K) {
 #if FA_WGMMA
     extern __shared__ __align__(128) unsigned char smem_raw[];
     bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (256 x 64)
     bf16* out = tiles + GT_STAGES * GT_STAGE_ELEMS;          // aux, then D: box b (columns 64 b..) at b 128 x 64
-    uint64_t* full = (uint64_t*)(out + GT_OUT_ELEMS);         // stage s loaded
+    uint64_t* full = (uint64_t*)(out + GT_OUT_SMEM);         // stage s loaded
     uint64_t* empty = full + GT_STAGES;                        // stage s read by every multiplying warp of the cluster
     uint64_t* aux_full = empty + GT_STAGES;                    // the tile's aux is in `out` (and its last D stored)
     uint64_t* out_ready = aux_full + 1;                        // the tile's D is in `out`
@@ -189,7 +193,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                 }
             }
         }
-    } else if (warp == 9) { // the epilogue's copies
+    } else if (warp == 9 && !GT_DIRECT) { // the epilogue's copies
         if (lane == 0) {
             int i = 0, pm = 0, pn = 0;
             for (int p = cid; p < pairs; p += clusters, i++) {
@@ -213,7 +217,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                 asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group 0;\n" ::: "memory");
             }
         }
-    } else { // the multiplying warpgroups
+    } else if (warp < 8) { // the multiplying warpgroups
         int wg = warp / 4, it = 0, i = 0;
         float acc[GT_NT][4];
         for (int p = cid; p < pairs; p += clusters, i++) {
@@ -236,8 +240,33 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                 for (int e = 0; e < 4; e++) asm volatile("" : "+f"(acc[n][e])::"memory");
             // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1);
             // element (r, c) of the tile is in box c / 64 at row r, 16-byte chunk (c / 8 % 8) ^ (r % 8)
-            mbar_wait(aux_full, i & 1);
             int g = lane / 4, t = lane % 4;
+#if GT_DIRECT
+            int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
+            #pragma unroll
+            for (int half = 0; half < 2; half++) {
+                long row = m0 + 64 * wg + 16 * (warp % 4) + g + 8 * half;
+                #pragma unroll
+                for (int nb = 0; nb < GT_NT; nb += 8) { // 8 loads of aux in flight before the first use
+                    __nv_bfloat162 u[8];
+                    if (EPI == 1) {
+                        #pragma unroll
+                        for (int n = 0; n < 8; n++) u[n] = *(const __nv_bfloat162*)(aux + row * N + n0 + 8 * (nb + n) + 2 * t);
+                    }
+                    #pragma unroll
+                    for (int n = 0; n < 8; n++) {
+                        float x = acc[nb + n][2 * half], y = acc[nb + n][2 * half + 1];
+                        if (EPI == 1) {
+                            float2 v = __bfloat1622float2(u[n]);
+                            x *= gelu_grad_dev(v.x), y *= gelu_grad_dev(v.y);
+                        }
+                        *(__nv_bfloat162*)(D + row * N + n0 + 8 * (nb + n) + 2 * t) = __floats2bfloat162_rn(x, y);
+                    }
+                }
+            }
+            continue;
+#endif
+            mbar_wait(aux_full, i & 1);
             #pragma unroll
             for (int half = 0; half < 2; half++) {
                 int r = 64 * wg + 16 * (warp % 4) + g + 8 * half;
@@ -313,7 +342,7 @@ static void gemm_tma(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux, in
         key[0] = A, key[1] = Bt, key[2] = D, key[3] = aux;
     }
     int pairs = M / (GT_BM * GT_CLUSTER) * (N / GT_BN);
-    gemm_tma_kernel<EPI><<<std::min(grid, pairs * GT_CLUSTER), GT_THREADS, GT_SMEM>>>(mA, mB, mD, mX, M, N, K);
+    gemm_tma_kernel<EPI><<<std::min(grid, pairs * GT_CLUSTER), GT_THREADS, GT_SMEM>>>(mA, mB, mD, mX, D, aux, M, N, K);
     cudaCheck(cudaGetLastError());
 }
 } // namespace gpu
@@ -360,8 +389,8 @@ int main() {
     cudaCheck(cudaGetDeviceProperties(&p, 0));
     printf("device: %s, %d SMs; D (%d x %d) = dout (%d x %d) W (%d x %d) [* GELU'(aux)], bf16, fp32 accumulation\n", p.name, p.multiProcessorCount,
            M, H, M, C, C, H);
-    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent; GT_EPIMODE %d, GT_NOAUX %d\n\n", GT_BN, GT_STAGES, GT_CLUSTER, GT_EPIMODE,
-           GT_NOAUX);
+    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent; GT_EPIMODE %d, GT_NOAUX %d, GT_DIRECT %d\n\n", GT_BN, GT_STAGES,
+           GT_CLUSTER, GT_EPIMODE, GT_NOAUX, GT_DIRECT);
     uint64_t rng = 5;
     std::vector<__nv_bfloat16> hW((size_t)C * H), hWt((size_t)H * C);
     for (size_t i = 0; i < hW.size(); i++) hW[i] = __float2bfloat16(0.05f * (float)(2 * rng_uniform(&rng) - 1));
