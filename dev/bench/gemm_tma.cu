@@ -73,7 +73,10 @@ __device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
 __device__ __forceinline__ void mbar_arrive_cluster(uint64_t* bar, uint32_t cta) {
     uint32_t remote;
     asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(bar)), "r"(cta));
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
+    // (default semantics, release at CTA scope: ".release.cluster" costs a MEMBAR.ALL.GPU per
+    // arrive, which took a third of the main loop's time; the stage was read by the tensor cores,
+    // whose completion the wgmma wait already established)
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
 }
 /* wait until the phase of the given parity has completed (a fresh barrier counts parity 1 as done) */
 __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
