@@ -40,22 +40,12 @@ namespace gpu {
 #ifndef GT_CLUSTER
 #define GT_CLUSTER 2
 #endif
-#ifndef GT_EPIMODE
-#define GT_EPIMODE 0 /* GELU' as gelu_grad_dev (0), none (1: a probe), with tanh.approx (2) */
-#endif
-#ifndef GT_NOAUX
-#define GT_NOAUX 0 /* 1: a probe, aux is not loaded */
-#endif
-#define GT_THREADS 320 /* two multiplying warpgroups, the loading warp, the epilogue's copy warp */
+#define GT_THREADS 384 /* warpgroups: two multiply; in the third warp 8 loads, warp 9 moves the epilogue's data, 10-11 scale */
 #define GT_A_ELEMS (GT_BM * GT_BK)
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
 #define GT_STAGE_BYTES (GT_STAGE_ELEMS * 2)
 #define GT_OUT_ELEMS (GT_BM * GT_BN) /* aux in, D out: 4 boxes of 128 rows x 64 columns, swizzled */
-#ifndef GT_DIRECT
-#define GT_DIRECT 0 /* 1: the epilogue reads aux and writes D from registers (no shared buffer, warp 9 idle) */
-#endif
-#define GT_OUT_SMEM (GT_DIRECT ? 0 : GT_OUT_ELEMS)
-#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_SMEM * 2 + 2 * (GT_STAGES + 1) * 8 + FA_SMEM_ALIGN)
+#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_ELEMS * 2 + (2 * GT_STAGES + 3) * 8 + FA_SMEM_ALIGN)
 #define GT_NT (GT_BN / 8)
 
 /* mbarriers: a 64-bit word in shared memory counting arrivals (and, for TMA, bytes) per phase */
@@ -140,25 +130,25 @@ __device__ __forceinline__ void gt_mma(float (*d)[4], uint64_t desc_a, uint64_t 
 }
 #endif
 
-/* GELU'(u) with the hardware's approximate tanh (about 2^-11 relative error) */
+/* GELU'(u) with the fast exponential and division (a few fp32 ulps from gelu_grad_dev) */
 __device__ __forceinline__ float gelu_grad_fast(float u) {
-    float z = GELU_SCALE_F * (u + 0.044715f * u * u * u), th;
-    asm("tanh.approx.f32 %0, %1;" : "=f"(th) : "f"(z));
-    return 0.5f * (1.0f + th) + 0.5f * u * (1.0f - th * th) * GELU_SCALE_F * (1.0f + 3.0f * 0.044715f * u * u);
+    float s = __fdividef(1.0f, 1.0f + __expf(-2.0f * GELU_SCALE_F * (u + 0.044715f * u * u * u))), th = 2.0f * s - 1.0f;
+    return s + 0.5f * u * (1.0f - th * th) * GELU_SCALE_F * (1.0f + 3.0f * 0.044715f * u * u);
 }
 
 template <int EPI> /* EPI 0: D = A Bt^T; 1: D = (A Bt^T) * GELU'(aux) */
 __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS, 1)
     gemm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapB, const __grid_constant__ CUtensorMap mapD,
-                    const __grid_constant__ CUtensorMap mapAux, bf16* D, const bf16* aux, int M, int N, int K) {
+                    const __grid_constant__ CUtensorMap mapAux, int M, int N, int K) {
 #if FA_WGMMA
     extern __shared__ __align__(128) unsigned char smem_raw[];
     bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (256 x 64)
-    bf16* out = tiles + GT_STAGES * GT_STAGE_ELEMS;          // aux, then D: box b (columns 64 b..) at b 128 x 64
-    uint64_t* full = (uint64_t*)(out + GT_OUT_SMEM);         // stage s loaded
+    bf16* out = tiles + GT_STAGES * GT_STAGE_ELEMS;          // aux, GELU'(aux), then D: box b (columns 64 b..) at b 128 x 64
+    uint64_t* full = (uint64_t*)(out + GT_OUT_ELEMS);         // stage s loaded
     uint64_t* empty = full + GT_STAGES;                        // stage s read by every multiplying warp of the cluster
-    uint64_t* aux_full = empty + GT_STAGES;                    // the tile's aux is in `out` (and its last D stored)
-    uint64_t* out_ready = aux_full + 1;                        // the tile's D is in `out`
+    uint64_t* aux_full = empty + GT_STAGES;                    // the tile's aux is in `out` (the last D stored)
+    uint64_t* scale_ready = aux_full + 1;                      // GELU'(aux) is in `out` (EPI 0: `out` is free)
+    uint64_t* out_ready = scale_ready + 1;                     // the tile's D is in `out`
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     uint32_t rank = cluster_rank();
     if (threadIdx.x == 0) {
@@ -167,6 +157,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             mbar_init(&empty[s], 8 * GT_CLUSTER);
         }
         mbar_init(aux_full, 1);
+        mbar_init(scale_ready, EPI == 1 ? 64 : 1);
         mbar_init(out_ready, 256);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -175,8 +166,8 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
     // GT_CLUSTER vertically adjacent tiles
     int tilesN = N / GT_BN, pairs = M / (GT_BM * GT_CLUSTER) * tilesN, KT = K / GT_BK;
     int cid = blockIdx.x / GT_CLUSTER, clusters = gridDim.x / GT_CLUSTER;
-    if (warp == 8) { // the loader
-        if (lane == 0) {
+    if (warp >= 8) {
+        if (warp == 8 && lane == 0) { // the loader
             int it = 0;
             for (int p = cid; p < pairs; p += clusters) {
                 int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
@@ -195,9 +186,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
 #endif
                 }
             }
-        }
-    } else if (warp == 9 && !GT_DIRECT) { // the epilogue's copies
-        if (lane == 0) {
+        } else if (warp == 9 && lane == 0) { // the epilogue's copies
             int i = 0, pm = 0, pn = 0;
             for (int p = cid; p < pairs; p += clusters, i++) {
                 int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
@@ -206,11 +195,11 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                     for (int b = 0; b < GT_BN / 64; b++) tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
                     asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group.read 0;\n" ::: "memory");
                 }
-                if (EPI == 1 && !GT_NOAUX) {
+                if (EPI == 1) {
                     mbar_expect_tx(aux_full, GT_OUT_ELEMS * 2);
                     for (int b = 0; b < GT_BN / 64; b++) tma_load_2d(out + b * GT_BM * 64, &mapAux, aux_full, n0 + 64 * b, m0);
                 } else {
-                    mbar_arrive(aux_full);
+                    mbar_arrive(scale_ready);
                 }
                 pm = m0, pn = n0;
             }
@@ -219,8 +208,25 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                 for (int b = 0; b < GT_BN / 64; b++) tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
                 asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group 0;\n" ::: "memory");
             }
+        } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the tile is multiplied:
+            int i = 0;                       // aux (bf16) -> GELU'(aux) (fp16, in place), 8 at a time
+            for (int p = cid; p < pairs; p += clusters, i++) {
+                mbar_wait(aux_full, i & 1);
+                for (int c = threadIdx.x - 320; c < GT_OUT_ELEMS / 8; c += 64) {
+                    uint4 v = *(uint4*)(out + 8 * c);
+                    __nv_bfloat162* u = (__nv_bfloat162*)&v;
+                    __half2* h = (__half2*)&v;
+                    #pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        float2 x = __bfloat1622float2(u[e]);
+                        h[e] = __floats2half2_rn(gelu_grad_fast(x.x), gelu_grad_fast(x.y));
+                    }
+                    *(uint4*)(out + 8 * c) = v;
+                }
+                mbar_arrive(scale_ready);
+            }
         }
-    } else if (warp < 8) { // the multiplying warpgroups
+    } else { // the multiplying warpgroups
         int wg = warp / 4, it = 0, i = 0;
         float acc[GT_NT][4];
         for (int p = cid; p < pairs; p += clusters, i++) {
@@ -244,32 +250,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1);
             // element (r, c) of the tile is in box c / 64 at row r, 16-byte chunk (c / 8 % 8) ^ (r % 8)
             int g = lane / 4, t = lane % 4;
-#if GT_DIRECT
-            int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
-            #pragma unroll
-            for (int half = 0; half < 2; half++) {
-                long row = m0 + 64 * wg + 16 * (warp % 4) + g + 8 * half;
-                #pragma unroll
-                for (int nb = 0; nb < GT_NT; nb += 8) { // 8 loads of aux in flight before the first use
-                    __nv_bfloat162 u[8];
-                    if (EPI == 1) {
-                        #pragma unroll
-                        for (int n = 0; n < 8; n++) u[n] = *(const __nv_bfloat162*)(aux + row * N + n0 + 8 * (nb + n) + 2 * t);
-                    }
-                    #pragma unroll
-                    for (int n = 0; n < 8; n++) {
-                        float x = acc[nb + n][2 * half], y = acc[nb + n][2 * half + 1];
-                        if (EPI == 1) {
-                            float2 v = __bfloat1622float2(u[n]);
-                            x *= gelu_grad_dev(v.x), y *= gelu_grad_dev(v.y);
-                        }
-                        *(__nv_bfloat162*)(D + row * N + n0 + 8 * (nb + n) + 2 * t) = __floats2bfloat162_rn(x, y);
-                    }
-                }
-            }
-            continue;
-#endif
-            mbar_wait(aux_full, i & 1);
+            mbar_wait(scale_ready, i & 1);
             #pragma unroll
             for (int half = 0; half < 2; half++) {
                 int r = 64 * wg + 16 * (warp % 4) + g + 8 * half;
@@ -278,14 +259,8 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                     __nv_bfloat162* at = (__nv_bfloat162*)(out + (n / 8) * GT_BM * 64 + r * 64 + (((n % 8) ^ (r % 8)) << 3) + 2 * t);
                     float x = acc[n][2 * half], y = acc[n][2 * half + 1];
                     if (EPI == 1) {
-                        float2 u = __bfloat1622float2(*at);
-#if GT_EPIMODE == 1 /* (a probe: no GELU' math) */
-                        x *= u.x, y *= u.y;
-#elif GT_EPIMODE == 2 /* GELU' with tanh.approx */
-                        x *= gelu_grad_fast(u.x), y *= gelu_grad_fast(u.y);
-#else
-                        x *= gelu_grad_dev(u.x), y *= gelu_grad_dev(u.y);
-#endif
+                        float2 sc = __half22float2(*(__half2*)at);
+                        x *= sc.x, y *= sc.y;
                     }
                     *at = __floats2bfloat162_rn(x, y);
                 }
@@ -345,7 +320,7 @@ static void gemm_tma(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux, in
         key[0] = A, key[1] = Bt, key[2] = D, key[3] = aux;
     }
     int pairs = M / (GT_BM * GT_CLUSTER) * (N / GT_BN);
-    gemm_tma_kernel<EPI><<<std::min(grid, pairs * GT_CLUSTER), GT_THREADS, GT_SMEM>>>(mA, mB, mD, mX, D, aux, M, N, K);
+    gemm_tma_kernel<EPI><<<std::min(grid, pairs * GT_CLUSTER), GT_THREADS, GT_SMEM>>>(mA, mB, mD, mX, M, N, K);
     cudaCheck(cudaGetLastError());
 }
 } // namespace gpu
@@ -392,8 +367,7 @@ int main() {
     cudaCheck(cudaGetDeviceProperties(&p, 0));
     printf("device: %s, %d SMs; D (%d x %d) = dout (%d x %d) W (%d x %d) [* GELU'(aux)], bf16, fp32 accumulation\n", p.name, p.multiProcessorCount,
            M, H, M, C, C, H);
-    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent; GT_EPIMODE %d, GT_NOAUX %d, GT_DIRECT %d\n\n", GT_BN, GT_STAGES,
-           GT_CLUSTER, GT_EPIMODE, GT_NOAUX, GT_DIRECT);
+    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent\n\n", GT_BN, GT_STAGES, GT_CLUSTER);
     uint64_t rng = 5;
     std::vector<__nv_bfloat16> hW((size_t)C * H), hWt((size_t)H * C);
     for (size_t i = 0; i < hW.size(); i++) hW[i] = __float2bfloat16(0.05f * (float)(2 * rng_uniform(&rng) - 1));
