@@ -45,7 +45,7 @@ namespace gpu {
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
 #define GT_STAGE_BYTES (GT_STAGE_ELEMS * 2)
 #define GT_OUT_ELEMS (GT_BM * GT_BN) /* aux in, D out: 4 boxes of 128 rows x 64 columns, swizzled */
-#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_ELEMS * 2 + (2 * GT_STAGES + 3) * 8 + FA_SMEM_ALIGN)
+#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_ELEMS * 2 + (2 * GT_STAGES + GT_BN / 64 + 2) * 8 + FA_SMEM_ALIGN)
 #define GT_NT (GT_BN / 8)
 
 /* mbarriers: a 64-bit word in shared memory counting arrivals (and, for TMA, bytes) per phase */
@@ -149,8 +149,8 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
     bf16* out = tiles + GT_STAGES * GT_STAGE_ELEMS;          // aux, GELU'(aux), then D: box b (columns 64 b..) at b 128 x 64
     uint64_t* full = (uint64_t*)(out + GT_OUT_ELEMS);         // stage s loaded
     uint64_t* empty = full + GT_STAGES;                        // stage s read by every multiplying warp of the cluster
-    uint64_t* aux_full = empty + GT_STAGES;                    // the tile's aux is in `out` (the last D stored)
-    uint64_t* scale_ready = aux_full + 1;                      // GELU'(aux) is in `out` (EPI 0: `out` is free)
+    uint64_t* aux_full = empty + GT_STAGES;                    // box b of the tile's aux is in `out` (its last D stored)
+    uint64_t* scale_ready = aux_full + GT_BN / 64;             // GELU'(aux) is in `out` (EPI 0: `out` is free)
     uint64_t* out_ready = scale_ready + 1;                     // the tile's D is in `out`
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     uint32_t rank = cluster_rank();
@@ -159,7 +159,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             mbar_init(&full[s], 1);
             mbar_init(&empty[s], 8 * GT_CLUSTER);
         }
-        mbar_init(aux_full, 1);
+        for (int b = 0; b < GT_BN / 64; b++) mbar_init(&aux_full[b], 1);
         mbar_init(scale_ready, EPI == 1 ? 64 : 1);
         mbar_init(out_ready, 256);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -193,15 +193,28 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             int i = 0, pm = 0, pn = 0;
             for (int p = cid; p < pairs; p += clusters, i++) {
                 int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
-                if (i > 0) { // the previous tile's D out, then `out` is free
+                if (i > 0) { // the previous tile's D out, box by box (a bulk group each)
                     mbar_wait(out_ready, (i - 1) & 1);
-                    for (int b = 0; b < GT_BN / 64; b++) tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
-                    asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group.read 0;\n" ::: "memory");
+                    for (int b = 0; b < GT_BN / 64; b++) {
+                        tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
+                        asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+                    }
                 }
-                if (EPI == 1) {
-                    mbar_expect_tx(aux_full, GT_OUT_ELEMS * 2);
-                    for (int b = 0; b < GT_BN / 64; b++) tma_load_2d(out + b * GT_BM * 64, &mapAux, aux_full, n0 + 64 * b, m0);
+                if (EPI == 1) { // as soon as box b has been read out, this tile's aux into it
+                    static_assert(GT_BN / 64 == 4, "the waits below count 4 boxes");
+                    #pragma unroll
+                    for (int b = 0; b < 4; b++) {
+                        if (i > 0) {
+                            if (b == 0) asm volatile("cp.async.bulk.wait_group.read 3;\n" ::: "memory");
+                            if (b == 1) asm volatile("cp.async.bulk.wait_group.read 2;\n" ::: "memory");
+                            if (b == 2) asm volatile("cp.async.bulk.wait_group.read 1;\n" ::: "memory");
+                            if (b == 3) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+                        }
+                        mbar_expect_tx(&aux_full[b], GT_BM * 64 * 2);
+                        tma_load_2d(out + b * GT_BM * 64, &mapAux, &aux_full[b], n0 + 64 * b, m0);
+                    }
                 } else {
+                    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
                     mbar_arrive(scale_ready);
                 }
                 pm = m0, pn = n0;
@@ -214,8 +227,8 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
         } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the tile is multiplied:
             int i = 0;                       // aux (bf16) -> GELU'(aux) (fp16, in place), 8 at a time
             for (int p = cid; p < pairs; p += clusters, i++) {
-                mbar_wait(aux_full, i & 1);
-                for (int c = threadIdx.x - 320; c < GT_OUT_ELEMS / 8; c += 64) {
+                for (int c = threadIdx.x - 320; c < GT_OUT_ELEMS / 8; c += 64) { // box c / 2048
+                    if (c % (GT_BM * 8) < 64) mbar_wait(&aux_full[c / (GT_BM * 8)], i & 1);
                     uint4 v = *(uint4*)(out + 8 * c);
                     __nv_bfloat162* u = (__nv_bfloat162*)&v;
                     __half2* h = (__half2*)&v;
