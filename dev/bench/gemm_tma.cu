@@ -227,7 +227,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
         } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the tile is multiplied:
             int i = 0;                       // aux (bf16) -> GELU'(aux) (fp16, in place), 8 at a time
             for (int p = cid; p < pairs; p += clusters, i++) {
-                for (int c = threadIdx.x - 320; c < GT_OUT_ELEMS / 8; c += 64) { // box c / 2048
+                for (int c = threadIdx.x - 320; c < GT_OUT_ELEMS / 8; c += 64) { // chunk c of 8 is in box c / 1024
                     if (c % (GT_BM * 8) < 64) mbar_wait(&aux_full[c / (GT_BM * 8)], i & 1);
                     uint4 v = *(uint4*)(out + 8 * c);
                     __nv_bfloat162* u = (__nv_bfloat162*)&v;
