@@ -40,6 +40,9 @@ namespace gpu {
 #ifndef GT_CLUSTER
 #define GT_CLUSTER 2
 #endif
+#ifndef GT_PROBE_NOMATH
+#define GT_PROBE_NOMATH 0 /* 1: a probe, the scaling warps only wait for aux (D is wrong) */
+#endif
 #define GT_THREADS 384 /* warpgroups: two multiply; in the third warp 8 loads, warp 9 moves the epilogue's data, 10-11 scale */
 #define GT_A_ELEMS (GT_BM * GT_BK)
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
@@ -227,17 +230,25 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
         } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the tile is multiplied:
             int i = 0;                       // aux (bf16) -> GELU'(aux) (fp16, in place), 8 at a time
             for (int p = cid; p < pairs; p += clusters, i++) {
-                for (int c = threadIdx.x - 320; c < GT_OUT_ELEMS / 8; c += 64) { // chunk c of 8 is in box c / 1024
-                    if (c % (GT_BM * 8) < 64) mbar_wait(&aux_full[c / (GT_BM * 8)], i & 1);
-                    uint4 v = *(uint4*)(out + 8 * c);
-                    __nv_bfloat162* u = (__nv_bfloat162*)&v;
-                    __half2* h = (__half2*)&v;
-                    #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        float2 x = __bfloat1622float2(u[e]);
-                        h[e] = __floats2half2_rn(gelu_grad_fast(x.x), gelu_grad_fast(x.y));
+                for (int b = 0; b < GT_BN / 64; b++) { // box b: 1024 chunks of 8, each thread 4 at a time (for ILP)
+                    mbar_wait(&aux_full[b], i & 1);
+                    for (int j = 0; j < (GT_PROBE_NOMATH ? 0 : 4); j++) {
+                        uint4 v[4];
+                        #pragma unroll
+                        for (int q = 0; q < 4; q++) v[q] = *(uint4*)(out + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320));
+                        #pragma unroll
+                        for (int q = 0; q < 4; q++) {
+                            __nv_bfloat162* u = (__nv_bfloat162*)&v[q];
+                            __half2* h = (__half2*)&v[q];
+                            #pragma unroll
+                            for (int e = 0; e < 4; e++) {
+                                float2 x = __bfloat1622float2(u[e]);
+                                h[e] = __floats2half2_rn(gelu_grad_fast(x.x), gelu_grad_fast(x.y));
+                            }
+                        }
+                        #pragma unroll
+                        for (int q = 0; q < 4; q++) *(uint4*)(out + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320)) = v[q];
                     }
-                    *(uint4*)(out + 8 * c) = v;
                 }
                 mbar_arrive(scale_ready);
             }
