@@ -32,23 +32,23 @@
 
 namespace gpu {
 #define GT_BM 128
-#define GT_BN 256
+#ifndef GT_BN
+#define GT_BN 192 /* 192 (3 stages) or 256 (2 stages) */
+#endif
 #define GT_BK 64
 #ifndef GT_STAGES
-#define GT_STAGES 3
+#define GT_STAGES (GT_BN == 256 ? 2 : 3)
 #endif
 #ifndef GT_CLUSTER
 #define GT_CLUSTER 2
 #endif
-#ifndef GT_PROBE_NOMATH
-#define GT_PROBE_NOMATH 0 /* 1: a probe, the scaling warps only wait for aux (D is wrong) */
-#endif
 #define GT_THREADS 384 /* warpgroups: two multiply; in the third warp 8 loads, warp 9 moves the epilogue's data, 10-11 scale */
+#define GT_BOXES (GT_BN / 64)
 #define GT_A_ELEMS (GT_BM * GT_BK)
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
 #define GT_STAGE_BYTES (GT_STAGE_ELEMS * 2)
-#define GT_OUT_ELEMS (GT_BM * GT_BN) /* aux in, D out: 4 boxes of 128 rows x 64 columns, swizzled */
-#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + GT_OUT_ELEMS * 2 + (2 * GT_STAGES + GT_BN / 64 + 2) * 8 + FA_SMEM_ALIGN)
+#define GT_OUT_ELEMS (GT_BM * GT_BN) /* a tile: GT_BOXES boxes of 128 rows x 64 columns, swizzled */
+#define GT_SMEM (GT_STAGES * GT_STAGE_BYTES + 2 * GT_OUT_ELEMS * 2 + (2 * GT_STAGES + GT_BOXES + 3) * 8 + FA_SMEM_ALIGN)
 #define GT_NT (GT_BN / 8)
 
 /* mbarriers: a 64-bit word in shared memory counting arrivals (and, for TMA, bytes) per phase */
@@ -124,12 +124,24 @@ __device__ __forceinline__ uint32_t cluster_rank() {
                 "%68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, " \
                 "%90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, " \
                 "%110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
-/* d (64 x 256) (+)= A (64 x 16) B (16 x 256), both read from shared memory K-major; scale_d = 0
+#define WG_ACC192(d) WG_ACC128(d), G4(16), G4(17), G4(18), G4(19), G4(20), G4(21), G4(22), G4(23)
+#define WG_D96 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
+               "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, " \
+               "%46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, " \
+               "%68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, " \
+               "%90, %91, %92, %93, %94, %95}"
+/* d (64 x GT_BN) (+)= A (64 x 16) B (16 x GT_BN), both read from shared memory K-major; scale_d = 0
  * on a tile's first step, so the accumulators need no clearing */
 __device__ __forceinline__ void gt_mma(float (*d)[4], uint64_t desc_a, uint64_t desc_b, int scale_d) {
+#if GT_BN == 256
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " WG_D128 ", %128, %129, p, 1, 1, 0, 0;\n}\n"
                  : WG_ACC256(d) : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+#else
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %98, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16 " WG_D96 ", %96, %97, p, 1, 1, 0, 0;\n}\n"
+                 : WG_ACC192(d) : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+#endif
 }
 #endif
 
@@ -148,13 +160,15 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                     const __grid_constant__ CUtensorMap mapAux, int M, int N, int K) {
 #if FA_WGMMA
     extern __shared__ __align__(128) unsigned char smem_raw[];
-    bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (256 x 64)
-    bf16* out = tiles + GT_STAGES * GT_STAGE_ELEMS;          // aux, GELU'(aux), then D: box b (columns 64 b..) at b 128 x 64
-    uint64_t* full = (uint64_t*)(out + GT_OUT_ELEMS);         // stage s loaded
-    uint64_t* empty = full + GT_STAGES;                        // stage s read by every multiplying warp of the cluster
-    uint64_t* aux_full = empty + GT_STAGES;                    // box b of the tile's aux is in `out` (its last D stored)
-    uint64_t* scale_ready = aux_full + GT_BN / 64;             // GELU'(aux) is in `out` (EPI 0: `out` is free)
-    uint64_t* out_ready = scale_ready + 1;                     // the tile's D is in `out`
+    bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (GT_BN x 64)
+    bf16* X = tiles + GT_STAGES * GT_STAGE_ELEMS; // the tile's aux, then GELU'(aux) (fp16): box b (columns 64 b..) at b 128 x 64
+    bf16* Y = X + GT_OUT_ELEMS;                   // the tile's D, the same layout
+    uint64_t* full = (uint64_t*)(Y + GT_OUT_ELEMS); // stage s loaded
+    uint64_t* empty = full + GT_STAGES;             // stage s read by every multiplying warp of the cluster
+    uint64_t* aux_full = empty + GT_STAGES;         // box b of the tile's aux is in X
+    uint64_t* scale_ready = aux_full + GT_BOXES;    // GELU'(aux) is in X
+    uint64_t* y_free = scale_ready + 1;             // the last tile's D has been read out of Y
+    uint64_t* out_ready = y_free + 1;               // the tile's D is in Y (and X has been read)
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     uint32_t rank = cluster_rank();
     if (threadIdx.x == 0) {
@@ -162,8 +176,9 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             mbar_init(&full[s], 1);
             mbar_init(&empty[s], 8 * GT_CLUSTER);
         }
-        for (int b = 0; b < GT_BN / 64; b++) mbar_init(&aux_full[b], 1);
-        mbar_init(scale_ready, EPI == 1 ? 64 : 1);
+        for (int b = 0; b < GT_BOXES; b++) mbar_init(&aux_full[b], 1);
+        mbar_init(scale_ready, 64);
+        mbar_init(y_free, 1);
         mbar_init(out_ready, 256);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -172,70 +187,57 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
     // GT_CLUSTER vertically adjacent tiles
     int tilesN = N / GT_BN, pairs = M / (GT_BM * GT_CLUSTER) * tilesN, KT = K / GT_BK;
     int cid = blockIdx.x / GT_CLUSTER, clusters = gridDim.x / GT_CLUSTER;
-    if (warp >= 8) {
-        if (warp == 8 && lane == 0) { // the loader
-            int it = 0;
-            for (int p = cid; p < pairs; p += clusters) {
-                int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
-                for (int kt = 0; kt < KT; kt++, it++) {
-                    int s = it % GT_STAGES;
-                    mbar_wait(&empty[s], ((it / GT_STAGES) & 1) ^ 1);
-                    mbar_expect_tx(&full[s], GT_STAGE_BYTES);
-                    bf16* stage = tiles + s * GT_STAGE_ELEMS;
-                    tma_load_2d(stage, &mapA, &full[s], kt * GT_BK, m0);
+    if (warp == 8 && lane == 0) { // the loader
+        int it = 0;
+        for (int p = cid; p < pairs; p += clusters) {
+            int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
+            for (int kt = 0; kt < KT; kt++, it++) {
+                int s = it % GT_STAGES;
+                mbar_wait(&empty[s], ((it / GT_STAGES) & 1) ^ 1);
+                mbar_expect_tx(&full[s], GT_STAGE_BYTES);
+                bf16* stage = tiles + s * GT_STAGE_ELEMS;
+                tma_load_2d(stage, &mapA, &full[s], kt * GT_BK, m0);
 #if GT_CLUSTER > 1
-                    const int rows = GT_BN / GT_CLUSTER; // this block's share of Bt's box, into every block
-                    tma_load_2d_mc(stage + GT_A_ELEMS + rank * rows * GT_BK, &mapB, &full[s], kt * GT_BK, n0 + rank * rows,
-                                   (uint16_t)((1 << GT_CLUSTER) - 1));
+                const int rows = GT_BN / GT_CLUSTER; // this block's share of Bt's box, into every block
+                tma_load_2d_mc(stage + GT_A_ELEMS + rank * rows * GT_BK, &mapB, &full[s], kt * GT_BK, n0 + rank * rows,
+                               (uint16_t)((1 << GT_CLUSTER) - 1));
 #else
-                    tma_load_2d(stage + GT_A_ELEMS, &mapB, &full[s], kt * GT_BK, n0);
+                tma_load_2d(stage + GT_A_ELEMS, &mapB, &full[s], kt * GT_BK, n0);
 #endif
-                }
             }
-        } else if (warp == 9 && lane == 0) { // the epilogue's copies
-            int i = 0, pm = 0, pn = 0;
-            for (int p = cid; p < pairs; p += clusters, i++) {
-                int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
-                if (i > 0) { // the previous tile's D out, box by box (a bulk group each)
-                    mbar_wait(out_ready, (i - 1) & 1);
-                    for (int b = 0; b < GT_BN / 64; b++) {
-                        tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
-                        asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-                    }
+        }
+    } else if (warp == 9 && lane == 0) { // the epilogue's copies: aux into X as soon as X is free, D out of Y
+        int i = 0, pm = 0, pn = 0;
+        for (int p = cid; p < pairs; p += clusters, i++) {
+            int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
+            if (i > 0) mbar_wait(out_ready, (i - 1) & 1); // the last tile's epilogue is done with X and Y
+            if (EPI == 1)
+                for (int b = 0; b < GT_BOXES; b++) {
+                    mbar_expect_tx(&aux_full[b], GT_BM * 64 * 2);
+                    tma_load_2d(X + b * GT_BM * 64, &mapAux, &aux_full[b], n0 + 64 * b, m0);
                 }
-                if (EPI == 1) { // as soon as box b has been read out, this tile's aux into it
-                    static_assert(GT_BN / 64 == 4, "the waits below count 4 boxes");
-                    #pragma unroll
-                    for (int b = 0; b < 4; b++) {
-                        if (i > 0) {
-                            if (b == 0) asm volatile("cp.async.bulk.wait_group.read 3;\n" ::: "memory");
-                            if (b == 1) asm volatile("cp.async.bulk.wait_group.read 2;\n" ::: "memory");
-                            if (b == 2) asm volatile("cp.async.bulk.wait_group.read 1;\n" ::: "memory");
-                            if (b == 3) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-                        }
-                        mbar_expect_tx(&aux_full[b], GT_BM * 64 * 2);
-                        tma_load_2d(out + b * GT_BM * 64, &mapAux, &aux_full[b], n0 + 64 * b, m0);
-                    }
-                } else {
-                    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-                    mbar_arrive(scale_ready);
-                }
-                pm = m0, pn = n0;
-            }
             if (i > 0) {
-                mbar_wait(out_ready, (i - 1) & 1);
-                for (int b = 0; b < GT_BN / 64; b++) tma_store_2d(&mapD, out + b * GT_BM * 64, pn + 64 * b, pm);
-                asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group 0;\n" ::: "memory");
+                for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, Y + b * GT_BM * 64, pn + 64 * b, pm);
+                asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group.read 0;\n" ::: "memory");
             }
-        } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the tile is multiplied:
-            int i = 0;                       // aux (bf16) -> GELU'(aux) (fp16, in place), 8 at a time
-            for (int p = cid; p < pairs; p += clusters, i++) {
-                for (int b = 0; b < GT_BN / 64; b++) { // box b: 1024 chunks of 8, each thread 4 at a time (for ILP)
+            mbar_arrive(y_free);
+            pm = m0, pn = n0;
+        }
+        if (i > 0) {
+            mbar_wait(out_ready, (i - 1) & 1);
+            for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, Y + b * GT_BM * 64, pn + 64 * b, pm);
+            asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group 0;\n" ::: "memory");
+        }
+    } else if (warp >= 10) { // the epilogue's arithmetic, while the tile is multiplied:
+        int i = 0;           // aux (bf16) -> GELU'(aux) (fp16, in place in X)
+        for (int p = cid; p < pairs; p += clusters, i++) {
+            if (EPI == 1)
+                for (int b = 0; b < GT_BOXES; b++) { // box b: 1024 chunks of 8, each thread 4 at a time (for ILP)
                     mbar_wait(&aux_full[b], i & 1);
-                    for (int j = 0; j < (GT_PROBE_NOMATH ? 0 : 4); j++) {
+                    for (int j = 0; j < 4; j++) {
                         uint4 v[4];
                         #pragma unroll
-                        for (int q = 0; q < 4; q++) v[q] = *(uint4*)(out + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320));
+                        for (int q = 0; q < 4; q++) v[q] = *(uint4*)(X + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320));
                         #pragma unroll
                         for (int q = 0; q < 4; q++) {
                             __nv_bfloat162* u = (__nv_bfloat162*)&v[q];
@@ -247,13 +249,12 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                             }
                         }
                         #pragma unroll
-                        for (int q = 0; q < 4; q++) *(uint4*)(out + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320)) = v[q];
+                        for (int q = 0; q < 4; q++) *(uint4*)(X + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320)) = v[q];
                     }
                 }
-                mbar_arrive(scale_ready);
-            }
+            mbar_arrive(scale_ready);
         }
-    } else { // the multiplying warpgroups
+    } else if (warp < 8) { // the multiplying warpgroups
         int wg = warp / 4, it = 0, i = 0;
         float acc[GT_NT][4];
         for (int p = cid; p < pairs; p += clusters, i++) {
@@ -278,18 +279,19 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             // element (r, c) of the tile is in box c / 64 at row r, 16-byte chunk (c / 8 % 8) ^ (r % 8)
             int g = lane / 4, t = lane % 4;
             mbar_wait(scale_ready, i & 1);
+            mbar_wait(y_free, i & 1);
             #pragma unroll
             for (int half = 0; half < 2; half++) {
                 int r = 64 * wg + 16 * (warp % 4) + g + 8 * half;
                 #pragma unroll
                 for (int n = 0; n < GT_NT; n++) {
-                    __nv_bfloat162* at = (__nv_bfloat162*)(out + (n / 8) * GT_BM * 64 + r * 64 + (((n % 8) ^ (r % 8)) << 3) + 2 * t);
+                    int o = (n / 8) * GT_BM * 64 + r * 64 + (((n % 8) ^ (r % 8)) << 3) + 2 * t;
                     float x = acc[n][2 * half], y = acc[n][2 * half + 1];
                     if (EPI == 1) {
-                        float2 sc = __half22float2(*(__half2*)at);
+                        float2 sc = __half22float2(*(__half2*)(X + o));
                         x *= sc.x, y *= sc.y;
                     }
-                    *at = __floats2bfloat162_rn(x, y);
+                    *(__nv_bfloat162*)(Y + o) = __floats2bfloat162_rn(x, y);
                 }
             }
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copy engine reads what we wrote
@@ -394,7 +396,8 @@ int main() {
     cudaCheck(cudaGetDeviceProperties(&p, 0));
     printf("device: %s, %d SMs; D (%d x %d) = dout (%d x %d) W (%d x %d) [* GELU'(aux)], bf16, fp32 accumulation\n", p.name, p.multiProcessorCount,
            M, H, M, C, C, H);
-    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent\n\n", GT_BN, GT_STAGES, GT_CLUSTER);
+    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent, aux and D in separate shared buffers\n\n", GT_BN, GT_STAGES,
+           GT_CLUSTER);
     uint64_t rng = 5;
     std::vector<__nv_bfloat16> hW((size_t)C * H), hWt((size_t)H * C);
     for (size_t i = 0; i < hW.size(); i++) hW[i] = __float2bfloat16(0.05f * (float)(2 * rng_uniform(&rng) - 1));
