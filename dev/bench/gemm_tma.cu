@@ -228,11 +228,10 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, Y + b * GT_BM * 64, pn + 64 * b, pm);
             asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group 0;\n" ::: "memory");
         }
-    } else if (warp >= 10) { // the epilogue's arithmetic, while the tile is multiplied:
-        int i = 0;           // aux (bf16) -> GELU'(aux) (fp16, in place in X)
+    } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the tile is multiplied:
+        int i = 0;                         // aux (bf16) -> GELU'(aux) (fp16, in place in X)
         for (int p = cid; p < pairs; p += clusters, i++) {
-            if (EPI == 1)
-                for (int b = 0; b < GT_BOXES; b++) { // box b: 1024 chunks of 8, each thread 4 at a time (for ILP)
+            for (int b = 0; b < GT_BOXES; b++) { // box b: 1024 chunks of 8, each thread 4 at a time (for ILP)
                     mbar_wait(&aux_full[b], i & 1);
                     for (int j = 0; j < 4; j++) {
                         uint4 v[4];
@@ -278,7 +277,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1);
             // element (r, c) of the tile is in box c / 64 at row r, 16-byte chunk (c / 8 % 8) ^ (r % 8)
             int g = lane / 4, t = lane % 4;
-            mbar_wait(scale_ready, i & 1);
+            if (EPI == 1) mbar_wait(scale_ready, i & 1); // (each barrier's phases are paced by out_ready, so parities never alias)
             mbar_wait(y_free, i & 1);
             #pragma unroll
             for (int half = 0; half < 2; half++) {
@@ -392,6 +391,7 @@ static void compare(const char* what, const __nv_bfloat16* d0, const __nv_bfloat
 
 int main() {
     const int M = 16384, C = 768, H = 4 * C; // D (M, H) = dout (M, C) W (C, H), W = Bt^T
+    setvbuf(stdout, NULL, _IONBF, 0); // (a hang still shows how far it got)
     cudaDeviceProp p;
     cudaCheck(cudaGetDeviceProperties(&p, 0));
     printf("device: %s, %d SMs; D (%d x %d) = dout (%d x %d) W (%d x %d) [* GELU'(aux)], bf16, fp32 accumulation\n", p.name, p.multiProcessorCount,
