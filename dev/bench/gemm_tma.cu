@@ -161,14 +161,14 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
 #if FA_WGMMA
     extern __shared__ __align__(128) unsigned char smem_raw[];
     bf16* tiles = (bf16*)fa_smem(smem_raw); // stage s at s GT_STAGE_ELEMS: A (128 x 64), then Bt (GT_BN x 64)
-    bf16* X = tiles + GT_STAGES * GT_STAGE_ELEMS; // the tile's aux, then GELU'(aux) (fp16): box b (columns 64 b..) at b 128 x 64
-    bf16* Y = X + GT_OUT_ELEMS;                   // the tile's D, the same layout
+    bf16* X = tiles + GT_STAGES * GT_STAGE_ELEMS; // the tile's aux: box b (columns 64 b..) at b 128 x 64, swizzled
+    bf16* Y = X + GT_OUT_ELEMS;                   // the tile's product, then D, the same layout
     uint64_t* full = (uint64_t*)(Y + GT_OUT_ELEMS); // stage s loaded
     uint64_t* empty = full + GT_STAGES;             // stage s read by every multiplying warp of the cluster
     uint64_t* aux_full = empty + GT_STAGES;         // box b of the tile's aux is in X
-    uint64_t* scale_ready = aux_full + GT_BOXES;    // GELU'(aux) is in X
-    uint64_t* y_free = scale_ready + 1;             // the last tile's D has been read out of Y
-    uint64_t* out_ready = y_free + 1;               // the tile's D is in Y (and X has been read)
+    uint64_t* y_free = aux_full + GT_BOXES;         // the last tile's D has been read out of Y
+    uint64_t* out_ready = y_free + 1;               // the tile's product is in Y
+    uint64_t* d_ready = out_ready + 1;              // the tile's D is in Y (and X has been read)
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     uint32_t rank = cluster_rank();
     if (threadIdx.x == 0) {
@@ -177,9 +177,9 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             mbar_init(&empty[s], 8 * GT_CLUSTER);
         }
         for (int b = 0; b < GT_BOXES; b++) mbar_init(&aux_full[b], 1);
-        mbar_init(scale_ready, 64);
         mbar_init(y_free, 1);
         mbar_init(out_ready, 256);
+        mbar_init(d_ready, 64);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     cluster_sync(); // every block's barriers exist before any copy lands in it
@@ -187,10 +187,11 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
     // GT_CLUSTER vertically adjacent tiles
     int tilesN = N / GT_BN, pairs = M / (GT_BM * GT_CLUSTER) * tilesN, KT = K / GT_BK;
     int cid = blockIdx.x / GT_CLUSTER, clusters = gridDim.x / GT_CLUSTER;
+#define GT_TILE_ORIGIN(p) int n0 = ((p) % tilesN) * GT_BN, m0 = (((p) / tilesN) * GT_CLUSTER + rank) * GT_BM
     if (warp == 8 && lane == 0) { // the loader
         int it = 0;
         for (int p = cid; p < pairs; p += clusters) {
-            int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
+            GT_TILE_ORIGIN(p);
             for (int kt = 0; kt < KT; kt++, it++) {
                 int s = it % GT_STAGES;
                 mbar_wait(&empty[s], ((it / GT_STAGES) & 1) ^ 1);
@@ -206,52 +207,55 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
 #endif
             }
         }
-    } else if (warp == 9 && lane == 0) { // the epilogue's copies: aux into X as soon as X is free, D out of Y
-        int i = 0, pm = 0, pn = 0;
-        for (int p = cid; p < pairs; p += clusters, i++) {
-            int n0 = (p % tilesN) * GT_BN, m0 = ((p / tilesN) * GT_CLUSTER + rank) * GT_BM;
-            if (i > 0) mbar_wait(out_ready, (i - 1) & 1); // the last tile's epilogue is done with X and Y
-            if (EPI == 1)
-                for (int b = 0; b < GT_BOXES; b++) {
-                    mbar_expect_tx(&aux_full[b], GT_BM * 64 * 2);
-                    tma_load_2d(X + b * GT_BM * 64, &mapAux, &aux_full[b], n0 + 64 * b, m0);
-                }
-            if (i > 0) {
-                for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, Y + b * GT_BM * 64, pn + 64 * b, pm);
-                asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group.read 0;\n" ::: "memory");
+    } else if (warp == 9 && lane == 0) { // the epilogue's copies: aux into X, D out of Y, a tile ahead
+        auto load_aux = [&](int p) {
+            GT_TILE_ORIGIN(p);
+            for (int b = 0; b < GT_BOXES; b++) {
+                mbar_expect_tx(&aux_full[b], GT_BM * 64 * 2);
+                tma_load_2d(X + b * GT_BM * 64, &mapAux, &aux_full[b], n0 + 64 * b, m0);
             }
-            mbar_arrive(y_free);
-            pm = m0, pn = n0;
-        }
-        if (i > 0) {
-            mbar_wait(out_ready, (i - 1) & 1);
-            for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, Y + b * GT_BM * 64, pn + 64 * b, pm);
-            asm volatile("cp.async.bulk.commit_group;\ncp.async.bulk.wait_group 0;\n" ::: "memory");
-        }
-    } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the tile is multiplied:
-        int i = 0;                         // aux (bf16) -> GELU'(aux) (fp16, in place in X)
+        };
+        if (EPI == 1 && cid < pairs) load_aux(cid);
+        mbar_arrive(y_free); // Y is free for the first tile
+        int i = 0;
         for (int p = cid; p < pairs; p += clusters, i++) {
-            for (int b = 0; b < GT_BOXES; b++) { // box b: 1024 chunks of 8, each thread 4 at a time (for ILP)
-                    mbar_wait(&aux_full[b], i & 1);
-                    for (int j = 0; j < 4; j++) {
-                        uint4 v[4];
-                        #pragma unroll
-                        for (int q = 0; q < 4; q++) v[q] = *(uint4*)(X + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320));
-                        #pragma unroll
-                        for (int q = 0; q < 4; q++) {
-                            __nv_bfloat162* u = (__nv_bfloat162*)&v[q];
-                            __half2* h = (__half2*)&v[q];
-                            #pragma unroll
-                            for (int e = 0; e < 4; e++) {
-                                float2 x = __bfloat1622float2(u[e]);
-                                h[e] = __floats2half2_rn(gelu_grad_fast(x.x), gelu_grad_fast(x.y));
-                            }
-                        }
-                        #pragma unroll
-                        for (int q = 0; q < 4; q++) *(uint4*)(X + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320)) = v[q];
+            GT_TILE_ORIGIN(p);
+            mbar_wait(EPI == 1 ? d_ready : out_ready, i & 1); // D is in Y (and X is free)
+            for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, Y + b * GT_BM * 64, n0 + 64 * b, m0);
+            asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+            if (EPI == 1 && p + clusters < pairs) load_aux(p + clusters);
+            asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+            mbar_arrive(y_free);
+        }
+        asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+    } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the next tile is multiplied:
+        int i = 0;                         // Y = bf16(Y * GELU'(X)), 8 at a time, 4 chunks per thread for ILP
+        for (int p = cid; p < pairs; p += clusters, i++) {
+            mbar_wait(out_ready, i & 1);
+            for (int b = 0; b < GT_BOXES; b++) { // box b: 1024 chunks of 8
+                mbar_wait(&aux_full[b], i & 1);
+                for (int j = 0; j < 4; j++) {
+                    uint4 v[4], u[4];
+                    #pragma unroll
+                    for (int q = 0; q < 4; q++) {
+                        int c = b * 1024 + j * 256 + 64 * q + threadIdx.x - 320;
+                        v[q] = *(uint4*)(Y + 8 * c), u[q] = *(uint4*)(X + 8 * c);
                     }
+                    #pragma unroll
+                    for (int q = 0; q < 4; q++) {
+                        __nv_bfloat162 *pv = (__nv_bfloat162*)&v[q], *pu = (__nv_bfloat162*)&u[q];
+                        #pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            float2 y = __bfloat1622float2(pv[e]), x = __bfloat1622float2(pu[e]);
+                            pv[e] = __floats2bfloat162_rn(y.x * gelu_grad_fast(x.x), y.y * gelu_grad_fast(x.y));
+                        }
+                    }
+                    #pragma unroll
+                    for (int q = 0; q < 4; q++) *(uint4*)(Y + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320)) = v[q];
                 }
-            mbar_arrive(scale_ready);
+            }
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copy engine reads what we wrote
+            mbar_arrive(d_ready);
         }
     } else if (warp < 8) { // the multiplying warpgroups
         int wg = warp / 4, it = 0, i = 0;
@@ -277,26 +281,20 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1);
             // element (r, c) of the tile is in box c / 64 at row r, 16-byte chunk (c / 8 % 8) ^ (r % 8)
             int g = lane / 4, t = lane % 4;
-            if (EPI == 1) mbar_wait(scale_ready, i & 1); // (each barrier's phases are paced by out_ready, so parities never alias)
             mbar_wait(y_free, i & 1);
             #pragma unroll
             for (int half = 0; half < 2; half++) {
                 int r = 64 * wg + 16 * (warp % 4) + g + 8 * half;
                 #pragma unroll
-                for (int n = 0; n < GT_NT; n++) {
-                    int o = (n / 8) * GT_BM * 64 + r * 64 + (((n % 8) ^ (r % 8)) << 3) + 2 * t;
-                    float x = acc[n][2 * half], y = acc[n][2 * half + 1];
-                    if (EPI == 1) {
-                        float2 sc = __half22float2(*(__half2*)(X + o));
-                        x *= sc.x, y *= sc.y;
-                    }
-                    *(__nv_bfloat162*)(Y + o) = __floats2bfloat162_rn(x, y);
-                }
+                for (int n = 0; n < GT_NT; n++)
+                    *(__nv_bfloat162*)(Y + (n / 8) * GT_BM * 64 + r * 64 + (((n % 8) ^ (r % 8)) << 3) + 2 * t) =
+                        __floats2bfloat162_rn(acc[n][2 * half], acc[n][2 * half + 1]);
             }
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copy engine reads what we wrote
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copy engine may read it next
             mbar_arrive(out_ready);
         }
     }
+#undef GT_TILE_ORIGIN
     __syncwarp();
     cluster_sync(); // no block leaves while another may still write into it or arrive on its barriers
 #else
@@ -396,7 +394,7 @@ int main() {
     cudaCheck(cudaGetDeviceProperties(&p, 0));
     printf("device: %s, %d SMs; D (%d x %d) = dout (%d x %d) W (%d x %d) [* GELU'(aux)], bf16, fp32 accumulation\n", p.name, p.multiProcessorCount,
            M, H, M, C, C, H);
-    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent, aux and D in separate shared buffers\n\n", GT_BN, GT_STAGES,
+    printf("kernel: tiles 128 x %d, %d stages, clusters of %d, persistent, the product rounded to bf16, then scaled by GELU'(aux) by two warps under the next tile\n\n", GT_BN, GT_STAGES,
            GT_CLUSTER);
     uint64_t rng = 5;
     std::vector<__nv_bfloat16> hW((size_t)C * H), hWt((size_t)H * C);
