@@ -68,7 +68,7 @@ test: train_cpu test_gradcheck tests/test_tasks $(TEST_PLOT)
 	bash tests/test_cli.sh
 
 # compile every CUDA program (CI does this with no GPU, so the CUDA code never rots)
-cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_lt_search dev/bench/gemm_dgelu dev/bench/gemm_tma
+cuda: train_gpu test_gpu.out dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_lt_search dev/bench/gemm_tma
 
 train_gpu: train_gpu.cu kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
@@ -101,10 +101,6 @@ dev/bench/bench_dw: dev/bench/bench_dw.cu dev/bench/bench_util.cuh kernels.cuh $
 dev/bench/bench_lt_search: dev/bench/bench_lt_search.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
 
-# the DGELU product as a matmul kernel of our own, against cuBLASLt's (dev/bench/gemm_dgelu)
-dev/bench/gemm_dgelu: dev/bench/gemm_dgelu.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
-
 # the DGELU product on a TMA-fed, warp-specialized matmul kernel of our own, against cuBLASLt's (dev/bench/gemm_tma)
 dev/bench/gemm_tma: dev/bench/gemm_tma.cu dev/bench/bench_util.cuh kernels.cuh $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) $(GT_FLAGS) -o $@ $< -lcublasLt -lcublas -lm
@@ -115,7 +111,7 @@ test_gpu: test_gpu.out
 
 clean:
 	rm -f train_cpu test_gradcheck test_gpu.out train_gpu tests/test_tasks tests/test_plot dev/bench/bench_scan_cuda dev/bench/scan_fwd_variants \
-	      dev/bench/bench_matmul dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_lt_search dev/bench/gemm_dgelu dev/bench/gemm_tma
+	      dev/bench/bench_matmul dev/bench/attn_bwd_atomic dev/bench/bench_dw dev/bench/bench_attn_cuda dev/bench/bench_lt_search dev/bench/gemm_tma
 	rm -rf tests/tmp
 
 help:

@@ -1,28 +1,44 @@
 /*
- * gemm_tma.cu -- an experiment: the MLP's DGELU product as a Hopper matmul kernel of our own, fed by
- * the tensor copy engine (TMA), against cuBLASLt with and without the epilogue.
+ * gemm_tma.cu -- an experiment (not used by the trainer): the MLP's DGELU product as a Hopper
+ * matmul kernel of our own, fed by the tensor copy engine (TMA), against cuBLASLt with and without
+ * the epilogue, in one run: the largest difference from cuBLASLt's output and the median ms.
  *
  *   D (M,N) = (A (M,K) Bt (N,K)^T) [* GELU'(aux (M,N))],  row-major bf16, fp32 accumulation
  *   (A = dout (tokens, C), Bt = W^T (4C, C): c_proj's weight transposed)
  *
- * Session 19's first version (128 x 128 or 128 x 256 tiles, one block per SM or two, persistent or
- * not; dev/runs/s19_call1) ran the product at 0.18-0.19 ms against cuBLASLt's 0.13: with tiles of
- * 128 x 128 a step's 32 KB of operands feed 2.1 MFLOP, so 600 TFLOP/s would need ~9 TB/s from L2,
- * more than it gives. And its epilogue (aux read and D written from registers, row by row) cost
- * another 0.12-0.23 ms. This version:
- *   - tiles of 128 x 256; two blocks of a cluster (GT_CLUSTER = 2) take vertically adjacent tiles and
- *     share Bt's 256 x 64 box: each loads half of it and the copy engine writes it into both blocks
- *     (multicast), so a block reads 32 KB from L2 per 4.2 MFLOP;
- *   - warps 0-7, two warpgroups, multiply (each its 64 rows by 256 columns, wgmma m64n256k16, both
- *     operands from shared memory) and release a stage (an "empty" barrier in each block of the
- *     cluster) once the products reading it are done, one step behind;
- *   - warp 8 loads: per step it waits until the stage is empty in both blocks, tells its "full"
- *     barrier to expect 48 KB and issues its copies (A's 128 x 64 box, its half of Bt's);
- *   - warp 9 moves the epilogue's data: while a tile is multiplied it stores the previous tile's
- *     output from shared memory (a TMA store) and then loads this tile's aux into the same 64 KB,
- *     so the multiplying warps only read aux from shared memory, scale and write back;
- *   - persistent: as many clusters as fit walk the tiles.
- * Knobs (-D): GT_CLUSTER (1 | 2), GT_STAGES (2 | 3).
+ * The kernel (persistent, warp-specialized, 384 threads):
+ *   - tiles of 128 x GT_BN (192, 3 stages of k = 64; or 256, 2 stages: shared memory also holds two
+ *     tile-sized epilogue buffers X and Y). With GT_CLUSTER = 2 the two blocks of a cluster take
+ *     vertically adjacent tiles and share Bt's box: each loads half of it and the copy engine
+ *     writes it into both (multicast), so a block reads less from L2 per FLOP;
+ *   - warps 0-7, two warpgroups, multiply (each its 64 rows, wgmma m64nGT_BNk16, both operands from
+ *     shared memory), release a stage (an "empty" barrier in every block of the cluster) once the
+ *     products reading it are done, one step behind, and write the bf16 product into Y;
+ *   - warp 8 loads: per step it waits until the stage is empty, tells its "full" barrier how many
+ *     bytes to expect and issues its copies (A's 128 x 64 box, its share of Bt's);
+ *   - warp 9 moves the epilogue's data: it stores Y (a TMA store) once the tile is finished and
+ *     loads the next tile's aux into X;
+ *   - warps 10-11 (DGELU) scale Y by GELU'(X) while the multiplying warps run the next tile.
+ *
+ * What session 19 measured on one H100 (dev/runs/s19_call1 .. s19_call12), ms against cuBLASLt's
+ * in the same run, product without epilogue / DGELU (cuBLASLt 0.118-0.133 / 0.157-0.176):
+ *   v1  128 x 128 or 128 x 256, TMA loader warp, epilogue from registers   0.178-0.191 / 0.30-0.43
+ *   v2  128 x 256, clusters of 2, X shared by aux and D, GELU' in the
+ *       multiplying warps                                                 0.171-0.175 / 0.30-0.35
+ *       ... after the cluster arrive lost ".release.cluster", which had
+ *       cost a MEMBAR.ALL.GPU per k-step                                  0.116-0.119 / 0.305
+ *       ... GELU' with tanh.approx in the multiplying warps               0.118       / 0.204
+ *       ... GELU' by warps 10-11 into X as fp16, 4 chunks per thread      0.120       / 0.188
+ *           (the same without the GELU' arithmetic: 0.1715)
+ *   v3  128 x 192, X (aux) and Y (D) separate                             0.119       / 0.197
+ *   v4  (this file) the product into Y as without an epilogue, scaled
+ *       by warps 10-11 under the next tile                                0.118       / 0.200-0.208
+ * So the main loop matches cuBLASLt (657-668 TFLOP/s at K = 768), but every epilogue tried costs
+ * 0.05-0.09 ms more than the product, where cuBLASLt's xmma DGELU kernel costs 0.04-0.05: even
+ * with no GELU' arithmetic at all, moving aux in and D out around the main loop stayed at 0.17.
+ * Not yet measured: where the epilogue's time goes (Nsight Compute per warp role), and aux loaded
+ * a whole tile earlier (needs a third tile buffer, i.e. 128 x 128 tiles).
+ * Knobs (-D): GT_BN (192 | 256), GT_STAGES, GT_CLUSTER (1 | 2).
  * Build and run (repository root): make dev/bench/gemm_tma && dev/bench/gemm_tma
  */
 #include "../../seqmodels.h"
