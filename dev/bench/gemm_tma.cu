@@ -34,10 +34,12 @@
  *   v4  (this file) the product into Y as without an epilogue, scaled
  *       by warps 10-11 under the next tile                                0.118       / 0.200-0.208
  * So the main loop matches cuBLASLt (657-668 TFLOP/s at K = 768), but every epilogue tried costs
- * 0.05-0.09 ms more than the product, where cuBLASLt's xmma DGELU kernel costs 0.04-0.05: even
- * with no GELU' arithmetic at all, moving aux in and D out around the main loop stayed at 0.17.
- * Not yet measured: where the epilogue's time goes (Nsight Compute per warp role), and aux loaded
- * a whole tile earlier (needs a third tile buffer, i.e. 128 x 128 tiles).
+ * 0.05-0.09 ms more than the product, where cuBLASLt's xmma DGELU kernel costs 0.04-0.05.
+ * Nsight Compute on v4 (s19_call13): nothing saturated (DRAM 35%, L2 47%, SM 44%); the DGELU issues
+ * ~193K more warp instructions per SM than the product, all from warps 10-11, ~96K each, about
+ * the kernel's whole length at one per cycle: the scaling is issue-bound on two warps. Next: let
+ * the 8 multiplying warps (idle between wgmma issues, 128 of 168 registers used) scale the last
+ * tile's product in slices between k-steps, spreading it over the 4 schedulers.
  * Knobs (-D): GT_BN (192 | 256), GT_STAGES, GT_CLUSTER (1 | 2).
  * Build and run (repository root): make dev/bench/gemm_tma && dev/bench/gemm_tma
  */
