@@ -40,7 +40,9 @@
  * the kernel's whole length at one per cycle: the scaling is issue-bound on two warps. Next: let
  * the 8 multiplying warps (idle between wgmma issues, 128 of 168 registers used) scale the last
  * tile's product in slices between k-steps, spreading it over the 4 schedulers.
- * Knobs (-D): GT_BN (192 | 256), GT_STAGES, GT_CLUSTER (1 | 2).
+ * GT_SCALE_IN_MMA = 1 is that next form, written in session 19 after its device time ran out:
+ * compiled, not yet run.
+ * Knobs (-D): GT_BN (192 | 256), GT_STAGES, GT_CLUSTER (1 | 2), GT_SCALE_IN_MMA (0 | 1).
  * Build and run (repository root): make dev/bench/gemm_tma && dev/bench/gemm_tma
  */
 #include "../../seqmodels.h"
@@ -60,7 +62,12 @@ namespace gpu {
 #ifndef GT_CLUSTER
 #define GT_CLUSTER 2
 #endif
-#define GT_THREADS 384 /* warpgroups: two multiply; in the third warp 8 loads, warp 9 moves the epilogue's data, 10-11 scale */
+#ifndef GT_SCALE_IN_MMA
+#define GT_SCALE_IN_MMA 0 /* 1 (written in session 19, not yet run on a GPU): the multiplying warps scale the
+                             last tile's product between their k-steps, instead of warps 10-11 */
+#endif
+/* warpgroups: two multiply; in the third warp 8 loads, warp 9 moves the epilogue's data, 10-11 scale */
+#define GT_THREADS (GT_SCALE_IN_MMA ? 320 : 384)
 #define GT_BOXES (GT_BN / 64)
 #define GT_A_ELEMS (GT_BM * GT_BK)
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
@@ -197,7 +204,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
         for (int b = 0; b < GT_BOXES; b++) mbar_init(&aux_full[b], 1);
         mbar_init(y_free, 1);
         mbar_init(out_ready, 256);
-        mbar_init(d_ready, 64);
+        mbar_init(d_ready, GT_SCALE_IN_MMA ? 256 : 64);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     cluster_sync(); // every block's barriers exist before any copy lands in it
@@ -246,7 +253,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             mbar_arrive(y_free);
         }
         asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
-    } else if (warp >= 10 && EPI == 1) { // the epilogue's arithmetic, while the next tile is multiplied:
+    } else if (warp >= 10 && EPI == 1 && !GT_SCALE_IN_MMA) { // the epilogue's arithmetic, while the next tile is multiplied:
         int i = 0;                         // Y = bf16(Y * GELU'(X)), 8 at a time, 4 chunks per thread for ILP
         for (int p = cid; p < pairs; p += clusters, i++) {
             mbar_wait(out_ready, i & 1);
@@ -278,6 +285,28 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
     } else if (warp < 8) { // the multiplying warpgroups
         int wg = warp / 4, it = 0, i = 0;
         float acc[GT_NT][4];
+#if GT_SCALE_IN_MMA
+        // Y = bf16(Y * GELU'(X)) for the last tile (ti), chunk k of this thread: chunk k 256 + tid of
+        // the tile, in box k / 4; CPT chunks per thread, `per` of them after each of the first k-steps
+        const int CPT = GT_OUT_ELEMS / 8 / 256, per = (CPT + (KT + 1) / 2 - 1) / ((KT + 1) / 2);
+        auto scale_chunk = [&](int k, int ti) {
+            if (k % 4 == 0) mbar_wait(&aux_full[k / 4], ti & 1);
+            int c = k * 256 + threadIdx.x;
+            uint4 v = *(uint4*)(Y + 8 * c), u = *(uint4*)(X + 8 * c);
+            __nv_bfloat162 *pv = (__nv_bfloat162*)&v, *pu = (__nv_bfloat162*)&u;
+            #pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float2 y = __bfloat1622float2(pv[e]), x = __bfloat1622float2(pu[e]);
+                pv[e] = __floats2bfloat162_rn(y.x * gelu_grad_fast(x.x), y.y * gelu_grad_fast(x.y));
+            }
+            *(uint4*)(Y + 8 * c) = v;
+            if (k == CPT - 1) { // the tile's D is complete (in this thread's share): the copy engine may read it
+                asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+                mbar_arrive(d_ready);
+            }
+        };
+        static_assert(GT_OUT_ELEMS / 8 % (256 * 4) == 0, "a thread's chunks k .. k + 3 share a box");
+#endif
         for (int p = cid; p < pairs; p += clusters, i++) {
             for (int kt = 0; kt < KT; kt++, it++) {
                 int s = it % GT_STAGES;
@@ -289,6 +318,10 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                 wg_commit();
                 asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); // the previous step's products are done:
                 if (kt > 0 && lane < GT_CLUSTER) mbar_arrive_cluster(&empty[(it - 1) % GT_STAGES], lane); // its stage can be refilled
+#if GT_SCALE_IN_MMA
+                if (EPI == 1 && i > 0) // while this step's products run: a slice of the last tile's scaling
+                    for (int k = kt * per; k < min((kt + 1) * per, CPT); k++) scale_chunk(k, i - 1);
+#endif
             }
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
             if (lane < GT_CLUSTER) mbar_arrive_cluster(&empty[(it - 1) % GT_STAGES], lane);
@@ -310,7 +343,14 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             }
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copy engine may read it next
             mbar_arrive(out_ready);
+#if GT_SCALE_IN_MMA
+            asm volatile("bar.sync 1, 256;\n" ::: "memory"); // all of Y is written before any thread scales its chunks
+#endif
         }
+#if GT_SCALE_IN_MMA
+        if (EPI == 1 && i > 0)
+            for (int k = 0; k < CPT; k++) scale_chunk(k, i - 1); // the last tile: no main loop left to hide it under
+#endif
     }
 #undef GT_TILE_ORIGIN
     __syncwarp();
