@@ -409,27 +409,6 @@ static void gemm_tma(bf16* D, const bf16* A, const bf16* Bt, const bf16* aux, in
 }
 } // namespace gpu
 
-/* median over 10 timings of `batch` back-to-back calls, per call: the host's time to launch stays
- * out of it (the GPU queue runs ahead), as in a trainer's CUDA graph */
-template <typename F>
-static double median_ms_batched(F f, int batch = 20) {
-    cudaEvent_t a, b;
-    cudaCheck(cudaEventCreate(&a));
-    cudaCheck(cudaEventCreate(&b));
-    for (int i = 0; i < 3; i++) f();
-    std::vector<double> ms;
-    for (int r = 0; r < 10; r++) {
-        cudaCheck(cudaEventRecord(a));
-        for (int i = 0; i < batch; i++) f();
-        cudaCheck(cudaEventRecord(b));
-        cudaCheck(cudaEventSynchronize(b));
-        float t;
-        cudaCheck(cudaEventElapsedTime(&t, a, b));
-        ms.push_back(t / batch);
-    }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
-}
 static void compare(const char* what, const __nv_bfloat16* d0, const __nv_bfloat16* d1, size_t n, int cols) {
     std::vector<__nv_bfloat16> h0(n), h1(n);
     cudaCheck(cudaMemcpy(h0.data(), d0, n * 2, cudaMemcpyDeviceToHost));
@@ -488,7 +467,7 @@ int main() {
     cudaCheck(cudaDeviceSynchronize());
     compare("DGELU  ", D0, D1, (size_t)M * H, H);
     double flop = 2.0 * M * H * C;
-    double t[4] = {median_ms_batched(lt_plain), median_ms_batched(ours_plain), median_ms_batched(lt_dgelu), median_ms_batched(ours_dgelu)};
+    double t[4] = {median_ms(lt_plain, 10, 20), median_ms(ours_plain, 10, 20), median_ms(lt_dgelu, 10, 20), median_ms(ours_dgelu, 10, 20)}; // batches of 20
     const char* names[4] = {"cuBLASLt, no epilogue", "ours, no epilogue", "cuBLASLt DGELU (first kernel)", "ours DGELU"};
     printf("\n| kernel | ms | TFLOP/s |\n|---|---:|---:|\n");
     for (int i = 0; i < 4; i++) printf("| %s | %.4f | %.0f |\n", names[i], t[i], flop / t[i] / 1e9);

@@ -36,3 +36,22 @@ ab_model() {
         done
     done
 }
+
+# variant NAME "DEFINES" [SRC]: build one -D variant of a dev bench (default dev/bench/gemm_tma.cu)
+# into /tmp/gt_NAME with the Makefile's flags; start several with & and `wait`
+VARIANT_FLAGS="-O3 -arch=sm_90a --default-stream per-thread -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550 -I$STB_INCLUDE -DSM_PLOTS"
+variant() {
+    nvcc $VARIANT_FLAGS $2 -o "/tmp/gt_$1" "${3:-dev/bench/gemm_tma.cu}" -lcublasLt -lcublas -lm > "/tmp/gt_$1.log" 2>&1 ||
+        { echo "build $1 failed"; tail -5 "/tmp/gt_$1.log"; }
+}
+
+# run_variants SECONDS NAMES...: run each built /tmp/gt_NAME under a timeout, its output kept in
+# $OUT/gemm_tma_NAME.txt and shown without blank and bookkeeping lines
+run_variants() {
+    local limit=$1; shift
+    for x in "$@"; do
+        echo "=== $x"
+        [ -x "/tmp/gt_$x" ] && timeout "$limit" "/tmp/gt_$x" 2>&1 | tee "$OUT/gemm_tma_$x.txt" | grep -v "^$\|^(gemm\|^device"
+        echo "rc $?"
+    done
+}

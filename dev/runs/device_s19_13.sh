@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # session 19, call 13: Nsight Compute on gemm_tma v4 (128x192, clusters of 2): the product (launch 0)
 # and the DGELU (launch 1): throughput, memory, warp stall reasons
-set -u
-export STB_INCLUDE=$PWD/.stb
+. dev/runs/ab.sh
 nvidia-smi --query-gpu=name --format=csv,noheader
-F="-O3 -arch=sm_90a --default-stream per-thread -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550 -I$STB_INCLUDE -DSM_PLOTS"
-nvcc $F -lineinfo -o /tmp/gt_a dev/bench/gemm_tma.cu -lcublasLt -lcublas -lm > /tmp/gt_a.log 2>&1 || { echo "build failed"; tail -5 /tmp/gt_a.log; exit 1; }
+variant a -lineinfo; [ -x /tmp/gt_a ] || exit 1
 timeout 150 ncu --clock-control none -k regex:gemm_tma --launch-skip 0 --launch-count 2 --section SpeedOfLight --section MemoryWorkloadAnalysis \
   --section WarpStateStats --section SchedulerStats --section Occupancy /tmp/gt_a > $OUT/ncu_gemm_tma.txt 2>&1; echo "ncu rc $?"
 grep -E "gemm_tma_kernel|Duration|Memory Throughput|DRAM Throughput|Compute \(SM\)|L2 Cache Throughput|Stall|Warp Cycles Per Issued|Issued Warp|No Eligible|Active Warps" $OUT/ncu_gemm_tma.txt | head -60

@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
 # session 19, call 5: gemm_tma after the cluster arrive lost its MEMBAR.ALL.GPU: default (a), direct epilogue 4 stages (b),
 # tanh.approx GELU' (c), clusters of 1 (d)
-set -u
-export STB_INCLUDE=$PWD/.stb
+. dev/runs/ab.sh
 nvidia-smi --query-gpu=name --format=csv,noheader
-F="-O3 -arch=sm_90a --default-stream per-thread -std=c++17 -Xcompiler -fopenmp,-Wno-unused-function -diag-suppress 177,550 -I$STB_INCLUDE -DSM_PLOTS"
-v() { nvcc $F $2 -o /tmp/gt_$1 dev/bench/gemm_tma.cu -lcublasLt -lcublas -lm > /tmp/gt_$1.log 2>&1 || { echo "build $1 failed"; tail -5 /tmp/gt_$1.log; }; }
-v a "" & v b "-DGT_DIRECT=1 -DGT_STAGES=4" & v c "-DGT_EPIMODE=2" & v d "-DGT_CLUSTER=1" & wait
-for x in a b c d; do echo "=== $x"; [ -x /tmp/gt_$x ] && timeout 60 /tmp/gt_$x 2>&1 | tee $OUT/gemm_tma_$x.txt | grep -v "^$\|^(gemm\|^device"; echo "rc $?"; done
+variant a "" & variant b "-DGT_DIRECT=1 -DGT_STAGES=4" & variant c "-DGT_EPIMODE=2" & variant d "-DGT_CLUSTER=1" & wait
+run_variants 60 a b c d
