@@ -62,6 +62,10 @@ namespace gpu {
 #ifndef GT_CLUSTER
 #define GT_CLUSTER 2
 #endif
+#ifndef GT_PROBE
+#define GT_PROBE 0 /* timing probes of the DGELU epilogue (D wrong): 1 no aux loads (X never filled), 2 no scaling (Y
+                      stored as the product), 3 both; + 4: the multiplying warps write Y without waiting for it to be free */
+#endif
 #ifndef GT_SCALE_IN_MMA
 #define GT_SCALE_IN_MMA 0 /* 1 (written in session 19, not yet run on a GPU): the multiplying warps scale the
                              last tile's product between their k-steps, instead of warps 10-11 */
@@ -234,6 +238,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
         }
     } else if (warp == 9 && lane == 0) { // the epilogue's copies: aux into X, D out of Y, a tile ahead
         auto load_aux = [&](int p) {
+            if (GT_PROBE & 1) return;
             GT_TILE_ORIGIN(p);
             for (int b = 0; b < GT_BOXES; b++) {
                 mbar_expect_tx(&aux_full[b], GT_BM * 64 * 2);
@@ -257,8 +262,8 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
         int i = 0;                         // Y = bf16(Y * GELU'(X)), 8 at a time, 4 chunks per thread for ILP
         for (int p = cid; p < pairs; p += clusters, i++) {
             mbar_wait(out_ready, i & 1);
-            for (int b = 0; b < GT_BOXES; b++) { // box b: 1024 chunks of 8
-                mbar_wait(&aux_full[b], i & 1);
+            for (int b = 0; b < GT_BOXES && GT_PROBE < 2; b++) { // box b: 1024 chunks of 8
+                if (!(GT_PROBE & 1)) mbar_wait(&aux_full[b], i & 1);
                 for (int j = 0; j < 4; j++) {
                     uint4 v[4], u[4];
                     #pragma unroll
@@ -332,7 +337,7 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             // epilogue: lane (g, t) of warp w holds rows 16 (w % 4) + g (+ 8), columns 8 n + 2 t (+ 1);
             // element (r, c) of the tile is in box c / 64 at row r, 16-byte chunk (c / 8 % 8) ^ (r % 8)
             int g = lane / 4, t = lane % 4;
-            mbar_wait(y_free, i & 1);
+            if (!(GT_PROBE & 4)) mbar_wait(y_free, i & 1);
             #pragma unroll
             for (int half = 0; half < 2; half++) {
                 int r = 64 * wg + 16 * (warp % 4) + g + 8 * half;
