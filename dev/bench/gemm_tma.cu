@@ -71,7 +71,14 @@ namespace gpu {
                              last tile's product between their k-steps, instead of warps 10-11 */
 #endif
 /* warpgroups: two multiply; in the third warp 8 loads, warp 9 moves the epilogue's data, 10-11 scale */
-#define GT_THREADS (GT_SCALE_IN_MMA ? 320 : 384)
+#ifndef GT_SCALERS
+#define GT_SCALERS 2 /* warps scaling Y by GELU' (warps 10 ..), when not GT_SCALE_IN_MMA; 6 takes 512 threads (128 registers) */
+#endif
+#ifndef GT_X_OUT
+#define GT_X_OUT 0 /* 1: the scaling warps write D into X (over the aux it was made from), so Y is free as soon as they
+                      have read it, not once the copy engine has stored D */
+#endif
+#define GT_THREADS (GT_SCALE_IN_MMA ? 320 : 320 + 32 * GT_SCALERS)
 #define GT_BOXES (GT_BN / 64)
 #define GT_A_ELEMS (GT_BM * GT_BK)
 #define GT_STAGE_ELEMS ((GT_BM + GT_BN) * GT_BK)
@@ -206,9 +213,9 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
             mbar_init(&empty[s], 8 * GT_CLUSTER);
         }
         for (int b = 0; b < GT_BOXES; b++) mbar_init(&aux_full[b], 1);
-        mbar_init(y_free, 1);
+        mbar_init(y_free, EPI == 1 && GT_X_OUT ? 32 * GT_SCALERS : 1);
         mbar_init(out_ready, 256);
-        mbar_init(d_ready, GT_SCALE_IN_MMA ? 256 : 64);
+        mbar_init(d_ready, GT_SCALE_IN_MMA ? 256 : 32 * GT_SCALERS);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     cluster_sync(); // every block's barriers exist before any copy lands in it
@@ -245,31 +252,36 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                 tma_load_2d(X + b * GT_BM * 64, &mapAux, &aux_full[b], n0 + 64 * b, m0);
             }
         };
+        const bool x_out = EPI == 1 && GT_X_OUT; // D is in X, and the scaling warps free Y
         if (EPI == 1 && cid < pairs) load_aux(cid);
-        mbar_arrive(y_free); // Y is free for the first tile
+        if (!x_out) mbar_arrive(y_free); // Y is free for the first tile
         int i = 0;
         for (int p = cid; p < pairs; p += clusters, i++) {
             GT_TILE_ORIGIN(p);
             mbar_wait(EPI == 1 ? d_ready : out_ready, i & 1); // D is in Y (and X is free)
-            for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, Y + b * GT_BM * 64, n0 + 64 * b, m0);
+            for (int b = 0; b < GT_BOXES; b++) tma_store_2d(&mapD, (x_out ? X : Y) + b * GT_BM * 64, n0 + 64 * b, m0);
             asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-            if (EPI == 1 && p + clusters < pairs) load_aux(p + clusters);
+            if (EPI == 1 && !x_out && p + clusters < pairs) load_aux(p + clusters);
             asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-            mbar_arrive(y_free);
+            if (x_out && p + clusters < pairs) load_aux(p + clusters); // X is free once D has been read out of it
+            if (!x_out) mbar_arrive(y_free);
         }
         asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
     } else if (warp >= 10 && EPI == 1 && !GT_SCALE_IN_MMA) { // the epilogue's arithmetic, while the next tile is multiplied:
-        int i = 0;                         // Y = bf16(Y * GELU'(X)), 8 at a time, 4 chunks per thread for ILP
+        const int NS = 32 * GT_SCALERS, st = threadIdx.x - 320; // D = bf16(Y * GELU'(X)), 8 at a time, 4 chunks per thread for ILP
+        bf16* out = GT_X_OUT ? X : Y;
+        if (GT_X_OUT) mbar_arrive(y_free); // Y is free for the first tile
+        int i = 0;
         for (int p = cid; p < pairs; p += clusters, i++) {
             mbar_wait(out_ready, i & 1);
             for (int b = 0; b < GT_BOXES && GT_PROBE < 2; b++) { // box b: 1024 chunks of 8
                 if (!(GT_PROBE & 1)) mbar_wait(&aux_full[b], i & 1);
-                for (int j = 0; j < 4; j++) {
+                for (int c0 = b * 1024 + st; c0 < (b + 1) * 1024; c0 += 4 * NS) {
                     uint4 v[4], u[4];
                     #pragma unroll
                     for (int q = 0; q < 4; q++) {
-                        int c = b * 1024 + j * 256 + 64 * q + threadIdx.x - 320;
-                        v[q] = *(uint4*)(Y + 8 * c), u[q] = *(uint4*)(X + 8 * c);
+                        int c = c0 + q * NS;
+                        if (1024 % (4 * NS) == 0 || c < (b + 1) * 1024) v[q] = *(uint4*)(Y + 8 * c), u[q] = *(uint4*)(X + 8 * c);
                     }
                     #pragma unroll
                     for (int q = 0; q < 4; q++) {
@@ -281,11 +293,15 @@ __global__ void __cluster_dims__(GT_CLUSTER, 1, 1) __launch_bounds__(GT_THREADS,
                         }
                     }
                     #pragma unroll
-                    for (int q = 0; q < 4; q++) *(uint4*)(Y + 8 * (b * 1024 + j * 256 + 64 * q + threadIdx.x - 320)) = v[q];
+                    for (int q = 0; q < 4; q++) {
+                        int c = c0 + q * NS;
+                        if (1024 % (4 * NS) == 0 || c < (b + 1) * 1024) *(uint4*)(out + 8 * c) = v[q];
+                    }
                 }
             }
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); // the copy engine reads what we wrote
             mbar_arrive(d_ready);
+            if (GT_X_OUT) mbar_arrive(y_free); // (Y was only read)
         }
     } else if (warp < 8) { // the multiplying warpgroups
         int wg = warp / 4, it = 0, i = 0;
