@@ -36,13 +36,21 @@
  * So the main loop matches cuBLASLt (657-668 TFLOP/s at K = 768), but every epilogue tried costs
  * 0.05-0.09 ms more than the product, where cuBLASLt's xmma DGELU kernel costs 0.04-0.05.
  * Nsight Compute on v4 (s19_call13): nothing saturated (DRAM 35%, L2 47%, SM 44%); the DGELU issues
- * ~193K more warp instructions per SM than the product, all from warps 10-11, ~96K each, about
- * the kernel's whole length at one per cycle: the scaling is issue-bound on two warps. Next: let
- * the 8 multiplying warps (idle between wgmma issues, 128 of 168 registers used) scale the last
- * tile's product in slices between k-steps, spreading it over the 4 schedulers.
- * GT_SCALE_IN_MMA = 1 is that next form, written in session 19 after its device time ran out:
- * compiled, not yet run.
- * Knobs (-D): GT_BN (192 | 256), GT_STAGES, GT_CLUSTER (1 | 2), GT_SCALE_IN_MMA (0 | 1).
+ * ~193K more warp instructions per SM than the product, nearly all from warps 10-11.
+ * Session 20 (one H100, s20_call1 .. s20_call3; cuBLASLt's DGELU 0.154-0.178 in the same runs):
+ *   GT_SCALE_IN_MMA = 1 (the multiplying warps scale the last tile between k-steps)     0.212-0.213
+ *   ... with 128 x 256 tiles / without clusters                                         0.219-0.228 / 0.205
+ *   probes of v4 (D wrong; GT_PROBE): v4 itself 0.194-0.198; no aux loads 0.197; no scaling 0.162;
+ *   neither 0.133; the multiplying warps not waiting for Y to be free 0.164, and also no scaling
+ *   0.158, and also no aux loads 0.1295 (the product alone: 0.118-0.124)
+ *   4 scaling warps (GT_SCALERS = 4, 448 threads) 0.181; 6 (512 threads, 128 registers) 0.205-0.212
+ *   D written into X so that the scaling warps free Y (GT_X_OUT = 1): 2 / 4 / 6 warps 0.197 / 0.186 / 0.205
+ * So the epilogue's cost is in two places: the scaling is on the critical path (the multiplying
+ * warps wait for Y to be free: ~0.035 ms), and the aux loads alone slow the main loop (~0.03 ms,
+ * with no dependence on them at all). No form of this design got under cuBLASLt's DGELU; the
+ * experiment stops here (the trainer keeps cuBLASLt's GELU epilogues).
+ * Knobs (-D): GT_BN (192 | 256), GT_STAGES, GT_CLUSTER (1 | 2), GT_SCALE_IN_MMA (0 | 1),
+ * GT_SCALERS (2 | 4 | 6), GT_X_OUT (0 | 1), GT_PROBE (0-7, timing probes).
  * Build and run (repository root): make dev/bench/gemm_tma && dev/bench/gemm_tma
  */
 #include "../../seqmodels.h"
@@ -67,8 +75,8 @@ namespace gpu {
                       stored as the product), 3 both; + 4: the multiplying warps write Y without waiting for it to be free */
 #endif
 #ifndef GT_SCALE_IN_MMA
-#define GT_SCALE_IN_MMA 0 /* 1 (written in session 19, not yet run on a GPU): the multiplying warps scale the
-                             last tile's product between their k-steps, instead of warps 10-11 */
+#define GT_SCALE_IN_MMA 0 /* 1: the multiplying warps scale the last tile's product between their k-steps, instead of
+                             warps 10-11 (session 20: slower) */
 #endif
 /* warpgroups: two multiply; in the third warp 8 loads, warp 9 moves the epilogue's data, 10-11 scale */
 #ifndef GT_SCALERS
