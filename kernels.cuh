@@ -2296,14 +2296,14 @@ __device__ inline void conv1d_silu_grad(float (&g)[V], const float (&s)[V], cons
 /* dx (written, stride ldx), and per segment the partial sums dW[e, W-1-k] = sum_t dxconv_t
  * x_{t-k} and dbias = sum_t dxconv_t */
 template <int V, int WM, int U, typename X>
-__global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, const float* dxc, const X* x, const float* weight,
+__global__ void conv1d_silu_backward_kernel(X* dx, int ldx, float* partials, const X* dxc, const X* x, const float* weight,
                                             const float* bias, int T, int E, int W) {
     ConvSeg S;
     if (!conv1d_seg<V, CONV_BWD_SEG>(S, T, E)) return;
     float w[WM][V], bb[V], win[WM][V], ahead[WM][V], acc[WM + 1][V]; // win[k] = x[t-k], ahead[k] = dxconv[t+k]
     conv1d_weights<V, WM>(w, bb, weight, bias, S.e, W);
     const X* xrow = x + (long)S.b * T * ldx + S.e;
-    const float* grow = dxc + (long)S.b * T * E + S.e;
+    const X* grow = dxc + (long)S.b * T * E + S.e;
     // dxconv at t1 .. t1+WM-2 (past the segment; zero past T), from the inputs x[t1-WM+1 .. t1+WM-2]
     float xh[2 * WM - 2][V];
 #pragma unroll
@@ -2394,9 +2394,9 @@ __global__ void conv1d_dweight_reduce_kernel(float* dweight, float* dbias, const
 }
 /* scratch: conv1d_backward_scratch(B, T, E) floats (partial sums) */
 static size_t conv1d_backward_scratch(int B, int T, int E) { return (size_t)B * ceil_div(T, CONV_BWD_SEG) * E * (CONV_MAX_W + 1); }
-/* dx (written, stride ldx) and x: X as in the forward (dx feeds in_proj's backward matmul); dxc fp32 */
+/* dx (written, stride ldx), x and dxc: X as in the forward (dx feeds in_proj's backward matmul) */
 template <typename X>
-static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, float* scratch, const float* dxc, const X* x,
+static void conv1d_silu_backward(X* dx, int ldx, float* dweight, float* dbias, float* scratch, const X* dxc, const X* x,
                                  const float* weight, const float* bias, int B, int T, int E, int W) {
     int n_rows = B * ceil_div(T, CONV_BWD_SEG);
     if (W <= 4 && conv1d_vec(dx, x, E, ldx) && aligned(dxc, 16))
@@ -2697,7 +2697,8 @@ static_assert(SSM_CHUNK % SSM_BWD_SUB == 0, "sub-chunks split a chunk evenly");
 template <int N, int LH, typename X>
 struct ScanBwdSmem {                         // one warp's
     X xvz[3][SSM_CHUNK][SSM_BWD_CH];         // xc, dt projection, z of its 16 channels
-    float dt[SSM_CHUNK][SSM_BWD_CH];         // dL/dg as copied in; the step sizes after phase 1
+    X dg[SSM_CHUNK][SSM_BWD_CH];             // dL/dg as copied in
+    float dt[SSM_CHUNK][SSM_BWD_CH];         // the step sizes
     float dy[SSM_CHUNK][SSM_BWD_CH];         // dL/dy; dxc after step 2 has passed the step
     float gz[SSM_CHUNK][SSM_BWD_CH];         // dL/dg d(z sigmoid(z))/dz (dz = y gz); then dz
     float fv[SSM_CHUNK][SSM_BWD_CH];         // d dt / d v (v = dt_proj output); then d dt_proj
@@ -2773,7 +2774,7 @@ __device__ inline float half_reduce_scatter16(float (&v)[16]) {
  * hints one 128-byte line of one row: the block's channels of xc, the dt projection, z, dg (two
  * lines in fp32), and the B/C row (it may straddle two lines) */
 template <int N, int CH, typename X>
-__device__ inline void scan_bwd_prefetch_l2(const X* xc, const X* dtr, const X* xz, const float* dg, const float* xdbl,
+__device__ inline void scan_bwd_prefetch_l2(const X* xc, const X* dtr, const X* xz, const X* dg, const float* xdbl,
                                             int b, int t0, int T, int E, int R) {
     static_assert(SSM_BWD_WARPS * 32 >= 7 * SSM_CHUNK, "a thread per (kind, row)");
     int row = threadIdx.x % SSM_CHUNK, kind = threadIdx.x / SSM_CHUNK, eb = blockIdx.x * SSM_BWD_WARPS * CH;
@@ -2784,15 +2785,15 @@ __device__ inline void scan_bwd_prefetch_l2(const X* xc, const X* dtr, const X* 
     case 1: p = dtr + r * E + eb; break;
     case 2: p = xz + r * 2 * E + E + eb; break;
     case 3: p = dg + r * E + eb; break;
-    case 4: if (eb + 32 < E) p = dg + r * E + eb + 32; break;
+    case 4: if (sizeof(X) == 4 && eb + 32 < E) p = dg + r * E + eb + 32; break;
     case 5: p = xdbl + xd; break;
     case 6: p = xdbl + xd + 2 * N - 1; break;
     }
     if (p) prefetch_l2(p);
 }
 template <int N, int LH, bool VEC, typename X>
-__global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(float* __restrict__ dxc, X* __restrict__ ddtr,
-    X* __restrict__ dxz, float* __restrict__ part_bc, float* __restrict__ part_ad, const float* __restrict__ dg, const float* __restrict__ hck,
+__global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_scan_backward_kernel(X* __restrict__ dxc, X* __restrict__ ddtr,
+    X* __restrict__ dxz, float* __restrict__ part_bc, float* __restrict__ part_ad, const X* __restrict__ dg, const float* __restrict__ hck,
     const X* __restrict__ xc, const X* __restrict__ dtr, const float* __restrict__ dt_bias, const float* __restrict__ xdbl,
     const X* __restrict__ xz, const float* __restrict__ A_log, const float* __restrict__ D, int T, int E, int R) {
     constexpr int CH = SSM_BWD_CH, NH = N / 2, NG = (N + 15) / 16, PW = 2 * N + LH, SUB = SSM_BWD_SUB;
@@ -2816,16 +2817,17 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
         int t0 = ck * SSM_CHUNK;
         // 1. the chunk's inputs (rows past T and channels past E are zeros) and per-(step, channel) scalars
         if (VEC) {
+            constexpr int XPR = 16 / sizeof(X), PR = CH / XPR; // elements, 16-byte pieces per row
 #pragma unroll
-            for (int q = lane; q < SSM_CHUNK * CH / 4; q += 32) {
-                int st = q / (CH / 4), ch = e0 + q % (CH / 4) * 4;
+            for (int q = lane; q < SSM_CHUNK * PR; q += 32) {
+                int st = q / PR, ch = e0 + q % PR * XPR;
                 bool ok = t0 + st < T && ch < E;
-                cp_async16(&sm.dt[st][q % (CH / 4) * 4], ok ? dg + ((long)b * T + t0 + st) * E + ch : dg, ok);
+                cp_async16(&sm.dg[st][q % PR * XPR], ok ? dg + ((long)b * T + t0 + st) * E + ch : dg, ok);
             }
         } else {
             for (int q = lane; q < SSM_CHUNK * CH; q += 32) {
                 int st = q / CH, ch = e0 + q % CH;
-                sm.dt[st][q % CH] = t0 + st < T && ch < E ? dg[((long)b * T + t0 + st) * E + ch] : 0.0f;
+                sm.dg[st][q % CH] = t0 + st < T && ch < E ? dg[((long)b * T + t0 + st) * E + ch] : X(0.0f);
             }
         }
         scan_fetch_xvz<CH, VEC>(sm.xvz, xc, dtr, xz, b, ck, T, E, e0);
@@ -2841,7 +2843,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
 #pragma unroll
         for (int r = 0; r < SSM_CHUNK / 2; r++) { // the pair splits the steps (a fixed trip count: independent chains)
             int s = 2 * r + half;
-            float vr = to_float(sm.xvz[1][s][cl]), v = vr + bias, z = to_float(sm.xvz[2][s][cl]), gd = sm.dt[s][cl];
+            float vr = to_float(sm.xvz[1][s][cl]), v = vr + bias, z = to_float(sm.xvz[2][s][cl]), gd = to_float(sm.dg[s][cl]);
             float sz = sigmoidf_(z), ksq1 = LH ? sm.ksq1[s] : 0.0f;
             sm.dt[s][cl] = t0 + s < T ? ssm_dt<LH>(vr, bias, ksq1) : 0.0f; // dt = 0 past T: a = 1, nothing moves
             sm.dy[s][cl] = gd * z * sz;
@@ -2933,18 +2935,14 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
             }
         }
         __syncwarp();
-        // 3. dxc (fp32), d dt_proj and dz (X) out
+        // 3. dxc, d dt_proj and dz (X) out
         if (VEC) {
-#pragma unroll
-            for (int q = lane; q < SSM_CHUNK * CH / 4; q += 32) {
-                int s = q / (CH / 4), c0 = q % (CH / 4) * 4;
-                if (t0 + s < T && e0 + c0 < E) *(float4*)&dxc[((long)b * T + t0 + s) * E + e0 + c0] = *(const float4*)&sm.dy[s][c0];
-            }
 #pragma unroll
             for (int q = lane; q < SSM_CHUNK * CH / 8; q += 32) {
                 int s = q / (CH / 8), c0 = q % (CH / 8) * 8;
                 if (t0 + s >= T || e0 + c0 >= E) continue;
                 long row = (long)b * T + t0 + s;
+                store8(&dxc[row * E + e0 + c0], &sm.dy[s][c0]);
                 store8(&ddtr[row * E + e0 + c0], &sm.fv[s][c0]);
                 store8(&dxz[row * 2 * E + E + e0 + c0], &sm.gz[s][c0]);
             }
@@ -2953,7 +2951,7 @@ __global__ void __launch_bounds__(32 * SSM_BWD_WARPS, SSM_BWD_MIN_BLOCKS) ssm_sc
                 int s = q / CH, c = q % CH;
                 if (t0 + s >= T || e0 + c >= E) continue;
                 long row = (long)b * T + t0 + s;
-                dxc[row * E + e0 + c] = sm.dy[s][c];
+                store_as(&dxc[row * E + e0 + c], sm.dy[s][c]);
                 store_as(&ddtr[row * E + e0 + c], sm.fv[s][c]);
                 store_as(&dxz[row * 2 * E + E + e0 + c], sm.gz[s][c]);
             }
@@ -3042,7 +3040,7 @@ static size_t ssm_scan_backward_scratch(int B, int T, int E, int N) {
     return (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1) + (size_t)B * E * (N + 2);
 }
 template <int N, int LH, bool VEC, typename X>
-static void ssm_scan_backward_launch(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
+static void ssm_scan_backward_launch(X* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const X* dg, const float* hck,
                                      const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                                      const float* A_log, const float* D, int B, int T, int E, int R) {
     size_t smem = ssm_bwd_smem<N, LH, X>();
@@ -3057,7 +3055,7 @@ static void ssm_scan_backward_launch(float* dxc, X* ddtr, X* dxz, float* part_bc
     cudaCheck(cudaGetLastError());
 }
 template <int N, typename X>
-static void ssm_scan_backward_n(float* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const float* dg, const float* hck,
+static void ssm_scan_backward_n(X* dxc, X* ddtr, X* dxz, float* part_bc, float* part_ad, const X* dg, const float* hck,
                                 const X* xc, const X* dtr, const float* dt_bias, const float* xdbl, const X* xz,
                                 const float* A_log, const float* D, int longhorn, int B, int T, int E, int R) {
     // 16-byte pieces (as the forward), and 16-byte stores of dxc, d dt_proj and dz
@@ -3073,10 +3071,11 @@ static void ssm_scan_backward_n(float* dxc, X* ddtr, X* dxz, float* part_bc, flo
 /* dg -> dxc (written), ddtr (written: the gradient of dt_proj / dt_head's output, bias included),
  * dz (written into the second half of dxz), dxdbl's B/C (k/q) columns (written), dA_log, dD and
  * the dt bias gradient ddt_bias (added: the sum of d dt_proj over (b, t), in fp32 before d dt_proj
- * is stored as X). scratch: ssm_scan_backward_scratch() floats. X as in the forward: ddtr and dz
- * are read only by matmuls; dxc stays fp32 (x_proj's backward adds to it). */
+ * is stored as X). scratch: ssm_scan_backward_scratch() floats. X as in the forward: dg (out_proj's
+ * input gradient) and the gradients the scan writes are X too: ddtr and dz are read only by
+ * matmuls, dxc by x_proj's backward (which adds its part to it) and the conv backward. */
 template <typename X>
-static void ssm_scan_backward(float* dxc, X* ddtr, X* dxz, float* dxdbl, float* dA_log, float* dD, float* ddt_bias, float* scratch, const float* dg,
+static void ssm_scan_backward(X* dxc, X* ddtr, X* dxz, float* dxdbl, float* dA_log, float* dD, float* ddt_bias, float* scratch, const X* dg,
                               const float* hck, const X* xc, const X* dtr, const float* dt_bias, const float* xdbl,
                               const X* xz, const float* A_log, const float* D, int longhorn, int B, int T, int E, int N, int R) {
     float *part_bc = scratch, *part_ad = scratch + (size_t)B * T * ssm_bwd_blocks(E) * (2 * N + 1);
@@ -3481,9 +3480,10 @@ static void transformer_backward_x(GpuModel* g, int B, int T) {
  * over the same parameter buffer. The activations differ from the CPU layout (SsmActs): the scan
  * keeps checkpoints every SSM_CHUNK steps instead of every state, the step size and the gate
  * are recomputed inside the scan kernels, and in bf16 mode the activations the matmuls, the conv
- * and the scan read (u, xz, xc, dtr, g) are bf16, as are the gradients only matmuls read (dxz,
- * ddtr); the scan's state, its checkpoints, x_proj's small output and the residual stream stay
- * fp32.
+ * and the scan read (u, xz, xc, dtr, g) are bf16, as are the gradients between the matmuls, the
+ * conv and the scan (dg, dxc, dxz, ddtr: as PyTorch's autocast keeps them; fp32 dg and dxc cost
+ * 300 MB of traffic per layer more at B16 T1024 E1536); the scan's state, its checkpoints,
+ * x_proj's small output and the residual stream stay fp32.
  * ============================================================================================ */
 typedef struct {
     float *x0, *res, *rstd;  // (B,T,C) embedding; (L,B,T,C) block outputs; (L,B,T)
@@ -3495,7 +3495,7 @@ typedef struct {
     float *mix;              // (B,T,C) out_proj output (one layer at a time)
     float *lnf, *lnf_rstd;   // (B,T,C) (X), (B,T)
 } SsmGpuActs;
-typedef struct { // one layer's gradients (reused from layer to layer) and the kernels' scratch; dxz, ddtr X
+typedef struct { // one layer's gradients (reused from layer to layer) and the kernels' scratch; dxz, dxc, ddtr, dg X
     float *dout, *dx, *du, *dxz, *dxc, *dxdbl, *ddtr, *dg, *dlnf, *scan_scratch, *conv_scratch;
     float *dout16; // bf16 mode: the norm backward's bf16 copy of the block output gradient, out_proj's backward operand
 } SsmGpuGrads;
@@ -3522,10 +3522,10 @@ static void ssm_gpu_grads_layout(SsmGpuGrads* d, Arena* ar, const Config* c, int
     d->dx = carve(ar, BT * C);
     d->du = carve(ar, BT * C);
     d->dxz = carve(ar, (BT * 2 * E + xd - 1) / xd);
-    d->dxc = carve(ar, BT * E);
+    d->dxc = carve(ar, (BT * E + xd - 1) / xd);
     d->dxdbl = carve(ar, BT * XD);
     d->ddtr = carve(ar, (BT * E + xd - 1) / xd);
-    d->dg = carve(ar, BT * E);
+    d->dg = carve(ar, (BT * E + xd - 1) / xd);
     d->dlnf = carve(ar, BT * C);
     d->dout16 = x_half ? carve(ar, (BT * C + 1) / 2) : NULL;
     d->scan_scratch = carve(ar, ssm_scan_backward_scratch(B, T, (int)E, (int)N));
@@ -3603,16 +3603,17 @@ static void ssm_backward_x(GpuModel* g, int B, int T) {
         size_t oC = (size_t)l * BT * C, oE = (size_t)l * BT * E;
         float* x = l == 0 ? a.x0 : a.res + oC - (size_t)BT * C;
         X *xz = (X*)a.xz + 2 * oE, *xc = (X*)a.xc + oE, *dtr = (X*)a.dtr + oE, *dxz = (X*)d.dxz, *ddtr = (X*)d.ddtr;
+        X *dg = (X*)d.dg, *dxc = (X*)d.dxc;
         float* xdbl = a.xdbl + (size_t)l * BT * XD;
-        linear_backward(d.dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C, true, dout16); // out = g @ out_proj^T
-        ssm_scan_backward(d.dxc, ddtr, dxz, d.dxdbl, gr.A_log, gr.D, gr.dt_b, d.scan_scratch, d.dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
+        linear_backward(dg, gr.out_proj, NULL, dout, gate + oE, w.out_proj, BT, E, C, true, dout16); // out = g @ out_proj^T
+        ssm_scan_backward(dxc, ddtr, dxz, d.dxdbl, gr.A_log, gr.D, gr.dt_b, d.scan_scratch, dg, a.hck + (size_t)l * B * n_ck * E * N, xc, dtr,
                           w.dt_b, xdbl, xz, w.A_log, w.D, lh, B, T, E, N, R);
         // dtr = dt_low @ dt_w^T: dt_w^T grad, dt_low grad (written into xdbl's first R columns); the
         // bias grad came from the scan
         gemm(CUBLAS_OP_N, CUBLAS_OP_T, R, E, BT, xdbl, XD, ddtr, E, 1.0f, gr.dt_w, R);
         gemm(CUBLAS_OP_N, CUBLAS_OP_N, R, BT, E, w.dt_w, R, ddtr, E, 0.0f, d.dxdbl, XD);
-        linear_backward(d.dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
-        conv1d_silu_backward(dxz, 2 * E, gr.conv_w, gr.conv_b, d.conv_scratch, d.dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
+        linear_backward(dxc, gr.x_proj, NULL, d.dxdbl, xc, w.x_proj, BT, E, XD);
+        conv1d_silu_backward(dxz, 2 * E, gr.conv_w, gr.conv_b, d.conv_scratch, dxc, xz, w.conv_w, w.conv_b, B, T, E, W);
         linear_backward(d.du, gr.in_proj, NULL, dxz, u + oC, w.in_proj, BT, C, 2 * E, true);
         // dx = dout (the residual path) + the norm's backward
         rmsnorm_backward(dx, gr.norm, d.du, x, w.norm, a.rstd + (size_t)l * BT, BT, C, dout, l > 0 ? dout16 : NULL);
