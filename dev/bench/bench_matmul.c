@@ -16,6 +16,7 @@
 
 int main(int argc, char** argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 30;
+    sm_flush_denormals(); // as train_main does
     int N = 768, C = 128, Hd = 512, V = 256, L = 4;
     struct { const char* name; int kind, M, Nc, K, per_step; } S[] = {
         // kind 0: Cm = A (M,K) @ W^T, W (Nc,K); 1: Cm += A (M,K) @ B (K,Nc); 2: Cm += X^T @ B, X (K,M)
@@ -63,6 +64,24 @@ int main(int argc, char** argv) {
         step_flop += flop * S[s].per_step;
     }
     printf("one step's matmuls: %.2f GFLOP in %.2f ms = %.1f GFLOP/s\n", step_flop / 1e9, step_ms, step_flop / step_ms / 1e6);
-    free(A); free(Bm); free(Cm); free(ref);
+    // the MLP's GELU epilogues (matmul_epi), best of reps each, against the same product without:
+    // c_fc's forward (ep = GELU(Cm)) and c_proj's dinp (Cm *= GELU'(ep))
+    real* ep = (real*)mallocCheck((size_t)N * Hd * sizeof(real));
+    for (size_t i = 0; i < (size_t)N * Hd; i++) ep[i] = (real)(4 * rng_uniform(&rng) - 2);
+    for (int e = 0; e < 2; e++) {
+        const char* name = e == 0 ? "fwd fc + GELU" : "bwd dinp mlp proj + GELU'";
+        double best[2] = {1e30, 1e30};
+        for (int r = 0; r < reps; r++)
+            for (int with = 0; with < 2; with++) {
+                double t0 = wall_ms();
+                if (e == 0) matmul_epi(Cm, Hd, A, C, 1, Bm, 1, C, N, Hd, C, 1, NULL, with ? MM_EPI_GELU : MM_EPI_NONE, ep); // (N,Hd) = (N,C) W^T
+                else matmul_epi(Cm, Hd, A, C, 1, Bm, Hd, 1, N, Hd, C, 1, NULL, with ? MM_EPI_GELU_GRAD : MM_EPI_NONE, ep);
+                double t = wall_ms() - t0;
+                if (t < best[with]) best[with] = t;
+            }
+        printf("%-26s %7.3f ms, without the epilogue %7.3f ms: the epilogue %.3f ms (x %d per step)\n", name, best[1], best[0],
+               best[1] - best[0], L);
+    }
+    free(ep); free(A); free(Bm); free(Cm); free(ref);
     return 0;
 }
