@@ -279,9 +279,12 @@ static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int
  *     vectors; AVX2 has 16 registers: 6 rows, 12 accumulators, the other 4 hold two B vectors and
  *     one broadcast A value; AVX-512 has 32 registers of 16 floats: MM_AVX512_MR rows). Each k adds
  *     an outer product: 2 MM_MR fused multiply-adds for 2 vector loads.
- *  3. threads split the tiles in column-panel order (a thread keeps reusing its B panels);
- *     every element of Cm has one owner and sums k = 0..K-1 in order: deterministic (and the
- *     same sums whatever the vector width: only how many columns one instruction does changes).
+ *  3. threads take the tiles in column-panel order, a quarter of a column at a time, whoever is
+ *     free next (dynamic schedule: on a shared machine one core is often slower than the other,
+ *     and a static split left the faster one waiting; 2-3% of a CPU step). A thread keeps
+ *     reusing the B panel of its quarter column. Every element of Cm is still summed by one
+ *     thread, k = 0..K-1 in order, whichever thread it is: deterministic (and the same sums
+ *     whatever the vector width: only how many columns one instruction does changes).
  * vreal is a GCC/clang vector extension of MM_VBYTES bytes: 64 where the compiler targets AVX-512
  * (-march=native on such a CPU), else 32 (8 floats, or 4 doubles under SM_DOUBLE); without AVX2
  * the compiler emits two 16-byte operations per vector, the code stays the same. The alignment
@@ -384,6 +387,7 @@ static void matmul_epi(real* Cm, int ldc, const real* A, long a_row, long a_col,
     int m_edge = M % MM_MR != 0;    // a last, partial row panel: packed (zero-padded) too
     real* Bp = scratch_get(SCRATCH_PACK_B, (size_t)ntiles * K * MM_NR);                // (ntiles, K, MM_NR)
     real* Ap = pack_a || m_edge ? scratch_get(SCRATCH_PACK_A, (size_t)mtiles * K * MM_MR) : NULL; // (mtiles, K, MM_MR)
+    int tile_chunk = (mtiles + 3) / 4; // tiles handed out a quarter column at a time (3. above)
 #pragma omp parallel if((double)M * N * K > SM_OMP_MIN)
     {
 #pragma omp for schedule(static) nowait
@@ -400,7 +404,7 @@ static void matmul_epi(real* Cm, int ldc, const real* A, long a_row, long a_col,
                 for (int k = 0; k < K; k++)
                     for (int r = 0; r < MM_MR; r++) dst[(size_t)k * MM_MR + r] = r < mr ? A[(i0 + r) * a_row + k * a_col] : 0;
         }
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(dynamic, tile_chunk)
         for (int jt = 0; jt < ntiles; jt++)
             for (int it = 0; it < mtiles; it++) {
                 int i0 = it * MM_MR, j0 = jt * MM_NR;
@@ -807,7 +811,8 @@ static void attention_forward(real* out, real* att, const real* qkv, int B, int 
     real scale = 1 / sqrt((real)hs);
     size_t ws_n = attn_ws_size(T, hs);
     real* ws_all = scratch_get(SCRATCH_ATTN, ws_n * attn_threads());
-#pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
+    // (b, h) pairs to whichever thread is free (as the matmul's tiles; each pair's sums are its own)
+#pragma omp parallel for collapse(2) schedule(dynamic) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             double slope = pos == POS_ALIBI ? alibi_slope(h, H) : 0;
@@ -868,7 +873,8 @@ static void attention_backward_ex(real* dqkv, const real* dout, const real* qkv,
     real scale = 1 / sqrt((real)hs);
     size_t ws_n = attn_ws_size(T, hs);
     real* ws_all = scratch_get(SCRATCH_ATTN, ws_n * attn_threads());
-#pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * T * C > SM_OMP_MIN)
+    // (b, h) pairs to whichever thread is free (as the matmul's tiles; each pair's sums are its own)
+#pragma omp parallel for collapse(2) schedule(dynamic) if((size_t)B * T * T * C > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             real* ws = ws_all + ws_n * attn_thread();
