@@ -281,10 +281,13 @@ static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int
  *     an outer product: 2 MM_MR fused multiply-adds for 2 vector loads.
  *  3. threads take the tiles in column-panel order, a quarter of a column at a time, whoever is
  *     free next (dynamic schedule: on a shared machine one core is often slower than the other,
- *     and a static split left the faster one waiting; 2-3% of a CPU step). A thread keeps
- *     reusing the B panel of its quarter column. Every element of Cm is still summed by one
- *     thread, k = 0..K-1 in order, whichever thread it is: deterministic (and the same sums
- *     whatever the vector width: only how many columns one instruction does changes).
+ *     and a static split left the faster one waiting; 2-3% of a CPU step). Within its quarter
+ *     column a thread walks K in blocks of MM_KC: the block's slice of the B panel (32 KB) stays
+ *     in L1 while every tile of the quarter adds its part, stored back to Cm in between (the
+ *     weight gradients have K = B*T = 768: a whole 96 KB panel streamed from L2 per tile).
+ *     Every element of Cm is still summed by one thread, k = 0..K-1 in order, whichever thread it
+ *     is: deterministic (and the same sums whatever the vector width or block: only how many
+ *     columns one instruction does changes; fp32 partial sums go to memory and back exactly).
  * vreal is a GCC/clang vector extension of MM_VBYTES bytes: 64 where the compiler targets AVX-512
  * (-march=native on such a CPU), else 32 (8 floats, or 4 doubles under SM_DOUBLE); without AVX2
  * the compiler emits two 16-byte operations per vector, the code stays the same. The alignment
@@ -297,6 +300,9 @@ static void encoder_backward(real* dwte, real* dwpe, const real* dout, const int
 #endif
 #ifndef MM_AVX512_MR
 #define MM_AVX512_MR 8
+#endif
+#ifndef MM_KC
+#define MM_KC 256
 #endif
 typedef real vreal __attribute__((vector_size(MM_VBYTES), aligned(sizeof(real))));
 #define MM_VL ((int)(MM_VBYTES / sizeof(real)))      /* reals per vector */
@@ -387,7 +393,7 @@ static void matmul_epi(real* Cm, int ldc, const real* A, long a_row, long a_col,
     int m_edge = M % MM_MR != 0;    // a last, partial row panel: packed (zero-padded) too
     real* Bp = scratch_get(SCRATCH_PACK_B, (size_t)ntiles * K * MM_NR);                // (ntiles, K, MM_NR)
     real* Ap = pack_a || m_edge ? scratch_get(SCRATCH_PACK_A, (size_t)mtiles * K * MM_MR) : NULL; // (mtiles, K, MM_MR)
-    int tile_chunk = (mtiles + 3) / 4; // tiles handed out a quarter column at a time (3. above)
+    int tile_chunk = (mtiles + 3) / 4, n_quarters = (mtiles + tile_chunk - 1) / tile_chunk; // (3. above)
 #pragma omp parallel if((double)M * N * K > SM_OMP_MIN)
     {
 #pragma omp for schedule(static) nowait
@@ -404,36 +410,41 @@ static void matmul_epi(real* Cm, int ldc, const real* A, long a_row, long a_col,
                 for (int k = 0; k < K; k++)
                     for (int r = 0; r < MM_MR; r++) dst[(size_t)k * MM_MR + r] = r < mr ? A[(i0 + r) * a_row + k * a_col] : 0;
         }
-#pragma omp for collapse(2) schedule(dynamic, tile_chunk)
-        for (int jt = 0; jt < ntiles; jt++)
-            for (int it = 0; it < mtiles; it++) {
-                int i0 = it * MM_MR, j0 = jt * MM_NR;
-                int mr = M - i0 < MM_MR ? M - i0 : MM_MR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
-                const real* bp = Bp + (size_t)jt * K * MM_NR;
-                int packed = pack_a || mr < MM_MR;
-                long ar = packed ? 1 : a_row, ac = packed ? MM_MR : a_col;
-                const real* a = packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row;
-                real* c = Cm + (size_t)i0 * ldc + j0;
-                if (mr == MM_MR && nr == MM_NR) {
-                    mm_microkernel(c, ldc, a, ar, ac, bp, K, init, bias ? bias + j0 : NULL);
-                } else { // edge tile: work on a full-size copy, write back the part inside Cm
-                    real tile[MM_MR * MM_NR];
-                    for (int r = 0; r < MM_MR; r++)
-                        for (int j = 0; j < MM_NR; j++)
-                            tile[r * MM_NR + j] = r >= mr || j >= nr ? 0 : !init ? c[(size_t)r * ldc + j] : bias ? bias[j0 + j] : 0;
-                    mm_microkernel(tile, MM_NR, a, ar, ac, bp, K, 0, NULL);
-                    for (int r = 0; r < mr; r++)
-                        for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] = tile[r * MM_NR + j];
-                }
-                for (int r = 0; epi != MM_EPI_NONE && r < mr; r++) {
-                    real* cr = c + (size_t)r * ldc;
-                    real* er = ep + (size_t)(i0 + r) * ldc + j0;
-                    if (epi == MM_EPI_GELU)
-                        for (int j = 0; j < nr; j++) er[j] = cr[j] * gelu_sig(cr[j]);
-                    else
-                        for (int j = 0; j < nr; j++) cr[j] *= gelu_grad(er[j]);
+#pragma omp for schedule(dynamic)
+        for (int chunk = 0; chunk < ntiles * n_quarters; chunk++) { // tiles it0..it1 of column jt
+            int jt = chunk / n_quarters, it0 = chunk % n_quarters * tile_chunk;
+            int it1 = it0 + tile_chunk < mtiles ? it0 + tile_chunk : mtiles, j0 = jt * MM_NR, nr = N - j0 < MM_NR ? N - j0 : MM_NR;
+            for (int k0 = 0; k0 < K; k0 += MM_KC) { // a K block: its slice of the B panel stays in L1 over the tiles
+                int kn = K - k0 < MM_KC ? K - k0 : MM_KC, first = k0 == 0, last = k0 + kn == K;
+                const real* bp = Bp + ((size_t)jt * K + k0) * MM_NR;
+                for (int it = it0; it < it1; it++) {
+                    int i0 = it * MM_MR, mr = M - i0 < MM_MR ? M - i0 : MM_MR;
+                    int packed = pack_a || mr < MM_MR;
+                    long ar = packed ? 1 : a_row, ac = packed ? MM_MR : a_col;
+                    const real* a = (packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row) + k0 * ac;
+                    real* c = Cm + (size_t)i0 * ldc + j0;
+                    if (mr == MM_MR && nr == MM_NR) { // (a later K block adds to the tile the earlier ones left in Cm)
+                        mm_microkernel(c, ldc, a, ar, ac, bp, kn, init && first, bias ? bias + j0 : NULL);
+                    } else { // edge tile: work on a full-size copy, write back the part inside Cm
+                        real tile[MM_MR * MM_NR];
+                        for (int r = 0; r < MM_MR; r++)
+                            for (int j = 0; j < MM_NR; j++)
+                                tile[r * MM_NR + j] = r >= mr || j >= nr ? 0 : !(init && first) ? c[(size_t)r * ldc + j] : bias ? bias[j0 + j] : 0;
+                        mm_microkernel(tile, MM_NR, a, ar, ac, bp, kn, 0, NULL);
+                        for (int r = 0; r < mr; r++)
+                            for (int j = 0; j < nr; j++) c[(size_t)r * ldc + j] = tile[r * MM_NR + j];
+                    }
+                    for (int r = 0; epi != MM_EPI_NONE && last && r < mr; r++) {
+                        real* cr = c + (size_t)r * ldc;
+                        real* er = ep + (size_t)(i0 + r) * ldc + j0;
+                        if (epi == MM_EPI_GELU)
+                            for (int j = 0; j < nr; j++) er[j] = cr[j] * gelu_sig(cr[j]);
+                        else
+                            for (int j = 0; j < nr; j++) cr[j] *= gelu_grad(er[j]);
+                    }
                 }
             }
+        }
     }
 }
 static void matmul(real* Cm, int ldc, const real* A, long a_row, long a_col, const real* Bm, long b_row, long b_col,

@@ -297,19 +297,24 @@ static void test_ops(void) {
 /* ---- forward checks against direct formulas ---- */
 static void test_forward_values(void) {
     printf("== ops: forward values ==\n");
-    { // matmul tiles vs a naive triple loop, odd sizes and a transposed A
-        int M = 67, N = 150, K = 41; // large enough to run on all threads
+    // matmul tiles vs a naive triple loop, odd sizes and a transposed A; K = 600 also walks K in
+    // blocks of MM_KC (256, 256, then 88) with partial tiles at the edges
+    for (int K = 41; K <= 600; K += 559) {
+        int M = 67, N = 150; // large enough to run on all threads
         real *A = rand_array((size_t)M * K, 1), *Bm = rand_array((size_t)K * N, 1), *Cm = rand_array((size_t)M * N, 1);
         real* ref = (real*)mallocCheck((size_t)M * N * sizeof(real));
+        char name[96];
         memcpy(ref, Cm, (size_t)M * N * sizeof(real));
         for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) for (int k = 0; k < K; k++) ref[i * N + j] += A[k * M + i] * Bm[k * N + j];
         matmul_acc(Cm, N, A, 1, M, Bm, N, 1, M, N, K); // A given as (K,M): element (i,k) at k*M + i
-        report("matmul_acc (67x150x41, transposed A, threaded) vs naive", max_rel_diff(Cm, ref, (size_t)M * N), 1e-13);
+        snprintf(name, sizeof(name), "matmul_acc (%dx%dx%d, transposed A, threaded) vs naive", M, N, K);
+        report(name, max_rel_diff(Cm, ref, (size_t)M * N), 1e-13);
         // plain A, transposed B (linear_forward's W^T): Bm given as (N,K), element (k,j) at j*K + k
         memcpy(ref, Cm, (size_t)M * N * sizeof(real));
         for (int i = 0; i < M; i++) for (int j = 0; j < N; j++) for (int k = 0; k < K; k++) ref[i * N + j] += A[i * K + k] * Bm[j * K + k];
         matmul_acc(Cm, N, A, K, 1, Bm, 1, K, M, N, K);
-        report("matmul_acc (67x150x41, transposed B, threaded) vs naive", max_rel_diff(Cm, ref, (size_t)M * N), 1e-13);
+        snprintf(name, sizeof(name), "matmul_acc (%dx%dx%d, transposed B, threaded) vs naive", M, N, K);
+        report(name, max_rel_diff(Cm, ref, (size_t)M * N), 1e-13);
         free(A); free(Bm); free(Cm); free(ref);
     }
     { // ALiBi slopes: H=8 is 1/2, 1/4, ... 1/256; H=6 takes 4 from P=4 and 2 from 2P=8 (odd ones)
