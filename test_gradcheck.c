@@ -503,6 +503,62 @@ static void test_models(void) {
     }
 }
 
+/* ---- the CPU training step's batch split over threads = the whole batch at once ---- */
+static void test_batch_split(void) {
+    printf("== data-parallel training step (batch split over replicas) ==\n");
+    const char* models[] = {"gpt", "llama", "mamba"};
+    for (int k = 0; k < 3; k++) {
+        Config c = small_config(models[k], k == 0 ? POS_LEARNED : k == 1 ? POS_ROPE : POS_NOPE, k == 0, 0);
+        c.d_state = 4;
+        int B = 5, T = 6, inputs[30], targets[30];
+        uint8_t mask[30] = {0};
+        Model m;
+        if (model_build(&m, &c, B, T, 11)) sm_die("%s", sm_err);
+        for (int i = 0; i < B * T; i++) { inputs[i] = (int)rng_below(&rng, c.vocab_size); targets[i] = (int)rng_below(&rng, c.vocab_size); mask[i] = i % 4 != 1; }
+        m.training = 1;
+        m.dropout_seed = 5;
+        model_zero_grad(&m);
+        double loss = model_forward(&m, inputs, targets, mask, B, T);
+        model_backward(&m, inputs, targets, mask, B, T);
+        real* g = (real*)mallocCheck(m.pt.total * sizeof(real));
+        memcpy(g, m.grads, m.pt.total * sizeof(real));
+        for (int R = 2; R <= 5; R += 3) { // rows {0,1} {2,3,4}; one row per replica
+            CpuReplicas rp = {0};
+            for (size_t i = 0; i < m.pt.total; i++) m.grads[i] = (real)1e30; // the split sets, as zero_grad + backward
+            double loss_split = cpu_forward_backward_split(&rp, &m, inputs, targets, mask, B, T, R);
+            char what[128];
+            snprintf(what, sizeof(what), "%s, B 5 split over %d replicas (masked): loss and every gradient", models[k], R);
+            report(what, fmax(fabs(loss_split - loss) / fabs(loss), max_rel_diff(m.grads, g, m.pt.total)), 1e-12);
+            cpu_replicas_free(&rp);
+        }
+        free(g);
+        model_free(&m);
+    }
+    // dropout: each replica draws its own masks. The same two rows in both halves of the batch
+    // get the same losses without dropout, and different ones with it (the masks do not repeat)
+    for (int drop = 0; drop < 2; drop++) {
+        Config c = small_config("gpt", POS_LEARNED, 0, drop ? 0.5f : 0);
+        int B = 4, T = 6, inputs[24], targets[24];
+        Model m;
+        if (model_build(&m, &c, B, T, 13)) sm_die("%s", sm_err);
+        for (int i = 0; i < 2 * T; i++) {
+            inputs[i] = inputs[i + 2 * T] = (int)rng_below(&rng, c.vocab_size);
+            targets[i] = targets[i + 2 * T] = (int)rng_below(&rng, c.vocab_size);
+        }
+        m.training = 1;
+        m.dropout_seed = 21;
+        CpuReplicas rp = {0};
+        cpu_forward_backward_split(&rp, &m, inputs, targets, NULL, B, T, 2);
+        double d = max_rel_diff(m.losses, rp.view[1].losses, (size_t)2 * T);
+        cpu_replicas_free(&rp);
+        if (drop)
+            expect("dropout 0.5, the same rows in both replicas: their masks differ (losses differ)", d > 1e-3);
+        else
+            report("no dropout, the same rows in both replicas: the same losses", d, 1e-15);
+        model_free(&m);
+    }
+}
+
 /* ---- optimizer: one AdamW step against the formula, and the decay rule ---- */
 static void test_adamw(void) {
     printf("== optimizer ==\n");
@@ -715,6 +771,7 @@ int main(void) {
     test_ops();
     test_forward_values();
     test_models();
+    test_batch_split();
     test_adamw();
     test_files();
     printf("test_gradcheck: %.1f s\n", (wall_ms() - t0) / 1e3);
