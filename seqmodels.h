@@ -225,8 +225,10 @@ static real* carve(Arena* a, size_t n) {
 
 /* loops smaller than this run on one thread: waking threads costs more than tiny loops save */
 #define SM_OMP_MIN 32768
-/* the most threads the CPU training step splits its batch over (section 11) */
+/* the CPU training step splits its batch over at most this many threads, when their extra
+ * gradient buffers take at most this many bytes (section 11) */
 #define SM_MAX_REPLICAS 64
+#define SM_SPLIT_MAX_BYTES (512.0 * 1024 * 1024)
 /* the threads a parallel region would get here, and this thread's number in its team */
 static int sm_threads(void) {
 #ifdef _OPENMP
@@ -3176,11 +3178,15 @@ static double cpu_update(Backend* be, Model* m, const OptimConfig* o, double lr,
  * Each thread has a replica of the model: the same parameters, its own activations and gradient
  * buffer (replica 0 uses the Model's own); the gradients are then added in replica order.
  *
- * Why: splitting every op over the threads (as the plain forward and backward do, and eval
- * still does) costs a fork and join per op, ~115 per step of the nanoGPT CPU config, a thread
- * often waiting on the other at each join, and a thread reads rows that the other one wrote, from
- * the other core's cache. A split batch has one join per step, and each thread's rows stay in
- * its own core's caches: 1.15x faster steps on two vCPUs (README, CPU speed).
+ * It runs when the batch's rows divide evenly over the threads and the replicas' gradient
+ * buffers ((threads - 1) x the parameters) take at most SM_SPLIT_MAX_BYTES; otherwise the step
+ * splits each op over the threads, as eval always does.
+ *
+ * Why: splitting every op over the threads costs a fork and join per op (~115 per step of the
+ * nanoGPT CPU config), a thread often waits on the other at a join, and a thread reads rows the
+ * other one wrote, from the other core's cache. A split batch has one join per step, and each
+ * thread's rows stay in its own core's caches: 1.03-1.15x faster steps on two vCPUs in
+ * alternating runs (README, CPU speed).
  *
  * The result is the same function of the parameters, summed in another order: the gradient of
  * each weight is a sum over the batch's rows, now in R groups. So runs with different thread
@@ -3250,10 +3256,11 @@ static double cpu_forward_backward_split(CpuReplicas* rp, Model* m, const int* i
 static double cpu_train_step(Backend* be, Model* m, const int* in, const int* tg, const uint8_t* mask, int B, int T,
                              const OptimConfig* o, double lr, int t, double* norm) {
     static CpuReplicas replicas;
-    int R = sm_threads() < B ? sm_threads() : B;
-    if (R > SM_MAX_REPLICAS) R = SM_MAX_REPLICAS;
+    int R = sm_threads(); // split when the rows divide evenly (no thread waits on a larger share) and
+                          // the replicas' gradient buffers stay small (a copy of the model per thread)
+    int split = R > 1 && R <= SM_MAX_REPLICAS && B % R == 0 && (double)(R - 1) * m->pt.total * sizeof(real) <= SM_SPLIT_MAX_BYTES;
     double loss;
-    if (R > 1) {
+    if (split) {
         loss = cpu_forward_backward_split(&replicas, m, in, tg, mask, B, T, R);
     } else {
         cpu_zero_grad(be, m);
