@@ -2994,7 +2994,7 @@ static const ArgSpec ARG_SPECS[] = {
     ARG("prompt", "", ARG_STR, prompt, "sampling prompt"),
     ARG("eval", "", ARG_STR, eval_ckpt, "evaluation mode: load this checkpoint, print the loss of one fixed val batch"),
     ARG("debug_out", "", ARG_STR, debug_out, "with --eval: write inputs, targets, logits[0,0], loss, grads (safetensors)"),
-    ARG("threads", "", ARG_INT, threads, "OpenMP threads (0 = all cores)"),
+    ARG("threads", "", ARG_INT, threads, "OpenMP threads (0 = all cores); train_cpu splits each training batch over them"),
     ARG("fp32", "", ARG_FLAG, fp32, "train_gpu: fp32 matmuls and attention (for GPU vs CPU checks) instead of bf16 tensor cores"),
     ARG("recompute", "", ARG_INT, recompute, "train_gpu, gpt/llama: activations recomputed in the backward instead of kept per layer: 0 = none, 1 = the MLP activation (GELU/SwiGLU), 2 = also both norms' outputs"),
     ARG("cuda_graph", "", ARG_INT, cuda_graph, "train_gpu: 1 = capture the training step once as a CUDA graph and replay it, 0 = launch its kernels one by one"),
