@@ -225,6 +225,12 @@ static real* carve(Arena* a, size_t n) {
 
 /* loops smaller than this run on one thread: waking threads costs more than tiny loops save */
 #define SM_OMP_MIN 32768
+/* per-thread storage: C11's keyword, C++'s (train_gpu.cu and test_gpu.cu include this header) */
+#ifdef __cplusplus
+#define SM_THREAD_LOCAL thread_local
+#else
+#define SM_THREAD_LOCAL _Thread_local
+#endif
 /* the CPU training step splits its batch over at most this many threads, when their extra
  * gradient buffers take at most this many bytes (section 11) */
 #define SM_MAX_REPLICAS 64
@@ -385,8 +391,8 @@ static void mm_pack_panel(real* dst, const real* Bm, long b_row, long b_col, int
  * inside: the data-parallel CPU step (section 11) runs whole ops on every thread at once. */
 enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_SSM, SCRATCH_ATTN, SCRATCH_SLOTS };
 static real* scratch_get(int slot, size_t n) {
-    static _Thread_local real* buf[SCRATCH_SLOTS];
-    static _Thread_local size_t cap[SCRATCH_SLOTS];
+    static SM_THREAD_LOCAL real* buf[SCRATCH_SLOTS];
+    static SM_THREAD_LOCAL size_t cap[SCRATCH_SLOTS];
     if (n > cap[slot]) {
         free(buf[slot]);
         buf[slot] = (real*)mallocCheck(n * sizeof(real));
