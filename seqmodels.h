@@ -1575,9 +1575,16 @@ static SsmLayerParams ssm_layer(const Model* m, real* buf, int l) {
 static inline real softplusr(real v) { return v > 20 ? v : log1p(exp(v)); }
 
 /* the scan's step coefficients at (t, e, n): h = a h_prev + b (the one place the models differ) */
-static inline void ssm_coef(int longhorn, real dt, real A_log, real Bk, real x, real* a, real* b) {
+static inline void ssm_coef(int longhorn, real dt, real A, real Bk, real x, real* a, real* b) {
     if (longhorn) { *a = 1 - dt * Bk * Bk; *b = dt * x * Bk; }  // Bk = k[t,n]
-    else { *a = exp(-dt * exp(A_log)); *b = dt * Bk * x; }     // Bk = B_t[n]; A = -exp(A_log)
+    else { *a = exp(dt * A); *b = dt * Bk * x; }                 // Bk = B_t[n]; A = -exp(A_log)
+}
+/* mamba's A = -exp(A_log) (E,N), once per call rather than once per step; NULL for longhorn */
+static real* ssm_A_alloc(const real* A_log, int E, int N) {
+    if (!A_log) return NULL;
+    real* A = (real*)mallocCheck((size_t)E * N * sizeof(real));
+    for (size_t j = 0; j < (size_t)E * N; j++) A[j] = -exp(A_log[j]);
+    return A;
 }
 
 /* the step size dt (BT,E) from v, the dt projection's output (bias included):
@@ -1585,6 +1592,7 @@ static inline void ssm_coef(int longhorn, real dt, real A_log, real Bk, real x, 
  * ksq (BT) keeps |k|^2 (k = the N columns after the first R of xdbl) for the backward */
 static void ssm_dt_forward(real* dt, real* ksq, const real* v, const real* xdbl, int longhorn, int BT, int E, int N, int R) {
     int XD = R + 2 * N;
+#pragma omp parallel for schedule(static) if((size_t)BT * E > SM_OMP_MIN)
     for (int i = 0; i < BT; i++) {
         const real* k = xdbl + (size_t)i * XD + R;
         real s = 0;
@@ -1600,6 +1608,7 @@ static void ssm_dt_forward(real* dt, real* ksq, const real* v, const real* xdbl,
 static void ssm_dt_backward(real* dv, real* dxdbl, const real* ddt, const real* v, const real* ksq, const real* xdbl, int longhorn,
                             int BT, int E, int N, int R) {
     int XD = R + 2 * N;
+#pragma omp parallel for schedule(static) if((size_t)BT * E > SM_OMP_MIN)
     for (int i = 0; i < BT; i++) {
         real dks = 0;
         for (int e = 0; e < E; e++) {
@@ -1621,6 +1630,7 @@ static void ssm_dt_backward(real* dv, real* dxdbl, const real* ddt, const real* 
 static void ssm_scan_forward(real* h, real* y, const real* xc, const real* dt, const real* xdbl, const real* A_log, const real* D,
                              int longhorn, int B, int T, int E, int N, int R) {
     int XD = R + 2 * N;
+    real* A = ssm_A_alloc(A_log, E, N);
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int e = 0; e < E; e++) { // one independent recurrence per (b, e), over t
@@ -1630,13 +1640,14 @@ static void ssm_scan_forward(real* h, real* y, const real* xc, const real* dt, c
                 real *hp = t > 0 ? h + ((i - 1) * E + e) * N : NULL, *ht = h + (i * E + e) * N, acc = 0;
                 for (int n = 0; n < N; n++) {
                     real a, bb;
-                    ssm_coef(longhorn, dt[i * E + e], A_log ? A_log[e * N + n] : 0, Bk[n], xc[i * E + e], &a, &bb);
+                    ssm_coef(longhorn, dt[i * E + e], A ? A[e * N + n] : 0, Bk[n], xc[i * E + e], &a, &bb);
                     ht[n] = (hp ? a * hp[n] : 0) + bb;
                     acc += ht[n] * Cq[n];
                 }
                 y[i * E + e] = acc + D[e] * xc[i * E + e];
             }
         }
+    free(A);
 }
 /* The same scan in chunks of K steps, the form the GPU kernel uses: every chunk first scans from
  * h = 0 while it accumulates the product P of its a's, then the chunk-start states are carried
@@ -1647,6 +1658,7 @@ static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, co
                                      int longhorn, int B, int T, int E, int N, int R, int K) {
     int XD = R + 2 * N, n_chunks = (T + K - 1) / K;
     real* buf = (real*)mallocCheck((size_t)n_chunks * N * 3 * sizeof(real)); // per chunk: local end h, P, start h
+    real* A = ssm_A_alloc(A_log, E, N);
     for (int b = 0; b < B; b++)
         for (int e = 0; e < E; e++) {
             real *hend = buf, *P = buf + (size_t)n_chunks * N, *hstart = P + (size_t)n_chunks * N;
@@ -1656,7 +1668,7 @@ static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, co
                     for (int t = k * K; t < T && t < (k + 1) * K; t++) {
                         size_t i = (size_t)b * T + t;
                         real a, bb;
-                        ssm_coef(longhorn, dt[i * E + e], A_log ? A_log[e * N + n] : 0, xdbl[i * XD + R + n], xc[i * E + e], &a, &bb);
+                        ssm_coef(longhorn, dt[i * E + e], A ? A[e * N + n] : 0, xdbl[i * XD + R + n], xc[i * E + e], &a, &bb);
                         h = a * h + bb;
                         p *= a;
                     }
@@ -1675,7 +1687,7 @@ static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, co
                     real acc = 0;
                     for (int n = 0; n < N; n++) {
                         real a, bb;
-                        ssm_coef(longhorn, dt[i * E + e], A_log ? A_log[e * N + n] : 0, xdbl[i * XD + R + n], xc[i * E + e], &a, &bb);
+                        ssm_coef(longhorn, dt[i * E + e], A ? A[e * N + n] : 0, xdbl[i * XD + R + n], xc[i * E + e], &a, &bb);
                         h[n] = a * h[n] + bb;
                         p[n] *= a;
                         acc += (h[n] + p[n] * hstart[k * N + n]) * xdbl[i * XD + R + N + n];
@@ -1685,6 +1697,7 @@ static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, co
             }
         }
     free(buf);
+    free(A);
 }
 
 /* backward of the scan: dy -> dxc, ddt, dxdbl (the B/k and C/q columns), dA_log, dD (+=).
@@ -1697,6 +1710,7 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
     size_t PW = (size_t)E * N + E; // a partial row: dA_log (E,N), dD (E)
     real* partial = scratch_get(SCRATCH_SSM, (size_t)B * PW);
     memset(partial, 0, (size_t)B * PW * sizeof(real));
+    real* A = ssm_A_alloc(A_log, E, N);
 #pragma omp parallel for schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
     for (int b = 0; b < B; b++) {
         real dh[256], *pA = partial + (size_t)b * PW, *pD = pA + (size_t)E * N;
@@ -1714,15 +1728,15 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
                     dCq[n] += g * ht[n];
                     dh[n] += g * Cq[n]; // dh is now dL/dh[t]
                     real a, bb, hprev = hp ? hp[n] : 0, da = dh[n] * hprev;
-                    ssm_coef(longhorn, d, A_log ? A_log[e * N + n] : 0, Bk[n], x, &a, &bb);
+                    ssm_coef(longhorn, d, A ? A[e * N + n] : 0, Bk[n], x, &a, &bb);
                     if (longhorn) { // a = 1 - d k^2, b = d x k
                         dd += -da * Bk[n] * Bk[n] + dh[n] * x * Bk[n];
                         dBk[n] += -da * 2 * d * Bk[n] + dh[n] * d * x;
                         dxc[i * E + e] += dh[n] * d * Bk[n];
                     } else { // a = exp(d A), A = -exp(A_log); b = d B x
-                        real A = -exp(A_log[e * N + n]);
-                        dd += da * a * A + dh[n] * Bk[n] * x;
-                        pA[e * N + n] += da * a * d * A; // dA/dA_log = A
+                        real An = A[e * N + n];
+                        dd += da * a * An + dh[n] * Bk[n] * x;
+                        pA[e * N + n] += da * a * d * An; // dA/dA_log = A
                         dBk[n] += dh[n] * d * x;
                         dxc[i * E + e] += dh[n] * d * Bk[n];
                     }
@@ -1737,6 +1751,7 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
         if (dA_log) for (size_t j = 0; j < (size_t)E * N; j++) dA_log[j] += pA[j];
         for (int e = 0; e < E; e++) dD[e] += pD[e];
     }
+    free(A);
 }
 
 static void ssm_forward(Model* m, const int* idx, int B, int T) {
@@ -1865,7 +1880,7 @@ static void ssm_step(Model* m, real* state, int token, real* logits) {
             real acc = 0;
             for (int n = 0; n < N; n++) {
                 real a, b;
-                ssm_coef(lh, dt[e], w.A_log ? w.A_log[e * N + n] : 0, xdbl[R + n], xc[e], &a, &b);
+                ssm_coef(lh, dt[e], w.A_log ? -exp(w.A_log[e * N + n]) : 0, xdbl[R + n], xc[e], &a, &b);
                 h[e * N + n] = a * h[e * N + n] + b;
                 acc += h[e * N + n] * xdbl[R + N + n];
             }
