@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# session 22, call 2 (H100): make test_gpu on session 22's final code (after the CPU SSM reference's
+# change: A = -exp(A_log) once per call, the step-size loops threaded)
+set -u
+. dev/runs/ab.sh
+nvidia-smi --query-gpu=name --format=csv,noheader
+build . 16 train_gpu test_gpu.out
+timeout 300 ./test_gpu.out > $OUT/test_gpu.log 2>&1; echo "test_gpu rc $?"; grep -E "FAIL" $OUT/test_gpu.log | head; tail -1 $OUT/test_gpu.log
