@@ -389,7 +389,7 @@ static void mm_pack_panel(real* dst, const real* Bm, long b_row, long b_col, int
  * grows on the first steps only (the largest request sets its size), never afterwards. An op
  * takes them before its parallel region (its team shares the encountering thread's), never
  * inside: the data-parallel CPU step (section 11) runs whole ops on every thread at once. */
-enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_SSM, SCRATCH_ATTN, SCRATCH_SLOTS };
+enum { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_SSM, SCRATCH_SSM_A, SCRATCH_ATTN, SCRATCH_SLOTS };
 static real* scratch_get(int slot, size_t n) {
     static SM_THREAD_LOCAL real* buf[SCRATCH_SLOTS];
     static SM_THREAD_LOCAL size_t cap[SCRATCH_SLOTS];
@@ -1579,10 +1579,11 @@ static inline void ssm_coef(int longhorn, real dt, real A, real Bk, real x, real
     if (longhorn) { *a = 1 - dt * Bk * Bk; *b = dt * x * Bk; }  // Bk = k[t,n]
     else { *a = exp(dt * A); *b = dt * Bk * x; }                 // Bk = B_t[n]; A = -exp(A_log)
 }
-/* mamba's A = -exp(A_log) (E,N), once per call rather than once per step; NULL for longhorn */
-static real* ssm_A_alloc(const real* A_log, int E, int N) {
+/* mamba's A = -exp(A_log) (E,N) in a scratch buffer, once per call rather than once per step;
+ * NULL for longhorn */
+static real* ssm_A(const real* A_log, int E, int N) {
     if (!A_log) return NULL;
-    real* A = (real*)mallocCheck((size_t)E * N * sizeof(real));
+    real* A = scratch_get(SCRATCH_SSM_A, (size_t)E * N);
     for (size_t j = 0; j < (size_t)E * N; j++) A[j] = -exp(A_log[j]);
     return A;
 }
@@ -1630,7 +1631,7 @@ static void ssm_dt_backward(real* dv, real* dxdbl, const real* ddt, const real* 
 static void ssm_scan_forward(real* h, real* y, const real* xc, const real* dt, const real* xdbl, const real* A_log, const real* D,
                              int longhorn, int B, int T, int E, int N, int R) {
     int XD = R + 2 * N;
-    real* A = ssm_A_alloc(A_log, E, N);
+    real* A = ssm_A(A_log, E, N);
 #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
     for (int b = 0; b < B; b++)
         for (int e = 0; e < E; e++) { // one independent recurrence per (b, e), over t
@@ -1647,7 +1648,6 @@ static void ssm_scan_forward(real* h, real* y, const real* xc, const real* dt, c
                 y[i * E + e] = acc + D[e] * xc[i * E + e];
             }
         }
-    free(A);
 }
 /* The same scan in chunks of K steps, the form the GPU kernel uses: every chunk first scans from
  * h = 0 while it accumulates the product P of its a's, then the chunk-start states are carried
@@ -1658,7 +1658,7 @@ static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, co
                                      int longhorn, int B, int T, int E, int N, int R, int K) {
     int XD = R + 2 * N, n_chunks = (T + K - 1) / K;
     real* buf = (real*)mallocCheck((size_t)n_chunks * N * 3 * sizeof(real)); // per chunk: local end h, P, start h
-    real* A = ssm_A_alloc(A_log, E, N);
+    real* A = ssm_A(A_log, E, N);
     for (int b = 0; b < B; b++)
         for (int e = 0; e < E; e++) {
             real *hend = buf, *P = buf + (size_t)n_chunks * N, *hstart = P + (size_t)n_chunks * N;
@@ -1697,7 +1697,6 @@ static void ssm_scan_chunked_forward(real* y, const real* xc, const real* dt, co
             }
         }
     free(buf);
-    free(A);
 }
 
 /* backward of the scan: dy -> dxc, ddt, dxdbl (the B/k and C/q columns), dA_log, dD (+=).
@@ -1710,7 +1709,7 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
     size_t PW = (size_t)E * N + E; // a partial row: dA_log (E,N), dD (E)
     real* partial = scratch_get(SCRATCH_SSM, (size_t)B * PW);
     memset(partial, 0, (size_t)B * PW * sizeof(real));
-    real* A = ssm_A_alloc(A_log, E, N);
+    real* A = ssm_A(A_log, E, N);
 #pragma omp parallel for schedule(static) if((size_t)B * T * E * N > SM_OMP_MIN)
     for (int b = 0; b < B; b++) {
         real dh[256], *pA = partial + (size_t)b * PW, *pD = pA + (size_t)E * N;
@@ -1751,7 +1750,6 @@ static void ssm_scan_backward(real* dxc, real* ddt, real* dxdbl, real* dA_log, r
         if (dA_log) for (size_t j = 0; j < (size_t)E * N; j++) dA_log[j] += pA[j];
         for (int e = 0; e < E; e++) dD[e] += pD[e];
     }
-    free(A);
 }
 
 static void ssm_forward(Model* m, const int* idx, int B, int T) {
